@@ -1,0 +1,40 @@
+"""weakpose: weakly-supervised 3D human pose and shape estimation with adversarial priors."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name="weakpose",
+    version="0.1.0",
+    description="Weakly-supervised 3D human pose and shape estimation with adversarial priors",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.9",
+    packages=find_packages(include=["weakpose", "weakpose.*"]),
+    package_data={"weakpose": ["data/assets/*", "data/assets/*/*"]},
+    include_package_data=True,
+    install_requires=[
+        # torch: install the build for your machine first (CPU: `pip install torch==2.13.0`); any >=2.1 works.
+        "torch>=2.1",
+        "numpy>=1.22",
+        "scipy>=1.8",
+        "h5py>=3.6",
+        "tqdm>=4.60",
+        "matplotlib>=3.5",
+        "cdflib>=1.0",
+        "PyYAML>=6.0",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "smplx>=0.1.28"],
+        "smpl": ["smplx>=0.1.28"],
+        "tensorboard": ["tensorboard>=2.10"],
+    },
+    entry_points={"console_scripts": ["weakpose=weakpose.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

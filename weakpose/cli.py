@@ -1,0 +1,36 @@
+"""The ``weakpose`` command: one entry point, one subcommand per job, each implemented where its code lives."""
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import List, Optional
+
+# subcommand -> (module, one-line help). Modules are imported lazily so `weakpose --help` stays fast.
+SUBCOMMANDS = {
+    "make-synthetic": ("weakpose.data.synthetic", "write the embedded-default keypoint dataset (Human3.6M layout)"),
+    "convert-h36m": ("weakpose.data.convert_h36m", "convert an original Human3.6M release to VideoPose3D npz"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: weakpose <command> [options]", "", "commands:"]
+    lines += [f"  {name:<16} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
+    lines += ["", "Run `weakpose <command> --help` for the options of one command."]
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in SUBCOMMANDS:
+        print(f"weakpose: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(SUBCOMMANDS[name][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
