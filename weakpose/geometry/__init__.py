@@ -1,0 +1,51 @@
+"""Geometry: rotations, cameras (projection, distortion, frames, H36M camera files) and Procrustes alignment."""
+from .camera import (
+    DISTORTION_MODELS,
+    H36M_CAMERA_IDS,
+    H36M_IMAGE_SIZES,
+    Camera,
+    default_h36m_cameras_path,
+    get_camera,
+    get_subject_cameras,
+    load_h36m_cameras_json,
+    load_martinez_cameras_h5,
+    normalize_screen_coordinates,
+    unnormalize_screen_coordinates,
+)
+from .procrustes import procrustes_align, similarity_procrustes
+from .rotations import (
+    axis_angle_to_matrix,
+    axis_angle_to_quaternion,
+    euler_to_matrix,
+    matrix_to_axis_angle,
+    matrix_to_quaternion,
+    matrix_to_rot6d,
+    quaternion_to_axis_angle,
+    quaternion_to_matrix,
+    rot6d_to_matrix,
+)
+
+__all__ = [
+    "Camera",
+    "DISTORTION_MODELS",
+    "H36M_CAMERA_IDS",
+    "H36M_IMAGE_SIZES",
+    "default_h36m_cameras_path",
+    "get_camera",
+    "get_subject_cameras",
+    "load_h36m_cameras_json",
+    "load_martinez_cameras_h5",
+    "normalize_screen_coordinates",
+    "unnormalize_screen_coordinates",
+    "procrustes_align",
+    "similarity_procrustes",
+    "axis_angle_to_matrix",
+    "axis_angle_to_quaternion",
+    "euler_to_matrix",
+    "matrix_to_axis_angle",
+    "matrix_to_quaternion",
+    "matrix_to_rot6d",
+    "quaternion_to_axis_angle",
+    "quaternion_to_matrix",
+    "rot6d_to_matrix",
+]

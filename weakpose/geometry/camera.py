@@ -1,0 +1,612 @@
+"""Batched pinhole cameras with radial-tangential distortion, and the Human3.6M camera readers.
+
+Units and frames: 3D points are METRES, ``(..., J, 3)``; ``x_cam = R @ X_world + t`` (so ``t`` is in metres);
+2D points are PIXELS, ``(..., J, 2)``, continuous coordinates (a horizontal mirror maps ``u -> w - u``).
+Camera frame: x right, y down, z forward (the H36M / OpenCV convention).
+
+A :class:`Camera` holds torch tensors with any leading batch shape; those batch dimensions broadcast against the
+dimensions in front of ``(J, 3)`` of the points (a batch of 4 cameras and points ``(4, J, 3)`` project each set
+through its camera; points ``(N, 4, J, 3)`` also work). Methods accept numpy or torch and return the input's
+type; computation happens in the points' dtype/device (a float64 camera projects float32 predictions in float32
+and keeps their gradient).
+
+Distortion coefficients are stored in weakpose's order ``dist = [k1, k2, k3, p1, p2]``. With normalised
+coordinates ``x = X/Z, y = Y/Z``, ``r2 = x² + y²`` and ``radial = 1 + k1 r2 + k2 r2² + k3 r2³``, the tangential term
+comes in three published forms, chosen by ``distortion_model``:
+
+* ``"h36m"`` (default) - the Human3.6M toolkit (``ProjectPointRadial``, Ionescu et al. 2014; also Martinez et
+  al. 2017): ``x_d = x·radial + p1·x·y + p2·(r2 + x²)``, ``y_d = y·radial + p1·(r2 + y²) + p2·x·y``.
+  This is the projection shipped by the dataset authors with these calibration numbers, so it is the default.
+* ``"videopose3d"`` - Pavllo et al. 2019, ``common/camera.py``: ``x_d = x·(radial + p1·x + p2·y) + p1·r2``,
+  ``y_d = y·(radial + p1·x + p2·y) + p2·r2`` (p1 and p2 trade roles relative to the toolkit; use it to reproduce
+  VideoPose3D's ``data_2d_h36m_gt.npz``, which was made with it). VideoPose3D also clamps x, y to [-1, 1]; we do not.
+* ``"opencv"`` - Brown-Conrady as in OpenCV's ``projectPoints``: ``x_d = x·radial + 2·p1·x·y + p2·(r2 + 2x²)``,
+  ``y_d = y·radial + p1·(r2 + 2y²) + 2·p2·x·y``.
+
+The three differ only in the tangential terms; with H36M's |p| ~ 1e-3 they agree to under 1 px over the image.
+Pixels: ``u = fx·x_d + s·y_d + cx``, ``v = fy·y_d + cy`` with ``K = [[fx, s, cx], [0, fy, cy], [0, 0, 1]]``.
+
+Human3.6M camera parameters: ``weakpose/data/assets/h36m_cameras.json`` is a copy of ``camera-parameters.json``
+from Karim Iskakov's learnable-triangulation project (MIT licence, Copyright (c) 2019 Karim Iskakov, full text in
+``weakpose/data/assets/LICENSE-h36m-cameras``); the numbers come from the Human3.6M metadata (Ionescu et al. 2014).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from .rotations import _from_torch, _to_torch
+
+__all__ = [
+    "Camera",
+    "DISTORTION_MODELS",
+    "H36M_CAMERA_IDS",
+    "H36M_IMAGE_SIZES",
+    "normalize_screen_coordinates",
+    "unnormalize_screen_coordinates",
+    "load_h36m_cameras_json",
+    "load_martinez_cameras_h5",
+    "get_camera",
+    "get_subject_cameras",
+    "default_h36m_cameras_path",
+]
+
+DISTORTION_MODELS = ("h36m", "videopose3d", "opencv")
+
+#: The four H36M cameras, in the order of the Martinez ``camera1..4`` groups and VideoPose3D's camera lists.
+H36M_CAMERA_IDS: Tuple[str, ...] = ("54138969", "55011271", "58860488", "60457274")
+#: (width, height) in pixels of each H36M camera's video.
+H36M_IMAGE_SIZES: Dict[str, Tuple[int, int]] = {
+    "54138969": (1000, 1002),
+    "55011271": (1000, 1000),
+    "58860488": (1000, 1000),
+    "60457274": (1000, 1002),
+}
+
+PathLike = Union[str, os.PathLike]
+_MM = 1e-3  # files store millimetres; weakpose uses metres
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# screen normalisation (VideoPose3D)
+
+
+def normalize_screen_coordinates(uv, w, h):
+    """Pixels -> ``u' = u/w·2 - 1``, ``v' = v/w·2 - h/w`` (both axes scaled by the width, so the aspect is kept).
+
+    Pavllo et al. 2019. ``w``, ``h`` are numbers or arrays broadcastable to ``uv[..., 0]``. numpy or torch.
+    """
+    x, was_np = _to_torch(uv, "uv")
+    _check_points(x, 2, "normalize_screen_coordinates(uv)")
+    w, h = _as_like(w, x), _as_like(h, x)
+    out = torch.stack([x[..., 0] / w * 2 - 1, x[..., 1] / w * 2 - h / w], dim=-1)
+    return _from_torch(out, was_np)
+
+
+def unnormalize_screen_coordinates(uv_n, w, h):
+    """Inverse of :func:`normalize_screen_coordinates`: ``u = (u' + 1)·w/2``, ``v = (v' + h/w)·w/2``."""
+    x, was_np = _to_torch(uv_n, "uv_n")
+    _check_points(x, 2, "unnormalize_screen_coordinates(uv_n)")
+    w, h = _as_like(w, x), _as_like(h, x)
+    out = torch.stack([(x[..., 0] + 1) * w / 2, (x[..., 1] + h / w) * w / 2], dim=-1)
+    return _from_torch(out, was_np)
+
+
+def _as_like(v, like: torch.Tensor) -> torch.Tensor:
+    if isinstance(v, torch.Tensor):
+        return v.to(dtype=like.dtype, device=like.device)
+    return torch.as_tensor(np.asarray(v, dtype=np.float64), dtype=like.dtype, device=like.device)
+
+
+def _check_points(x: torch.Tensor, dim: int, what: str) -> None:
+    if x.dim() < 1 or x.shape[-1] != dim:
+        raise ValueError(f"{what}: expected shape (..., {dim}), got {tuple(x.shape)}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# distortion models (pure functions of normalised coordinates)
+
+
+def _distort(xy: torch.Tensor, dist: torch.Tensor, model: str) -> torch.Tensor:
+    """xy (..., J, 2) normalised; dist (..., 5) = [k1, k2, k3, p1, p2] broadcastable to xy[..., 0, :]."""
+    x, y = xy[..., 0], xy[..., 1]
+    k1, k2, k3, p1, p2 = (dist[..., i, None] for i in range(5))  # (..., 1): broadcast over joints
+    r2 = x * x + y * y
+    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    if model == "h36m":
+        xd = x * radial + p1 * x * y + p2 * (r2 + x * x)
+        yd = y * radial + p1 * (r2 + y * y) + p2 * x * y
+    elif model == "videopose3d":
+        tan = p1 * x + p2 * y
+        xd = x * (radial + tan) + p1 * r2
+        yd = y * (radial + tan) + p2 * r2
+    else:  # opencv
+        xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+        yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+    return torch.stack([xd, yd], dim=-1)
+
+
+# Index (into [k1,k2,k3,p1,p2]) of the tangential coefficient that multiplies the x-odd terms; mirroring x -> -x
+# is the same as negating it (see Camera.flipped).
+_MIRROR_COEFF = {"h36m": 4, "opencv": 4, "videopose3d": 3}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Camera
+
+
+class Camera:
+    """Batched pinhole camera ``x_cam = R X + t`` (metres), intrinsics ``K`` (pixels), distortion ``dist``.
+
+    Args:
+        R: ``(..., 3, 3)`` world->camera rotation.
+        t: ``(..., 3)`` world->camera translation in METRES (``-R @ centre``).
+        K: ``(..., 3, 3)`` intrinsics, last row ``[0, 0, 1]``.
+        dist: ``(..., 5)`` = [k1, k2, k3, p1, p2] (None: no distortion).
+        image_size: ``(w, h)`` pixels, or ``(..., 2)`` per camera; needed by the screen normalisation and flips.
+        name: free label (a camera id, or a tuple of ids for a stacked batch).
+        distortion_model: ``"h36m"`` (default), ``"videopose3d"`` or ``"opencv"``; see the module docstring.
+        device: optional device for the stored tensors.
+
+    numpy/torch inputs are stored as torch tensors of their common floating dtype (float64 from numpy float64).
+    """
+
+    def __init__(self, R, t, K, dist=None, image_size=None, name: Any = None, distortion_model: str = "h36m",
+                 device: Optional[Union[str, torch.device]] = None):
+        if distortion_model not in DISTORTION_MODELS:
+            raise ValueError(f"Camera: distortion_model must be one of {DISTORTION_MODELS}, got {distortion_model!r}")
+        R, _ = _to_torch(R, "R")
+        t, _ = _to_torch(t, "t")
+        K, _ = _to_torch(K, "K")
+        dist = torch.zeros(5, dtype=R.dtype) if dist is None else _to_torch(dist, "dist")[0]
+        if R.dim() < 2 or R.shape[-2:] != (3, 3):
+            raise ValueError(f"Camera: R must have shape (..., 3, 3), got {tuple(R.shape)}")
+        if t.dim() < 1 or t.shape[-1] != 3:
+            hint = " (squeeze a (3, 1) column vector)" if t.shape[-2:] == (3, 1) else ""
+            raise ValueError(f"Camera: t must have shape (..., 3), got {tuple(t.shape)}{hint}")
+        if K.dim() < 2 or K.shape[-2:] != (3, 3):
+            raise ValueError(f"Camera: K must have shape (..., 3, 3), got {tuple(K.shape)}")
+        if dist.dim() < 1 or dist.shape[-1] != 5:
+            raise ValueError(
+                f"Camera: dist must have shape (..., 5) = [k1, k2, k3, p1, p2], got {tuple(dist.shape)}"
+            )
+        size = None
+        if image_size is not None:
+            size, _ = _to_torch(image_size, "image_size")
+            if size.dim() < 1 or size.shape[-1] != 2:
+                raise ValueError(f"Camera: image_size must be (w, h) or shape (..., 2), got {tuple(size.shape)}")
+        dtype = R.dtype  # image_size (often a tuple of ints) does not take part in choosing the dtype
+        for x in (t, K, dist):
+            dtype = torch.promote_types(dtype, x.dtype)
+        device = torch.device(device) if device is not None else R.device
+        try:
+            batch = torch.broadcast_shapes(R.shape[:-2], t.shape[:-1], K.shape[:-2], dist.shape[:-1],
+                                           *([size.shape[:-1]] if size is not None else []))
+        except RuntimeError:
+            raise ValueError(
+                f"Camera: batch shapes do not broadcast: R {tuple(R.shape)}, t {tuple(t.shape)}, K {tuple(K.shape)}, "
+                f"dist {tuple(dist.shape)}" + (f", image_size {tuple(size.shape)}" if size is not None else "")
+            ) from None
+        conv = lambda x, tail: x.to(dtype=dtype, device=device).expand(batch + tail).contiguous()  # noqa: E731
+        self.R = conv(R, (3, 3))
+        self.t = conv(t, (3,))
+        self.K = conv(K, (3, 3))
+        self.dist = conv(dist, (5,))
+        self.image_size = conv(size, (2,)) if size is not None else None
+        self.name = name
+        self.distortion_model = distortion_model
+
+    # -- basic properties -------------------------------------------------------------------------------------
+    @property
+    def batch_shape(self) -> torch.Size:
+        return self.R.shape[:-2]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.R.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.R.device
+
+    @property
+    def center(self) -> torch.Tensor:
+        """``(..., 3)`` camera centre in world coordinates (metres): ``-Rᵀ t``."""
+        return -(self.R.mT @ self.t[..., None])[..., 0]
+
+    @property
+    def focal(self) -> torch.Tensor:
+        """``(..., 2)`` = (fx, fy) pixels."""
+        return torch.stack([self.K[..., 0, 0], self.K[..., 1, 1]], dim=-1)
+
+    @property
+    def principal_point(self) -> torch.Tensor:
+        """``(..., 2)`` = (cx, cy) pixels."""
+        return self.K[..., :2, 2]
+
+    def __len__(self) -> int:
+        if not self.batch_shape:
+            raise TypeError("len() of an unbatched Camera")
+        return self.batch_shape[0]
+
+    def __repr__(self) -> str:
+        return (f"Camera(name={self.name!r}, batch_shape={tuple(self.batch_shape)}, dtype={self.dtype}, "
+                f"device={self.device}, distortion_model={self.distortion_model!r})")
+
+    def replace(self, **changes) -> "Camera":
+        """A copy with some of R, t, K, dist, image_size, name, distortion_model replaced."""
+        kw = dict(R=self.R, t=self.t, K=self.K, dist=self.dist, image_size=self.image_size, name=self.name,
+                  distortion_model=self.distortion_model)
+        unknown = set(changes) - set(kw)
+        if unknown:
+            raise TypeError(f"Camera.replace: unknown fields {sorted(unknown)}; fields are {sorted(kw)}")
+        kw.update(changes)
+        return Camera(**kw)
+
+    def to(self, device=None, dtype=None) -> "Camera":
+        cam = self.replace()
+        for attr in ("R", "t", "K", "dist", "image_size"):
+            v = getattr(cam, attr)
+            if v is not None:
+                setattr(cam, attr, v.to(device=device if device is not None else v.device,
+                                        dtype=dtype if dtype is not None else v.dtype))
+        return cam
+
+    def __getitem__(self, index) -> "Camera":
+        """Index the batch dimensions like a tensor (``cams[0]``, ``cams[1:3]``, ``cams[[0, 2]]``)."""
+        if not self.batch_shape:
+            raise IndexError("cannot index an unbatched Camera")
+        name = self.name
+        if isinstance(name, (tuple, list)) and len(self.batch_shape) == 1:
+            name = np.asarray(name, dtype=object)[index]
+            name = tuple(name) if isinstance(name, np.ndarray) else name
+        return Camera(self.R[index], self.t[index], self.K[index], self.dist[index],
+                      None if self.image_size is None else self.image_size[index], name, self.distortion_model)
+
+    index = __getitem__
+
+    @staticmethod
+    def stack(cameras: Sequence["Camera"], dim: int = 0) -> "Camera":
+        """Stack cameras of equal batch shape into one batch (names become a tuple)."""
+        cameras = list(cameras)
+        if not cameras:
+            raise ValueError("Camera.stack: no cameras given")
+        models = {c.distortion_model for c in cameras}
+        if len(models) != 1:
+            raise ValueError(f"Camera.stack: cameras use different distortion models {sorted(models)}")
+        sizes = [c.image_size for c in cameras]
+        if any(s is None for s in sizes) and not all(s is None for s in sizes):
+            raise ValueError("Camera.stack: some cameras have an image_size and some do not")
+        shapes = {tuple(c.batch_shape) for c in cameras}
+        if len(shapes) != 1:
+            raise ValueError(f"Camera.stack: cameras have different batch shapes {sorted(shapes)}")
+        st = lambda attr: torch.stack([getattr(c, attr).to(cameras[0].dtype) for c in cameras], dim=dim)  # noqa
+        return Camera(st("R"), st("t"), st("K"), st("dist"), None if sizes[0] is None else st("image_size"),
+                      tuple(c.name for c in cameras), cameras[0].distortion_model)
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+    def _points(self, x, dim: int, what: str) -> Tuple[torch.Tensor, bool]:
+        p, was_np = _to_torch(x, what)
+        if p.dim() < 2 or p.shape[-1] != dim:
+            raise ValueError(f"Camera.{what}: expected points of shape (..., J, {dim}), got {tuple(p.shape)}")
+        return p, was_np
+
+    def _param(self, attr: str, like: torch.Tensor) -> torch.Tensor:
+        v = getattr(self, attr)
+        return v.to(dtype=like.dtype, device=like.device)
+
+    def _size(self, like: torch.Tensor, what: str) -> Tuple[torch.Tensor, torch.Tensor]:
+        if self.image_size is None:
+            raise ValueError(f"Camera.{what}: this camera has no image_size; pass image_size=(w, h) when building it")
+        s = self._param("image_size", like)
+        return s[..., 0, None], s[..., 1, None]  # (..., 1): broadcast over joints
+
+    # -- frames -----------------------------------------------------------------------------------------------
+    def world_to_camera(self, X):
+        """``(..., J, 3)`` world metres -> camera-frame metres, ``R X + t``."""
+        p, was_np = self._points(X, 3, "world_to_camera")
+        out = p @ self._param("R", p).mT + self._param("t", p)[..., None, :]
+        return _from_torch(out, was_np)
+
+    def camera_to_world(self, Xc):
+        """``(..., J, 3)`` camera-frame metres -> world metres, ``Rᵀ (Xc - t)``."""
+        p, was_np = self._points(Xc, 3, "camera_to_world")
+        out = (p - self._param("t", p)[..., None, :]) @ self._param("R", p)
+        return _from_torch(out, was_np)
+
+    # -- distortion -------------------------------------------------------------------------------------------
+    def distort(self, xy):
+        """``(..., J, 2)`` undistorted normalised coordinates (X/Z, Y/Z) -> distorted normalised coordinates."""
+        p, was_np = self._points(xy, 2, "distort")
+        return _from_torch(_distort(p, self._param("dist", p), self.distortion_model), was_np)
+
+    def undistort(self, xy_distorted, iterations: int = 20):
+        """Inverse of :meth:`distort` by fixed-point iteration (as OpenCV's ``undistortPoints``).
+
+        ``x <- (x_d - tangential(x)) / radial(x)``; converges to ~1e-12 within 20 iterations for the mild
+        distortion of H36M-like lenses (|k1 r²| << 1) over the image.
+        """
+        p, was_np = self._points(xy_distorted, 2, "undistort")
+        dist = self._param("dist", p)
+        zero_k = dist.clone()
+        zero_k[..., :3] = 0  # with k = 0, _distort returns xy + tangential(xy)
+        x = p
+        for _ in range(iterations):
+            r2 = (x * x).sum(-1, keepdim=True)
+            radial = 1 + r2 * (dist[..., 0, None, None] + r2 * (dist[..., 1, None, None] + r2 * dist[..., 2, None, None]))
+            tangential = _distort(x, zero_k, self.distortion_model) - x
+            x = (p - tangential) / radial
+        return _from_torch(x, was_np)
+
+    # -- projection -------------------------------------------------------------------------------------------
+    def project_camera(self, Xc):
+        """``(..., J, 3)`` camera-frame metres -> ``(..., J, 2)`` pixels: divide by z, distort, apply K.
+
+        No clipping: points behind the camera (z <= 0) give meaningless pixels.
+        """
+        p, was_np = self._points(Xc, 3, "project_camera")
+        xy = p[..., :2] / p[..., 2:3]
+        xy = _distort(xy, self._param("dist", p), self.distortion_model)
+        K = self._param("K", p)
+        uv = xy @ K[..., :2, :2].mT + K[..., None, :2, 2]
+        return _from_torch(uv, was_np)
+
+    def project(self, X_world):
+        """``(..., J, 3)`` world metres -> ``(..., J, 2)`` pixels."""
+        p, was_np = self._points(X_world, 3, "project")
+        return _from_torch(self.project_camera(self.world_to_camera(p)), was_np)
+
+    def pixels_to_normalized(self, uv, undistort: bool = True):
+        """``(..., J, 2)`` pixels -> normalised camera coordinates (X/Z, Y/Z); undistorted unless told not to."""
+        p, was_np = self._points(uv, 2, "pixels_to_normalized")
+        K = self._param("K", p)
+        fx, fy, s = K[..., 0, 0, None], K[..., 1, 1, None], K[..., 0, 1, None]
+        cx, cy = K[..., 0, 2, None], K[..., 1, 2, None]
+        y = (p[..., 1] - cy) / fy
+        x = (p[..., 0] - cx - s * y) / fx
+        xy = torch.stack([x, y], dim=-1)
+        if undistort:
+            xy = self.undistort(xy)
+        return _from_torch(xy, was_np)
+
+    def backproject(self, uv, depth):
+        """Pixels ``(..., J, 2)`` and camera-frame depths z ``(..., J)`` -> camera-frame points ``(..., J, 3)``."""
+        p, was_np = self._points(uv, 2, "backproject")
+        z, _ = _to_torch(depth, "depth")
+        z = z.to(dtype=p.dtype, device=p.device)
+        if z.shape != p.shape[:-1]:
+            try:
+                z = z.expand(p.shape[:-1])
+            except RuntimeError:
+                raise ValueError(f"Camera.backproject: depth shape {tuple(z.shape)} does not match uv "
+                                 f"{tuple(p.shape)} (expected (..., J))") from None
+        xy = self.pixels_to_normalized(p)
+        return _from_torch(torch.cat([xy * z[..., None], z[..., None]], dim=-1), was_np)
+
+    # -- screen normalisation ---------------------------------------------------------------------------------
+    def normalize_screen(self, uv):
+        """Pixels -> ``u' = u/w·2 - 1``, ``v' = v/w·2 - h/w`` with this camera's (w, h) (Pavllo et al. 2019)."""
+        p, was_np = self._points(uv, 2, "normalize_screen")
+        w, h = self._size(p, "normalize_screen")
+        return _from_torch(normalize_screen_coordinates(p, w, h), was_np)
+
+    def unnormalize_screen(self, uv_n):
+        """Inverse of :meth:`normalize_screen`."""
+        p, was_np = self._points(uv_n, 2, "unnormalize_screen")
+        w, h = self._size(p, "unnormalize_screen")
+        return _from_torch(unnormalize_screen_coordinates(p, w, h), was_np)
+
+    # -- mirroring --------------------------------------------------------------------------------------------
+    def flipped(self) -> "Camera":
+        """The horizontally mirrored camera: ``cx -> w - cx``, skew ``s -> -s``, the x-odd tangential coefficient
+        negated (p2 for "h36m"/"opencv", p1 for "videopose3d"); R and t unchanged.
+
+        For camera-frame points ``Xc`` and ``M = diag(-1, 1, 1)``:
+        ``flipped().project_camera(M Xc) == (w - u, v)`` where ``(u, v) = project_camera(Xc)``. Mirroring a skeleton
+        also swaps left/right joints (``weakpose.skeleton.flip_joints(Xc, order, axis=0)``): the camera handles
+        each point and does not care about joint names. For world points use :meth:`mirror_world`.
+        """
+        if self.image_size is None:
+            raise ValueError("Camera.flipped: this camera has no image_size; the mirror needs the image width")
+        K = self.K.clone()
+        K[..., 0, 2] = self.image_size[..., 0] - self.K[..., 0, 2]
+        K[..., 0, 1] = -self.K[..., 0, 1]
+        dist = self.dist.clone()
+        i = _MIRROR_COEFF[self.distortion_model]
+        dist[..., i] = -self.dist[..., i]
+        return self.replace(K=K, dist=dist)
+
+    def mirror_world(self, X):
+        """Reflect world points ``(..., J, 3)`` in this camera's y-z plane (through its centre), i.e. negate their
+        camera-frame x: ``flipped().project(mirror_world(X)) == (w - u, v)``. Joints keep their labels."""
+        p, was_np = self._points(X, 3, "mirror_world")
+        xc = self.world_to_camera(p)
+        xc = torch.cat([-xc[..., :1], xc[..., 1:]], dim=-1)
+        return _from_torch(self.camera_to_world(xc), was_np)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Human3.6M readers
+
+
+def default_h36m_cameras_path() -> Path:
+    """The H36M camera JSON shipped with weakpose (MIT, see ``LICENSE-h36m-cameras`` next to it)."""
+    return Path(__file__).resolve().parent.parent / "data" / "assets" / "h36m_cameras.json"
+
+
+def _subject_key(subject) -> str:
+    """1, "1", "S1", "s1", "subject1" -> "S1"."""
+    s = str(subject).strip()
+    low = s.lower()
+    for prefix in ("subject", "s"):
+        if low.startswith(prefix) and low[len(prefix):].isdigit():
+            return f"S{int(low[len(prefix):])}"
+    if s.isdigit():
+        return f"S{int(s)}"
+    return s
+
+
+def _camera_sort_key(cam_id: str):
+    return (H36M_CAMERA_IDS.index(cam_id), "") if cam_id in H36M_CAMERA_IDS else (len(H36M_CAMERA_IDS), cam_id)
+
+
+def _array(value, shape: Tuple[int, ...], where: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: expected numbers of shape {shape}, could not read {value!r:.80}") from exc
+    if arr.size != int(np.prod(shape)) or (len(shape) == 2 and arr.shape != shape):
+        raise ValueError(f"{where}: expected shape {shape}, got {arr.shape}")
+    return arr.reshape(shape)
+
+
+def _h36m_camera(R, t_m, K, dist, cam_id: str, model: str) -> Camera:
+    return Camera(R, t_m, K, dist, image_size=H36M_IMAGE_SIZES.get(cam_id), name=cam_id, distortion_model=model)
+
+
+def load_h36m_cameras_json(path: Optional[PathLike] = None, subjects: Optional[Iterable] = None,
+                           distortion_model: str = "h36m") -> Dict[str, Dict[str, Camera]]:
+    """Read ``camera-parameters.json`` (learnable-triangulation layout) -> ``cams["S1"]["54138969"]``.
+
+    Layout: ``intrinsics[cam] = {calibration_matrix: 3x3, distortion: [k1, k2, p1, p2, k3] (OpenCV order)}``,
+    ``extrinsics[subject][cam] = {R: 3x3, t: 3x1 mm}`` with ``x_cam = R X + t``. Returns float64 cameras with ``t``
+    in metres and ``dist`` reordered to [k1, k2, k3, p1, p2]. ``path=None`` reads the copy shipped with weakpose.
+    """
+    path = Path(path) if path is not None else default_h36m_cameras_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"H36M camera JSON not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+
+    def get(d, key, where):
+        if not isinstance(d, Mapping) or key not in d:
+            have = sorted(d) if isinstance(d, Mapping) else type(d).__name__
+            raise KeyError(f"{path}: missing key '{where}' (found {have})")
+        return d[key]
+
+    intrinsics = get(data, "intrinsics", "intrinsics")
+    extrinsics = get(data, "extrinsics", "extrinsics")
+    wanted = None if subjects is None else {_subject_key(s) for s in subjects}
+    out: Dict[str, Dict[str, Camera]] = {}
+    for subject, per_cam in extrinsics.items():
+        skey = _subject_key(subject)
+        if wanted is not None and skey not in wanted:
+            continue
+        cams = {}
+        for cam_id in sorted(per_cam, key=_camera_sort_key):
+            ext = per_cam[cam_id]
+            where = f"extrinsics/{subject}/{cam_id}"
+            R = _array(get(ext, "R", where + "/R"), (3, 3), f"{path}: {where}/R")
+            t = _array(get(ext, "t", where + "/t"), (3,), f"{path}: {where}/t")
+            intr = get(intrinsics, cam_id, f"intrinsics/{cam_id}")
+            K = _array(get(intr, "calibration_matrix", f"intrinsics/{cam_id}/calibration_matrix"), (3, 3),
+                       f"{path}: intrinsics/{cam_id}/calibration_matrix")
+            d = _array(get(intr, "distortion", f"intrinsics/{cam_id}/distortion"), (5,),
+                       f"{path}: intrinsics/{cam_id}/distortion")
+            k1, k2, p1, p2, k3 = d  # OpenCV order in the file
+            cams[str(cam_id)] = _h36m_camera(R, t * _MM, K, [k1, k2, k3, p1, p2], str(cam_id), distortion_model)
+        out[skey] = cams
+    if wanted is not None and wanted - set(out):
+        raise KeyError(f"{path}: subjects {sorted(wanted - set(out))} not in the file (found {sorted(out)})")
+    return out
+
+
+def _decode_name(value) -> str:
+    """A camera name stored as str, bytes, a string array, or an array of character codes (MATLAB export)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").strip("\x00 ").strip()
+    if isinstance(value, str):
+        return value.strip("\x00 ").strip()
+    arr = np.asarray(value)
+    if arr.dtype.kind in "SUO":
+        return "".join(_decode_name(v) for v in arr.ravel())
+    if arr.dtype.kind in "iuf":
+        return "".join(chr(int(c)) for c in arr.ravel() if int(c) != 0).strip()
+    raise ValueError(f"cannot decode a camera name from {value!r:.80}")
+
+
+def load_martinez_cameras_h5(path: PathLike, subjects: Optional[Iterable] = None,
+                             distortion_model: str = "h36m") -> Dict[str, Dict[str, Camera]]:
+    """Read Martinez et al.'s ``cameras.h5`` -> ``cams["S1"]["54138969"]`` (same as :func:`load_h36m_cameras_json`).
+
+    Layout: groups ``subject{n}/camera{k}`` (k = 1..4 -> :data:`H36M_CAMERA_IDS`) with datasets ``R`` (3x3, the
+    TRANSPOSE of world->camera), ``T`` (3x1 camera centre, mm), ``f``, ``c`` (2x1), ``k`` (3x1 = k1, k2, k3),
+    ``p`` (2x1 = p1, p2) and ``Name`` (dataset or attribute; character codes or a string). Hence
+    ``x_cam = Rᵀ (X - T)``: we store ``R_w2c = Rᵀ`` and ``t = -R_w2c T``, in metres.
+    """
+    import h5py  # local: only this reader needs it
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Martinez cameras.h5 not found: {path}")
+    wanted = None if subjects is None else {_subject_key(s) for s in subjects}
+    out: Dict[str, Dict[str, Camera]] = {}
+    with h5py.File(path, "r") as f:
+        subject_groups = [g for g in f if g.lower().startswith("subject") and g[7:].isdigit()]
+        if not subject_groups:
+            raise KeyError(f"{path}: no 'subject<n>' groups (found {sorted(f)})")
+        for gname in sorted(subject_groups, key=lambda g: int(g[7:])):
+            skey = _subject_key(gname)
+            if wanted is not None and skey not in wanted:
+                continue
+            cams = {}
+            cam_groups = [c for c in f[gname] if c.lower().startswith("camera") and c[6:].isdigit()]
+            for cname in sorted(cam_groups, key=lambda c: int(c[6:])):
+                grp = f[gname][cname]
+                where = f"{path}: {gname}/{cname}"
+                index = int(cname[6:])
+                if not 1 <= index <= len(H36M_CAMERA_IDS):
+                    raise KeyError(f"{where}: camera index {index} is not 1..{len(H36M_CAMERA_IDS)}")
+                cam_id = H36M_CAMERA_IDS[index - 1]
+                name = None
+                if "Name" in grp:
+                    name = _decode_name(grp["Name"][()])
+                elif "Name" in grp.attrs:
+                    name = _decode_name(grp.attrs["Name"])
+                if name is not None and name != cam_id:
+                    raise ValueError(f"{where}: Name is {name!r} but {cname} should be camera {cam_id}")
+
+                def read(key, shape):
+                    if key not in grp:
+                        raise KeyError(f"{where}: missing dataset '{key}' (found {sorted(grp)})")
+                    return _array(grp[key][()], shape, f"{where}/{key}")
+
+                R_stored = read("R", (3, 3))
+                centre = read("T", (3,)) * _MM
+                fxy, cxy = read("f", (2,)), read("c", (2,))
+                k, p = read("k", (3,)), read("p", (2,))
+                R = R_stored.T
+                K = np.array([[fxy[0], 0.0, cxy[0]], [0.0, fxy[1], cxy[1]], [0.0, 0.0, 1.0]])
+                cams[cam_id] = _h36m_camera(R, -R @ centre, K, np.concatenate([k, p]), cam_id, distortion_model)
+            out[skey] = cams
+    if wanted is not None and wanted - set(out):
+        raise KeyError(f"{path}: subjects {sorted(wanted - set(out))} not in the file (found {sorted(out)})")
+    return out
+
+
+def get_camera(cameras: Mapping[str, Mapping[str, Camera]], subject, camera) -> Camera:
+    """``cameras[subject][camera]`` accepting 1 / "S1" / "subject1" and "54138969" / 54138969, with a KeyError
+    that names what exists."""
+    skey = _subject_key(subject)
+    if skey not in cameras:
+        raise KeyError(f"no cameras for subject {subject!r}; subjects available: {sorted(cameras)}")
+    cid = str(camera).strip()
+    if cid not in cameras[skey]:
+        hint = (" (use the camera id, e.g. H36M_CAMERA_IDS[i], not an index)"
+                if cid.isdigit() and len(cid) < 3 else "")
+        raise KeyError(f"no camera {camera!r} for subject {skey}; cameras available: {list(cameras[skey])}{hint}")
+    return cameras[skey][cid]
+
+
+def get_subject_cameras(cameras: Mapping[str, Mapping[str, Camera]], subject,
+                        camera_ids: Sequence[str] = H36M_CAMERA_IDS) -> Camera:
+    """The cameras of one subject stacked into a batch of ``len(camera_ids)`` (H36M order by default)."""
+    return Camera.stack([get_camera(cameras, subject, c) for c in camera_ids])
