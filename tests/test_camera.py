@@ -1,7 +1,6 @@
 """Camera projection against hand-written scalar formulas, H36M file readers (JSON and a Martinez-layout h5 written
 here from the JSON numbers), frame round trips, screen normalisation, mirroring and bad input."""
 import json
-import math
 
 import h5py
 import numpy as np

@@ -335,10 +335,11 @@ class Camera:
         dist = self._param("dist", p)
         zero_k = dist.clone()
         zero_k[..., :3] = 0  # with k = 0, _distort returns xy + tangential(xy)
+        k1, k2, k3 = (dist[..., i, None, None] for i in range(3))  # (..., 1, 1): broadcast over (J, 2)
         x = p
         for _ in range(iterations):
             r2 = (x * x).sum(-1, keepdim=True)
-            radial = 1 + r2 * (dist[..., 0, None, None] + r2 * (dist[..., 1, None, None] + r2 * dist[..., 2, None, None]))
+            radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
             tangential = _distort(x, zero_k, self.distortion_model) - x
             x = (p - tangential) / radial
         return _from_torch(x, was_np)
