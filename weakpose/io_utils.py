@@ -10,6 +10,12 @@ from typing import Iterator, Union
 PathLike = Union[str, os.PathLike]
 
 
+def _default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_write_path(path: PathLike) -> Iterator[str]:
     """Yield a temporary path in the same directory as ``path``; on success it replaces ``path``.
@@ -23,6 +29,7 @@ def atomic_write_path(path: PathLike) -> Iterator[str]:
     suffix = "".join(path.suffixes) or ".tmp"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, _default_file_mode())  # mkstemp makes 0600 files; outputs should get the usual permissions
     try:
         yield tmp
         os.replace(tmp, path)
