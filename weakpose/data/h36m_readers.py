@@ -1,0 +1,359 @@
+"""Readers of the published Human3.6M file formats, one function per format, with strict validation.
+
+Each reader opens ONE file and returns arrays in weakpose units (metres, pixels) in the file's own joint order;
+:mod:`weakpose.data.h36m` assembles them into sequences. Any problem raises :class:`H36MFormatError` (a
+``ValueError``) or ``FileNotFoundError`` whose message names the file, the key and the shape involved.
+
+Formats (see ``docs/formats.md``):
+
+* VideoPose3D npz (Pavllo et al. 2019): ``positions_3d`` -> pickled ``dict[subject][action] -> (N, 32|17, 3)``
+  world metres; ``positions_2d`` -> ``dict[subject][action] -> list of (N, J, 2|3)`` pixels (third column:
+  confidence) in camera order 54138969, 55011271, 58860488, 60457274, plus ``metadata``.
+* Martinez et al. 2017 h5 tree: ``S{n}/MyPoses/3D_positions/<Action>.h5`` dataset ``3D_positions`` (96, N) mm,
+  joint-major (x, y, z of joint 0, then joint 1, ...); ``S{n}/StackedHourglass/<Action>.<cam>.h5`` dataset
+  ``poses`` (N, 32) = 16 MPII joints x (u, v) pixels ((N, 16, 2) is accepted too).
+* Original release CDF: ``S{n}/MyPoseFeatures/D3_Positions/<Action>.cdf`` variable ``Pose`` (1, N, 96) mm.
+"""
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from weakpose.skeleton import get_order
+
+# The 15 Human3.6M actions under the names VideoPose3D writes; weakpose uses these everywhere.
+H36M_ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases",
+                "Sitting", "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking", "WalkTogether")
+# Names used by the original release and the Martinez et al. files for two of them.
+ACTION_ALIASES = {"TakingPhoto": "Photo", "WalkingDog": "WalkDog"}
+
+# A person in a capture room never spans 100 m; a larger coordinate means the file is not in metres.
+_MAX_ABS_METRES = 100.0
+# ... and a millimetre file whose coordinates all stay under 20 mm is not a person either (probably metres).
+_MIN_MAX_ABS_MM = 20.0
+
+
+class H36MFormatError(ValueError):
+    """A Human3.6M file that cannot be read as its published layout (message names file, key and shape)."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# names
+
+def canonical_action_name(name: str) -> str:
+    """Map a file's action name to weakpose's (VideoPose3D's) spelling.
+
+    ``_`` becomes a space (Stacked-Hourglass file names write ``Walking_1``), and the base name before the
+    sub-action number is de-aliased: ``TakingPhoto`` -> ``Photo``, ``WalkingDog`` -> ``WalkDog``.
+    ``"TakingPhoto_1"`` -> ``"Photo 1"``; ``"Walking"`` stays ``"Walking"``.
+    """
+    name = name.replace("_", " ").strip()
+    base, sep, rest = name.partition(" ")
+    return ACTION_ALIASES.get(base, base) + sep + rest
+
+
+def action_base(name: str) -> str:
+    """The action without its sub-action number: ``"Walking 1"`` -> ``"Walking"`` (how results are averaged)."""
+    return canonical_action_name(name).partition(" ")[0]
+
+
+def is_h36m_subject(subject: str) -> bool:
+    return re.fullmatch(r"S\d+", subject) is not None
+
+
+def subject_dirs(root: Path) -> List[Tuple[str, Path]]:
+    """``(subject, path)`` for every ``S<number>`` folder of a release root, in numeric order."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"Human3.6M root {str(root)!r} is not a directory")
+    dirs = [(p.name, p) for p in root.iterdir() if p.is_dir() and is_h36m_subject(p.name)]
+    return sorted(dirs, key=lambda sp: int(sp[0][1:]))
+
+
+def split_sh_file_name(file_name: str) -> Tuple[str, str]:
+    """``"Walking_1.54138969.h5"`` -> ``("Walking 1", "54138969")`` (canonical action, camera id)."""
+    stem = file_name[:-3] if file_name.endswith(".h5") else file_name
+    action, dot, cam = stem.rpartition(".")
+    if not dot or not action:
+        raise H36MFormatError(f"{file_name!r}: expected '<Action>.<camera>.h5'")
+    return canonical_action_name(action), cam
+
+
+# ---------------------------------------------------------------------------------------------------------
+# validation shared by all readers
+
+def check_positions_3d(arr, where: str) -> np.ndarray:
+    """Validate 3D positions in METRES, ``(N, 32|17, 3)``; return them as float32.
+
+    ``where`` names the file and key for the error message.
+    """
+    arr = _numeric_array(arr, where)
+    if arr.ndim != 3 or arr.shape[-1] != 3 or arr.shape[1] not in (17, 32):
+        raise H36MFormatError(f"{where}: 3D positions must have shape (N, 32, 3) or (N, 17, 3); "
+                              f"got {arr.shape}")
+    if arr.shape[0] == 0:
+        raise H36MFormatError(f"{where}: 3D positions have no frames (shape {arr.shape})")
+    _check_finite(arr, where)
+    biggest = float(np.abs(arr).max())
+    if biggest > _MAX_ABS_METRES:
+        raise H36MFormatError(f"{where}: 3D coordinates reach {biggest:.1f}; expected metres (a file in "
+                              f"millimetres must be divided by 1000)")
+    return arr.astype(np.float32, copy=False)
+
+
+def mm_to_metres(arr: np.ndarray, where: str) -> np.ndarray:
+    """Millimetres (as the Martinez and CDF files store them) -> metres float32, refusing data already in metres."""
+    _check_finite(arr, where)
+    if arr.size and float(np.abs(arr).max()) < _MIN_MAX_ABS_MM:
+        raise H36MFormatError(f"{where}: coordinates never exceed {_MIN_MAX_ABS_MM} mm "
+                              f"(max {float(np.abs(arr).max()):.3g}); the file does not hold millimetres")
+    return check_positions_3d(np.asarray(arr, dtype=np.float64) / 1000.0, where)
+
+
+def check_keypoints_2d(arr, where: str, num_joints: Optional[int] = None
+                       ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """Validate 2D keypoints ``(N, J, 2)`` or ``(N, J, 3)`` (third column = confidence) in pixels.
+
+    Returns ``(xy float32 (N, J, 2), confidence float32 (N, J) or None)``.
+    """
+    arr = _numeric_array(arr, where)
+    if arr.ndim != 3 or arr.shape[-1] not in (2, 3):
+        raise H36MFormatError(f"{where}: 2D keypoints must have shape (N, J, 2) or (N, J, 3); got {arr.shape}")
+    if num_joints is not None and arr.shape[1] != num_joints:
+        raise H36MFormatError(f"{where}: expected {num_joints} joints, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise H36MFormatError(f"{where}: 2D keypoints have no frames (shape {arr.shape})")
+    _check_finite(arr, where)
+    xy = arr[..., :2].astype(np.float32)
+    conf = arr[..., 2].astype(np.float32) if arr.shape[-1] == 3 else None
+    return xy, conf
+
+
+def _numeric_array(arr, where: str) -> np.ndarray:
+    try:
+        out = np.asarray(arr)
+    except Exception as e:  # ragged lists and the like
+        raise H36MFormatError(f"{where}: not an array ({e})") from None
+    if not (np.issubdtype(out.dtype, np.floating) or np.issubdtype(out.dtype, np.integer)):
+        raise H36MFormatError(f"{where}: expected a numeric array, got dtype {out.dtype} "
+                              f"(shape {getattr(out, 'shape', None)})")
+    return out
+
+
+def _check_finite(arr: np.ndarray, where: str) -> None:
+    if np.issubdtype(arr.dtype, np.floating):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            frames = np.unique(np.nonzero(bad)[0])
+            raise H36MFormatError(f"{where}: {int(bad.sum())} NaN/inf values in {len(frames)} frames "
+                                  f"(first frame {int(frames[0])}) of an array of shape {arr.shape}")
+
+
+def _require_file(path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist or is not a file")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------
+# VideoPose3D npz
+
+def read_npz_object(path, key: str):
+    """The pickled object stored under ``key`` of an npz (``np.load(allow_pickle=True)[key].item()``).
+
+    Only open files you trust: unpickling runs code.
+    """
+    path = _require_file(path)
+    try:
+        with np.load(path, allow_pickle=True) as npz:
+            if key not in npz.files:
+                raise H36MFormatError(f"{path}: no key {key!r} in the npz (keys: {sorted(npz.files)})")
+            value = npz[key]
+    except H36MFormatError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+        raise H36MFormatError(f"{path}: cannot read key {key!r} as npz ({type(e).__name__}: {e}); "
+                              f"truncated or not an npz file?") from None
+    if value.dtype == object and value.shape == ():
+        value = value.item()
+    return value
+
+
+def _as_nested_dict(value, path, key: str) -> Dict[str, dict]:
+    if not isinstance(value, dict):
+        raise H36MFormatError(f"{path}: {key!r} must be a pickled dict subject -> action -> data; "
+                              f"got {type(value).__name__}")
+    for subject, actions in value.items():
+        if not isinstance(actions, dict):
+            raise H36MFormatError(f"{path}: {key}[{subject!r}] must be a dict action -> data; "
+                                  f"got {type(actions).__name__}")
+    return value
+
+
+def read_videopose3d_3d(path) -> Dict[str, Dict[str, np.ndarray]]:
+    """``positions_3d`` of a VideoPose3D ``data_3d_*.npz``: ``dict[subject][action] -> array`` as stored.
+
+    The arrays are NOT validated here (one bad sequence should not hide the others): pass each to
+    :func:`check_positions_3d`. Names are returned as written in the file.
+    """
+    return _as_nested_dict(read_npz_object(path, "positions_3d"), path, "positions_3d")
+
+
+def read_videopose3d_2d(path) -> Tuple[Dict[str, Dict[str, list]], dict]:
+    """``positions_2d`` and ``metadata`` of a VideoPose3D ``data_2d_*.npz``.
+
+    Returns ``(positions, metadata)`` with ``positions[subject][action]`` a list of per-camera arrays (or
+    ``None`` where a release lacks a camera) exactly as stored. A missing ``metadata`` key gives ``{}``
+    (then the layout is inferred from the joint count).
+    """
+    positions = _as_nested_dict(read_npz_object(path, "positions_2d"), path, "positions_2d")
+    for subject, actions in positions.items():
+        for action, views in actions.items():
+            if isinstance(views, np.ndarray) and views.dtype != object:
+                # Some writers store a single (C, N, J, 2) array instead of a list of cameras.
+                views = list(views) if views.ndim == 4 else [views]
+            if not isinstance(views, (list, tuple, np.ndarray)):
+                raise H36MFormatError(f"{path}: positions_2d[{subject!r}][{action!r}] must be a list of "
+                                      f"per-camera arrays; got {type(views).__name__}")
+            actions[action] = list(views)
+    try:
+        metadata = read_npz_object(path, "metadata")
+    except H36MFormatError as e:
+        if "no key 'metadata'" not in str(e):
+            raise
+        metadata = {}
+    if not isinstance(metadata, dict):
+        raise H36MFormatError(f"{path}: 'metadata' must be a pickled dict; got {type(metadata).__name__}")
+    return positions, metadata
+
+
+def resolve_2d_layout(metadata: dict, num_joints: int, where: str, layout: Optional[str] = None) -> str:
+    """The joint layout ('h36m17', 'h36m32', 'coco17', 'mpii16') of a VideoPose3D 2D file.
+
+    ``metadata['layout_name']`` decides when present ('h36m' with 17 or 32 joints, 'coco', 'mpii'/'mpii16');
+    without it the joint count does (VideoPose3D's GT files: 17 -> H36M-17; its Stacked-Hourglass files:
+    16 -> MPII-16 as in Martinez et al.). ``layout`` overrides both. ``metadata['keypoints_symmetry']``, when
+    present, must match the layout's left/right joints, so a file in an unexpected order fails loudly.
+    """
+    declared = metadata.get("num_joints")
+    if declared is not None and int(declared) != num_joints:
+        raise H36MFormatError(f"{where}: metadata says num_joints={declared} but the arrays have {num_joints}")
+    name = (layout or metadata.get("layout_name") or "").lower()
+    if name in ("", "h36m"):
+        by_count = {17: "h36m17", 32: "h36m32", 16: "mpii16"} if not name else {17: "h36m17", 32: "h36m32"}
+        if num_joints not in by_count:
+            raise H36MFormatError(f"{where}: cannot tell the joint layout of {num_joints} joints "
+                                  f"(layout_name={metadata.get('layout_name')!r}); pass layout=")
+        name = by_count[num_joints]
+    try:
+        order = get_order(name)
+    except KeyError:
+        raise H36MFormatError(f"{where}: unknown 2D layout {name!r}; known: h36m, h36m32, coco, mpii16") from None
+    if order.name not in ("h36m17", "h36m32", "coco17", "mpii16"):
+        raise H36MFormatError(f"{where}: 2D layout {order.name!r} cannot be converted to H36M-17")
+    if order.num_joints != num_joints:
+        raise H36MFormatError(f"{where}: layout {order.name!r} has {order.num_joints} joints, arrays have "
+                              f"{num_joints}")
+    symmetry = metadata.get("keypoints_symmetry")
+    if symmetry is not None and layout is None:
+        left, right = ({int(i) for i in np.asarray(s).ravel()} for s in symmetry)
+        if left != set(order.left) or right != set(order.right):
+            raise H36MFormatError(f"{where}: keypoints_symmetry {[sorted(left), sorted(right)]} does not match "
+                                  f"layout {order.name!r} (left {sorted(order.left)}, right "
+                                  f"{sorted(order.right)}); pass layout= if the file is right")
+    return order.name
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Martinez et al. h5
+
+def _read_h5_dataset(path, key: str) -> np.ndarray:
+    import h5py
+
+    path = _require_file(path)
+    try:
+        with h5py.File(path, "r") as f:
+            if key not in f:
+                raise H36MFormatError(f"{path}: no dataset {key!r} (keys: {sorted(f.keys())})")
+            return np.asarray(f[key][()])
+    except H36MFormatError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        raise H36MFormatError(f"{path}: cannot read dataset {key!r} as HDF5 ({type(e).__name__}: {e}); "
+                              f"truncated or not an h5 file?") from None
+
+
+def read_martinez_3d(path) -> np.ndarray:
+    """``3D_positions`` of a Martinez ``MyPoses/3D_positions/<Action>.h5``: (96, N) mm -> (N, 32, 3) metres.
+
+    Rows are joint-major (row ``3*j + c`` is coordinate ``c`` of joint ``j``), so the array is transposed to
+    (N, 96) and then split into 32 joints of 3 coordinates.
+    """
+    where = f"{path}:3D_positions"
+    raw = _numeric_array(_read_h5_dataset(path, "3D_positions"), where)
+    if raw.ndim != 2 or raw.shape[0] != 96:
+        raise H36MFormatError(f"{where}: expected shape (96, N) (32 joints x 3, joint-major, mm); got {raw.shape}")
+    return mm_to_metres(raw.T.reshape(-1, 32, 3), where)
+
+
+def read_martinez_sh(path) -> np.ndarray:
+    """``poses`` of a Stacked-Hourglass ``<Action>.<cam>.h5``: (N, 32) -> (N, 16, 2) pixels, MPII-16 order."""
+    where = f"{path}:poses"
+    raw = _numeric_array(_read_h5_dataset(path, "poses"), where)
+    if raw.ndim == 2 and raw.shape[1] == 32:
+        raw = raw.reshape(-1, 16, 2)  # 16 joints x (u, v), joint-major
+    elif not (raw.ndim == 3 and raw.shape[1:] == (16, 2)):
+        raise H36MFormatError(f"{where}: expected shape (N, 32) = 16 joints x (u, v) or (N, 16, 2); "
+                              f"got {raw.shape}")
+    xy, _ = check_keypoints_2d(raw, where, num_joints=16)
+    return xy
+
+
+# ---------------------------------------------------------------------------------------------------------
+# original release CDF
+
+def read_cdf_3d(path) -> np.ndarray:
+    """Variable ``Pose`` of an original-release ``D3_Positions/<Action>.cdf``: (1, N, 96) mm -> (N, 32, 3) m."""
+    import cdflib
+
+    path = _require_file(path)
+    where = f"{path}:Pose"
+    try:
+        cdf = cdflib.CDF(str(path))
+        info = cdf.cdf_info()
+        names = list(info.zVariables) + list(info.rVariables)
+        if "Pose" not in names:
+            raise H36MFormatError(f"{path}: no variable 'Pose' in the CDF (variables: {names})")
+        raw = cdf.varget("Pose")
+    except H36MFormatError:
+        raise
+    except Exception as e:  # cdflib raises assorted types (struct.error, IndexError, OSError) on a bad file
+        raise H36MFormatError(f"{path}: cannot read variable 'Pose' as CDF ({type(e).__name__}: {e}); "
+                              f"truncated or not a CDF file?") from None
+    raw = _numeric_array(raw, where)
+    if raw.ndim == 3 and raw.shape[0] == 1:
+        raw = raw[0]
+    if raw.ndim != 2 or raw.shape[1] != 96:
+        raise H36MFormatError(f"{where}: expected shape (1, N, 96) (32 joints x 3, mm); got {np.shape(raw)}")
+    return mm_to_metres(raw.reshape(-1, 32, 3), where)
+
+
+def list_files(folder: Path, suffix: str) -> List[Path]:
+    """Files in ``folder`` ending in ``suffix``, sorted, hidden files (``._`` macOS forks, temp files) left out."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.name.endswith(suffix) and not p.name.startswith("."))
+
+
+__all__ = [
+    "H36M_ACTIONS", "ACTION_ALIASES", "H36MFormatError", "canonical_action_name", "action_base",
+    "is_h36m_subject", "subject_dirs", "split_sh_file_name", "check_positions_3d", "check_keypoints_2d",
+    "mm_to_metres", "read_npz_object", "read_videopose3d_3d", "read_videopose3d_2d", "resolve_2d_layout",
+    "read_martinez_3d", "read_martinez_sh", "read_cdf_3d", "list_files",
+]
