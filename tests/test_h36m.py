@@ -16,7 +16,7 @@ from weakpose.data.h36m import (
     DEFAULT_EXCLUSIONS, TEST_SUBJECTS, TRAIN_SUBJECTS, H36MFormatError, SplitConfig, load_h36m,
     load_h36m_release, load_martinez, load_videopose3d, split_protocol,
 )
-from weakpose.data.h36m_readers import canonical_action_name
+from weakpose.data.h36m_readers import H36M_ACTIONS, canonical_action_name
 
 CAMERA_JSON = Path(__file__).resolve().parents[1] / "weakpose" / "data" / "assets" / "h36m_cameras.json"
 # MPII-16 joint i is H36M-32 joint MPII_TO_32[i] (docs/formats.md), written out independently of weakpose.
@@ -185,7 +185,8 @@ def test_bad_files_raise_clear_errors(tmp_path, rng):
     with pytest.raises(H36MFormatError, match="5 camera views.*4 cameras"):
         load_videopose3d(path_2d=p2, strict=True)
     p2 = write_videopose3d_2d(tmp_path / "five2.npz", {"S1": {"Walking": kp, "Eating": kp[:4]}})
-    assert [e.reason for e in load_videopose3d(path_2d=p2).report.entries] == [rep.UNKNOWN_CAMERA]
+    entries = load_videopose3d(path_2d=p2).report.entries
+    assert [e.reason for e in entries if e.reason != rep.MISSING_SEQUENCE] == [rep.UNKNOWN_CAMERA]
     # metadata that contradicts the arrays
     p2 = write_videopose3d_2d(tmp_path / "meta.npz", {"S1": {"Walking": kp[:4]}}, {"num_joints": 16})
     with pytest.raises(H36MFormatError, match="num_joints=16.*17"):
@@ -344,7 +345,9 @@ def test_convert_release_writes_videopose3d_layout(tmp_path, rng, cam_json):
     walk = positions["S1"]["Walking"]
     assert walk.dtype == np.float32 and walk.shape == (8, 32, 3)
     np.testing.assert_allclose(walk, mm["Walking"] / 1000, rtol=0, atol=1e-6)
-    assert {e.reason for e in result.report.entries} == {rep.EXCLUDED, rep.CORRUPT}
+    assert {e.reason for e in result.report.entries} == {rep.EXCLUDED, rep.CORRUPT, rep.MISSING_SEQUENCE}
+    assert ("S1", "Walking", "found 1") in [(e.subject, e.action, e.detail.split(", ")[1][:7])
+                                            for e in reasons(result.report, rep.MISSING_SEQUENCE)]
 
     npz = np.load(result.path_2d, allow_pickle=True)
     gt2d, meta = npz["positions_2d"].item(), npz["metadata"].item()
@@ -395,3 +398,37 @@ def test_one_corrupt_detection_file_costs_only_its_view(tmp_path, rng):
     assert entry.camera == CAMERA_IDS[3] and f"Waiting_1.{CAMERA_IDS[3]}.h5" in entry.detail
     with pytest.raises(H36MFormatError, match=f"Waiting_1.{CAMERA_IDS[3]}.h5.*'poses'"):
         load_martinez(tmp_path, detections="StackedHourglass", strict=True)
+
+
+def test_incomplete_release_is_counted_per_action(tmp_path, rng):
+    small = metres(rng, 2)
+    full = {s: {name: small for a in H36M_ACTIONS for name in (a, f"{a} 1")} for s in ("S1", "S11")}
+    del full["S1"]["Eating 1"]
+    del full["S11"]["Photo"], full["S11"]["Photo 1"]
+    data = load_videopose3d(write_videopose3d_3d(tmp_path / "d3.npz", full), cameras=None)
+    missing = [(e.subject, e.action, e.detail) for e in reasons(data.report, rep.MISSING_SEQUENCE)]
+    assert missing == [("S1", "Eating", "expected 2 sequences of Eating for S1, found 1: ['Eating']"),
+                       ("S11", "Photo", "expected 2 sequences of Photo for S11, found 0")]
+    assert len(data) == 29 + 27  # S11 Directions excluded (reported separately), not counted as missing
+    assert reasons(load_videopose3d(write_videopose3d_3d(tmp_path / "d3b.npz", full), cameras=None,
+                                    actions=["Walking", "Photo"]).report, rep.MISSING_SEQUENCE)[0].action == "Photo"
+    # H36M-format files of other motion (weakpose's synthetic data) are not checked against the H36M action list
+    other = load_videopose3d(write_videopose3d_3d(tmp_path / "o.npz", {"S1": {"Walking": small, "Hop": small}}),
+                             cameras=None)
+    assert other.report.entries == []
+
+
+def test_weakpose_synthetic_files_load_unchanged(tmp_path, cam_json):
+    from weakpose.data.synthetic import make_synthetic
+
+    paths = make_synthetic(tmp_path, max_frames=30)
+    data = load_videopose3d(paths.data_3d, paths.data_2d)
+    assert data.report.entries == [] and len(data) == len(data.report.found)
+    raw3 = np.load(paths.data_3d, allow_pickle=True)["positions_3d"].item()
+    raw2 = np.load(paths.data_2d, allow_pickle=True)["positions_2d"].item()
+    seq = data.sequences[0]
+    np.testing.assert_array_equal(seq.positions_3d, raw3[seq.subject][seq.action])
+    for k, cam in enumerate(CAMERA_IDS):
+        np.testing.assert_array_equal(seq.positions_2d[cam], raw2[seq.subject][seq.action][k])
+        np.testing.assert_allclose(seq.positions_2d[cam], project_numpy(seq.positions_3d, cam_json, seq.subject, cam),
+                                   atol=2e-3)

@@ -24,7 +24,7 @@ import numpy as np
 
 from weakpose.data import h36m_report as rep
 from weakpose.data.h36m import (
-    DEFAULT_EXCLUSIONS, CameraSpec, detect_source, h36m_camera_ids, project_to_cameras, resolve_cameras,
+    DEFAULT_EXCLUSIONS, CameraSpec, check_complete, detect_source, h36m_camera_ids, project_to_cameras, resolve_cameras,
     scan_cdf_tree, scan_martinez_tree, select_sources,
 )
 from weakpose.data.h36m_readers import H36MFormatError, canonical_action_name
@@ -79,6 +79,7 @@ def convert_h36m_release(root: PathLike, out: PathLike, *, source: str = "auto",
         raise FileNotFoundError(f"no Human3.6M sequences under {str(root)!r} (expected "
                                 f"{'S*/MyPoseFeatures/D3_Positions/*.cdf' if kind == 'cdf' else 'S*/MyPoses/3D_positions/*.h5'})")
     excluded = {(s, canonical_action_name(a)) for s, a in exclude}
+    check_complete([(src.subject, src.action) for src in sources], report)
 
     positions: Dict[str, Dict[str, np.ndarray]] = {}
     for src in sorted(sources, key=lambda s: (int(s.subject[1:]), s.action)):

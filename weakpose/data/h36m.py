@@ -49,6 +49,9 @@ TRAIN_SUBJECTS: Tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS: Tuple[str, ...] = ("S9", "S11")
 #: (subject, action) pairs left out by default. S11 Directions has a corrupt video in every release.
 DEFAULT_EXCLUSIONS: Tuple[Tuple[str, str], ...] = (("S11", "Directions"),)
+#: Every protocol subject performs each of the 15 actions twice (30 sequences; VideoPose3D and Martinez et al.
+#: check the same count).
+SEQUENCES_PER_ACTION = 2
 FPS = 50.0
 
 log = logging.getLogger(__name__)
@@ -286,10 +289,36 @@ class _Options:
     strict: bool
     max_trim: Optional[int]
     source_2d: str
+    actions: Optional[Iterable[str]] = None  # the caller's action selection (for the completeness check)
+
+
+def check_complete(keys: Iterable[Tuple[str, str]], report: LoadReport, actions: Optional[Iterable[str]] = None,
+                   expected: int = SEQUENCES_PER_ACTION) -> None:
+    """Report (reason ``missing sequence``) every protocol subject and action with fewer than ``expected``
+    sequences: a release missing files cannot name them, but it can count them.
+
+    Only subjects whose actions are all Human3.6M actions are checked (so H36M-format files of other motion,
+    like weakpose's synthetic data, are not flagged); ``actions`` limits the check to a selection.
+    """
+    per_subject: Dict[str, Dict[str, List[str]]] = {}
+    for subject, action in keys:
+        per_subject.setdefault(subject, {}).setdefault(action_base(action), []).append(action)
+    wanted = H36M_ACTIONS if actions is None else [a for a in H36M_ACTIONS if a in _action_names(actions)]
+    for subject in sorted(per_subject, key=_subject_sort_key):
+        bases = per_subject[subject]
+        if subject not in TRAIN_SUBJECTS + TEST_SUBJECTS or not set(bases) <= set(H36M_ACTIONS):
+            continue
+        for base in wanted:
+            have = sorted(bases.get(base, []))
+            if len(have) < expected:
+                report.add(subject, base, rep.MISSING_SEQUENCE,
+                           f"expected {expected} sequences of {base} for {subject}, found {len(have)}"
+                           + (f": {have}" if have else ""))
 
 
 def _assemble(sources: List[SequenceSource], opts: _Options, report: LoadReport) -> H36MData:
     excluded = {(s, canonical_action_name(a)) for s, a in opts.exclude}
+    check_complete([(src.subject, src.action) for src in sources], report, opts.actions)
     sequences = []
     for src in sorted(sources, key=lambda s: (_subject_sort_key(s.subject), s.action)):
         report.found.append((src.subject, src.action))
@@ -442,6 +471,7 @@ def load_videopose3d(path_3d: Optional[PathLike] = None, path_2d: Optional[PathL
     """
     if path_3d is None and path_2d is None:
         raise ValueError("load_videopose3d needs path_3d, path_2d or both")
+    actions = None if actions is None else list(actions)
     report = LoadReport(source=" + ".join(str(p) for p in (path_3d, path_2d) if p is not None))
     subj_f, act_f = _filters(subjects, actions)
     sources: Dict[Tuple[str, str], SequenceSource] = {}
@@ -502,7 +532,7 @@ def load_videopose3d(path_3d: Optional[PathLike] = None, path_2d: Optional[PathL
 
     opts = _Options(has_3d=path_3d is not None, has_2d=path_2d is not None, cameras=resolve_cameras(cameras),
                     project_2d=project_2d, exclude=tuple(exclude), strict=strict, max_trim=max_trim,
-                    source_2d=Path(path_2d).name if path_2d is not None else "")
+                    source_2d=Path(path_2d).name if path_2d is not None else "", actions=actions)
     return _assemble(list(sources.values()), opts, report)
 
 
@@ -616,6 +646,7 @@ def load_martinez(root: PathLike, *, detections: Optional[str] = None, detection
     projection. ``cameras="auto"`` uses ``root/cameras.h5`` when present, else the shipped calibration.
     """
     root = Path(root)
+    actions = None if actions is None else list(actions)
     if isinstance(cameras, str) and cameras == "auto":
         cameras = root / "cameras.h5" if (root / "cameras.h5").is_file() else "h36m"
     report = LoadReport(source=str(root) + (f" + {detections}" if detections else ""))
@@ -623,7 +654,8 @@ def load_martinez(root: PathLike, *, detections: Optional[str] = None, detection
                              report)
     _require_found(sources, root, "S*/MyPoses/3D_positions/*.h5")
     opts = _Options(has_3d=True, has_2d=bool(detections), cameras=resolve_cameras(cameras), project_2d=project_2d,
-                    exclude=tuple(exclude), strict=strict, max_trim=max_trim, source_2d=detections or "")
+                    exclude=tuple(exclude), strict=strict, max_trim=max_trim, source_2d=detections or "",
+                    actions=actions)
     return _assemble(sources, opts, report)
 
 
@@ -633,11 +665,12 @@ def load_h36m_release(root: PathLike, *, cameras: CameraSpec = "h36m", subjects:
                       strict: bool = False) -> H36MData:
     """Load the original release's 3D poses, ``S*/MyPoseFeatures/D3_Positions/<Action>.cdf`` (via cdflib),
     with ground-truth 2D projected through ``cameras``."""
+    actions = None if actions is None else list(actions)
     report = LoadReport(source=str(root))
     sources = select_sources(scan_cdf_tree(root, report), subjects, actions, report)
     _require_found(sources, root, "S*/MyPoseFeatures/D3_Positions/*.cdf")
     opts = _Options(has_3d=True, has_2d=False, cameras=resolve_cameras(cameras), project_2d=project_2d,
-                    exclude=tuple(exclude), strict=strict, max_trim=None, source_2d="")
+                    exclude=tuple(exclude), strict=strict, max_trim=None, source_2d="", actions=actions)
     return _assemble(sources, opts, report)
 
 
@@ -727,7 +760,7 @@ def split_protocol(data: H36MData, config: Optional[SplitConfig] = None, **overr
 
 
 __all__ = [
-    "TRAIN_SUBJECTS", "TEST_SUBJECTS", "DEFAULT_EXCLUSIONS", "FPS", "H36M_ACTIONS", "Sequence", "H36MData",
+    "TRAIN_SUBJECTS", "TEST_SUBJECTS", "DEFAULT_EXCLUSIONS", "SEQUENCES_PER_ACTION", "FPS", "check_complete", "H36M_ACTIONS", "Sequence", "H36MData",
     "LoadReport", "H36MFormatError", "SequenceSource", "load_videopose3d", "load_martinez", "load_h36m_release",
     "load_h36m", "detect_source", "scan_martinez_tree", "scan_cdf_tree", "select_sources", "resolve_cameras", "project_to_cameras",
     "camera_image_size", "h36m_camera_ids", "canonical_action_name", "action_base", "SplitConfig", "Splits",

@@ -20,6 +20,7 @@ LENGTH_TRIMMED = "length mismatch trimmed"  # 2D and 3D lengths differed; all we
 LENGTH_MISMATCH = "length mismatch"      # lengths differed by more than the allowed trim: sequence skipped
 CORRUPT = "corrupt"                      # unreadable file, missing key, wrong shape, NaNs, wrong units
 DUPLICATE = "duplicate"                  # two files map to the same canonical (subject, action[, camera])
+MISSING_SEQUENCE = "missing sequence"    # a protocol subject has fewer than 2 sequences of an action
 UNKNOWN_ACTION = "unknown action"        # a file whose name is not one of the 15 Human3.6M actions
 
 #: Reasons after which the sequence (or view) is still loaded; every other reason means "not loaded".
