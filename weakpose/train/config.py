@@ -1,0 +1,511 @@
+"""Dataclass configs: YAML files, ``key=value`` command-line overrides, and the resolved config saved with the run.
+
+A script describes its options as nested dataclasses (one section per concern) and reads them with
+:func:`load_config` or :func:`parse_config_args`. Precedence, lowest first: dataclass defaults, the YAML file,
+the ``--device``/``--out`` shortcuts, then ``section.field=value`` overrides. Every value is checked against (and
+converted to) the type annotation of its field, and an unknown key is an error that lists the valid ones.
+
+Override style: dotted keys with ``=``, e.g. ``train.batch_size=64 optim.lr=1e-3 model.dims=[256,256]``.
+"""
+from __future__ import annotations
+
+import argparse
+import collections.abc as cabc
+import dataclasses
+import difflib
+import enum
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, Mapping, Optional, Sequence, TypeVar, Union
+
+import yaml
+
+from weakpose.io_utils import atomic_write_text
+
+__all__ = [
+    "ConfigError",
+    "TrainConfig",
+    "load_config",
+    "save_config",
+    "config_to_dict",
+    "config_from_dict",
+    "apply_overrides",
+    "add_standard_args",
+    "config_from_args",
+    "parse_config_args",
+    "find_train_config",
+]
+
+C = TypeVar("C")
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+_NONE = {"null", "none", "~", ""}
+
+
+class ConfigError(ValueError):
+    """A config value or key is invalid; the message names the key and where it came from."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Options of the shared training loop (:class:`weakpose.train.Trainer`).
+
+    ``batch_size`` is per process: under ``torchrun`` with N processes one optimiser step sees N × batch_size
+    samples. ``max_steps``, when set, overrides ``epochs``. Intervals are in optimiser steps (calls of the task's
+    ``training_step``); ``val_every=0`` validates at the end of every epoch, ``ckpt_every=0`` checkpoints only at the
+    end and on SIGTERM/Ctrl-C. ``best_metric`` names a validation metric (``val/<key>``): best.pt is judged on the
+    validation split only, never on test subjects.
+    """
+
+    out_dir: str = "runs/default"
+    seed: int = 0
+    device: str = "auto"  # 'auto' | 'cpu' | 'cuda' | 'cuda:<index>'
+    epochs: int = 1
+    max_steps: Optional[int] = None
+    batch_size: int = 32
+    num_workers: int = 0
+    drop_last: bool = False
+    log_every: int = 50
+    val_every: int = 0
+    ckpt_every: int = 1000
+    grad_clip: Optional[float] = None  # max global L2 norm of each optimiser's gradients; None = no clipping
+    deterministic: bool = False
+    best_metric: Optional[str] = None
+    best_mode: Literal["min", "max"] = "min"
+    progress: bool = True  # tqdm bar on rank 0 when stderr is a terminal
+    tensorboard: bool = True  # also log to TensorBoard when the package is installed
+    find_unused_parameters: bool = False  # passed to DistributedDataParallel
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("num_workers", "val_every", "ckpt_every"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"train.max_steps must be >= 1 or null, got {self.max_steps}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ConfigError(f"train.grad_clip must be > 0 or null, got {self.grad_clip}")
+        if self.best_metric is not None and not self.best_metric.startswith("val/"):
+            raise ConfigError(
+                f"train.best_metric={self.best_metric!r}: the best checkpoint is chosen on the validation split "
+                "only, so the metric must be a validation metric named 'val/<key>'"
+            )
+        dev = self.device
+        if not (dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())):
+            raise ConfigError(f"train.device={dev!r}: expected 'auto', 'cpu', 'cuda', 'cuda:<index>' or 'mps'")
+
+
+# ----------------------------------------------------------------------------------------------- type coercion
+
+
+def _is_optional(tp: Any) -> bool:
+    return typing.get_origin(tp) in (Union, types.UnionType) and type(None) in typing.get_args(tp)
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is not None:
+        return str(tp).replace("typing.", "")
+    return getattr(tp, "__name__", None) or str(tp)
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception as exc:  # unresolvable string annotation: name the class
+        raise ConfigError(f"cannot resolve the type annotations of {cls.__name__}: {exc}") from exc
+
+
+def _parse_text(text: str) -> Any:
+    """Parse a command-line value as YAML, with the float forms PyYAML misses (``1e-3``) made floats."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        try:
+            return float(value) if value.strip().lower() not in ("nan", "inf", "-inf", "infinity") else value
+        except ValueError:
+            return value
+    return value
+
+
+def _coerce(value: Any, tp: Any, key: str, source: str, text: bool = False) -> Any:
+    """Check ``value`` against annotation ``tp`` and convert it; ``text`` marks a raw command-line string."""
+
+    def fail(why: str = "") -> ConfigError:
+        return ConfigError(
+            f"config key '{key}' ({source}): expected {_type_name(tp)}, got {value!r}" + (f" ({why})" if why else "")
+        )
+
+    if tp is Any or tp is object:
+        return _parse_text(value) if text else value
+
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+
+    if origin in (Union, types.UnionType):
+        if type(None) in args and (value is None or (text and value.strip().lower() in _NONE)):
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key, source, text)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise fail()
+
+    if origin is Literal:
+        candidates = [_coerce_literal_text(value, a) if text else value for a in args]
+        for cand, allowed in zip(candidates, args):
+            if cand == allowed and type(cand) is type(allowed):
+                return allowed
+        raise fail(f"allowed: {', '.join(repr(a) for a in args)}")
+
+    if dataclasses.is_dataclass(tp):
+        if text:
+            raise ConfigError(
+                f"config key '{key}' ({source}) is a section; set its fields one by one, e.g. '{key}.<field>=...'"
+            )
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, Mapping):
+            raise fail("a section needs a mapping")
+        return _build(tp, value, key, source, base=None)
+
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise fail("use true/false")
+
+    if tp is int:
+        if isinstance(value, bool):
+            raise fail()
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip().replace("_", ""))
+            except ValueError:
+                try:
+                    f = float(value)
+                except ValueError:
+                    raise fail() from None
+                if f.is_integer():
+                    return int(f)
+        raise fail()
+
+    if tp is float:
+        if isinstance(value, bool):
+            raise fail()
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                raise fail() from None
+        raise fail()
+
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise fail("quote it in YAML")
+
+    if tp in (Path, os.PathLike) or (isinstance(tp, type) and issubclass(tp, Path)):
+        if isinstance(value, (str, os.PathLike)):
+            return Path(value)
+        raise fail()
+
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        if isinstance(value, tp):
+            return value
+        for member in tp:
+            if value == member.value or value == member.name:
+                return member
+        raise fail(f"allowed: {', '.join(str(m.value) for m in tp)}")
+
+    if origin in (list, tuple, cabc.Sequence) or tp in (list, tuple):
+        if text:
+            value = _parse_text(value)
+        if not isinstance(value, (list, tuple)):
+            raise fail("expected a list, e.g. [1, 2]")
+        if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+            if len(value) != len(args):
+                raise fail(f"expected {len(args)} items")
+            return tuple(_coerce(v, a, f"{key}[{i}]", source) for i, (v, a) in enumerate(zip(value, args)))
+        item_tp = args[0] if args else Any
+        items = [_coerce(v, item_tp, f"{key}[{i}]", source) for i, v in enumerate(value)]
+        return tuple(items) if (origin is tuple or tp is tuple) else items
+
+    if origin in (dict, cabc.Mapping) or tp is dict:
+        if text:
+            value = _parse_text(value)
+        if not isinstance(value, Mapping):
+            raise fail("expected a mapping, e.g. {a: 1}")
+        key_tp, val_tp = args if args else (Any, Any)
+        return {
+            _coerce(k, key_tp, f"{key}.{k}", source): _coerce(v, val_tp, f"{key}.{k}", source)
+            for k, v in value.items()
+        }
+
+    # Any other class: accept instances as they are.
+    if isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise fail("unsupported field type")
+
+
+def _coerce_literal_text(text: str, allowed: Any) -> Any:
+    if isinstance(allowed, str):
+        return text
+    parsed = _parse_text(text)
+    return parsed
+
+
+def _build(cls: type, data: Mapping[str, Any], prefix: str, source: str, base: Any) -> Any:
+    """Build dataclass ``cls`` from a mapping; fields missing from it come from ``base`` or the defaults."""
+    hints = _hints(cls)
+    init_fields = [f for f in dataclasses.fields(cls) if f.init]
+    names = [f.name for f in init_fields]
+    for k in data:
+        if k not in names:
+            raise _unknown_key(k, prefix, names, source)
+    kwargs: dict[str, Any] = {}
+    for f in init_fields:
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        if f.name in data:
+            tp = hints[f.name]
+            value = data[f.name]
+            if dataclasses.is_dataclass(tp) and isinstance(value, Mapping):
+                sub_base = getattr(base, f.name) if base is not None else _default_of(f)
+                kwargs[f.name] = _build(tp, value, key, source, sub_base)
+            else:
+                kwargs[f.name] = _coerce(value, tp, key, source)
+        elif base is not None:
+            kwargs[f.name] = getattr(base, f.name)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required field left unset
+        raise ConfigError(f"cannot build config section '{prefix or cls.__name__}' ({source}): {exc}") from exc
+
+
+def _default_of(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return None
+
+
+def _unknown_key(k: str, prefix: str, valid: Sequence[str], source: str) -> ConfigError:
+    full = f"{prefix}.{k}" if prefix else k
+    where = f"section '{prefix}'" if prefix else "the top level"
+    close = difflib.get_close_matches(str(k), list(valid), n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return ConfigError(
+        f"unknown config key '{full}' ({source}); valid keys in {where}: {', '.join(sorted(valid))}{hint}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------- public helpers
+
+
+def config_to_dict(cfg: Any) -> Any:
+    """Plain nested dict/list/str/number form of a config (YAML- and ``weights_only``-safe)."""
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        return {f.name: config_to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+    if isinstance(cfg, Mapping):
+        return {config_to_dict(k): config_to_dict(v) for k, v in cfg.items()}
+    if isinstance(cfg, (list, tuple)):
+        return [config_to_dict(v) for v in cfg]
+    if isinstance(cfg, enum.Enum):
+        return cfg.value
+    if isinstance(cfg, os.PathLike):
+        return os.fspath(cfg)
+    if cfg is None or isinstance(cfg, (bool, int, str)):
+        return cfg
+    if isinstance(cfg, float):
+        return cfg
+    if hasattr(cfg, "item") and callable(cfg.item):  # numpy / torch scalar
+        return cfg.item()
+    raise ConfigError(f"config value {cfg!r} of type {type(cfg).__name__} cannot be saved as YAML")
+
+
+def config_from_dict(cls: type[C], data: Mapping[str, Any], source: str = "dict") -> C:
+    """Build ``cls`` from a (possibly partial) nested mapping, checking keys and types."""
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"config class must be a dataclass, got {cls!r}")
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config ({source}) must be a mapping at the top level, got {type(data).__name__}")
+    return _build(cls, data, "", source, base=_try_default(cls))
+
+
+def _try_default(cls: type) -> Any:
+    try:
+        return cls()
+    except TypeError:  # a required field without default: build from the given values only
+        return None
+
+
+def _field_type_at(cls: type, parts: list[str], source: str) -> Any:
+    """Annotation of the dotted key ``parts`` inside dataclass ``cls``; unknown keys raise ConfigError."""
+    tp: Any = cls
+    for i, part in enumerate(parts):
+        prefix = ".".join(parts[:i])
+        if dataclasses.is_dataclass(tp):
+            names = [f.name for f in dataclasses.fields(tp) if f.init]
+            if part not in names:
+                raise _unknown_key(part, prefix, names, source)
+            tp = _hints(tp)[part]
+        elif typing.get_origin(tp) in (dict, cabc.Mapping) or tp is dict:
+            args = typing.get_args(tp)
+            tp = args[1] if args else Any
+        elif tp is Any:
+            pass
+        else:
+            raise ConfigError(f"config key '{'.'.join(parts)}' ({source}): '{prefix}' is a value, not a section")
+    return tp
+
+
+def apply_overrides(cls: type, data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Merge ``key=value`` strings into nested mapping ``data`` (in place and returned), typed by ``cls``."""
+    for item in overrides:
+        source = f"command-line override {item!r}"
+        if item.startswith("-") or "=" not in item:
+            raise ConfigError(
+                f"cannot read override {item!r}: write overrides as dotted key=value, e.g. 'train.batch_size=64'"
+            )
+        key, text = item.split("=", 1)
+        key = key.strip()
+        parts = key.split(".")
+        if not all(parts):
+            raise ConfigError(f"malformed key in override {item!r}")
+        tp = _field_type_at(cls, parts, source)
+        value = _coerce(text, tp, key, source, text=True)
+        node = data
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {} if child is None else dict(child)
+                node[part] = child
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def load_config(cls: type[C], yaml_path: str | os.PathLike | None = None, argv: Sequence[str] | None = None) -> C:
+    """Defaults of ``cls``, updated by the YAML file at ``yaml_path`` and then by ``key=value`` strings in ``argv``."""
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if yaml_path is not None:
+        path = Path(yaml_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"cannot parse YAML config {path}: {exc}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, Mapping):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level, got {type(loaded).__name__}")
+        # Validate the file on its own first so an error names the file, not an override.
+        config_from_dict(cls, loaded, source=f"file {path}")
+        data = _deep_copy_mapping(loaded)
+        source = f"file {path}"
+    if argv:
+        apply_overrides(cls, data, list(argv))
+        source += " + command-line overrides"
+    return config_from_dict(cls, data, source=source)
+
+
+def _deep_copy_mapping(m: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy_mapping(v) if isinstance(v, Mapping) else v for k, v in m.items()}
+
+
+def save_config(cfg: Any, path: str | os.PathLike) -> Path:
+    """Write the resolved config as YAML, atomically; :func:`load_config` reads it back to an equal config."""
+    path = Path(path)
+    text = yaml.safe_dump(config_to_dict(cfg), sort_keys=False, default_flow_style=False)
+    atomic_write_text(path, text)
+    return path
+
+
+def find_train_config(cfg: Any) -> TrainConfig:
+    """The :class:`TrainConfig` of an experiment config: the config itself, or its ``train`` section."""
+    if isinstance(cfg, TrainConfig):
+        return cfg
+    section = getattr(cfg, "train", None)
+    if isinstance(section, TrainConfig):
+        return section
+    raise ConfigError(
+        f"{type(cfg).__name__} has no TrainConfig: give it a field 'train: TrainConfig' or subclass TrainConfig"
+    )
+
+
+# ---------------------------------------------------------------------------------------------- command line
+
+
+def add_standard_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--config``, ``--resume``, ``--resume-from``, ``--device``, ``--out`` and positional overrides."""
+    parser.add_argument("--config", metavar="YAML", default=None, help="YAML config file")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from <out>/last.pt if it exists (start fresh otherwise)"
+    )
+    parser.add_argument("--resume-from", metavar="CKPT", default=None, help="continue from this checkpoint")
+    parser.add_argument("--device", default=None, help="shortcut for train.device=... (auto, cpu, cuda, cuda:0)")
+    parser.add_argument("--out", default=None, help="shortcut for train.out_dir=...")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.batch_size=64 optim.lr=1e-3"
+    )
+    return parser
+
+
+def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
+    """Resolve a config from arguments parsed with :func:`add_standard_args`."""
+    overrides: list[str] = []
+    train_key = _train_prefix(cls)
+    if args.device is not None:
+        overrides.append(f"{train_key}device={args.device}")
+    if args.out is not None:
+        overrides.append(f"{train_key}out_dir={args.out}")
+    overrides.extend(args.overrides or [])
+    return load_config(cls, args.config, overrides)
+
+
+def _train_prefix(cls: type) -> str:
+    if isinstance(cls, type) and issubclass(cls, TrainConfig):
+        return ""
+    hints = _hints(cls)
+    if "train" in hints and isinstance(hints["train"], type) and issubclass(hints["train"], TrainConfig):
+        return "train."
+    raise ConfigError(f"{cls.__name__} has no 'train: TrainConfig' field; --device/--out need one")
+
+
+def parse_config_args(
+    cls: type[C], argv: Sequence[str] | None = None, description: str | None = None
+) -> tuple[C, argparse.Namespace]:
+    """One call for scripts: parse ``argv`` (default ``sys.argv[1:]``) and return ``(config, args)``.
+
+    ``args.resume`` is normalised to ``None`` (fresh run), ``True`` (``--resume``: <out>/last.pt if present) or
+    the checkpoint path given with ``--resume-from``; pass it to ``Trainer(resume=...)``.
+    """
+    parser = add_standard_args(argparse.ArgumentParser(description=description))
+    args = parser.parse_intermixed_args(argv)
+    cfg = config_from_args(cls, args)
+    args.resume = args.resume_from if args.resume_from else (True if args.resume else None)
+    return cfg, args
