@@ -20,6 +20,8 @@ Conventions, chosen once:
   (:func:`~weakpose.data.h36m_readers.canonical_action_name`). Custom (non ``S<n>``) subjects keep their names.
 * :data:`DEFAULT_EXCLUSIONS`: S11 ``Directions`` (corrupt video, dropped by VideoPose3D and Martinez et al.) is
   excluded by default and reported as such; pass ``exclude=()`` to keep it.
+* A release missing files is reported: each protocol subject should have 2 sequences of each of the 15 actions
+  (:func:`check_complete`, reason ``missing sequence``); missing 2D, 3D or calibration per sequence or view too.
 * 2D and 3D lengths that differ (some videos carry extra frames) are trimmed to the shortest and reported.
 * Every loader logs its report's summary (a WARNING when something was skipped, so it shows by default).
 * Errors: a source that cannot be opened at all (missing file, npz without the key) raises. Inside a source, a

@@ -86,11 +86,21 @@ class LoadReport:
         counts = self.by_reason()
         if counts:
             lines.append("  by reason: " + ", ".join(f"{r}: {n}" for r, n in sorted(counts.items())))
-        ordered = self.skipped() + self.notes()
-        for e in ordered[:max_lines]:
-            lines.append(f"  - {e}")
-        if len(ordered) > max_lines:
-            lines.append(f"  ... and {len(ordered) - max_lines} more (see report.entries)")
+        # Sequences that were found but not loaded first, then lost views, then counts of missing files, notes.
+        skipped = self.skipped()
+        ordered = ([e for e in skipped if e.camera is None and e.reason != MISSING_SEQUENCE]
+                   + [e for e in skipped if e.camera is not None])
+        body = [f"  - {e}" for e in ordered]
+        missing: dict = {}
+        for e in skipped:
+            if e.reason == MISSING_SEQUENCE:
+                missing.setdefault(e.subject, []).append(e.action)
+        body += [f"  - {subject}: fewer than 2 sequences of {len(actions)} actions: {', '.join(actions)}"
+                 for subject, actions in missing.items()]
+        body += [f"  - {e}" for e in self.notes()]
+        lines += body[:max_lines]
+        if len(body) > max_lines:
+            lines.append(f"  ... and {len(body) - max_lines} more (see report.entries)")
         return "\n".join(lines)
 
     def __str__(self) -> str:
