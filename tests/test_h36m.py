@@ -57,7 +57,7 @@ def test_videopose3d_3d_joint_order_units_and_gt_projection(tmp_path, rng, cam_j
     assert seq.source_2d == "gt" and sorted(seq.positions_2d) == sorted(CAMERA_IDS)
     for cam in CAMERA_IDS:
         ref = project_numpy(walk[:, H36M32_TO_17], cam_json, "S1", cam)
-        np.testing.assert_allclose(seq.positions_2d[cam], ref, atol=2e-3)
+        np.testing.assert_allclose(seq.positions_2d[cam], ref, atol=1e-3)
     assert seq.image_size("54138969") == (1000, 1002) and seq.image_size("55011271") == (1000, 1000)
     # S11 Directions: default exclusion, reported, not silently dropped
     assert ("S11", "Directions") in DEFAULT_EXCLUSIONS
@@ -245,7 +245,7 @@ def test_martinez_tree_3d_and_stacked_hourglass(tmp_path, rng, cam_json):
     np.testing.assert_allclose(seq.positions_3d[:, 11], walk_mm[:, 17] / 1000, rtol=0, atol=1e-6)
     np.testing.assert_allclose(seq.positions_2d[CAMERA_IDS[2]],
                                project_numpy(walk_mm[:, H36M32_TO_17] / 1000, cam_json, "S1", CAMERA_IDS[2]),
-                               atol=2e-3)
+                               atol=1e-3)
     assert [(e.subject, e.action) for e in reasons(gt.report, rep.EXCLUDED)] == [("S11", "Directions")]
 
     det = load_martinez(tmp_path, detections="StackedHourglass")
@@ -275,7 +275,7 @@ def test_martinez_cameras_h5_used_when_present(tmp_path, rng, cam_json):
     seq = load_martinez(tmp_path)["S9", "Walking"]
     for cam in CAMERA_IDS:
         np.testing.assert_allclose(seq.positions_2d[cam],
-                                   project_numpy(walk_mm[:, H36M32_TO_17] / 1000, cam_json, "S9", cam), atol=2e-3)
+                                   project_numpy(walk_mm[:, H36M32_TO_17] / 1000, cam_json, "S9", cam), atol=1e-3)
 
 
 def test_martinez_corrupt_files_skipped_and_reported(tmp_path, rng):
@@ -356,7 +356,7 @@ def test_convert_release_writes_videopose3d_layout(tmp_path, rng, cam_json):
     for k, cam in enumerate(CAMERA_IDS):
         np.testing.assert_allclose(gt2d["S1"]["Walking"][k],
                                    project_numpy(mm["Walking"][:, H36M32_TO_17] / 1000, cam_json, "S1", cam),
-                                   atol=2e-3)
+                                   atol=1e-3)
     # what was written loads back through the VideoPose3D reader with the same numbers
     back = load_videopose3d(result.path_3d, result.path_2d)
     np.testing.assert_array_equal(back["S1", "Photo"].positions_3d, positions["S1"]["Photo"][:, H36M32_TO_17])
@@ -431,4 +431,4 @@ def test_weakpose_synthetic_files_load_unchanged(tmp_path, cam_json):
     for k, cam in enumerate(CAMERA_IDS):
         np.testing.assert_array_equal(seq.positions_2d[cam], raw2[seq.subject][seq.action][k])
         np.testing.assert_allclose(seq.positions_2d[cam], project_numpy(seq.positions_3d, cam_json, seq.subject, cam),
-                                   atol=2e-3)
+                                   atol=1e-3)

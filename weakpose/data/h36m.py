@@ -256,7 +256,8 @@ def camera_image_size(camera) -> Tuple[int, int]:
 
 def project_to_cameras(positions_3d: np.ndarray, cameras: Mapping[str, object]) -> Dict[str, np.ndarray]:
     """Ground-truth 2D: ``(N, J, 3)`` world metres through each camera -> ``camera_id -> (N, J, 2)`` pixels."""
-    return {cam_id: np.asarray(cam.project(positions_3d), dtype=np.float32) for cam_id, cam in cameras.items()}
+    points = np.asarray(positions_3d, dtype=np.float64)  # project in float64, store float32 like VideoPose3D
+    return {cam_id: np.asarray(cam.project(points), dtype=np.float32) for cam_id, cam in cameras.items()}
 
 
 # ---------------------------------------------------------------------------------------------------------
