@@ -49,7 +49,9 @@ class ToyTask(TrainTask):
     """MLP regression with SGD+momentum (optimiser state matters on resume), optional dropout and input noise."""
 
     def __init__(self, dropout: float = 0.0, noise: float = 0.0, init_seed: int = 0, lr: float = 0.05,
-                 record: bool = False) -> None:
+                 record: bool = False, ddp_exclude: bool = False) -> None:
+        if ddp_exclude:  # no DDP wrapper: optimizer_step averages the gradients itself
+            self.ddp_exclude = ("model",)
         self.model = make_model(dropout, init_seed)
         self.opt = torch.optim.SGD(self.model.parameters(), lr=lr, momentum=0.9)
         self.sched = torch.optim.lr_scheduler.StepLR(self.opt, step_size=1, gamma=0.9)
@@ -63,9 +65,8 @@ class ToyTask(TrainTask):
         if self.noise:
             x = x + self.noise * torch.randn_like(x)  # draws from the (per-rank) global RNG
         loss = nn.functional.mse_loss(self.model(x), batch["y"])
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.record:
+        self.optimizer_step(self.opt, loss)
+        if self.record:  # .grad still holds the (rank-averaged) gradient the step used
             self.records.append({
                 "step": step,
                 "index": batch["index"].clone(),
@@ -73,7 +74,6 @@ class ToyTask(TrainTask):
                 "loss": loss.detach().clone(),
                 "grads": [p.grad.detach().clone() for p in self.model.parameters()],
             })
-        self.opt.step()
         return {"loss": loss, "half_loss": 0.5 * loss.item()}
 
     def validation_step(self, batch):
@@ -115,6 +115,7 @@ def main(argv=None) -> int:
     p.add_argument("--sleep", type=float, default=0.0)
     p.add_argument("--record", action="store_true")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--ddp-exclude", action="store_true", help="keep the model out of DDP (manual gradient averaging)")
     p.add_argument("--restart-at", type=int, default=None,
                    help="stop after this many steps, then resume in this process from a scrambled state")
     a = p.parse_args(argv)
@@ -124,11 +125,12 @@ def main(argv=None) -> int:
     if a.restart_at is not None:
         first = make_config(a.out, epochs=a.epochs, max_steps=a.restart_at, batch_size=a.batch_size,
                             ckpt_every=a.ckpt_every)
-        Trainer(ToyTask(dropout=a.dropout, noise=a.noise), first, ToyData(a.num_samples), resume=resume).fit()
+        task = ToyTask(dropout=a.dropout, noise=a.noise, ddp_exclude=a.ddp_exclude)
+        Trainer(task, first, ToyData(a.num_samples), resume=resume).fit()
         # Everything a restarted process would not have: other weights, other RNG states.
         torch.manual_seed(12345 + get_context().rank)
         resume = True
-    task = ToyTask(dropout=a.dropout, noise=a.noise, record=a.record,
+    task = ToyTask(dropout=a.dropout, noise=a.noise, record=a.record, ddp_exclude=a.ddp_exclude,
                    init_seed=99 if a.restart_at is not None else 0)
     trainer = Trainer(task, cfg, ToyData(a.num_samples), resume=resume, callbacks=callbacks)
     result = trainer.fit()

@@ -17,7 +17,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from weakpose.train import Callback, Trainer, load_checkpoint, read_csv_log, read_jsonl_log
+from weakpose.train import (
+    Callback,
+    TrainConfig,
+    Trainer,
+    config_to_dict,
+    load_checkpoint,
+    load_config,
+    read_csv_log,
+    read_jsonl_log,
+)
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -204,5 +213,8 @@ def test_resume_finished_run_does_nothing_and_missing_checkpoint_errors(tmp_path
     assert result.step == 10 and rec.losses == {}
     for k, v in before.items():
         assert torch.equal(task.model.state_dict()[k], v)
+    # The resolved config is saved next to the checkpoints and inside them, as plain data.
+    assert load_config(TrainConfig, tmp_path / "config.yaml") == W.make_config(tmp_path)
+    assert load_checkpoint(tmp_path / "last.pt")["config"] == config_to_dict(W.make_config(tmp_path))
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         Trainer(W.ToyTask(), W.make_config(tmp_path), W.ToyData(40), resume=tmp_path / "nope.pt").fit()

@@ -50,7 +50,8 @@ def check_weights_only_safe(obj: Any, where: str = "checkpoint") -> None:
         hint = " (store configs as plain dicts: weakpose.train.config_to_dict(cfg))"
     elif isinstance(obj, tuple):
         hint = " (namedtuples are refused: use a dict or a plain tuple)"
-    raise TypeError(f"{where}: value of type {type(obj).__module__}.{type(obj).__name__} is not weights_only-loadable{hint}")
+    kind = f"{type(obj).__module__}.{type(obj).__name__}"
+    raise TypeError(f"{where}: value of type {kind} is not weights_only-loadable{hint}")
 
 
 def save_checkpoint(state: Mapping[str, Any], path: str | os.PathLike) -> Path:

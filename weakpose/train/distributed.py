@@ -112,7 +112,9 @@ def get_context() -> DistContext:
     return DistContext()
 
 
-def init_distributed(device: str | torch.device = "auto", timeout_s: float = 1800.0) -> tuple[DistContext, torch.device]:
+def init_distributed(
+    device: str | torch.device = "auto", timeout_s: float = 1800.0
+) -> tuple[DistContext, torch.device]:
     """Join the ``torchrun`` process group when WORLD_SIZE > 1 and return ``(context, device)``.
 
     Backend 'nccl' for CUDA devices, 'gloo' otherwise. Idempotent: an existing group is reused. The group is

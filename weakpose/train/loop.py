@@ -35,6 +35,7 @@ from weakpose.train.config import TrainConfig, config_to_dict, find_train_config
 from weakpose.train.distributed import (
     ShardedSampler,
     all_gather_objects,
+    all_reduce_gradients,
     any_rank,
     init_distributed,
     reduce_sums,
@@ -73,7 +74,11 @@ def move_to_device(obj: Any, device: torch.device, non_blocking: bool = False) -
     if isinstance(obj, (list, tuple)):
         return type(obj)(move_to_device(v, device, non_blocking) for v in obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        changes = {f.name: move_to_device(getattr(obj, f.name), device, non_blocking) for f in dataclasses.fields(obj) if f.init}
+        changes = {
+            f.name: move_to_device(getattr(obj, f.name), device, non_blocking)
+            for f in dataclasses.fields(obj)
+            if f.init
+        }
         return dataclasses.replace(obj, **changes)
     return obj
 
@@ -152,9 +157,14 @@ class TrainTask:
     """Base class of what a script trains: owns modules, optimisers, schedulers and implements the steps.
 
     Every attribute that is an ``nn.Module``, an optimiser, an LR scheduler or a ``GradScaler`` is found
-    automatically and saved in checkpoints; put extra counters in :meth:`extra_state`. Under DDP the Trainer
-    replaces each trainable module attribute by its DDP wrapper (names in ``ddp_exclude`` are left alone; average
-    their gradients with ``distributed.all_reduce_gradients`` if they train), so call modules through ``self.x``.
+    automatically and saved in checkpoints; put extra counters in :meth:`extra_state`.
+
+    Under DDP the Trainer replaces each trainable module attribute by its DDP wrapper for the duration of
+    ``fit`` (call modules through ``self.<name>``; validation sees the plain modules). DDP expects every trainable
+    parameter of a wrapped module to get a gradient in each backward: a GAN task that freezes its critic with
+    ``requires_grad_(False)`` during the generator step, or takes gradient penalties with ``autograd.grad``,
+    should list the critic in ``ddp_exclude`` (or set ``train.find_unused_parameters``). Gradients of excluded
+    modules are averaged over ranks by :meth:`optimizer_step` (or call ``all_reduce_gradients`` yourself).
     """
 
     ddp_exclude: tuple[str, ...] = ()
@@ -252,24 +262,39 @@ class TrainTask:
                 target.load_state_dict(saved[name])
         self.load_extra_state(state.get("extra", {}))
 
-    def optimizer_step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, retain_graph: bool = False) -> float | None:
-        """zero_grad, backward, clip to ``train.grad_clip`` (if set), step. Returns the pre-clip gradient norm."""
+    def optimizer_step(
+        self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, retain_graph: bool = False
+    ) -> float | None:
+        """zero_grad, backward, clip to ``train.grad_clip`` (if set), step. Returns the pre-clip gradient norm.
+
+        Under DDP, gradients of parameters outside DDP-wrapped modules (``ddp_exclude``) are averaged over ranks
+        here, before clipping, so every rank takes the same step.
+        """
         optimizer.zero_grad(set_to_none=True)
         loss.backward(retain_graph=retain_graph)
+        params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        synced = getattr(self, "_ddp_param_ids", None)
+        if synced is not None:
+            all_reduce_gradients([p for p in params if id(p) not in synced])
         norm = None
         clip = self.trainer.cfg.grad_clip if self.trainer is not None else None
         if clip is not None:
-            params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
             norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
         optimizer.step()
         return norm
 
     def _wrap_modules(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
+        synced: set[int] = set()
         for name, m in self._components()["modules"].items():
             if name not in self.ddp_exclude:
-                setattr(self, name, wrap(m))
+                wrapped = wrap(m)
+                setattr(self, name, wrapped)
+                if wrapped is not m:
+                    synced.update(id(p) for p in m.parameters())
+        self._ddp_param_ids = synced
 
     def _unwrap_modules(self) -> dict[str, nn.Module]:
+        """Put the plain modules back; returns the wrappers taken off (by attribute name)."""
         wrapped = {}
         for name, m in self._components()["modules"].items():
             inner = unwrap_module(m)
@@ -367,7 +392,7 @@ class Trainer:
         task._device = self.device  # type: ignore[attr-defined]
 
         self.sampler = ShardedSampler(
-            len(train_data), seed=self.cfg.seed, shuffle=True, rank=self.ctx.rank, world_size=self.ctx.world_size, pad=True
+            len(train_data), seed=self.cfg.seed, shuffle=True, rank=self.ctx.rank, world_size=self.ctx.world_size
         )
         bs = self.cfg.batch_size
         shard = self.sampler.shard_size
@@ -377,7 +402,9 @@ class Trainer:
                 f"{len(train_data)} training samples over {self.ctx.world_size} process(es) give no full batch of "
                 f"{bs} with drop_last=True"
             )
-        self.total_steps = self.cfg.max_steps if self.cfg.max_steps is not None else self.cfg.epochs * self.steps_per_epoch
+        self.total_steps = (
+            self.cfg.max_steps if self.cfg.max_steps is not None else self.cfg.epochs * self.steps_per_epoch
+        )
 
         self.step = 0
         self.epoch = 0
@@ -448,6 +475,7 @@ class Trainer:
             self._restore_signal_handlers(old_handlers)
             pbar.close()
             self.task._unwrap_modules()
+            self.task._ddp_param_ids = None  # type: ignore[attr-defined]
             if self._loggers is not None:
                 self._loggers.close()
                 self._loggers = None
@@ -534,7 +562,10 @@ class Trainer:
         self.sampler.set_epoch(self.epoch)
         self.sampler.set_start(min(self.batch_in_epoch * cfg.batch_size, self.sampler.shard_size))
         loader = self._loader(
-            self.train_data, self.sampler, cfg.drop_last, generator_seed=derive_seed(cfg.seed, self.epoch, self.ctx.rank)
+            self.train_data,
+            self.sampler,
+            cfg.drop_last,
+            generator_seed=derive_seed(cfg.seed, self.epoch, self.ctx.rank),
         )
         for batch in loader:
             outputs = self.task.training_step(move_to_device(batch, self.device, non_blocking=True), self.step)
@@ -565,7 +596,8 @@ class Trainer:
             if row and self._loggers is not None:
                 self._loggers.log(self.step, {"epoch": self.step / self.steps_per_epoch, **row})
             if row:
-                pbar.set_postfix({k.split("/", 1)[-1]: f"{v:.4g}" for k, v in row.items() if k.startswith(("train/", "val/"))}, refresh=False)
+                shown = {k: v for k, v in row.items() if k.startswith(("train/", "val/"))}
+                pbar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
             pbar.update(1)
 
             stop = any_rank(self._stop_requested)
@@ -638,8 +670,11 @@ class Trainer:
         last = self.out_dir / "last.pt"
         if self.resume is None or self.resume is False:
             if last.exists() and self.is_main:
-                warnings.warn(f"starting a fresh run in {self.out_dir}, which holds {last.name}; it will be overwritten "
-                              "(pass resume=True / --resume to continue it)", stacklevel=3)
+                warnings.warn(
+                    f"starting a fresh run in {self.out_dir}, which holds {last.name}; it will be overwritten "
+                    "(pass resume=True / --resume to continue it)",
+                    stacklevel=3,
+                )
             return None
         if self.resume is True:
             if not last.exists():
@@ -668,8 +703,10 @@ class Trainer:
             samples = int(state["batch_in_epoch"]) * int(state["batch_size"])
             self.batch_in_epoch = min(samples // self.cfg.batch_size, self.steps_per_epoch)
         if int(state["num_train_samples"]) != len(self.train_data):
-            warnings.warn(f"{path}: the training set had {state['num_train_samples']} samples, now {len(self.train_data)}",
-                          stacklevel=3)
+            warnings.warn(
+                f"{path}: the training set had {state['num_train_samples']} samples, now {len(self.train_data)}",
+                stacklevel=3,
+            )
         best = state.get("best", {})
         if best.get("metric") == self.cfg.best_metric:
             self.best_value, self.best_step = best.get("value"), best.get("step")
@@ -683,7 +720,9 @@ class Trainer:
             if diffs:
                 log.warning("resuming %s with a changed config: %s", path, "; ".join(diffs))
         if self.is_main:
-            log.info("resuming from %s at step %d (epoch %d, batch %d)", path, self.step, self.epoch, self.batch_in_epoch)
+            log.info(
+                "resuming from %s at step %d (epoch %d, batch %d)", path, self.step, self.epoch, self.batch_in_epoch
+            )
 
     def _restore_rng(self, state: Mapping[str, Any]) -> None:
         rngs = state.get("rng", [])

@@ -84,7 +84,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state:
         if not torch.cuda.is_available():
-            warnings.warn("checkpoint holds CUDA RNG state but CUDA is unavailable; CUDA draws will differ", stacklevel=2)
+            warnings.warn(
+                "checkpoint holds CUDA RNG state but CUDA is unavailable; CUDA draws will differ", stacklevel=2
+            )
         elif len(state["cuda"]) != torch.cuda.device_count():
             warnings.warn(
                 f"checkpoint holds {len(state['cuda'])} CUDA RNG states but {torch.cuda.device_count()} devices "
