@@ -114,6 +114,7 @@ def main(argv=None) -> int:
     p.add_argument("--noise", type=float, default=0.0)
     p.add_argument("--sleep", type=float, default=0.0)
     p.add_argument("--record", action="store_true")
+    p.add_argument("--val-samples", type=int, default=0, help="validation set size (0: none)")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--ddp-exclude", action="store_true", help="keep the model out of DDP (manual gradient averaging)")
     p.add_argument("--restart-at", type=int, default=None,
@@ -132,7 +133,8 @@ def main(argv=None) -> int:
         resume = True
     task = ToyTask(dropout=a.dropout, noise=a.noise, record=a.record, ddp_exclude=a.ddp_exclude,
                    init_seed=99 if a.restart_at is not None else 0)
-    trainer = Trainer(task, cfg, ToyData(a.num_samples), resume=resume, callbacks=callbacks)
+    val = ToyData(a.val_samples, seed=1) if a.val_samples else None
+    trainer = Trainer(task, cfg, ToyData(a.num_samples), val, resume=resume, callbacks=callbacks)
     result = trainer.fit()
     if a.record:
         torch.save(task.records, Path(a.out) / f"records_rank{get_context().rank}.pt")

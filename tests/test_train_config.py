@@ -20,6 +20,8 @@ from weakpose.train import (
     JSONLLogger,
     ShardedSampler,
     TrainConfig,
+    Trainer,
+    TrainTask,
     config_to_dict,
     epoch_permutation,
     get_rng_state,
@@ -276,3 +278,36 @@ def test_device_resolution_and_nested_moves():
     assert moved["x"].device.type == "meta" and moved["x"].dtype == torch.float64
     assert isinstance(moved["pair"], Pair) and moved["pair"].a.device.type == "meta"
     assert moved["pair"].b[0].device.type == "meta" and moved["pair"].b[1] == "s" and moved["n"] == 3
+
+
+def test_optimizer_step_clips_to_train_grad_clip(tmp_path):
+    """One SGD step (lr 1) with grad_clip c moves the weights by -c·g/|g| when |g| > c (g: the full gradient)."""
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 3), torch.randn(8, 1)
+
+    class Task(TrainTask):
+        def __init__(self):
+            self.lin = torch.nn.Linear(3, 1)
+            self.opt = torch.optim.SGD(self.lin.parameters(), lr=1.0)
+
+        def training_step(self, batch, step):
+            loss = torch.nn.functional.mse_loss(self.lin(batch[0]), batch[1])
+            self.norm = self.optimizer_step(self.opt, loss)
+            return {"loss": loss}
+
+    task = Task()
+    w0 = [p.detach().clone() for p in task.lin.parameters()]
+    ref = torch.nn.Linear(3, 1)
+    ref.load_state_dict(task.lin.state_dict())
+    torch.nn.functional.mse_loss(ref(x), y).backward()
+    g = [p.grad for p in ref.parameters()]
+    gnorm = torch.sqrt(sum((gi**2).sum() for gi in g)).item()
+    clip = 0.01
+    assert gnorm > clip
+    cfg = TrainConfig(out_dir=str(tmp_path), device="cpu", batch_size=8, max_steps=1, grad_clip=clip,
+                      progress=False, tensorboard=False)
+    Trainer(task, cfg, torch.utils.data.TensorDataset(x, y)).fit()
+    assert task.norm == pytest.approx(gnorm, rel=1e-5)
+    for p, p0, gi in zip(task.lin.parameters(), w0, g):
+        torch.testing.assert_close(p.detach(), p0 - clip * gi / gnorm, rtol=1e-5, atol=1e-7)
+

@@ -57,7 +57,7 @@ def _torchrun(out: Path, *args: str) -> None:
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp_full")
-    _torchrun(out)
+    _torchrun(out, "--val-samples", "5")  # 5 validation samples: uneven shards of 3 and 2
     return out, [torch.load(out / f"records_rank{r}.pt", weights_only=True) for r in (0, 1)]
 
 
@@ -96,6 +96,12 @@ def test_two_process_gradients_match_single_process_on_union_batch(full_run):
     assert [r["step"] for r in rows] == list(range(1, EPOCHS * steps_per_epoch + 1))
     for row, ref_loss in zip(rows, ref_losses):
         assert row["train/loss"] == pytest.approx(ref_loss, abs=1e-6)
+    # Validation after each epoch (steps 3 and 6) covers all 5 samples once, each weighted equally.
+    assert [r["step"] for r in rows if "val/mse" in r] == [3, 6]
+    val = W.ToyData(5, seed=1)
+    with torch.no_grad():
+        ref_mse = torch.mean((ref(val.x) - val.y) ** 2).item()
+    assert rows[-1]["val/mse"] == pytest.approx(ref_mse, rel=1e-5)
 
 
 def test_ranks_shard_one_seeded_permutation(full_run):

@@ -37,6 +37,7 @@ from weakpose.train.distributed import (
     all_gather_objects,
     all_reduce_gradients,
     any_rank,
+    barrier,
     init_distributed,
     reduce_sums,
     unwrap_module,
@@ -434,6 +435,9 @@ class Trainer:
         resumed_state = load_checkpoint(resume_path) if resume_path is not None else None
         if resumed_state is not None:
             self._load_state(resumed_state, resume_path)  # type: ignore[arg-type]
+        positions = all_gather_objects((self.step, str(resume_path)))
+        if len(set(positions)) > 1:  # ranks that disagree would wait on each other's collectives forever
+            raise RuntimeError(f"ranks resumed from different checkpoints/steps: {positions}")
         if self.ctx.is_distributed:
             self.task._wrap_modules(lambda m: wrap_ddp(m, self.device, cfg.find_unused_parameters))
         if self.is_main:
@@ -551,6 +555,7 @@ class Trainer:
             save_checkpoint(state, path)
             for cb in self.callbacks:
                 _call(cb, "on_checkpoint", self, path)
+        barrier()  # no rank moves on (e.g. to resume from this file) before it is complete
         if path.name == "last.pt":
             self._saved_at = self.step
         return path
