@@ -138,6 +138,18 @@ def test_command_line_precedence(tmp_path):
     assert args.resume is None
 
 
+def test_resume_starts_from_the_runs_saved_config(tmp_path):
+    run = tmp_path / "run"
+    first, _ = parse_config_args(ExpCfg, ["--out", str(run), "optim.lr=0.25", "model.hidden=[4]"])
+    save_config(first, run / "config.yaml")
+    resumed, _ = parse_config_args(ExpCfg, ["--out", str(run), "--resume", "train.epochs=5"])
+    assert resumed.optim.lr == 0.25 and resumed.model.hidden == (4,) and resumed.train.epochs == 5
+    resumed, _ = parse_config_args(ExpCfg, ["--resume-from", str(run / "last.pt")])
+    assert resumed == first
+    fresh, _ = parse_config_args(ExpCfg, ["--out", str(run)])  # not resuming: defaults, not the saved file
+    assert fresh.optim.lr == 1e-3
+
+
 # ----------------------------------------------------------------------------------------------- checkpoints
 
 

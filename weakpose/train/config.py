@@ -476,7 +476,11 @@ def add_standard_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
 
 
 def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
-    """Resolve a config from arguments parsed with :func:`add_standard_args`."""
+    """Resolve a config from arguments parsed with :func:`add_standard_args`.
+
+    When resuming without ``--config``, the run's saved ``config.yaml`` (next to the checkpoint) is the base, so
+    ``--resume`` alone continues with the settings the run started with; overrides still apply on top.
+    """
     overrides: list[str] = []
     train_key = _train_prefix(cls)
     if args.device is not None:
@@ -484,7 +488,15 @@ def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
     if args.out is not None:
         overrides.append(f"{train_key}out_dir={args.out}")
     overrides.extend(args.overrides or [])
-    return load_config(cls, args.config, overrides)
+    yaml_path = args.config
+    if yaml_path is None and getattr(args, "resume_from", None):
+        saved = Path(args.resume_from).parent / "config.yaml"
+        yaml_path = saved if saved.is_file() else None
+    elif yaml_path is None and getattr(args, "resume", False):
+        out_dir = find_train_config(load_config(cls, None, overrides)).out_dir
+        saved = Path(out_dir) / "config.yaml"
+        yaml_path = saved if saved.is_file() else None
+    return load_config(cls, yaml_path, overrides)
 
 
 def _train_prefix(cls: type) -> str:
