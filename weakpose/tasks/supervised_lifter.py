@@ -1,0 +1,52 @@
+"""Train a single-frame lifter on the 3D labels of the labelled subjects (MPJPE loss, Adam, exponential decay)."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from weakpose.metrics import mpjpe, p_mpjpe
+from weakpose.skeleton import H36M17, flip_joints
+from weakpose.train import TrainTask
+
+
+class SupervisedLifterTask(TrainTask):
+    """``model`` maps ``(B, 17, 2)`` normalised keypoints to ``(B, 17, 3)`` root-relative camera metres.
+
+    flip_augmentation: mirror half of each batch (2D x -> -x and 3D x -> -x with left/right swapped), the
+    VideoPose3D-style augmentation; the screen normalisation keeps the principal point near 0 so the mirror
+    stays a plausible view.
+    """
+
+    def __init__(self, model: nn.Module, lr: float = 1e-3, lr_decay: float = 0.95, decay_every: int = 1000,
+                 weight_decay: float = 0.0, flip_augmentation: bool = False):
+        self.model = model
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=decay_every, gamma=lr_decay)
+        self.flip_augmentation = flip_augmentation
+
+    def _inputs(self, batch: Mapping[str, Any], augment: bool):
+        kp, pose = batch["keypoints_2d"], batch["pose_3d"]
+        if augment:
+            half = kp.shape[0] // 2
+            kp = torch.cat([kp[:half], flip_joints(kp[half:], H36M17)])
+            pose = torch.cat([pose[:half], flip_joints(pose[half:], H36M17)])
+        return kp, pose
+
+    def training_step(self, batch, step):
+        kp, target = self._inputs(batch, self.flip_augmentation)
+        loss = mpjpe(self.model(kp), target)
+        self.optimizer_step(self.optimizer, loss)
+        self.scheduler.step()
+        return {"loss_mpjpe": loss.detach(), "lr": self.optimizer.param_groups[0]["lr"]}
+
+    @torch.no_grad()
+    def validation_step(self, batch):
+        pred = self.model(batch["keypoints_2d"])
+        return {"mpjpe": mpjpe(pred, batch["pose_3d"]), "p_mpjpe": p_mpjpe(pred, batch["pose_3d"])}
+
+    @torch.no_grad()
+    def predict(self, batch) -> torch.Tensor:
+        self.model.eval()
+        return self.model(batch["keypoints_2d"])
