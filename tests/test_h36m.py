@@ -337,7 +337,7 @@ def test_convert_release_writes_videopose3d_layout(tmp_path, rng, cam_json):
     write_cdf_pose(root, "S11", "Greeting 2", make_poses_mm(rng, 4))
     truncate_file(write_cdf_pose(root, "S11", "Sitting", make_poses_mm(rng, 300)), 0.5)
 
-    result = convert_h36m_release(root, tmp_path / "out")
+    result = convert_h36m_release(root, tmp_path / "out", exclude=DEFAULT_EXCLUSIONS)
     assert result.path_3d == tmp_path / "out" / "data_3d_h36m.npz"
     positions = np.load(result.path_3d, allow_pickle=True)["positions_3d"].item()
     assert sorted(positions) == ["S1", "S11"] and sorted(positions["S1"]) == ["Photo", "Walking"]
@@ -362,7 +362,7 @@ def test_convert_release_writes_videopose3d_layout(tmp_path, rng, cam_json):
     np.testing.assert_array_equal(back["S1", "Photo"].positions_3d, positions["S1"]["Photo"][:, H36M32_TO_17])
 
     assert convert_main(["--root", str(root), "--out", str(tmp_path / "cli" / "d3.npz"), "--no-gt-2d",
-                         "--keep-excluded", "--subjects", "S11"]) == 0
+                         "--subjects", "S11"]) == 0
     cli = np.load(tmp_path / "cli" / "d3.npz", allow_pickle=True)["positions_3d"].item()
     assert sorted(cli["S11"]) == ["Directions", "Greeting 2"] and not (tmp_path / "cli" / "data_2d_h36m_gt.npz").exists()
     assert convert_main(["--root", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 1

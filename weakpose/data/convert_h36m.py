@@ -9,8 +9,9 @@ Reads the original release (``S*/MyPoseFeatures/D3_Positions/<Action>.cdf``, mm)
   pixels, the 3D projected through each camera (order 54138969, 55011271, 58860488, 60457274; ``None`` where a
   camera is not calibrated), with ``metadata`` = layout 'h36m', 17 joints, left/right symmetry.
 
-S11 Directions is excluded by default (corrupt video), as VideoPose3D does. Corrupt files are skipped and
-reported (``--strict`` makes them fatal).
+Every sequence found is converted, S11 Directions included: its 3D is fine (only its video is corrupt), and the
+readers exclude it at load time by default, as VideoPose3D does (``--drop-excluded`` leaves it out of the file
+instead). Corrupt files are skipped and reported (``--strict`` makes them fatal).
 """
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def output_paths(out: PathLike, out_2d: Optional[PathLike] = None) -> Tuple[Path
 def convert_h36m_release(root: PathLike, out: PathLike, *, source: str = "auto", gt_2d: bool = True,
                          out_2d: Optional[PathLike] = None, cameras: CameraSpec = "h36m",
                          subjects: Optional[Iterable[str]] = None,
-                         exclude: Iterable[Tuple[str, str]] = DEFAULT_EXCLUSIONS,
+                         exclude: Iterable[Tuple[str, str]] = (),
                          strict: bool = False) -> ConversionResult:
     """Convert a release tree under ``root`` to VideoPose3D npz files (see the module docstring).
 
@@ -144,8 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="camera-parameters.json or Martinez cameras.h5 (default: the calibration shipped "
                         "with weakpose)")
     p.add_argument("--subjects", nargs="+", default=None, help="subjects to convert (default: all found)")
-    p.add_argument("--keep-excluded", action="store_true",
-                   help="also convert S11 Directions (excluded by default: corrupt video)")
+    p.add_argument("--drop-excluded", action="store_true",
+                   help="leave S11 Directions (corrupt video) out of the files; by default it is converted and the "
+                        "readers exclude it at load time")
     p.add_argument("--strict", action="store_true", help="stop at the first corrupt file instead of skipping it")
     return p
 
@@ -156,7 +158,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         result = convert_h36m_release(
             args.root, args.out, source=args.source, gt_2d=not args.no_gt_2d, out_2d=args.out_2d,
             cameras=args.cameras, subjects=args.subjects,
-            exclude=() if args.keep_excluded else DEFAULT_EXCLUSIONS, strict=args.strict)
+            exclude=DEFAULT_EXCLUSIONS if args.drop_excluded else (), strict=args.strict)
     except (OSError, ValueError) as e:
         print(f"convert-h36m: error: {e}", file=sys.stderr)
         return 1
