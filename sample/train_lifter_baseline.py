@@ -50,7 +50,7 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
-        out_dir="runs/lifter_baseline", max_steps=3000, batch_size=256, log_every=50, val_every=250,
+        out_dir="runs/lifter_baseline", max_steps=2000, batch_size=256, log_every=50, val_every=250,
         ckpt_every=500, best_metric="val/mpjpe", best_mode="min"))
     images_dir: str = "images"
     num_threads: int = 0  # 0 = torch's default
@@ -80,8 +80,9 @@ def main(argv=None) -> int:
     out = Path(cfg.train.out_dir)
     best = out / "best.pt" if (out / "best.pt").exists() else out / "last.pt"
     task.load_state_dict(load_checkpoint(best)["task"])
-    print(f"evaluating {best.name} (step {result.best_step}, chosen on validation split "
-          f"val/mpjpe={result.best_value * 1000:.1f} mm)" if result.best_value is not None else "")
+    if result.best_value is not None:
+        print(f"evaluating {best.name} (step {result.best_step}, chosen on the validation split: "
+              f"val/mpjpe {result.best_value * 1000:.1f} mm)")
     task.to(trainer.device)
     test_ds = PoseFrameDataset(data.splits.test)
     views = predict_views(task.predict, test_ds, device=trainer.device)
@@ -93,17 +94,19 @@ def main(argv=None) -> int:
     table.save_json(out / "eval.json", protocol)
 
     images = Path(cfg.images_dir)
-    keys = sorted(views)[:: max(1, len(views) // 5)][:5]
-    picks = [(k, len(views[k][0]) // 2) for k in keys]
+    inputs_2d = {(seq.subject, seq.action, cam): kp for seq in data.splits.test for cam, kp in seq.positions_2d.items()}
+    keys = sorted(views)
+    picks = [keys[(i * len(keys)) // 5] for i in range(min(5, len(keys)))]  # spread over subjects and actions
+    frames = [len(views[k][0]) // 2 for k in picks]
     save_pose_comparison(
         images / "lifter_baseline_predictions.png",
-        poses_2d=[test_ds.views[[i for i, v in enumerate(test_ds.views) if
-                                 (v["sequence"].subject, v["sequence"].action, v["camera"]) == k][0]]
-                  ["sequence"].positions_2d[k[2]][f] for k, f in picks],
-        poses_pred=[views[k][0][f] for k, f in picks], poses_true=[views[k][1][f] for k, f in picks],
-        titles=[f"{k[0]} {k[1]} cam {k[2][:4]}" for k, _ in picks])
+        poses_2d=[inputs_2d[k][f] for k, f in zip(picks, frames)],
+        poses_pred=[views[k][0][f] for k, f in zip(picks, frames)],
+        poses_true=[views[k][1][f] for k, f in zip(picks, frames)],
+        titles=[f"{s} {a}, camera {c}" for s, a, c in picks])
     plot_metric_curves(out / "metrics.csv", images / "lifter_baseline_curves.png",
-                       title="MLP lifter baseline (3D labels of one subject)")
+                       keys=["train/loss_mpjpe", "val/mpjpe", "val/p_mpjpe"],
+                       title="MLP lifter baseline (3D labels of one subject), metres")
     print(f"wrote {out}/eval.csv, {images}/lifter_baseline_predictions.png, {images}/lifter_baseline_curves.png")
     return 0
 

@@ -39,7 +39,7 @@ class SupervisedLifterTask(TrainTask):
         loss = mpjpe(self.model(kp), target)
         self.optimizer_step(self.optimizer, loss)
         self.scheduler.step()
-        return {"loss_mpjpe": loss.detach(), "lr": self.optimizer.param_groups[0]["lr"]}
+        return {"loss_mpjpe": loss.detach()}
 
     @torch.no_grad()
     def validation_step(self, batch):
