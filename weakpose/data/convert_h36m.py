@@ -25,10 +25,10 @@ import numpy as np
 
 from weakpose.data import h36m_report as rep
 from weakpose.data.h36m import (
-    DEFAULT_EXCLUSIONS, CameraSpec, check_complete, detect_source, h36m_camera_ids, project_to_cameras, resolve_cameras,
-    scan_cdf_tree, scan_martinez_tree, select_sources,
+    DEFAULT_EXCLUSIONS, CameraSpec, detect_source, h36m_camera_ids, project_to_cameras, resolve_cameras,
+    scan_cdf_tree, scan_martinez_tree, select_sources, usable_sources,
 )
-from weakpose.data.h36m_readers import H36MFormatError, canonical_action_name
+from weakpose.data.h36m_readers import H36MFormatError
 from weakpose.data.h36m_report import LoadReport
 from weakpose.io_utils import atomic_write_path
 from weakpose.skeleton import H36M17, h36m32_to_17
@@ -79,19 +79,8 @@ def convert_h36m_release(root: PathLike, out: PathLike, *, source: str = "auto",
     if not sources:
         raise FileNotFoundError(f"no Human3.6M sequences under {str(root)!r} (expected "
                                 f"{'S*/MyPoseFeatures/D3_Positions/*.cdf' if kind == 'cdf' else 'S*/MyPoses/3D_positions/*.h5'})")
-    excluded = {(s, canonical_action_name(a)) for s, a in exclude}
-    check_complete([(src.subject, src.action) for src in sources], report)
-
     positions: Dict[str, Dict[str, np.ndarray]] = {}
-    for src in sorted(sources, key=lambda s: (int(s.subject[1:]), s.action)):
-        report.found.append((src.subject, src.action))
-        if (src.subject, src.action) in excluded:
-            report.add(src.subject, src.action, rep.EXCLUDED, "default exclusion (corrupt video)"
-                       if (src.subject, src.action) in DEFAULT_EXCLUSIONS else "excluded by the caller")
-            continue
-        if src.problem is not None:
-            report.add(src.subject, src.action, *src.problem)
-            continue
+    for src in usable_sources(sources, exclude, report):
         try:
             pos = src.read_3d()
         except H36MFormatError as e:

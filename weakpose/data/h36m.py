@@ -319,10 +319,11 @@ def check_complete(keys: Iterable[Tuple[str, str]], report: LoadReport, actions:
                            + (f": {have}" if have else ""))
 
 
-def _assemble(sources: List[SequenceSource], opts: _Options, report: LoadReport) -> H36MData:
-    excluded = {(s, canonical_action_name(a)) for s, a in opts.exclude}
-    check_complete([(src.subject, src.action) for src in sources], report, opts.actions)
-    sequences = []
+def usable_sources(sources: List[SequenceSource], exclude: Iterable[Tuple[str, str]], report: LoadReport,
+                   actions: Optional[Iterable[str]] = None) -> Iterator[SequenceSource]:
+    """Sources in (subject, action) order, minus exclusions and scan-time problems, each recorded in ``report``."""
+    excluded = {(s, canonical_action_name(a)) for s, a in exclude}
+    check_complete([(src.subject, src.action) for src in sources], report, actions)
     for src in sorted(sources, key=lambda s: (_subject_sort_key(s.subject), s.action)):
         report.found.append((src.subject, src.action))
         if (src.subject, src.action) in excluded:
@@ -332,6 +333,12 @@ def _assemble(sources: List[SequenceSource], opts: _Options, report: LoadReport)
         if src.problem is not None:
             report.add(src.subject, src.action, *src.problem)
             continue
+        yield src
+
+
+def _assemble(sources: List[SequenceSource], opts: _Options, report: LoadReport) -> H36MData:
+    sequences = []
+    for src in usable_sources(sources, opts.exclude, report, opts.actions):
         try:
             seq = _assemble_one(src, opts, report)
         except H36MFormatError as e:
@@ -765,7 +772,8 @@ def split_protocol(data: H36MData, config: Optional[SplitConfig] = None, **overr
 __all__ = [
     "TRAIN_SUBJECTS", "TEST_SUBJECTS", "DEFAULT_EXCLUSIONS", "SEQUENCES_PER_ACTION", "FPS", "check_complete", "H36M_ACTIONS", "Sequence", "H36MData",
     "LoadReport", "H36MFormatError", "SequenceSource", "load_videopose3d", "load_martinez", "load_h36m_release",
-    "load_h36m", "detect_source", "scan_martinez_tree", "scan_cdf_tree", "select_sources", "resolve_cameras", "project_to_cameras",
+    "load_h36m", "detect_source", "scan_martinez_tree", "scan_cdf_tree", "select_sources", "usable_sources",
+    "resolve_cameras", "project_to_cameras",
     "camera_image_size", "h36m_camera_ids", "canonical_action_name", "action_base", "SplitConfig", "Splits",
     "split_protocol",
 ]
