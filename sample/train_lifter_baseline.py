@@ -25,7 +25,7 @@ from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.evaluation import evaluate_views, lifter_protocol, predict_views
 from weakpose.models import MLPLifter
 from weakpose.tasks import SupervisedLifterTask
-from weakpose.train import TrainConfig, Trainer, get_context, load_checkpoint, parse_config_args, seed_everything
+from weakpose.train import TrainConfig, Trainer, load_checkpoint, parse_config_args, seed_everything
 from weakpose.viz import plot_metric_curves, save_pose_comparison
 
 

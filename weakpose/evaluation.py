@@ -1,13 +1,12 @@
 """Evaluate a 2D->3D lifter on whole sequences and report per-action tables under a stated protocol."""
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Tuple
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from weakpose.data.h36m import H36MData
 from weakpose.metrics import EvaluationTable, Protocol
 
 Predictor = Callable[[Dict[str, torch.Tensor]], torch.Tensor]

@@ -11,7 +11,7 @@ the confidences it was derived from, so a low-confidence detection never yields 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence, Tuple
+from typing import Tuple
 
 import numpy as np
 

@@ -6,7 +6,6 @@ checkout trains end to end without any download.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
