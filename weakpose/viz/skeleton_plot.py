@@ -37,9 +37,9 @@ def plot_pose_2d(ax, pose: np.ndarray, order: JointOrder = H36M17, image_size=No
     ax.set_aspect("equal")
 
 
-def plot_pose_3d(ax, pose: np.ndarray, order: JointOrder = H36M17, style="-", alpha=1.0, radius=1.0,
+def plot_pose_3d(ax, pose: np.ndarray, order: JointOrder = H36M17, style="-", alpha=1.0, radius=0.8,
                  up_axis: str = "z"):
-    """Draw one 3D pose ``(J, 3)`` in metres, centred on its root, on a 3D axis.
+    """Draw one 3D pose ``(J, 3)`` in metres, centred on its root, in a cube of half-side ``radius`` metres.
 
     ``up_axis``: 'z' for world coordinates (Human3.6M, CMU), '-y' for camera coordinates (y points down).
     """
