@@ -106,7 +106,7 @@ class KinematicChain:
         position = np.zeros(len(order), dtype=np.int64)
         for level in self.levels:
             position[level] = np.arange(len(level))
-        self._bounds = np.cumsum([0] + [len(level) for level in self.levels])
+        self._sizes = [len(level) for level in self.levels]
         # For every level after the root's: how to fetch the parents' transforms from the previous level.
         self._parent_access = []
         for level in self.levels[1:]:
@@ -142,12 +142,13 @@ class KinematicChain:
         bones = torch.cat([rest_joints[:, :1], rest_joints[:, 1:] - rest_joints[:, idx["parents"]]], dim=1)
         if not self._identity_order:
             rotations, bones = rotations[:, idx["order"]], bones[:, idx["order"]]
-        b = self._bounds
-        glob_rot, glob_pos = [rotations[:, :1]], [bones[:, :1]]
+        # split (not slicing): its backward concatenates instead of zero-filling a full-size gradient per level.
+        level_rot, level_bones = rotations.split(self._sizes, dim=1), bones.split(self._sizes, dim=1)
+        glob_rot, glob_pos = [level_rot[0]], [level_bones[0]]
         for depth, access in enumerate(idx["access"], start=1):
             parent_rot, parent_pos = glob_rot[-1][:, access], glob_pos[-1][:, access]
-            glob_rot.append(parent_rot @ rotations[:, b[depth]:b[depth + 1]])
-            glob_pos.append((parent_rot @ bones[:, b[depth]:b[depth + 1], :, None])[..., 0] + parent_pos)
+            glob_rot.append(parent_rot @ level_rot[depth])
+            glob_pos.append((parent_rot @ level_bones[depth][..., None])[..., 0] + parent_pos)
         global_rotations, posed_joints = torch.cat(glob_rot, dim=1), torch.cat(glob_pos, dim=1)
         if not self._identity_order:
             global_rotations, posed_joints = global_rotations[:, idx["inverse"]], posed_joints[:, idx["inverse"]]
@@ -209,11 +210,15 @@ def skin_coordinate_major(vertices: torch.Tensor, weights_t: torch.Tensor, globa
                          f"do not match vertices {tuple(vertices.shape)} and {num_joints} joint transforms")
     # Per joint, the columns [R e_0, R e_1, R e_2, t] stacked: row 3k + i of (B, 12, J) is column k, coordinate i.
     columns = torch.cat([global_rotations, skin_translations.unsqueeze(-1)], dim=-1)  # (B, J, 3, 4)
-    columns = columns.transpose(-1, -2).reshape(batch, num_joints, 12).transpose(1, 2)
-    blended = torch.matmul(columns, weights_t).view(batch, 4, 3, -1)  # (B, 4, 3, V)
-    out = torch.addcmul(blended[:, 3], blended[:, 0], vertices[:, 0:1])
-    out = torch.addcmul(out, blended[:, 1], vertices[:, 1:2])
-    return torch.addcmul(out, blended[:, 2], vertices[:, 2:3])
+    # Contiguous (B·12, J) so the product is one plain GEMM rather than a batched one.
+    columns = columns.permute(0, 3, 2, 1).reshape(batch * 12, num_joints)
+    blended = (columns @ weights_t).view(batch, 4, 3, -1)  # (B, 4, 3, V)
+    # unbind, not indexing: its backward stacks the gradients instead of zero-filling a full-size tensor per slice.
+    col0, col1, col2, trans = blended.unbind(1)
+    x, y, z = (c.unsqueeze(1) for c in vertices.unbind(1))
+    out = torch.addcmul(trans, col0, x)
+    out = torch.addcmul(out, col1, y)
+    return torch.addcmul(out, col2, z)
 
 
 def lbs(betas: torch.Tensor, rotations: torch.Tensor, v_template: torch.Tensor, shapedirs: torch.Tensor,
