@@ -58,7 +58,8 @@ class BodyModel(nn.Module):
 
     Build with :meth:`from_file` (weakpose ``.npz`` or official SMPL ``.pkl``), :meth:`default` (the open model
     shipped with weakpose) or directly from a :class:`~weakpose.body.model_file.BodyModelData`. ``.to(device)`` and
-    ``.to(dtype)`` move/cast every array.
+    ``.to(dtype)`` move/cast every array. The buffers are non-persistent, so a network that holds a BodyModel does
+    not write the body model into its checkpoints (the SMPL licence forbids redistributing it).
     """
 
     def __init__(self, data: BodyModelData, num_betas: Optional[int] = 10, dtype: torch.dtype = torch.float32):
@@ -91,20 +92,23 @@ class BodyModel(nn.Module):
         joint_template = data.J_regressor @ data.v_template
         joint_shapedirs = np.einsum("jv,vck->kjc", data.J_regressor, shapedirs).reshape(num_betas, num_joints * 3)
 
-        as_buffer = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype)  # noqa: E731
-        self.register_buffer("v_template", as_buffer(data.v_template))  # (V, 3)
-        self.register_buffer("template_cm", as_buffer(data.v_template.T.reshape(1, -1)))  # (1, 3V) coordinate-major
-        self.register_buffer("blend_basis", as_buffer(np.concatenate(rows, axis=0)))  # (K [+ P], 3V)
-        self.register_buffer("joint_template", as_buffer(joint_template.reshape(1, -1)))  # (1, 3J)
-        self.register_buffer("joint_shapedirs", as_buffer(joint_shapedirs))  # (K, 3J)
-        self.register_buffer("lbs_weights_t", as_buffer(data.weights.T))  # (J, V)
-        self.register_buffer("J_regressor", as_buffer(data.J_regressor))  # (J, V)
-        self.register_buffer("J_regressor_h36m_t", None if data.J_regressor_h36m is None
-                             else as_buffer(data.J_regressor_h36m.T))  # (V, 17)
-        self.register_buffer("vertex_colors", None if data.vertex_colors is None else as_buffer(data.vertex_colors))
-        self.register_buffer("faces_tensor", torch.as_tensor(data.f, dtype=torch.long))
-        self.register_buffer("part_labels", None if data.part_labels is None
-                             else torch.as_tensor(data.part_labels, dtype=torch.long))
+        def buffer(name: str, array: Optional[np.ndarray], dtype_: torch.dtype = dtype) -> None:
+            # Not persistent: a network's checkpoint must not carry (or redistribute) the body model, which is
+            # reloaded from its file; .to() still moves and casts these.
+            value = None if array is None else torch.as_tensor(np.ascontiguousarray(array), dtype=dtype_)
+            self.register_buffer(name, value, persistent=False)
+
+        buffer("v_template", data.v_template)  # (V, 3)
+        buffer("template_cm", data.v_template.T.reshape(1, -1))  # (1, 3V) coordinate-major
+        buffer("blend_basis", np.concatenate(rows, axis=0))  # (K [+ P], 3V)
+        buffer("joint_template", joint_template.reshape(1, -1))  # (1, 3J)
+        buffer("joint_shapedirs", joint_shapedirs)  # (K, 3J)
+        buffer("lbs_weights_t", data.weights.T)  # (J, V)
+        buffer("J_regressor", data.J_regressor)  # (J, V)
+        buffer("J_regressor_h36m_t", None if data.J_regressor_h36m is None else data.J_regressor_h36m.T)  # (V, 17)
+        buffer("vertex_colors", data.vertex_colors)  # (V, 3) or None
+        buffer("faces_tensor", data.f, torch.long)  # (F, 3)
+        buffer("part_labels", data.part_labels, torch.long)  # (V,) or None
 
     # ----------------------------------------------------------------------------------------------------------
     # construction
