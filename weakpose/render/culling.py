@@ -100,7 +100,9 @@ def face_boxes(tri: torch.Tensor, reach: float, width: int, height: int) -> Tupl
     bounding box (clipped to the image); ``nx``/``ny`` are 0 for faces off the image. ``tri`` ``(..., 3, 2)``."""
     with torch.no_grad():
         t = tri.detach().nan_to_num(nan=-1e9).clamp(-1e7, 1e7)  # keep far-away corners finite for floor/ceil
-        lo, hi = t.amin(-2), t.amax(-2)
+        a, b, c = t.unbind(-2)  # elementwise min/max of three corners: much faster than amin over a middle dim
+        lo = torch.minimum(torch.minimum(a, b), c)
+        hi = torch.maximum(torch.maximum(a, b), c)
         # centre x + 0.5 in [lo - reach, hi + reach]  <=>  x in [ceil(lo - reach - 0.5), floor(hi + reach - 0.5)]
         first = torch.ceil(lo - reach - 0.5).clamp_min(0)
         last = torch.floor(hi + reach - 0.5)
@@ -119,7 +121,9 @@ def screen_faces(tri_uv: torch.Tensor, tri_z: torch.Tensor, width: int, height: 
     z = tri_z.reshape(B * F, 3)
     x0, y0, nx, ny = face_boxes(tri, reach, width, height)
     with torch.no_grad():
-        keep = (z.detach() > near).all(-1) & (nx > 0) & (ny > 0) & torch.isfinite(tri.detach()).all(-1).all(-1)
+        zd = z.detach()
+        keep = (torch.minimum(torch.minimum(zd[:, 0], zd[:, 1]), zd[:, 2]) > near) & (nx > 0) & (ny > 0)
+        keep &= torch.isfinite(tri.detach().sum((1, 2)))  # a NaN or infinite corner makes the sum non-finite
         if min_area is not None:
             keep &= twice_area(tri.detach()).abs() > min_area
         index = keep.nonzero()[:, 0]

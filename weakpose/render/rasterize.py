@@ -95,18 +95,33 @@ def _edge_terms(rows: torch.Tensor, px: torch.Tensor, py: torch.Tensor):
 
 
 def _inside(cross: torch.Tensor) -> torch.Tensor:
-    """Strictly inside for either winding: the pixel is on the same side of all three edges."""
-    lo, hi = torch.aminmax(cross, dim=0)
+    """Strictly inside for either winding: the pixel is on the same side of all three edges. (Elementwise
+    min/max of the three rows: several times faster than ``aminmax`` over the first dimension.)"""
+    c0, c1, c2 = cross.unbind(0)
+    lo = torch.minimum(torch.minimum(c0, c1), c2)
+    hi = torch.maximum(torch.maximum(c0, c1), c2)
     return (lo > 0) | (hi < 0)
 
 
 def _signed_scaled_d2(rows, px, py, inv_sigma: float):
     """``s = delta * d2 / sigma`` per pair, plus the pieces the backward pass needs."""
     t, qx, qy, d2, cross = _edge_terms(rows, px, py)
-    d2min, edge = d2.min(0)
+    d2min = d2.amin(0)
     inside = _inside(cross)
     s = torch.where(inside, d2min, -d2min).mul_(inv_sigma)
-    return s, inside, edge, t, qx, qy
+    return s, inside, d2min, d2, t, qx, qy
+
+
+def _closest_edge(d2: torch.Tensor, d2min: torch.Tensor):
+    """Masks ``(is0, is1)`` of the pairs whose closest edge is edge 0 / edge 1 (else edge 2; first on ties)."""
+    is0 = d2[0] == d2min
+    is1 = (d2[1] == d2min) & ~is0
+    return is0, is1
+
+
+def _pick(x: torch.Tensor, is0: torch.Tensor, is1: torch.Tensor) -> torch.Tensor:
+    """Row 0, 1 or 2 of ``x`` (3, P) per pair (elementwise selects beat ``gather`` along dim 0)."""
+    return torch.where(is0, x[0], torch.where(is1, x[1], x[2]))
 
 
 class _SoftLogTransmittance(torch.autograd.Function):
@@ -127,18 +142,23 @@ class _SoftLogTransmittance(torch.autograd.Function):
         need_grad = ctx.needs_input_grad[0]
         saved = []
         for f, pix, px, py in iter_pairs(sf, width, height, max_pairs):
-            s, inside, edge, t, qx, qy = _signed_scaled_d2(_gather(table, f), px, py, inv_sigma)
+            s, inside, d2min, d2, t, qx, qy = _signed_scaled_d2(_gather(table, f), px, py, inv_sigma)
             keep = (s > -cut).nonzero()[:, 0]
-            if keep.numel() < s.numel():
-                f, pix, s, inside, edge = (x.index_select(0, keep) for x in (f, pix, s, inside, edge))
-                t, qx, qy = (x.index_select(1, keep) for x in (t, qx, qy))
+            if need_grad:
+                is0, is1 = _closest_edge(d2, d2min)
+                # d(-softplus(s))/d(d2) = -sigmoid(s) * delta / sigma; times d(d2)/dcorner = -2 (.) q
+                coef = torch.where(inside, 2.0 * inv_sigma, -2.0 * inv_sigma)
+                slot = f * 4 + is1.long() + 2 * (~(is0 | is1)).long()  # face f's corner k sits in slot 4f + k
+                extra = [slot, coef, _pick(t, is0, is1), _pick(qx, is0, is1), _pick(qy, is0, is1)]
+            if keep.numel() < s.numel():  # filter 1-D arrays only (index_select along dim 1 is slow)
+                pix, s = pix.index_select(0, keep), s.index_select(0, keep)
+                if need_grad:
+                    extra = [x.index_select(0, keep) for x in extra]
             out.index_add_(0, pix, -F.softplus(s))
             if need_grad:
-                # d(-softplus(s))/d(d2) = -sigmoid(s) * delta / sigma; times d(d2)/dcorner = -2 (.) q
-                coef = torch.sigmoid(s).mul_(torch.where(inside, 2.0 * inv_sigma, -2.0 * inv_sigma))
-                e = edge[None]
-                q = torch.stack([qx.gather(0, e)[0], qy.gather(0, e)[0]], dim=-1).mul_(coef[:, None])
-                saved.append((pix.to(torch.int32), (f * 4 + edge).to(torch.int32), t.gather(0, e)[0], q))
+                slot, coef, t, qx, qy = extra
+                coef.mul_(torch.sigmoid(s))
+                saved.append((pix.to(torch.int32), slot.to(torch.int32), t, qx.mul_(coef), qy.mul_(coef)))
         if need_grad:
             ctx.chunks = saved  # intermediates, not inputs/outputs: plain attributes are fine and avoid a concat
             ctx.num_faces = tri.shape[0]
@@ -149,19 +169,24 @@ class _SoftLogTransmittance(torch.autograd.Function):
         grad_out = grad_out.contiguous()
         # one spare slot per face: edge 2's far corner (corner 0) lands in slot 3 and is folded back below,
         # which saves a modulo per pair
-        grad = torch.zeros(ctx.num_faces * 4, 2, dtype=grad_out.dtype, device=grad_out.device)
-        for pix, slot, t, q in ctx.chunks:
+        gx = torch.zeros(ctx.num_faces * 4, dtype=grad_out.dtype, device=grad_out.device)
+        gy = torch.zeros_like(gx)
+        for pix, slot, t, qx, qy in ctx.chunks:
             pix, slot = pix.long(), slot.long()  # int32 to store; int64 to index (index_add_ is slow with int32)
             g = grad_out.index_select(0, pix)
-            grad.index_add_(0, slot, q * (g * (1.0 - t))[:, None])
-            grad.index_add_(0, slot + 1, q * (g * t)[:, None])
-        grad = grad.view(-1, 4, 2)
+            ga, gb = g * (1.0 - t), g * t
+            gx.index_add_(0, slot, qx * ga)
+            gy.index_add_(0, slot, qy * ga)
+            slot += 1
+            gx.index_add_(0, slot, qx * gb)
+            gy.index_add_(0, slot, qy * gb)
+        grad = torch.stack([gx, gy], dim=-1).view(-1, 4, 2)
         grad[:, 0] += grad[:, 3]
         return grad[:, :3], None, None, None, None, None, None, None
 
 
 def soft_silhouette(tri_uv: torch.Tensor, tri_z: torch.Tensor, width: int, height: int, sigma: float = 0.1,
-                    eps: float = 1e-4, near: float = 0.1, max_pairs: int = 1 << 19) -> torch.Tensor:
+                    eps: float = 1e-4, near: float = 0.1, max_pairs: int = 1 << 16) -> torch.Tensor:
     """SoftRas silhouettes ``(B, H, W)`` in [0, 1] from pixel-space faces ``tri_uv (B, F, 3, 2)`` and their
     camera depths ``tri_z (B, F, 3)`` (only used to drop faces behind ``near``). ``sigma`` in px²."""
     if tri_uv.dim() != 4 or tri_uv.shape[-2:] != (3, 2):
@@ -174,7 +199,7 @@ def soft_silhouette(tri_uv: torch.Tensor, tri_z: torch.Tensor, width: int, heigh
     B = tri_uv.shape[0]
     sf = screen_faces(tri_uv, tri_z, width, height, reach, near)
     logt = _SoftLogTransmittance.apply(sf.tri, sf, width, height, B * height * width, 1.0 / sigma, cut,
-                                       max(int(max_pairs), width * height))
+                                       int(max_pairs))
     return -torch.expm1(logt).view(B, height, width)
 
 
@@ -200,12 +225,13 @@ class SoftRasterizer:
         near, far: metres. Faces with a corner at ``z <= near`` are dropped; both set the inverse-depth
             normalisation of the colour term.
         background_eps: SoftRas's background weight ``exp(background_eps / gamma)``; 1e-3.
-        max_pairs: (face, pixel) pairs evaluated at once; bounds peak memory (~100 bytes a pair).
+        max_pairs: (face, pixel) pairs evaluated at once; bounds the temporaries (~250 bytes a pair; small chunks
+            also stay in cache, so 65536 is as fast as larger ones).
     """
 
     def __init__(self, image_size: Optional[Sequence[int]] = None, sigma: float = 0.1, gamma: float = 1e-4,
                  eps: float = 1e-4, near: float = 0.1, far: float = 100.0, background_eps: float = 1e-3,
-                 max_pairs: int = 1 << 19):
+                 max_pairs: int = 1 << 16):
         _check_positive(sigma=sigma, gamma=gamma, eps=eps, near=near, far=far, max_pairs=max_pairs)
         if not far > near:
             raise ValueError(f"far ({far}) must be greater than near ({near})")
@@ -274,7 +300,7 @@ class SoftRasterizer:
         fs, pixs, pxs, pys = [], [], [], []
         with torch.no_grad():
             table = _face_table(local_corners(sf).detach())
-            for f, pix, px, py in iter_pairs(sf, w, h, max(self.max_pairs, w * h)):
+            for f, pix, px, py in iter_pairs(sf, w, h, self.max_pairs):
                 s = _signed_scaled_d2(_gather(table, f), px, py, inv_sigma)[0]
                 keep = (s > -cut).nonzero()[:, 0]
                 for out, x in zip((fs, pixs, pxs, pys), (f, pix, px, py)):

@@ -57,7 +57,7 @@ class HardRasterizer:
     """
 
     def __init__(self, image_size: Optional[Sequence[int]] = None, near: float = 0.1,
-                 background: Sequence[float] = (0.0, 0.0, 0.0), max_pairs: int = 1 << 20):
+                 background: Sequence[float] = (0.0, 0.0, 0.0), max_pairs: int = 1 << 16):
         if not near > 0:
             raise ValueError(f"near must be positive, got {near}")
         self.image_size = None if image_size is None else tuple(int(x) for x in image_size)
@@ -95,7 +95,7 @@ class HardRasterizer:
         best_f = torch.full((npix,), -1, dtype=torch.long, device=v.device)
         table = _face_table(local_corners(sf))
         inv_z = 1.0 / sf.z  # (N, 3)
-        for f, pix, px, py in iter_pairs(sf, w, h, max(self.max_pairs, w * h)):
+        for f, pix, px, py in iter_pairs(sf, w, h, self.max_pairs):
             lam = _barycentrics(table, f, px, py)
             covered = (lam >= 0).all(0).nonzero()[:, 0]  # on an edge counts as covered
             f, pix, lam = f.index_select(0, covered), pix.index_select(0, covered), lam.index_select(1, covered)
