@@ -9,6 +9,7 @@ from typing import List, Optional
 SUBCOMMANDS = {
     "make-synthetic": ("weakpose.data.synthetic", "write the embedded-default keypoint dataset (Human3.6M layout)"),
     "convert-h36m": ("weakpose.data.convert_h36m", "convert an original Human3.6M release to VideoPose3D npz"),
+    "convert-smpl": ("weakpose.body.model_file", "convert an official SMPL .pkl (no chumpy needed) to weakpose's .npz"),
 }
 
 
