@@ -355,13 +355,23 @@ def ensure_synthetic(data_dir: PathLike = "data/synthetic", **overrides) -> Synt
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``weakpose make-synthetic``: write the embedded-default dataset (Human3.6M layout, real CMU motion)."""
+    """``weakpose make-synthetic``: write the embedded-default dataset (Human3.6M layout, real CMU motion).
+
+    With ``--images`` it renders the multi-view image set instead (:mod:`weakpose.data.synthetic_images`).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--images" in argv:
+        from weakpose.data.synthetic_images import main as images_main
+
+        return images_main([a for a in argv if a != "--images"])
     defaults = SyntheticConfig()
     parser = argparse.ArgumentParser(
         prog="weakpose make-synthetic",
         description="Write a Human3.6M-format keypoint dataset (VideoPose3D npz layout) made from the CMU motion "
                     "shipped with weakpose, projected through the real Human3.6M cameras.")
     parser.add_argument("--out", default="data/synthetic", help="output folder (default: data/synthetic)")
+    parser.add_argument("--images", action="store_true",
+                        help="render the multi-view image set instead (see `weakpose make-synthetic --images --help`)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--max-frames", type=int, default=defaults.max_frames,
                         help="frames (50 Hz) kept per source sequence; 0 keeps whole sequences (default 500)")

@@ -1,0 +1,269 @@
+"""The on-disk layout of root-centred multi-view image crops, and the datasets that read it.
+
+The layout follows the one common for Human3.6M crops (one folder per sequence and camera)::
+
+    <root>/index.json                                      what is there, see below
+    <root>/images/s_09_act_02_subact_01_ca_01/s_09_act_02_subact_01_ca_01_000001.jpg
+    <root>/masks/s_09_act_02_subact_01_ca_01/s_09_act_02_subact_01_ca_01_000001.png   (optional)
+    <root>/annotations/s_09_act_02_subact_01.npz           per sequence, shared by its cameras
+
+Frame numbers start at 1. Subject ``S9`` -> ``s_09``; cameras 1..4 are the H36M ids in their usual order
+(54138969, 55011271, 58860488, 60457274); action ids are listed in ``index.json`` (the real release uses 2..16 for
+its 15 actions).
+
+Annotation npz keys (N frames of the sequence; metres, world frame Z up, H36M-17 / SMPL-24 joint orders):
+``joints_h36m17`` (N,17,3), optional ``joints_smpl24`` (N,24,3), ``global_orient`` (N,3), ``body_pose`` (N,69),
+``betas`` (B,), ``transl`` (N,3) (SMPL parameters of the rendered body, when known), ``frame_indices`` (N,) the
+frame numbers; and per camera c in ``camera_ids`` (C,): ``crop_boxes`` (C,N,3) = (x0, y0, side) in full-image
+pixels, ``R`` (C,3,3), ``t`` (C,3) metres, ``K`` (C,3,3), ``dist`` (C,5) = [k1,k2,k3,p1,p2], ``image_sizes`` (C,2).
+A crop of size S is the full image's square (x0, y0, side) resampled to S x S: its camera is
+:func:`weakpose.data.scene.crop_camera` of the full camera.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from weakpose.geometry import H36M_CAMERA_IDS, Camera
+
+PathLike = Union[str, os.PathLike]
+INDEX_NAME = "index.json"
+LAYOUT_VERSION = 1
+_FOLDER = re.compile(r"^s_(\d+)_act_(\d+)_subact_(\d+)_ca_(\d+)$")
+
+
+def sequence_folder(subject: str, action_id: int, subaction: int, camera_index: int) -> str:
+    """``("S9", 2, 1, 1)`` -> ``"s_09_act_02_subact_01_ca_01"``."""
+    return f"s_{int(subject.lstrip('Ss')):02d}_act_{action_id:02d}_subact_{subaction:02d}_ca_{camera_index:02d}"
+
+
+def parse_sequence_folder(name: str) -> Tuple[str, int, int, int]:
+    """``"s_09_act_02_subact_01_ca_01"`` -> ``("S9", 2, 1, 1)``; a clear error for other names."""
+    m = _FOLDER.match(name)
+    if not m:
+        raise ValueError(f"{name!r} is not a sequence folder name like 's_09_act_02_subact_01_ca_01'")
+    s, a, sa, c = (int(g) for g in m.groups())
+    return f"S{s}", a, sa, c
+
+
+def frame_name(folder: str, frame: int, suffix: str) -> str:
+    return f"{folder}_{frame:06d}{suffix}"
+
+
+def annotation_name(subject: str, action_id: int, subaction: int) -> str:
+    return sequence_folder(subject, action_id, subaction, 0).rsplit("_ca_", 1)[0] + ".npz"
+
+
+@dataclass
+class SequenceEntry:
+    """One (subject, action, sub-action) sequence seen by several cameras."""
+
+    subject: str
+    action: str
+    action_id: int
+    subaction: int
+    camera_ids: List[str]
+    num_frames: int
+
+    def folder(self, camera_id: str) -> str:
+        return sequence_folder(self.subject, self.action_id, self.subaction, camera_index(camera_id))
+
+    @property
+    def annotation(self) -> str:
+        return annotation_name(self.subject, self.action_id, self.subaction)
+
+
+def camera_index(camera_id: str) -> int:
+    """1-based index of a Human3.6M camera id, as used in folder names."""
+    try:
+        return H36M_CAMERA_IDS.index(str(camera_id)) + 1
+    except ValueError:
+        raise KeyError(f"unknown camera id {camera_id!r}; Human3.6M cameras are {list(H36M_CAMERA_IDS)}") from None
+
+
+def write_index(root: PathLike, sequences: Sequence[SequenceEntry], image_size: int, cube_size: float,
+                extra: Optional[dict] = None) -> Path:
+    from weakpose.io_utils import atomic_write_text
+
+    index = {
+        "layout_version": LAYOUT_VERSION,
+        "image_size": int(image_size),
+        "cube_size": float(cube_size),
+        "image_suffix": ".jpg",
+        "mask_suffix": ".png",
+        "sequences": [s.__dict__ for s in sequences],
+        **(extra or {}),
+    }
+    path = Path(root) / INDEX_NAME
+    atomic_write_text(path, json.dumps(index, indent=1))
+    return path
+
+
+def read_index(root: PathLike) -> dict:
+    path = Path(root) / INDEX_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no index; generate the images with `weakpose make-synthetic --images` "
+                                f"or point at a folder holding {INDEX_NAME}")
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    for key in ("image_size", "sequences"):
+        if key not in index:
+            raise KeyError(f"{path}: missing key {key!r}")
+    return index
+
+
+_ANNOTATION_KEYS = ("joints_h36m17", "camera_ids", "crop_boxes", "R", "t", "K", "dist", "image_sizes")
+
+
+def load_annotation(path: PathLike) -> Dict[str, np.ndarray]:
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            ann = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: annotation file missing") from None
+    except (ValueError, OSError) as e:
+        raise ValueError(f"{path}: unreadable annotation npz ({e})") from None
+    missing = [k for k in _ANNOTATION_KEYS if k not in ann]
+    if missing:
+        raise KeyError(f"{path}: missing keys {missing} (has {sorted(ann)})")
+    n, c = ann["joints_h36m17"].shape[0], len(ann["camera_ids"])
+    if ann["joints_h36m17"].shape != (n, 17, 3) or ann["crop_boxes"].shape != (c, n, 3):
+        raise ValueError(f"{path}: joints_h36m17 {ann['joints_h36m17'].shape} and crop_boxes "
+                         f"{ann['crop_boxes'].shape} do not agree on (cameras={c}, frames={n})")
+    return ann
+
+
+def _read_image(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: image missing") from None
+    except OSError as e:
+        raise ValueError(f"{path}: unreadable image ({e})") from None
+
+
+def _read_mask(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("L"), dtype=np.uint8)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: mask missing") from None
+
+
+class MultiViewImageDataset(Dataset):
+    """Frames of the crop layout; each sample holds ``num_views`` synchronised views of one frame.
+
+    Sample keys (V views): ``image`` (V,3,S,S) float in [0,1], ``mask`` (V,1,S,S) (zeros if absent),
+    ``K`` (V,3,3) of the crop camera, ``R`` (V,3,3), ``t`` (V,3), ``dist`` (V,5), ``camera`` list of ids,
+    ``joints_h36m17`` (17,3) world metres, ``pose_3d`` (V,17,3) root-relative in each camera's frame,
+    ``root_world`` (3,), and SMPL parameters when the annotation has them; ``subject``, ``action``, ``frame``.
+    views: "all" (every camera, in order), or an int: that many cameras drawn per sample by a generator seeded
+    from (seed, index), so a resumed run sees the same views.
+    """
+
+    def __init__(self, root: PathLike, subjects: Optional[Iterable[str]] = None, views: Union[str, int] = "all",
+                 cameras: Optional[Iterable[str]] = None, stride: int = 1, seed: int = 0, load_masks: bool = True):
+        self.root = Path(root)
+        self.index = read_index(self.root)
+        self.size = int(self.index["image_size"])
+        self.views = views
+        self.seed = seed
+        self.load_masks = load_masks
+        wanted = None if subjects is None else set(subjects)
+        self.sequences: List[SequenceEntry] = []
+        self.annotations: List[Dict[str, np.ndarray]] = []
+        self._items: List[Tuple[int, int]] = []
+        for raw in self.index["sequences"]:
+            entry = SequenceEntry(**raw)
+            if wanted is not None and entry.subject not in wanted:
+                continue
+            if cameras is not None:
+                entry.camera_ids = [c for c in entry.camera_ids if c in set(map(str, cameras))]
+            if not entry.camera_ids:
+                continue
+            ann = load_annotation(self.root / "annotations" / entry.annotation)
+            self.sequences.append(entry)
+            self.annotations.append(ann)
+            self._items += [(len(self.sequences) - 1, f) for f in range(0, entry.num_frames, stride)]
+        if isinstance(views, int) and views > min((len(s.camera_ids) for s in self.sequences), default=0):
+            raise ValueError(f"views={views} but some sequences have fewer cameras")
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _pick_views(self, index: int, cams: List[str]) -> List[str]:
+        if self.views == "all":
+            return list(cams)
+        g = np.random.default_rng([self.seed, index])
+        return [cams[i] for i in sorted(g.choice(len(cams), size=int(self.views), replace=False))]
+
+    def __getitem__(self, index: int) -> dict:
+        seq_i, f = self._items[index]
+        entry, ann = self.sequences[seq_i], self.annotations[seq_i]
+        cams = self._pick_views(index, entry.camera_ids)
+        all_ids = [str(c) for c in ann["camera_ids"]]
+        images, masks, Ks, Rs, ts, dists, poses = [], [], [], [], [], [], []
+        joints = ann["joints_h36m17"][f].astype(np.float64)
+        frame_no = int(ann["frame_indices"][f]) if "frame_indices" in ann else f + 1
+        for cam_id in cams:
+            c = all_ids.index(cam_id)
+            folder = entry.folder(cam_id)
+            images.append(_read_image(self.root / "images" / folder /
+                                      frame_name(folder, frame_no, self.index.get("image_suffix", ".jpg"))))
+            mask_path = self.root / "masks" / folder / frame_name(folder, frame_no, self.index.get("mask_suffix", ".png"))
+            masks.append(_read_mask(mask_path) if self.load_masks and mask_path.exists()
+                         else np.zeros((self.size, self.size), np.uint8))
+            x0, y0, side = ann["crop_boxes"][c, f]
+            s = self.size / side
+            K = ann["K"][c].astype(np.float64).copy()
+            K[0] *= s
+            K[1] *= s
+            K[0, 2] -= x0 * s
+            K[1, 2] -= y0 * s
+            Ks.append(K)
+            Rs.append(ann["R"][c])
+            ts.append(ann["t"][c])
+            dists.append(ann["dist"][c])
+            cam_pose = joints @ ann["R"][c].T + ann["t"][c]
+            poses.append(cam_pose - cam_pose[:1])
+        t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+        sample = {
+            "image": t(np.stack(images)).permute(0, 3, 1, 2) / 255.0,
+            "mask": t(np.stack(masks))[:, None] / 255.0,
+            "K": t(Ks), "R": t(Rs), "t": t(ts), "dist": t(dists), "pose_3d": t(poses),
+            "joints_h36m17": t(joints), "root_world": t(joints[0]),
+            "camera": cams, "subject": entry.subject, "action": entry.action, "frame": frame_no,
+        }
+        for key in ("global_orient", "body_pose", "transl", "joints_smpl24"):
+            if key in ann:
+                sample[key] = t(ann[key][f])
+        if "betas" in ann:
+            sample["betas"] = t(ann["betas"])
+        return sample
+
+
+def crop_cameras(sample: dict) -> Camera:
+    """The batched crop :class:`Camera` of a sample's views (or of a collated batch)."""
+    size = sample["image"].shape[-1]
+    return Camera(R=sample["R"], t=sample["t"], K=sample["K"], dist=sample["dist"], image_size=(size, size))
+
+
+__all__ = ["sequence_folder", "parse_sequence_folder", "frame_name", "annotation_name", "camera_index",
+           "SequenceEntry", "write_index", "read_index", "load_annotation", "MultiViewImageDataset", "crop_cameras",
+           "INDEX_NAME"]
