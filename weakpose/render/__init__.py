@@ -3,7 +3,7 @@ data generation, and an optional neural_renderer backend, all on :class:`weakpos
 distortion) and pixel coordinates (pixel (x, y) sampled at (x + 0.5, y + 0.5), v grows downward, no flips).
 
     from weakpose.render import SoftRasterizer, HardRasterizer
-    soft = SoftRasterizer(image_size=(128, 128), sigma=0.5)      # sigma in px²
+    soft = SoftRasterizer(image_size=(128, 128), sigma=0.1)      # sigma in px²
     sil = soft.silhouette(vertices, faces, camera)                # (B, H, W), differentiable
     frags = HardRasterizer((128, 128)).render(vertices, faces, camera, vertex_colors)
 
