@@ -176,6 +176,34 @@ def test_gradcheck_silhouette_with_distortion():
     assert torch.autograd.gradcheck(lambda v: soft.silhouette(v, faces[:1], cam), (V,), eps=1e-6, atol=1e-7)
 
 
+def test_gradcheck_camera_translation():
+    """Gradients also reach camera parameters given as tensors that require grad."""
+    V = torch.tensor([[-0.2, -0.15, 1.0], [0.25, -0.1, 1.1], [0.0, 0.2, 0.9]], dtype=D)
+    K = torch.tensor([[20.0, 0, 6.0], [0, 20.0, 5.0], [0, 0, 1]], dtype=D)
+    t = torch.tensor([0.02, -0.01, 0.05], dtype=D, requires_grad=True)
+    soft = SoftRasterizer(sigma=1.5, eps=1e-30)
+
+    def render(t):
+        return soft.silhouette(V, [[0, 1, 2]], Camera(torch.eye(3, dtype=D), t, K, image_size=(12, 10)))
+
+    assert torch.autograd.gradcheck(render, (t,), eps=1e-6, atol=1e-7)
+
+
+def test_per_batch_faces(rng):
+    verts, faces = body_mesh(300)
+    cam = front_camera((24, 32), dtype=D)
+    keep_a = faces[: len(faces) // 2]
+    keep_b = faces[len(faces) // 2:]
+    v = np.stack([verts, verts])
+    both = np.stack([keep_a, keep_b])  # (B, F, 3): a different mesh per batch element
+    soft = SoftRasterizer(sigma=0.3)
+    sil = soft.silhouette(v, both, cam)
+    np.testing.assert_allclose(sil[0], soft.silhouette(verts, keep_a, cam), atol=1e-12)
+    np.testing.assert_allclose(sil[1], soft.silhouette(verts, keep_b, cam), atol=1e-12)
+    hard = HardRasterizer().render(v, both, cam)
+    np.testing.assert_array_equal(hard.face_index[1], HardRasterizer().render(verts, keep_b, cam).face_index)
+
+
 def test_gradcheck_rgb():
     cam = pinhole(dist=torch.tensor([0.05, 0.0, 0.0, 0.0, 0.0], dtype=D))
     V = torch.tensor([[-0.2, -0.15, 1.0], [0.25, -0.1, 1.1], [0.0, 0.2, 0.9], [0.3, 0.25, 1.2]], dtype=D,
