@@ -14,9 +14,10 @@ renders with vertices requiring grad and back-propagates a weighted sum of the s
 process CPU time is shown next to the wall time because on a shared machine the wall time includes waiting for
 the cores (2-thread runs suffer most: each parallel region waits for the slower thread).
 Memory: torch's CPU allocator is invisible to tracemalloc, so each configuration runs ONCE (fwd+bwd) in a fresh
-subprocess and we report the growth of the process's peak resident set (getrusage ru_maxrss) over its resident
-set just before rendering (mesh, camera and imports already loaded) - an upper bound on the renderer's working
-memory, including freed temporaries and allocator slack.
+subprocess (after a 16x16 warm-up render, so lazy initialisations are done) and we report the growth of the
+process's peak resident set (getrusage ru_maxrss) over its resident set just before rendering. The child runs with
+MALLOC_MMAP_THRESHOLD_=65536 so that glibc maps every large buffer separately and unmaps it when freed: the peak
+resident set then tracks the peak of live memory (saved pairs, one chunk of temporaries, per-face tensors, graph).
 """
 from __future__ import annotations
 
@@ -113,8 +114,11 @@ def memory_child(spec: str, size: int, sigma: float) -> None:
 
 
 def measure_memory(spec: str, size: int, sigma: float) -> str:
+    # a fixed glibc mmap threshold makes every tensor buffer over 64 KiB its own mapping, returned to the system
+    # when freed, so the resident set follows live memory instead of the allocator's reuse history
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
     out = subprocess.run([sys.executable, __file__, "--memory-child", spec, str(size), str(sigma)],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, env=env)
     growth = json.loads(out.stdout.strip().splitlines()[-1])["peak_growth"]
     return f"{growth / 2 ** 20:.0f}"
 
