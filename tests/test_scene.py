@@ -19,16 +19,21 @@ def test_crop_camera_is_the_affine_crop_of_the_projection(cam, rng):
     assert [int(v) for v in cc.image_size] == [128, 128]
 
 
-def test_crop_box_is_square_and_holds_the_cube(cam):
+def test_crop_box_is_centred_on_the_root_and_spans_the_cube_at_its_depth(cam):
     root = np.array([[0.2, -0.3, 0.9], [1.0, 0.5, 1.0]])
     boxes = crop_box(cam, root, cube_size=2.0)
-    offsets = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
+    R, t = np.asarray(cam.R), np.asarray(cam.t)
+    f = max(np.asarray(cam.focal))
     for r, (x0, y0, side) in zip(root, boxes):
-        uv = np.asarray(cam.project(r + offsets))
-        assert uv[:, 0].min() >= x0 - 1e-9 and uv[:, 0].max() <= x0 + side + 1e-9
-        assert uv[:, 1].min() >= y0 - 1e-9 and uv[:, 1].max() <= y0 + side + 1e-9
-        # tight along the longer side of the projected cube
-        assert max(np.ptp(uv[:, 0]), np.ptp(uv[:, 1])) == pytest.approx(side)
+        z = (R @ r + t)[2]
+        assert side == pytest.approx(f * 2.0 / z)
+        u, v = np.asarray(cam.project(r[None]))[0]
+        assert (x0 + side / 2, y0 + side / 2) == pytest.approx((u, v))
+        # the cube's face at the root's depth fits in the box (up to the lens distortion)
+        right = np.linalg.solve(R, (R @ r + t) + [1.0, 0, 0] - t)
+        assert np.asarray(cam.project(right[None]))[0, 0] == pytest.approx(x0 + side, rel=0.02)
+    with pytest.raises(ValueError, match="behind camera"):
+        crop_box(cam, np.asarray(cam.center).reshape(3) - 2 * R[2])
 
 
 @pytest.mark.parametrize("point", [(0.3, 0.3, 0.0), (-0.9, 1.5, 0.0), (0.3, 0.9, 0.0)])

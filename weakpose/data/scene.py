@@ -1,5 +1,5 @@
 """The static scene and the crops of the synthetic image set: a textured room seen through each camera, and the
-root-centred crop of a frame (a cube around the pelvis projected into the image, as Rhodin et al. 2018 crop).
+root-centred crop of a frame (a 2 m cube around the pelvis projected into the image, as Rhodin et al. 2018 crop).
 
 The room is ray-cast, not rasterised: every pixel's ray (lens distortion undone) hits either the floor (z = 0,
 a tiled checkerboard) or a cylindrical wall around the capture volume (panels and bands), so each camera sees its
@@ -32,24 +32,26 @@ class RoomStyle:
     ceiling_colour: Tuple[float, float, float] = (0.85, 0.85, 0.82)
 
 
-def _cube_corners(center: np.ndarray, size: float) -> np.ndarray:
-    offsets = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
-    return np.asarray(center, dtype=np.float64)[..., None, :] + 0.5 * size * offsets
-
-
 def crop_box(camera: Camera, root_world: np.ndarray, cube_size: float = 2.0) -> np.ndarray:
-    """Square crop ``(x0, y0, side)`` in pixels around the projection of a ``cube_size`` cube centred on the root.
+    """Square crop ``(x0, y0, side)`` in pixels: centred on the projected root, as wide as a ``cube_size`` cube
+    facing the camera at the root's depth (side = f · cube_size / z).
 
+    Projecting the cube's 8 corners instead blows up when a corner comes close to the camera plane (a subject
+    walking up to a camera); the front-facing cube keeps the person at a constant metric scale in the crop.
     ``root_world``: ``(3,)`` or ``(N, 3)`` metres; returns ``(3,)`` or ``(N, 3)``.
     """
     root = np.asarray(root_world, dtype=np.float64)
     if root.shape[-1] != 3:
         raise ValueError(f"root_world must be (..., 3) metres; got {root.shape}")
-    uv = np.asarray(camera.project(_cube_corners(root, cube_size)))
-    lo, hi = uv.min(axis=-2), uv.max(axis=-2)
-    side = (hi - lo).max(axis=-1)
-    centre = 0.5 * (lo + hi)
-    return np.concatenate([centre - 0.5 * side[..., None], side[..., None]], axis=-1)
+    pts = root.reshape(-1, 1, 3)
+    z = np.asarray(camera.world_to_camera(pts))[:, 0, 2]
+    if np.any(z <= 0):
+        raise ValueError(f"root behind camera {camera.name or ''}: camera-frame depth {z.min():.3f} m")
+    centre = np.asarray(camera.project(pts))[:, 0]
+    focal = float(np.asarray(camera.focal).reshape(-1, 2).max())
+    side = focal * cube_size / z
+    box = np.concatenate([centre - 0.5 * side[:, None], side[:, None]], axis=-1)
+    return box.reshape(root.shape[:-1] + (3,))
 
 
 def crop_camera(camera: Camera, box: np.ndarray, out_size: int) -> Camera:
