@@ -319,6 +319,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--subjects", nargs="+", default=None, help="only these subjects (e.g. S1 S9)")
     p.add_argument("--actions", nargs="+", default=None, help="only these CMU actions (e.g. Walking Running)")
     p.add_argument("--model", default=None, help="SMPL-format body model (.npz/.pkl); default: the open body")
+    p.add_argument("--figure", default="images/synthetic_multiview.png",
+                   help="overview figure of frames, crops and masks (default %(default)s; '' for none)")
     p.add_argument("--keypoint-dir", default=None, help="keypoint default to take the motion from "
                                                         "(default: <out>/keypoints, generated if absent)")
     args = p.parse_args(argv)
@@ -333,6 +335,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     print(f"wrote {result.num_images} crops of {result.num_sequences} sequences to {result.root} "
           f"in {result.seconds:.0f} s (index: {result.index})")
+    if args.figure:
+        from weakpose.data.image_layout import MultiViewImageDataset
+        from weakpose.viz import draw_multiview_overview
+
+        ds = MultiViewImageDataset(result.root)
+        # one frame from a few different sequences: spread over subjects and actions
+        starts = np.cumsum([0] + [len(range(0, s.num_frames)) for s in ds.sequences])[:-1]
+        picks = [int(starts[i]) + ds.sequences[i].num_frames // 2 for i in
+                 np.linspace(0, len(ds.sequences) - 1, min(4, len(ds.sequences))).astype(int)]
+        draw_multiview_overview(ds, args.figure, picks)
+        print(f"wrote {args.figure}")
     return 0
 
 
