@@ -128,7 +128,8 @@ def measure_memory(spec: str, size: int, sigma: float) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="128 px and 7k faces only, 1 thread, 3 repeats")
-    p.add_argument("--sigma", type=float, default=SoftRasterizer().sigma, help="SoftRas sigma in px² (default %(default)s)")
+    p.add_argument("--sigma", type=float, default=SoftRasterizer().sigma,
+                   help="SoftRas sigma in px² (default %(default)s)")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--memory-child", nargs=3, metavar=("MESH", "SIZE", "SIGMA"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -163,15 +164,16 @@ def main(argv=None) -> int:
                     t_fwd = time_it(lambda: soft.silhouette(v, faces, cam), repeats=repeats)
                 t_fb, cpu_fb = time_wall_cpu(lambda: fwd_bwd(soft, v, faces, cam, weights), repeats)
                 rows.append([f"{size}x{size}", len(faces), f"{100 * cover:.0f}%", th,
-                             f"{BATCH / t_fwd:.0f}", f"{BATCH / t_fb:.0f}", f"{1000 * t_fb:.0f}", f"{1000 * cpu_fb:.0f}",
+                             f"{BATCH / t_fwd:.0f}", f"{BATCH / t_fb:.0f}", f"{1000 * t_fb:.0f}",
+                             f"{1000 * cpu_fb:.0f}",
                              f"{BATCH / t_hard:.0f}", mem])
     load = os.getloadavg()[0]
     print_table(
         "weakpose.render silhouettes: SoftRas soft rasteriser vs hard z-buffer",
         f"batch {BATCH}, float32 CPU, sigma={args.sigma} px², eps={soft.eps} (reach {soft.reach:.2f} px), body_mesh "
-        f"turned 0..315 deg, median of {repeats}; silhouettes/s = {BATCH} / batch time; peak MB = growth of peak RSS "
-        f"for one fwd+bwd in a fresh process (1 thread, least of 3); ms = wall time per batch, CPU ms = process CPU time per "
-        f"batch (all threads); 1-min load average at the start {load0:.2f}, at the end {load:.2f} (other processes "
+        f"turned 0..315 deg, median of {repeats}; silhouettes/s = {BATCH} / batch time; peak MB = growth of peak "
+        f"RSS for one fwd+bwd in a fresh process (1 thread, least of 3); ms = wall time per batch, CPU ms = process "
+        f"CPU time per batch (all threads); 1-min load average at the start {load0:.2f}, at the end {load:.2f} (other processes "
         f"on the same cores slow the wall times, 2-thread ones most)",
         ["image", "faces", "cover", "threads", "fwd sil/s", "fwd+bwd sil/s", "fwd+bwd ms", "fwd+bwd CPU ms",
          "hard sil/s", "peak MB"],
