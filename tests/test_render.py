@@ -129,6 +129,23 @@ def test_pixel_convention_rectangle():
     assert soft[2, 6] == pytest.approx(1 / (1 + math.exp(-0.25 / sigma)), rel=1e-9)  # centre (6.5, 2.5)
 
 
+def test_mirror_matches_camera_flipped():
+    """Pixel centres at x + 0.5 mirror onto pixel centres under Camera.flipped (u -> w - u): rendering the mirrored
+    mesh through the flipped camera gives the left-right flipped image."""
+    verts, faces = body_mesh(900)
+    verts = verts + [0.2, 0.0, 0.0]  # off-centre, so a wrong mirror would show
+    cam = front_camera((40, 36), dist=[0.1, 0.0, 0.0, 0.002, -0.003], dtype=D)
+    cam = cam.replace(K=cam.K + torch.tensor([[0, 0, 1.3], [0, 0, -0.7], [0, 0, 0]], dtype=D))
+    mirrored = cam.mirror_world(verts)
+    hard = HardRasterizer().render(verts, faces, cam)
+    hard_m = HardRasterizer().render(mirrored, faces, cam.flipped())
+    np.testing.assert_array_equal(hard_m.mask, hard.mask[:, ::-1])
+    np.testing.assert_allclose(hard_m.depth, hard.depth[:, ::-1], atol=1e-9)
+    soft = SoftRasterizer(sigma=0.3)
+    np.testing.assert_allclose(soft.silhouette(mirrored, faces, cam.flipped()),
+                               soft.silhouette(verts, faces, cam)[:, ::-1], atol=1e-9)
+
+
 def test_winding_does_not_matter(rng):
     verts, faces = body_mesh(800)
     cam = front_camera((48, 48), dtype=D)
