@@ -166,8 +166,8 @@ def main(argv=None) -> int:
         f"batch {BATCH}, float32 CPU, sigma={args.sigma} px², eps={soft.eps} (reach {soft.reach:.2f} px), body_mesh "
         f"turned 0..315 deg, median of {repeats}; silhouettes/s = {BATCH} / batch time; peak MB = most tensor "
         f"memory live at once during one fwd+bwd (torch.profiler allocation events); ms = wall time per batch, "
-        f"CPU ms = process CPU time per batch (all threads); 1-min load average at the start {load0:.2f}, at the end {load:.2f} "
-        f"(other processes on the same cores slow the wall times, 2-thread ones most)",
+        f"CPU ms = process CPU time per batch (all threads); 1-min load average at the start {load0:.2f}, at the "
+        f"end {load:.2f} (other processes on the same cores slow the wall times, 2-thread ones most)",
         ["image", "faces", "cover", "threads", "fwd sil/s", "fwd+bwd sil/s", "fwd+bwd ms", "fwd+bwd CPU ms",
          "hard sil/s", "peak MB"],
         rows)
