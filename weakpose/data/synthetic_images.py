@@ -69,7 +69,7 @@ class SyntheticImageConfig:
     model_path: Optional[str] = None
     keypoint_dir: Optional[str] = None
     jpeg_quality: int = 92
-    background_scale: float = 0.5
+    background_scale: float = 0.4
     light_direction: Tuple[float, float, float] = (0.3, -0.5, 1.0)
 
 
@@ -211,7 +211,9 @@ def make_synthetic_images(out_dir, config: Optional[SyntheticImageConfig] = None
     action_ids = {a: i + 2 for i, a in enumerate(action_names)}  # Human3.6M numbers its actions from 2
     entries: List[SequenceEntry] = []
     subjects = sorted(tracks, key=lambda s: int(s[1:]))
-    work = [(s, a) for s in subjects for a in sorted(tracks[s])] + [(s, SAMPLED_ACTION) for s in subjects]
+    work = [(s, a) for s in subjects for a in sorted(tracks[s])]
+    if cfg.sampled_frames > 0:
+        work += [(s, SAMPLED_ACTION) for s in subjects]
     num_images = 0
     subject_state = {}
     backgrounds: Dict[Tuple[str, str], torch.Tensor] = {}
