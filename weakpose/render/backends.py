@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 import torch
 
 from ..geometry.camera import Camera
-from .culling import as_faces, as_vertices, project_faces
+from .culling import as_faces, as_vertex_colors, as_vertices, project_faces
 from .rasterize import SoftRasterizer, _background, _output, image_size_of
 from .zbuffer import HardRasterizer
 
@@ -92,11 +92,7 @@ class NeuralRendererBackend:
         interpolation of the corner colours."""
         ndc, f, v, w, h, size, was_np, unbatched = self._faces_ndc(vertices, faces, camera)
         B, V = v.shape[:2]
-        cols = torch.as_tensor(vertex_colors, device=v.device).to(v.dtype)
-        if cols.dim() == 2:
-            cols = cols[None].expand(B, -1, -1)
-        if cols.shape != (B, V, 3):
-            raise ValueError(f"vertex_colors: expected (V={V}, 3) or (B={B}, V, 3), got {tuple(cols.shape)}")
+        cols = as_vertex_colors(vertex_colors, v)
         corner = cols.gather(1, f.reshape(B, -1, 1).expand(-1, -1, 3)).reshape(B, -1, 3, 3)
         corner = torch.cat([corner, corner.flip(2)], dim=1)
         ijk = torch.stack(torch.meshgrid(*[torch.arange(2.0, device=v.device)] * 3, indexing="ij"), -1)  # (2,2,2,3)

@@ -23,7 +23,7 @@ import torch
 from ..geometry.camera import Camera
 
 __all__ = ["ScreenFaces", "project_faces", "screen_faces", "face_boxes", "iter_pairs", "chunk_bounds",
-           "as_vertices", "as_faces", "local_corners", "twice_area"]
+           "as_vertices", "as_faces", "as_vertex_colors", "local_corners", "twice_area"]
 
 
 def as_vertices(vertices, what: str = "vertices") -> Tuple[torch.Tensor, bool, bool]:
@@ -37,6 +37,17 @@ def as_vertices(vertices, what: str = "vertices") -> Tuple[torch.Tensor, bool, b
     if v.dim() != 3 or v.shape[-1] != 3:
         raise ValueError(f"{what}: expected shape (B, V, 3) or (V, 3) in metres, got {tuple(v.shape)}")
     return v, was_np, False
+
+
+def as_vertex_colors(vertex_colors, vertices: torch.Tensor) -> torch.Tensor:
+    """-> ``(B, V, 3)`` colours in the vertices' dtype/device; a shared ``(V, 3)`` is expanded, not copied."""
+    B, V = vertices.shape[:2]
+    cols = torch.as_tensor(vertex_colors, device=vertices.device).to(vertices.dtype)
+    if cols.dim() == 2:
+        cols = cols[None].expand(B, -1, -1)
+    if cols.shape != (B, V, 3):
+        raise ValueError(f"vertex_colors: expected (V={V}, 3) or (B={B}, V, 3), got {tuple(cols.shape)}")
+    return cols
 
 
 def as_faces(faces, num_vertices: int, batch: int, device) -> torch.Tensor:

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from ..geometry.camera import Camera
-from .culling import ScreenFaces, as_faces, as_vertices, iter_pairs, local_corners, project_faces, screen_faces
+from .culling import ScreenFaces, as_faces, as_vertex_colors, as_vertices, iter_pairs, local_corners, project_faces, screen_faces
 
 __all__ = ["SoftRasterizer", "soft_silhouette", "image_size_of"]
 
@@ -283,11 +283,7 @@ class SoftRasterizer:
         """
         v, f, tri_uv, tri_z, w, h, was_np, unbatched = self._prepare(vertices, faces, camera)
         B, V = v.shape[:2]
-        cols = torch.as_tensor(vertex_colors, device=v.device).to(v.dtype)
-        if cols.dim() == 2:
-            cols = cols[None].expand(B, -1, -1)
-        if cols.shape != (B, V, 3):
-            raise ValueError(f"vertex_colors: expected (V={V}, 3) or (B={B}, V, 3), got {tuple(cols.shape)}")
+        cols = as_vertex_colors(vertex_colors, v)
         tri_c = cols.gather(1, f.reshape(B, -1, 1).expand(-1, -1, 3)).reshape(B, -1, 3, 3)
         bg = _background(background, B, h, w, v)
         rgb, alpha = self._soft_rgb(tri_uv, tri_z, tri_c, bg, w, h)

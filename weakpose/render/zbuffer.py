@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..geometry.camera import Camera
-from .culling import as_faces, as_vertices, iter_pairs, local_corners, project_faces, screen_faces
+from .culling import as_faces, as_vertex_colors, as_vertices, iter_pairs, local_corners, project_faces, screen_faces
 from .rasterize import _face_table, _gather, image_size_of
 
 __all__ = ["Fragments", "HardRasterizer"]
@@ -121,11 +121,7 @@ class HardRasterizer:
         mask = best_f >= 0
         rgb = None
         if vertex_colors is not None:
-            cols = torch.as_tensor(vertex_colors, device=v.device).to(v.dtype)
-            if cols.dim() == 2:
-                cols = cols[None].expand(B, -1, -1)
-            if cols.shape != (B, V, 3):
-                raise ValueError(f"vertex_colors: expected (V={V}, 3) or (B={B}, V, 3), got {tuple(cols.shape)}")
+            cols = as_vertex_colors(vertex_colors, v)
             corner_ids = f_all.reshape(B * F_, 3).index_select(0, sf.index.index_select(0, fi))  # (n, 3)
             batch = sf.batch.index_select(0, fi)
             corner_cols = cols[batch[:, None], corner_ids]  # (n, 3 corners, 3 channels)
