@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from weakpose.data.scene import crop_intrinsics
 from weakpose.geometry import H36M_CAMERA_IDS, Camera
 
 PathLike = Union[str, os.PathLike]
@@ -144,26 +145,17 @@ def load_annotation(path: PathLike) -> Dict[str, np.ndarray]:
     return ann
 
 
-def _read_image(path: Path) -> np.ndarray:
+def _read_image(path: Path, mode: str = "RGB") -> np.ndarray:
+    """uint8 pixels of an image file (``mode`` 'RGB' for frames, 'L' for masks), with errors naming the file."""
     from PIL import Image
 
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+            return np.asarray(im.convert(mode), dtype=np.uint8)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: image missing") from None
     except OSError as e:
         raise ValueError(f"{path}: unreadable image ({e})") from None
-
-
-def _read_mask(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("L"), dtype=np.uint8)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: mask missing") from None
 
 
 class MultiViewImageDataset(Dataset):
@@ -227,16 +219,9 @@ class MultiViewImageDataset(Dataset):
             images.append(_read_image(self.root / "images" / folder /
                                       frame_name(folder, frame_no, self.index.get("image_suffix", ".jpg"))))
             mask_path = self.root / "masks" / folder / frame_name(folder, frame_no, self.index.get("mask_suffix", ".png"))
-            masks.append(_read_mask(mask_path) if self.load_masks and mask_path.exists()
+            masks.append(_read_image(mask_path, "L") if self.load_masks and mask_path.exists()
                          else np.zeros((self.size, self.size), np.uint8))
-            x0, y0, side = ann["crop_boxes"][c, f]
-            s = self.size / side
-            K = ann["K"][c].astype(np.float64).copy()
-            K[0] *= s
-            K[1] *= s
-            K[0, 2] -= x0 * s
-            K[1, 2] -= y0 * s
-            Ks.append(K)
+            Ks.append(crop_intrinsics(ann["K"][c], ann["crop_boxes"][c, f], self.size))
             Rs.append(ann["R"][c])
             ts.append(ann["t"][c])
             dists.append(ann["dist"][c])

@@ -54,8 +54,8 @@ def crop_box(camera: Camera, root_world: np.ndarray, cube_size: float = 2.0) -> 
     return box.reshape(root.shape[:-1] + (3,))
 
 
-def crop_camera(camera: Camera, box: np.ndarray, out_size: int) -> Camera:
-    """The camera whose ``out_size``² image is the crop ``box = (x0, y0, side)`` of ``camera``'s image, resampled.
+def crop_intrinsics(K: np.ndarray, box: np.ndarray, out_size: int) -> np.ndarray:
+    """``K`` (..., 3, 3) of a full image -> ``K`` of its crop ``box = (x0, y0, side)`` resampled to ``out_size``².
 
     Cropping and scaling are affine in pixels, after the lens model: f' = f·s, c' = (c − x0)·s with
     s = out_size / side; the distortion coefficients act on normalised coordinates and stay as they are.
@@ -64,11 +64,18 @@ def crop_camera(camera: Camera, box: np.ndarray, out_size: int) -> Camera:
     if side <= 0:
         raise ValueError(f"crop side must be positive; got {side}")
     s = out_size / side
-    K = camera.K.clone()
-    K[..., 0, :] = K[..., 0, :] * s
-    K[..., 1, :] = K[..., 1, :] * s
-    K[..., 0, 2] = K[..., 0, 2] - x0 * s
-    K[..., 1, 2] = K[..., 1, 2] - y0 * s
+    K = np.array(K, dtype=np.float64, copy=True)
+    K[..., :2, :] *= s
+    K[..., 0, 2] -= x0 * s
+    K[..., 1, 2] -= y0 * s
+    return K
+
+
+def crop_camera(camera: Camera, box: np.ndarray, out_size: int) -> Camera:
+    """The camera whose ``out_size``² image is the crop ``box = (x0, y0, side)`` of ``camera``'s image, resampled
+    (see :func:`crop_intrinsics`)."""
+    K = torch.as_tensor(crop_intrinsics(camera.K.detach().cpu().numpy(), box, out_size), dtype=camera.K.dtype,
+                        device=camera.K.device)
     return camera.replace(K=K, image_size=(out_size, out_size))
 
 
@@ -118,4 +125,4 @@ def render_room(camera: Camera, width: int, height: int, style: RoomStyle = Room
     return rgb.reshape(height, width, 3).astype(np.float32)
 
 
-__all__ = ["RoomStyle", "crop_box", "crop_camera", "pixel_centres", "render_room"]
+__all__ = ["RoomStyle", "crop_box", "crop_intrinsics", "crop_camera", "pixel_centres", "render_room"]
