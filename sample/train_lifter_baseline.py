@@ -23,6 +23,7 @@ import torch
 from weakpose.data.datasets import PoseFrameDataset
 from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.evaluation import evaluate_views, lifter_protocol, predict_views
+from weakpose.lifters import save_lifter
 from weakpose.models import MLPLifter
 from weakpose.tasks import SupervisedLifterTask
 from weakpose.train import TrainConfig, Trainer, load_checkpoint, parse_config_args, seed_everything
@@ -83,6 +84,11 @@ def main(argv=None) -> int:
     if result.best_value is not None:
         print(f"evaluating {best.name} (step {result.best_step}, chosen on the validation split: "
               f"val/mpjpe {result.best_value * 1000:.1f} mm)")
+    model_kwargs = {"width": cfg.model.width, "num_blocks": cfg.model.num_blocks, "dropout": cfg.model.dropout}
+    save_lifter(out / "lifter.pt", model, "mlp", model_kwargs, meta={
+        "script": "sample/train_lifter_baseline.py", "selected_on": "validation split of the labelled subjects",
+        "step": result.best_step if result.best_value is not None else result.step,
+        "labelled_subjects": list(cfg.data.labelled_subjects)})
     task.to(trainer.device)
     test_ds = PoseFrameDataset(data.splits.test)
     views = predict_views(task.predict, test_ds, device=trainer.device)
@@ -107,7 +113,7 @@ def main(argv=None) -> int:
     plot_metric_curves(out / "metrics.csv", images / "lifter_baseline_curves.png",
                        keys=["train/loss_mpjpe", "val/mpjpe", "val/p_mpjpe"],
                        title="MLP lifter baseline (3D labels of one subject), metres")
-    print(f"wrote {out}/eval.csv, {images}/lifter_baseline_predictions.png, {images}/lifter_baseline_curves.png")
+    print(f"wrote {out}/lifter.pt (use with `weakpose evaluate` / `weakpose lift`), {out}/eval.csv, {images}/lifter_baseline_predictions.png, {images}/lifter_baseline_curves.png")
     return 0
 
 

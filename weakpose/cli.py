@@ -5,11 +5,14 @@ import importlib
 import sys
 from typing import List, Optional
 
-# subcommand -> (module, one-line help). Modules are imported lazily so `weakpose --help` stays fast.
+# subcommand -> ("module[:function]", one-line help); the function defaults to main(argv). Modules are imported
+# lazily so `weakpose --help` stays fast.
 SUBCOMMANDS = {
     "make-synthetic": ("weakpose.data.synthetic", "write the embedded-default keypoint dataset (Human3.6M layout)"),
     "convert-h36m": ("weakpose.data.convert_h36m", "convert an original Human3.6M release to VideoPose3D npz"),
     "convert-smpl": ("weakpose.body.model_file", "convert an official SMPL .pkl (no chumpy needed) to weakpose's .npz"),
+    "evaluate": ("weakpose.lift_tools:evaluate_main", "per-action errors of a saved lifter on the test subjects"),
+    "lift": ("weakpose.lift_tools:lift_main", "lift a 2D keypoint file to 3D with a saved lifter (npz + GIF)"),
 }
 
 
@@ -29,8 +32,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if name not in SUBCOMMANDS:
         print(f"weakpose: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(SUBCOMMANDS[name][0])
-    return int(module.main(rest) or 0)
+    module_name, _, function = SUBCOMMANDS[name][0].partition(":")
+    entry = getattr(importlib.import_module(module_name), function or "main")
+    return int(entry(rest) or 0)
 
 
 if __name__ == "__main__":
