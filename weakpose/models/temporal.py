@@ -1,0 +1,278 @@
+"""Temporal-convolution lifter (2D keypoint sequences -> 3D poses) and the decoupled root trajectory network.
+
+Pavllo, Feichtenhofer, Grangier, Auli, *3D human pose estimation in video with temporal convolutions and
+semi-supervised training*, CVPR 2019 ("VideoPose3D"). The design, as the paper describes it:
+
+* an expand convolution (kernel ``W[0]``, joints x features -> C channels), then blocks of
+  ``[conv (kernel W[i], dilation W[0]·…·W[i-1]) + BN + ReLU + dropout, 1x1 conv + BN + ReLU + dropout]``, each block
+  adding a residual taken from its input (the centre slice, or the last frame of the window when causal), and a
+  1x1 convolution to ``num_joints_out * 3``. Convolutions have no bias (batch norm follows) except the last one.
+  The receptive field is ``W[0]·W[1]·…`` (3,3,3 -> 27 frames; 3,3,3,3 -> 81; 3,3,3,3,3 -> 243).
+* Two twins with ONE set of weights:
+  - the **inference twin** (:meth:`TemporalLifter.forward`): dilated convolutions over whole sequences, every
+    output frame sharing the intermediate features of its neighbours; ``(B, T, J, 2) -> (B, T - rf + 1, J, 3)``.
+  - the **training twin** (:meth:`TemporalLifter.forward_windows`, or the module :meth:`TemporalLifter.training_twin`):
+    on windows of exactly ``rf`` frames only the features the single output needs are computed, which turns
+    every dilated convolution into a strided one (stride = kernel width, dilation 1) and each residual slice into
+    ``[offset::W[i]]``. ``(B, rf, J, 2) -> (B, 1, J, 3)``; far fewer operations than the dilated network on the
+    same windows. In eval mode both give the same numbers (batch norm in train mode sees different positions,
+    so its batch statistics differ - as in the paper).
+
+Which frame an output belongs to: output ``j`` of the inference twin covers input frames ``j .. j + rf - 1`` and is
+the pose of frame ``j + (rf - 1) // 2`` (centre) or, with ``causal=True``, of frame ``j + rf - 1`` (its last
+frame: only the past and present are used - the residual slices are shifted to the newest frame, so the
+prediction is anchored on the frame it reports). ``forward(x, pad_edges=True)`` repeats the edge frames (as
+VideoPose3D does at test time) so output ``t`` is the pose of input frame ``t`` and ``T`` frames give ``T`` poses.
+
+Units: inputs are normalised screen coordinates (``weakpose.data.datasets``: u/w·2 - 1, v/w·2 - h/w), joints in the
+order the caller trains with (H36M-17 by default); :class:`TemporalLifter` outputs root-relative camera-frame METRES
+(whatever the targets are), :class:`TrajectoryModel` the camera-frame root position in METRES.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from weakpose.geometry.camera import DISTORTION_MODELS, _distort
+from weakpose.geometry.rotations import _from_torch, _to_torch
+
+__all__ = ["TemporalLifter", "StridedTrainingTwin", "TrajectoryModel", "reproject"]
+
+
+class _Block(nn.Module):
+    """One residual block: (dilated or dense) temporal conv + BN, then a 1x1 conv + BN (ReLU + dropout after each)."""
+
+    def __init__(self, channels: int, width: int, dilation: int, dense: bool):
+        super().__init__()
+        self.width, self.dilation = width, dilation
+        # dense=True: the same temporal span with a plain kernel (the paper's dilated-vs-dense ablation)
+        kernel = (width - 1) * dilation + 1 if dense else width
+        self.conv = nn.Conv1d(channels, channels, kernel, dilation=1 if dense else dilation, bias=False)
+        self.bn = nn.BatchNorm1d(channels)
+        self.pointwise = nn.Conv1d(channels, channels, 1, bias=False)
+        self.pointwise_bn = nn.BatchNorm1d(channels)
+
+    @property
+    def span(self) -> int:
+        """Input frames one output of this block sees (relative to its input)."""
+        return (self.width - 1) * self.dilation + 1
+
+
+class TemporalLifter(nn.Module):
+    """Dilated temporal-convolution lifter (Pavllo et al. 2019); see the module docstring for the twins.
+
+    Args:
+        num_joints_in, in_features: input joints and values per joint (2 for u, v; 3 with a confidence).
+        num_joints_out: output joints (3 values each, metres).
+        filter_widths: odd kernel widths; the receptive field is their product.
+        channels: width of every hidden layer (1024 in the paper).
+        dropout: dropout probability after every ReLU (0.25 in the paper).
+        causal: predict the last frame of each window instead of its centre (real-time use).
+        dense: plain convolutions spanning the same frames instead of dilated ones (ablation; inference twin only,
+            more parameters).
+
+    The 243-frame configuration ``(3, 3, 3, 3, 3)``, 17 joints in and out, 1024 channels has 16,952,371 parameters.
+    """
+
+    def __init__(self, num_joints_in: int = 17, in_features: int = 2, num_joints_out: int = 17,
+                 filter_widths: Sequence[int] = (3, 3, 3), channels: int = 1024, dropout: float = 0.25,
+                 causal: bool = False, dense: bool = False):
+        super().__init__()
+        widths = tuple(int(w) for w in filter_widths)
+        if not widths or any(w < 1 or w % 2 == 0 for w in widths):
+            raise ValueError(f"TemporalLifter: filter_widths must be odd positive integers; got {tuple(filter_widths)}")
+        for name, v in (("num_joints_in", num_joints_in), ("in_features", in_features),
+                        ("num_joints_out", num_joints_out), ("channels", channels)):
+            if int(v) < 1:
+                raise ValueError(f"TemporalLifter: {name} must be >= 1; got {v}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"TemporalLifter: dropout must be in [0, 1); got {dropout}")
+        self.num_joints_in, self.in_features = int(num_joints_in), int(in_features)
+        self.num_joints_out, self.channels = int(num_joints_out), int(channels)
+        self.filter_widths, self.causal, self.dense = widths, bool(causal), bool(dense)
+
+        self.expand_conv = nn.Conv1d(self.num_joints_in * self.in_features, channels, widths[0], bias=False)
+        self.expand_bn = nn.BatchNorm1d(channels)
+        blocks, dilation = [], widths[0]
+        for w in widths[1:]:
+            blocks.append(_Block(channels, w, dilation, dense))
+            dilation *= w
+        self.blocks = nn.ModuleList(blocks)
+        self.shrink = nn.Conv1d(channels, self.num_joints_out * 3, 1)  # the only convolution with a bias
+        self.drop = nn.Dropout(dropout)
+
+    # -- geometry of the network -------------------------------------------------------------------------------
+    def receptive_field(self) -> int:
+        """Input frames behind one output frame: the product of the filter widths."""
+        return math.prod(self.filter_widths)
+
+    @property
+    def frame_offset(self) -> int:
+        """Input frame (relative to the window start) whose pose an output reports: centre, or last if causal."""
+        rf = self.receptive_field()
+        return rf - 1 if self.causal else (rf - 1) // 2
+
+    def set_bn_momentum(self, momentum: float) -> None:
+        """Set every batch norm's momentum (VideoPose3D decays it during training)."""
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm1d):
+                m.momentum = momentum
+
+    # -- shapes ------------------------------------------------------------------------------------------------
+    def _to_channels(self, x: torch.Tensor, who: str) -> torch.Tensor:
+        """(B, T, J, F) -> (B, J·F, T)."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{who}: expected a torch tensor (B, T, {self.num_joints_in}, {self.in_features}); "
+                            f"got {type(x).__name__}")
+        if x.dim() != 4 or x.shape[2:] != (self.num_joints_in, self.in_features):
+            raise ValueError(f"{who}: expected shape (B, T, {self.num_joints_in}, {self.in_features}); "
+                             f"got {tuple(x.shape)}")
+        return x.reshape(x.shape[0], x.shape[1], -1).transpose(1, 2)
+
+    def _from_channels(self, h: torch.Tensor) -> torch.Tensor:
+        """(B, J_out·3, T') -> (B, T', J_out, 3)."""
+        return h.transpose(1, 2).reshape(h.shape[0], h.shape[2], self.num_joints_out, 3)
+
+    def _act(self, h: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
+        return self.drop(F.relu(bn(h)))
+
+    # -- inference twin: dilated convolutions over whole sequences ---------------------------------------------
+    def forward(self, x: torch.Tensor, pad_edges: bool = False) -> torch.Tensor:
+        """``(B, T, J_in, F)`` -> ``(B, T - rf + 1, J_out, 3)`` (dilated inference twin, any ``T >= rf``).
+
+        ``pad_edges=True`` repeats the first/last frame so the output has ``T`` frames, output ``t`` being the pose
+        of input frame ``t`` (causal: only frames ``<= t`` are used).
+        """
+        rf = self.receptive_field()
+        if pad_edges:
+            self._to_channels(x, "TemporalLifter.forward")  # shape check before padding
+            before = self.frame_offset
+            x = torch.cat([x[:, :1].expand(-1, before, -1, -1), x,
+                           x[:, -1:].expand(-1, rf - 1 - before, -1, -1)], dim=1)
+        h = self._to_channels(x, "TemporalLifter.forward")
+        if h.shape[-1] < rf:
+            raise ValueError(f"TemporalLifter.forward: sequence of {h.shape[-1]} frames is shorter than the receptive "
+                             f"field {rf} (input shape {tuple(x.shape)}); use pad_edges=True")
+        h = self._act(self.expand_conv(h), self.expand_bn)
+        for block in self.blocks:
+            pad = (block.span - 1) // 2
+            start = 2 * pad if self.causal else pad  # residual: the frame the block's output belongs to
+            length = h.shape[-1] - (block.span - 1)
+            residual = h[:, :, start:start + length]
+            y = self._act(block.conv(h), block.bn)
+            h = residual + self._act(block.pointwise(y), block.pointwise_bn)
+        return self._from_channels(self.shrink(h))
+
+    # -- training twin: strided convolutions on receptive-field windows ----------------------------------------
+    def forward_windows(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, rf, J_in, F)`` -> ``(B, 1, J_out, 3)``: the strided training twin (same weights as :meth:`forward`).
+
+        Each dilated convolution becomes a convolution with stride = its kernel width, and each residual slice
+        picks the centre (or, causal, the last) frame of every group of ``W[i]``.
+        """
+        if self.dense:
+            raise ValueError("TemporalLifter.forward_windows: a dense=True model has no strided twin "
+                             "(its kernels span the whole dilated range); train it with forward()")
+        rf = self.receptive_field()
+        h = self._to_channels(x, "TemporalLifter.forward_windows")
+        if h.shape[-1] != rf:
+            raise ValueError(f"TemporalLifter.forward_windows: expects windows of exactly the receptive field "
+                             f"{rf} frames; got input shape {tuple(x.shape)}")
+        h = self._act(F.conv1d(h, self.expand_conv.weight, stride=self.filter_widths[0]), self.expand_bn)
+        for block in self.blocks:
+            w = block.width
+            residual = h[:, :, (w - 1 if self.causal else w // 2)::w]
+            y = self._act(F.conv1d(h, block.conv.weight, stride=w), block.bn)
+            h = residual + self._act(block.pointwise(y), block.pointwise_bn)
+        return self._from_channels(self.shrink(h))
+
+    def training_twin(self) -> "StridedTrainingTwin":
+        """A module whose ``forward`` is :meth:`forward_windows`; it holds THIS lifter, so they share parameters,
+        buffers and train/eval mode (an optimizer over either's parameters updates both)."""
+        return StridedTrainingTwin(self)
+
+
+class StridedTrainingTwin(nn.Module):
+    """The strided training view of a :class:`TemporalLifter` (see :meth:`TemporalLifter.training_twin`).
+
+    Its state dict is the lifter's under the prefix ``lifter.``; save ``twin.lifter.state_dict()`` to get the
+    weights the inference twin loads.
+    """
+
+    def __init__(self, lifter: TemporalLifter):
+        super().__init__()
+        if lifter.dense:
+            raise ValueError("training_twin: a dense=True TemporalLifter has no strided twin")
+        self.lifter = lifter
+
+    def receptive_field(self) -> int:
+        return self.lifter.receptive_field()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lifter.forward_windows(x)
+
+
+class TrajectoryModel(TemporalLifter):
+    """The decoupled root of Pavllo et al. 2019: the same architecture with one output "joint", predicting the
+    camera-frame position of the root joint in METRES from ABSOLUTE normalised 2D keypoints (not root-centred).
+
+    Output ``(B, T', 1, 3)`` so it adds directly to the root-relative poses of a :class:`TemporalLifter` with the
+    same filter widths; :func:`reproject` sends the sum through the camera intrinsics.
+    """
+
+    def __init__(self, num_joints_in: int = 17, in_features: int = 2, filter_widths: Sequence[int] = (3, 3, 3),
+                 channels: int = 1024, dropout: float = 0.25, causal: bool = False, dense: bool = False):
+        super().__init__(num_joints_in=num_joints_in, in_features=in_features, num_joints_out=1,
+                         filter_widths=filter_widths, channels=channels, dropout=dropout, causal=causal, dense=dense)
+
+
+def _root_like(pose: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
+    """Root ``(..., 3)`` or ``(..., 1, 3)`` -> ``(..., 1, 3)`` matching ``pose (..., J, 3)``."""
+    if root.shape[-1] != 3:
+        raise ValueError(f"reproject: root must have shape (..., 3) or (..., 1, 3); got {tuple(root.shape)}")
+    if root.dim() == pose.dim() - 1:
+        root = root.unsqueeze(-2)
+    elif not (root.dim() == pose.dim() and root.shape[-2] == 1):
+        raise ValueError(f"reproject: root shape {tuple(root.shape)} does not fit pose shape {tuple(pose.shape)} "
+                         f"(expected (..., 3) or (..., 1, 3) with the pose's leading dimensions)")
+    return root
+
+
+def reproject(pose_rel, root, intrinsics, distortion_model: str = "h36m"):
+    """Project root-relative poses plus their root through normalised intrinsics to normalised screen coordinates.
+
+    Args:
+        pose_rel: ``(..., J, 3)`` root-relative camera-frame metres (a :class:`TemporalLifter` output).
+        root: ``(..., 3)`` or ``(..., 1, 3)`` camera-frame root position, metres (a :class:`TrajectoryModel` output).
+        intrinsics: ``(..., 9)`` = [fx, fy, cx, cy, k1, k2, k3, p1, p2] as ``weakpose.data.datasets`` gives them:
+            ``f = f_px·2/w``, ``c`` = the principal point normalised like a pixel (``c_px/w·2 - 1``,
+            ``c_px/w·2 - h/w``), distortion in weakpose's order. Its leading dims are the FIRST leading dims of
+            ``pose_rel`` (``(B, 9)`` for poses ``(B, T, J, 3)``: one camera per sequence) or broadcast against them.
+        distortion_model: as :class:`weakpose.geometry.Camera` (``"h36m"``, the datasets' cameras' default).
+
+    Returns ``(..., J, 2)`` in the normalised screen coordinates of the 2D inputs; equals
+    ``cam.normalize_screen(cam.project_camera(pose_rel + root))`` for a skew-free camera (no clipping: points at or
+    behind the camera give meaningless values). This is VideoPose3D's weak supervision for unlabelled video.
+    numpy or torch; returns the type of ``pose_rel``; differentiable in torch.
+    """
+    if distortion_model not in DISTORTION_MODELS:
+        raise ValueError(f"reproject: distortion_model must be one of {DISTORTION_MODELS}; got {distortion_model!r}")
+    pose, was_np = _to_torch(pose_rel, "pose_rel")
+    if pose.dim() < 2 or pose.shape[-1] != 3:
+        raise ValueError(f"reproject: pose_rel must have shape (..., J, 3); got {tuple(pose.shape)}")
+    r = _root_like(pose, _to_torch(root, "root")[0].to(pose))
+    k = _to_torch(intrinsics, "intrinsics")[0].to(pose)
+    lead = pose.dim() - 2  # the pose's dimensions in front of (J, 3)
+    if k.dim() < 1 or k.shape[-1] != 9 or k.dim() - 1 > lead:
+        raise ValueError(f"reproject: intrinsics must have shape (..., 9) = [fx, fy, cx, cy, k1, k2, k3, p1, p2] "
+                         f"with at most the {lead} leading dims of pose_rel {tuple(pose.shape)}; got {tuple(k.shape)}")
+    # (B, 9) for poses (B, T, J, 3): one camera per sequence, as VideoPose3D passes them
+    k = k.reshape(k.shape[:-1] + (1,) * (lead - (k.dim() - 1)) + (9,))
+    X = pose + r
+    xy = _distort(X[..., :2] / X[..., 2:3], k[..., 4:9], distortion_model)
+    uv = xy * k[..., None, 0:2] + k[..., None, 2:4]
+    return _from_torch(uv, was_np)
