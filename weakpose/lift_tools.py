@@ -132,7 +132,7 @@ def lift_main(argv: Optional[Sequence[str]] = None) -> int:
             "units": "metres", "frame": f"{info.get('output_frame', 'camera')} frame of each view, root-relative",
             "joints": "h36m17", "views": "list per video in the 2D file's camera order",
             "lifter": str(args.checkpoint), "kind": info["kind"]}, dtype=object))
-    print(f"lifted {sum(len(v) for v in views.values())} frames of {len(lifted)} video(s) -> {out}")
+    print(f"lifted {sum(len(pred) for pred, _ in views.values())} frames of {len(lifted)} video(s) -> {out}")
     if args.gif:
         seq = data.sequences[0]
         cam = seq.camera_ids[0]
