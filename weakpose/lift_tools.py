@@ -30,7 +30,7 @@ from weakpose.lifters import lift_batch, load_lifter, receptive_field
 def _dataset(data, model, require_3d: bool):
     rf = receptive_field(model)
     if rf > 1:
-        return PoseWindowDataset(data, receptive_field=rf, require_3d=require_3d)
+        return PoseWindowDataset(data, receptive_field=rf, require_3d=require_3d, causal=getattr(model, "causal", False))
     return PoseFrameDataset(data, require_3d=require_3d)
 
 

@@ -46,7 +46,8 @@ from weakpose.train.distributed import (
 from weakpose.train.metrics_log import MultiLogger, make_loggers
 from weakpose.train.seeding import derive_seed, get_rng_state, seed_everything, set_deterministic, set_rng_state
 
-__all__ = ["TrainTask", "Trainer", "FitResult", "Callback", "move_to_device", "batch_size_of", "split_train_val"]
+__all__ = ["TrainTask", "Trainer", "FitResult", "Callback", "WallClockBudget", "move_to_device", "batch_size_of",
+           "split_train_val"]
 
 log = logging.getLogger("weakpose.train")
 T = TypeVar("T")
@@ -329,6 +330,24 @@ class Callback:
     def on_fit_end(self, trainer: "Trainer", result: "FitResult") -> None: ...
 
 
+class WallClockBudget(Callback):
+    """Finish training once ``minutes`` of wall-clock time have passed in this run (a resumed run gets its own
+    budget). Ranks agree on the decision, so DDP processes stop on the same step."""
+
+    def __init__(self, minutes: float):
+        if not minutes > 0:
+            raise ValueError(f"budget minutes must be positive; got {minutes}")
+        self.seconds = 60.0 * float(minutes)
+        self._start = None
+
+    def on_fit_start(self, trainer: "Trainer") -> None:
+        self._start = time.perf_counter()
+
+    def on_step_end(self, trainer: "Trainer", step: int, outputs: Mapping[str, Any]) -> None:
+        if any_rank(time.perf_counter() - self._start >= self.seconds):
+            trainer.finish_early()
+
+
 @dataclasses.dataclass
 class FitResult:
     step: int
@@ -424,6 +443,11 @@ class Trainer:
     @property
     def is_main(self) -> bool:
         return self.ctx.is_main
+
+    def finish_early(self) -> None:
+        """End training after the current step as if ``max_steps`` had been reached (final validation and
+        checkpoint included; the result is not marked interrupted). Call from a callback on every rank."""
+        self.total_steps = min(self.total_steps, self.step)
 
     def fit(self) -> FitResult:
         """Train until ``max_steps``/``epochs`` are done or SIGTERM/Ctrl-C asks to stop (then checkpoint and return)."""
