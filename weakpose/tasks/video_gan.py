@@ -1,0 +1,165 @@
+"""Temporal-convolution lifting with a decoupled root, weakly supervised by reprojection and a pose critic.
+
+Pavllo et al. 2019 (VideoPose3D) train a dilated TCN on 2D sequences: a pose network gives root-relative 3D, a
+trajectory network the camera-frame root, and for unlabelled video their sum is projected through the known
+intrinsics and compared with the 2D input (plus a bone-length term). Here a RepNet-style critic (KCS, WGAN-GP;
+Wandt & Rosenhahn 2019) on the lifted poses stands in for 3D labels, so three supervision settings run through
+one task:
+
+* ``full``: every training sample's 3D label (MPJPE on the pose, 1/z-weighted error on the root);
+* ``semi``: 3D labels of the labelled subjects only; the others get reprojection + bone lengths + the critic;
+* ``gan``: no 3D labels at all: reprojection + the critic, whose "real" poses are an *unpaired* pool (poses in a
+  random order, never the ones behind the batch's 2D).
+
+Per step: ``n_critic`` critic updates (WGAN-GP, λ = 10, Adam 1e-4, β = (0.5, 0.9)), then one lifter update.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+import torch
+import torch.nn.functional as F
+
+from weakpose.metrics import mpjpe, p_mpjpe
+from weakpose.models.temporal import TemporalLifter, TrajectoryModel, reproject
+from weakpose.priors import PoseDiscriminator
+from weakpose.priors.wgan import critic_gap, critic_loss, generator_loss, gradient_penalty, make_optimizer
+from weakpose.skeleton import H36M17, bone_lengths, flip_joints
+from weakpose.train import TrainTask
+
+SUPERVISION = ("full", "semi", "gan")
+
+
+class VideoGanTask(TrainTask):
+    """Train ``pose_model`` + ``trajectory_model`` (same filter widths) on windows from a PoseWindowDataset.
+
+    labelled_subject_ids: ``subject_id`` values whose 3D labels may be used (``semi``); real_poses: ``(N, 17, 3)``
+    root-relative camera-frame metres, the critic's unpaired real pool.
+    """
+
+    # The critic's gradient penalty differentiates through it twice; DDP cannot wrap that, so its gradients are
+    # averaged over ranks by optimizer_step instead.
+    ddp_exclude = ("critic",)
+
+    def __init__(self, pose_model: TemporalLifter, trajectory_model: TrajectoryModel,
+                 critic: Optional[PoseDiscriminator], supervision: str, real_poses: Optional[torch.Tensor] = None,
+                 labelled_subject_ids: Iterable[int] = (), lr: float = 1e-3, lr_decay: float = 0.95,
+                 decay_every: int = 200, n_critic: int = 3, w_adv: float = 0.05, w_reproj: float = 1.0,
+                 w_bone: float = 1.0, flip_augmentation: bool = True):
+        if supervision not in SUPERVISION:
+            raise ValueError(f"supervision must be one of {SUPERVISION}; got {supervision!r}")
+        if pose_model.receptive_field() != trajectory_model.receptive_field():
+            raise ValueError("pose and trajectory models need the same receptive field")
+        if supervision != "full" and (critic is None or real_poses is None or len(real_poses) == 0):
+            raise ValueError(f"supervision={supervision!r} needs a critic and a non-empty real pose pool")
+        self.pose_model = pose_model
+        self.trajectory_model = trajectory_model
+        self.critic = critic
+        self.supervision = supervision
+        self.real_poses = None if real_poses is None else torch.as_tensor(real_poses, dtype=torch.float32)
+        self.labelled = torch.as_tensor(sorted(set(int(i) for i in labelled_subject_ids)), dtype=torch.long)
+        params = list(pose_model.parameters()) + list(trajectory_model.parameters())
+        self.optimizer = torch.optim.Adam(params, lr=lr, amsgrad=True)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=decay_every, gamma=lr_decay)
+        self.critic_optimizer = make_optimizer(critic.parameters()) if critic is not None else None
+        self.n_critic, self.w_adv, self.w_reproj, self.w_bone = int(n_critic), w_adv, w_reproj, w_bone
+        self.flip_augmentation = flip_augmentation
+        self.centre = pose_model.frame_offset
+
+    # -- pieces ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def root_from_output(raw: torch.Tensor) -> torch.Tensor:
+        """Trajectory output -> camera-frame root: depth kept in front of the camera (z = 0.5 + softplus(raw + 4),
+        about 4.5 m at initialisation, where capture subjects stand); a raw depth near zero would make the
+        reprojection loss explode before anything is learnt."""
+        return torch.cat([raw[..., :2], 0.5 + F.softplus(raw[..., 2:] + 4.0)], dim=-1)
+
+    def _labelled_mask(self, batch) -> torch.Tensor:
+        n = batch["keypoints_2d"].shape[0]
+        if self.supervision == "full":
+            return torch.ones(n, dtype=torch.bool, device=batch["keypoints_2d"].device)
+        if self.supervision == "gan" or len(self.labelled) == 0:
+            return torch.zeros(n, dtype=torch.bool, device=batch["keypoints_2d"].device)
+        return torch.isin(batch["subject_id"], self.labelled.to(batch["subject_id"].device))
+
+    def _real_batch(self, n: int, device) -> torch.Tensor:
+        idx = torch.randint(len(self.real_poses), (n,))
+        return self.real_poses.index_select(0, idx).to(device)
+
+    def _flip(self, batch):
+        """Mirror half the batch: 2D x -> -x with left/right swapped, 3D likewise, intrinsics cx -> -cx, p2 -> -p2."""
+        half = batch["keypoints_2d"].shape[0] // 2
+        out = dict(batch)
+        kp, pose, root, intr = (batch[k].clone() for k in ("keypoints_2d", "pose_3d", "root_3d", "intrinsics"))
+        kp[half:] = flip_joints(kp[half:], H36M17)
+        pose[half:] = flip_joints(pose[half:], H36M17)
+        root[half:, 0] = -root[half:, 0]
+        intr[half:, 2] = -intr[half:, 2]
+        intr[half:, 8] = -intr[half:, 8]  # p2 pairs with x in the Human3.6M distortion model
+        out.update(keypoints_2d=kp, pose_3d=pose, root_3d=root, intrinsics=intr)
+        return out
+
+    def _critic_step(self, fake: torch.Tensor) -> dict:
+        self.critic.train()
+        for p in self.critic.parameters():
+            p.requires_grad_(True)
+        stats = {}
+        for _ in range(self.n_critic):
+            real = self._real_batch(fake.shape[0], fake.device)
+            loss = critic_loss(self.critic, real, fake) + gradient_penalty(self.critic, real, fake)
+            self.optimizer_step(self.critic_optimizer, loss)
+            stats = {"critic_loss": loss.detach(), "critic_gap": critic_gap(self.critic, real, fake.detach())}
+        for p in self.critic.parameters():
+            p.requires_grad_(False)  # the lifter's step must not move the critic
+        return stats
+
+    # -- the step ------------------------------------------------------------------------------------------
+    def training_step(self, batch, step):
+        if self.flip_augmentation:
+            batch = self._flip(batch)
+        kp = batch["keypoints_2d"]
+        pred = self.pose_model.forward_windows(kp)[:, 0]              # (B, 17, 3) root-relative
+        root = self.root_from_output(self.trajectory_model.forward_windows(kp)[:, 0, 0])  # (B, 3) camera frame
+        labelled = self._labelled_mask(batch)
+        out = {}
+        loss = pred.new_zeros(())
+        if labelled.any():
+            sup = mpjpe(pred[labelled], batch["pose_3d"][labelled])
+            z = batch["root_3d"][labelled][:, 2].clamp_min(0.1)
+            traj = ((root[labelled] - batch["root_3d"][labelled]).norm(dim=-1) / z).mean()
+            loss = loss + sup + traj
+            out.update(loss_mpjpe=sup.detach(), loss_traj=traj.detach())
+        free = ~labelled
+        if free.any():
+            target_2d = kp[free, self.centre]
+            proj = reproject(pred[free], root[free], batch["intrinsics"][free])
+            reproj = (proj - target_2d).norm(dim=-1).mean()
+            loss = loss + self.w_reproj * reproj
+            out["loss_reproj"] = reproj.detach()
+            if labelled.any() and self.w_bone > 0:  # VideoPose3D: unlabelled bone lengths match labelled ones
+                bone = (bone_lengths(pred[free]).mean(0) - bone_lengths(pred[labelled]).mean(0).detach()).abs().mean()
+                loss = loss + self.w_bone * bone
+                out["loss_bone"] = bone.detach()
+            if self.critic is not None:
+                out.update(self._critic_step(pred[free].detach()))
+                adv = generator_loss(self.critic, pred[free])
+                loss = loss + self.w_adv * adv
+                out["loss_adv"] = adv.detach()
+        self.optimizer_step(self.optimizer, loss)
+        self.scheduler.step()
+        out["loss"] = loss.detach()
+        return out
+
+    @torch.no_grad()
+    def validation_step(self, batch):
+        self.pose_model.eval()
+        pred = self.pose_model.forward_windows(batch["keypoints_2d"])[:, 0]
+        return {"mpjpe": mpjpe(pred, batch["pose_3d"]), "p_mpjpe": p_mpjpe(pred, batch["pose_3d"])}
+
+    @torch.no_grad()
+    def predict(self, batch) -> torch.Tensor:
+        self.pose_model.eval()
+        return self.pose_model(batch["keypoints_2d"])[:, 0]
+
+
+__all__ = ["VideoGanTask", "SUPERVISION"]
