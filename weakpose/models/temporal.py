@@ -31,7 +31,7 @@ order the caller trains with (H36M-17 by default); :class:`TemporalLifter` outpu
 from __future__ import annotations
 
 import math
-from typing import Sequence, Tuple
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
