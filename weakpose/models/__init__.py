@@ -1,4 +1,5 @@
 """Networks: plain ``nn.Module``s with documented tensor shapes and units."""
 from weakpose.models.mlp_lifter import MLPLifter
+from weakpose.models.temporal import StridedTrainingTwin, TemporalLifter, TrajectoryModel, reproject
 
-__all__ = ["MLPLifter"]
+__all__ = ["MLPLifter", "TemporalLifter", "StridedTrainingTwin", "TrajectoryModel", "reproject"]
