@@ -1,0 +1,192 @@
+"""Train RepNet (a lifter with a camera branch) from 2D keypoints and UNPAIRED 3D poses, then evaluate.
+
+Wandt & Rosenhahn, *RepNet: Weakly Supervised Training of an Adversarial Reprojection Network for 3D Human Pose
+Estimation*, CVPR 2019. Losses: a WGAN-GP critic (weakpose.priors.PoseDiscriminator, pose + KCS paths) against
+unpaired real 3D poses, reprojection ||W - KX||_F through the estimated weak-perspective camera K, and camera
+orthogonality ||2/tr(KK^T) KK^T - I||_F. No 2D frame is ever paired with its own 3D during training.
+
+How the data is unpaired (``repnet.unpaired``):
+  * ``subjects`` (default): 2D from the training subjects NOT in ``data.labelled_subjects`` (default S1, S5, S6);
+    the 3D pool from the ``data.labelled_subjects`` (default S7, S8) -- different people, different recordings.
+  * ``shuffle``: 2D from every training subject; the 3D pool from ``data.labelled_subjects``; real poses are drawn
+    independently at random, so a 2D batch and the poses the critic sees have nothing to do with each other.
+In both modes the 3D pool is root-relative WORLD poses (z up) rotated about the vertical axis by a random angle:
+the lifter's canonical frame is upright, and the camera branch absorbs the heading. Model selection uses
+held-out sequences of the labelled subjects (every ``data.val_every``-th one; their 3D is not in the pool and
+their 2D is not trained on), never the test subjects.
+
+Evaluation: the canonical 3D is rotated into the camera frame with the estimated camera (orthonormalised K) and
+scaled to the pool's mean bone length (the weak-perspective camera leaves scale to the prior); P-MPJPE
+(Procrustes) is the headline number, N-MPJPE next, MPJPE after that rotation and scale.
+
+Examples:
+
+    python sample/train_repnet.py                                  # embedded synthetic default, GT 2D
+    python sample/train_repnet.py data.root=data/h36m/data_3d_h36m.npz \
+        data.path_2d=data/h36m/data_2d_h36m_cpn_ft_h36m_dbb.npz train.max_steps=100000 train.device=cuda
+    python sample/train_repnet.py repnet.unpaired=shuffle data.labelled_subjects=[S1,S5,S6,S7,S8]
+    python sample/train_repnet.py --resume
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from weakpose.data.datasets import PoseFrameDataset
+from weakpose.data.sources import DataConfig, load_keypoint_data
+from weakpose.evaluation import evaluate_views, lifter_protocol, predict_views
+from weakpose.models.repnet import RepNetLifter
+from weakpose.priors import PoseDiscriminator
+from weakpose.tasks.repnet import RepNetTask
+from weakpose.train import TrainConfig, Trainer, load_checkpoint, parse_config_args, seed_everything
+from weakpose.viz import plot_metric_curves, save_pose_comparison
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    width: int = 512            # RepNet: 1000
+    num_blocks: int = 2
+    normalize_scale: bool = True  # divide the root-centred 2D by its RMS joint distance
+    critic_pose_width: int = 100
+    critic_kcs_width: int = 256  # RepNet: 1000
+    critic_blocks: int = 1
+
+
+@dataclasses.dataclass
+class RepNetConfig:
+    unpaired: str = "subjects"  # 'subjects' | 'shuffle' (see the module docstring)
+    lr: float = 2e-4
+    critic_lr: float = 1e-4
+    n_critic: int = 5
+    weight_adversarial: float = 1.0
+    weight_reprojection: float = 1.0
+    weight_camera: float = 1.0
+    yaw_augment: bool = True
+    lr_decay: float = 0.95
+    decay_every: int = 200
+
+
+@dataclasses.dataclass
+class Config:
+    data: DataConfig = dataclasses.field(default_factory=lambda: DataConfig(labelled_subjects=["S7", "S8"]))
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    repnet: RepNetConfig = dataclasses.field(default_factory=RepNetConfig)
+    train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
+        out_dir="runs/repnet", max_steps=1500, batch_size=256, log_every=50, val_every=250,
+        ckpt_every=500, best_metric="val/p_mpjpe", best_mode="min"))
+    images_dir: str = "images"
+    num_threads: int = 0  # 0 = torch's default
+
+
+class KeypointsOnly(Dataset):
+    """The 2D of a frame dataset and nothing else: the training batches cannot carry the paired 3D."""
+
+    def __init__(self, frames: PoseFrameDataset):
+        self.frames = frames
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, index: int):
+        return {"keypoints_2d": self.frames[index]["keypoints_2d"]}
+
+
+def unpaired_split(data, cfg: Config):
+    """(2D training sequences, 3D pool (N, 17, 3) root-relative world metres) for ``cfg.repnet.unpaired``."""
+    labelled = set(cfg.data.labelled_subjects)
+    held_out = {s.key for s in data.splits.val}
+    if cfg.repnet.unpaired == "subjects":
+        seqs_2d = [s for s in data.splits.train if s.subject not in labelled]
+    elif cfg.repnet.unpaired == "shuffle":
+        seqs_2d = [s for s in data.splits.train if s.key not in held_out]
+    else:
+        raise ValueError(f"repnet.unpaired must be 'subjects' or 'shuffle'; got {cfg.repnet.unpaired!r}")
+    if not seqs_2d:
+        raise ValueError(f"no 2D training sequences: every training subject {cfg.data.train_subjects} is in "
+                         f"data.labelled_subjects {sorted(labelled)} (the 3D pool) with repnet.unpaired=subjects")
+    pool = [s.positions_3d[::cfg.data.stride] for s in data.labelled if s.positions_3d is not None]
+    if not pool:
+        raise ValueError(f"no 3D poses of data.labelled_subjects {sorted(labelled)} for the critic")
+    pool = np.concatenate(pool).astype(np.float32)
+    return seqs_2d, pool - pool[:, :1]
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cfg, args = parse_config_args(Config, argv)
+    if cfg.num_threads > 0:
+        torch.set_num_threads(cfg.num_threads)
+    seed_everything(cfg.train.seed)
+
+    data = load_keypoint_data(cfg.data)
+    seqs_2d, pool = unpaired_split(data, cfg)
+    train_ds = KeypointsOnly(PoseFrameDataset(seqs_2d, frame_stride=cfg.data.stride, require_3d=False))
+    val_ds = PoseFrameDataset(data.splits.val)
+    subjects_2d = sorted({s.subject for s in seqs_2d})
+    print(f"2D: {len(train_ds)} frames x cameras of {subjects_2d}; unpaired 3D pool: {len(pool)} world poses of "
+          f"{cfg.data.labelled_subjects} (mode '{cfg.repnet.unpaired}'); validation: {len(val_ds)} held-out "
+          f"frames of {sorted({s.subject for s in data.splits.val})}")
+
+    m, r = cfg.model, cfg.repnet
+    lifter = RepNetLifter(width=m.width, num_blocks=m.num_blocks, normalize_scale=m.normalize_scale)
+    critic = PoseDiscriminator(pose_width=m.critic_pose_width, kcs_width=m.critic_kcs_width,
+                               num_blocks=m.critic_blocks)
+    task = RepNetTask(lifter, critic, pool, lr=r.lr, critic_lr=r.critic_lr, n_critic=r.n_critic,
+                      weight_adversarial=r.weight_adversarial, weight_reprojection=r.weight_reprojection,
+                      weight_camera=r.weight_camera, yaw_augment=r.yaw_augment, lr_decay=r.lr_decay,
+                      decay_every=r.decay_every)
+    trainer = Trainer(task, cfg, train_ds, val_ds, resume=args.resume)
+    result = trainer.fit()
+    if result.interrupted or not trainer.is_main:
+        return 0
+
+    out = Path(cfg.train.out_dir)
+    best = out / "best.pt" if (out / "best.pt").exists() else out / "last.pt"
+    task.load_state_dict(load_checkpoint(best)["task"])
+    if result.best_value is not None:
+        print(f"evaluating {best.name} (step {result.best_step}, chosen on the validation split: "
+              f"val/p_mpjpe {result.best_value * 1000:.1f} mm)")
+    task.to(trainer.device)
+    critic.save(out / "critic.pt")  # the trained critic doubles as a pose prior
+
+    test_ds = PoseFrameDataset(data.splits.test)
+    views = predict_views(task.predict, test_ds, device=trainer.device)
+    table = evaluate_views(views)
+    protocol = dataclasses.replace(
+        lifter_protocol(data.two_d_source, data.exclusions),
+        alignment="P-MPJPE similarity Procrustes, no reflection (P2); N-MPJPE least-squares scale; MPJPE after "
+                  "rotating by the estimated camera and scaling to the 3D pool's mean bone length")
+    print(f"\nTest subjects {cfg.data.test_subjects}; no paired 3D used (RepNet, unpaired mode "
+          f"'{cfg.repnet.unpaired}')")
+    print(table.format(protocol))
+    table.save_csv(out / "eval.csv", protocol)
+    table.save_json(out / "eval.json", protocol)
+
+    images = Path(cfg.images_dir)
+    inputs_2d = {(s.subject, s.action, cam): kp for s in data.splits.test for cam, kp in s.positions_2d.items()}
+    keys = sorted(views)
+    picks = [keys[(i * len(keys)) // 5] for i in range(min(5, len(keys)))]
+    frames = [len(views[k][0]) // 2 for k in picks]
+    save_pose_comparison(
+        images / "repnet_predictions.png",
+        poses_2d=[inputs_2d[k][f] for k, f in zip(picks, frames)],
+        poses_pred=[views[k][0][f] for k, f in zip(picks, frames)],
+        poses_true=[views[k][1][f] for k, f in zip(picks, frames)],
+        titles=[f"{s} {a}, camera {c}" for s, a, c in picks])
+    plot_metric_curves(out / "metrics.csv", images / "repnet_curves.png",
+                       keys=["train/loss_reprojection", "train/loss_camera", "train/critic_gap", "val/p_mpjpe",
+                             "val/n_mpjpe"],
+                       title="RepNet (unpaired 3D), metres / critic units")
+    print(f"wrote {out}/eval.csv, {out}/critic.pt, {images}/repnet_predictions.png, {images}/repnet_curves.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
