@@ -3,8 +3,9 @@
 Wandt & Rosenhahn, "RepNet", CVPR 2019: the critic reads a 3D pose along two paths — the flattened pose through
 fully connected layers with leaky ReLU and a residual block, and the flattened KCS matrix Ψ = BᵀB
 (:mod:`weakpose.priors.kcs`) through its own fully connected layers — concatenates them and ends in one linear
-output (a Wasserstein critic, no sigmoid). Widths follow the paper's description (100-unit layers on the pose
-path and after fusion, a wider 1000-unit KCS path); all are configurable. Only the upper triangle of the
+output (a Wasserstein critic, no sigmoid). Widths follow the paper's description of 100-unit fully connected
+layers (pose path, KCS path and the layer after fusion); all are configurable (``kcs_width=1000`` gives a wider
+KCS path at about 5× the training cost on a CPU). Only the upper triangle of the
 symmetric Ψ (diagonal included) is fed, which carries the same information as the full matrix.
 
 Inputs: poses ``(B, J, 3)`` in METRES, H36M-17 joint order by default (:data:`weakpose.skeleton.H36M17`); any
@@ -53,7 +54,7 @@ class PoseDiscriminator(nn.Module):
     """
 
     def __init__(self, num_joints: int = 17, bones: Optional[Sequence[Tuple[int, int]]] = None,
-                 pose_width: int = 100, num_blocks: int = 1, kcs_width: int = 1000, fused_width: int = 100,
+                 pose_width: int = 100, num_blocks: int = 1, kcs_width: int = 100, fused_width: int = 100,
                  slope: float = 0.2, max_bone_m: float = 2.0):
         super().__init__()
         if bones is None:
@@ -138,7 +139,8 @@ class PoseDiscriminator(nn.Module):
         Gradients flow to ``poses``; lower means more realistic. Equal to :func:`weakpose.priors.generator_loss`.
         """
         if not isinstance(poses, torch.Tensor):
-            raise TypeError(f"PoseDiscriminator.loss needs a torch tensor (to back-propagate), got {type(poses).__name__}")
+            raise TypeError("PoseDiscriminator.loss needs a torch tensor (to back-propagate), "
+                            f"got {type(poses).__name__}")
         return generator_loss(lambda x: self(x).reshape(-1), poses.reshape(-1, *poses.shape[-2:]))
 
     # -- files -------------------------------------------------------------------------------------------------
