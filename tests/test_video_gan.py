@@ -80,3 +80,16 @@ def test_short_gan_run_lowers_reprojection_error(windows, tmp_path):
     Trainer(task, cfg, windows).fit()
     after = reproj_error()
     assert after < 0.75 * before, (before, after)
+
+
+def test_reprojection_error_is_plain_for_sane_poses_and_bounded_otherwise(windows):
+    batch = _batch(windows)
+    pose, root, intr = batch["pose_3d"], batch["root_3d"], batch["intrinsics"]
+    target = batch["keypoints_2d"][:, 4] + 0.01
+    plain = (reproject(pose, root, intr) - target).norm(dim=-1).mean()
+    torch.testing.assert_close(VideoGanTask.reprojection_error(pose, root, intr, target), plain)
+    behind = pose.clone()
+    behind[:, 3, 2] = -root[:, 2]  # a foot exactly at the camera plane
+    err = VideoGanTask.reprojection_error(behind.requires_grad_(True), root, intr, target)
+    err.backward()
+    assert torch.isfinite(err) and err <= 1.0 and torch.isfinite(behind.grad).all()

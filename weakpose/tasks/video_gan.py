@@ -74,6 +74,21 @@ class VideoGanTask(TrainTask):
         reprojection loss explode before anything is learnt."""
         return torch.cat([raw[..., :2], 0.5 + F.softplus(raw[..., 2:] + 4.0)], dim=-1)
 
+    @staticmethod
+    def reprojection_error(pose: torch.Tensor, root: torch.Tensor, intrinsics: torch.Tensor,
+                           target_2d: torch.Tensor, min_depth: float = 0.5, max_error: float = 1.0) -> torch.Tensor:
+        """Mean per-joint distance (normalised screen units) between the projection of pose + root and the 2D.
+
+        Unlabelled early predictions can put joints at or behind the camera, where a projection divides by ~0 and
+        one batch's gradient wrecks the network: joint depths are kept ``min_depth`` metres in front of the camera
+        and each joint's error is capped at ``max_error`` (half an image width), which bounds the gradients
+        without changing the loss of sensible poses.
+        """
+        z_floor = (min_depth - root[..., 2:3]).unsqueeze(-2)  # (B, 1, 1): lowest root-relative depth allowed
+        pose = torch.cat([pose[..., :2], torch.maximum(pose[..., 2:], z_floor)], dim=-1)
+        err = (reproject(pose, root, intrinsics) - target_2d).norm(dim=-1)
+        return err.clamp(max=max_error).mean()
+
     def _labelled_mask(self, batch) -> torch.Tensor:
         n = batch["keypoints_2d"].shape[0]
         if self.supervision == "full":
@@ -132,8 +147,7 @@ class VideoGanTask(TrainTask):
         free = ~labelled
         if free.any():
             target_2d = kp[free, self.centre]
-            proj = reproject(pred[free], root[free], batch["intrinsics"][free])
-            reproj = (proj - target_2d).norm(dim=-1).mean()
+            reproj = self.reprojection_error(pred[free], root[free], batch["intrinsics"][free], target_2d)
             loss = loss + self.w_reproj * reproj
             out["loss_reproj"] = reproj.detach()
             if labelled.any() and self.w_bone > 0:  # VideoPose3D: unlabelled bone lengths match labelled ones
