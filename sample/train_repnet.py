@@ -33,7 +33,6 @@ import dataclasses
 import logging
 import sys
 from pathlib import Path
-from typing import List
 
 import numpy as np
 import torch
@@ -49,9 +48,12 @@ from weakpose.train import TrainConfig, Trainer, load_checkpoint, parse_config_a
 from weakpose.viz import plot_metric_curves, save_pose_comparison
 
 
+TRAINING_MAX_BONE_M = 50.0
+
+
 @dataclasses.dataclass
 class ModelConfig:
-    width: int = 512            # RepNet: 1000
+    width: int = 256            # RepNet: 1000 (smaller here so the default run fits a few CPU minutes)
     num_blocks: int = 2
     normalize_scale: bool = True  # divide the root-centred 2D by its RMS joint distance
     critic_pose_width: int = 100
@@ -79,7 +81,7 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     repnet: RepNetConfig = dataclasses.field(default_factory=RepNetConfig)
     train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
-        out_dir="runs/repnet", max_steps=1500, batch_size=256, log_every=50, val_every=250,
+        out_dir="runs/repnet", max_steps=1500, batch_size=128, log_every=50, val_every=250,
         ckpt_every=500, best_metric="val/p_mpjpe", best_mode="min"))
     images_dir: str = "images"
     num_threads: int = 0  # 0 = torch's default
@@ -136,8 +138,10 @@ def main(argv=None) -> int:
 
     m, r = cfg.model, cfg.repnet
     lifter = RepNetLifter(width=m.width, num_blocks=m.num_blocks, normalize_scale=m.normalize_scale)
+    # The critic's millimetre guard (median bone > 2 m) is loosened while it judges an untrained lifter, whose
+    # first outputs can be any size; the pool itself is checked for metres by RepNetTask.
     critic = PoseDiscriminator(pose_width=m.critic_pose_width, kcs_width=m.critic_kcs_width,
-                               num_blocks=m.critic_blocks)
+                               num_blocks=m.critic_blocks, max_bone_m=TRAINING_MAX_BONE_M)
     task = RepNetTask(lifter, critic, pool, lr=r.lr, critic_lr=r.critic_lr, n_critic=r.n_critic,
                       weight_adversarial=r.weight_adversarial, weight_reprojection=r.weight_reprojection,
                       weight_camera=r.weight_camera, yaw_augment=r.yaw_augment, lr_decay=r.lr_decay,
@@ -154,6 +158,7 @@ def main(argv=None) -> int:
         print(f"evaluating {best.name} (step {result.best_step}, chosen on the validation split: "
               f"val/p_mpjpe {result.best_value * 1000:.1f} mm)")
     task.to(trainer.device)
+    critic.max_bone_m = PoseDiscriminator().max_bone_m  # the saved prior keeps the default guard
     critic.save(out / "critic.pt")  # the trained critic doubles as a pose prior
 
     test_ds = PoseFrameDataset(data.splits.test)

@@ -157,6 +157,8 @@ def test_bad_shapes_raise_clear_errors():
         camera_loss(torch.zeros(2, 3))
     with pytest.raises(ValueError, match=r"real_poses.*\(10, 16, 3\)"):
         RepNetTask(net, _Critic(), np.zeros((10, 16, 3)))
+    with pytest.raises(ValueError, match="millimetres"):
+        RepNetTask(net, _Critic(), np.random.default_rng(0).normal(scale=300.0, size=(10, 17, 3)))
 
 
 def test_one_training_step_updates_both_networks_with_n_critic_critic_steps(rng):

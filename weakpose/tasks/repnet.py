@@ -94,6 +94,9 @@ class RepNetTask(TrainTask):
         self._real = real - real[:, :1]  # root-relative; kept out of checkpoints (the script rebuilds it)
         # The prior's scale: predictions are rescaled to it for MPJPE (a weak-perspective camera cannot fix it).
         self.target_bone_length = float(mean_bone_length(self._real, self.parents).mean())
+        if self.target_bone_length > 2.0:
+            raise ValueError(f"real_poses {tuple(real.shape)} have a mean bone length of "
+                             f"{self.target_bone_length:.3g}, over 2 m -- are they in millimetres? Pass metres.")
 
     # -- data --------------------------------------------------------------------------------------
     def sample_real(self, n: int) -> torch.Tensor:
