@@ -64,7 +64,7 @@ class ModelConfig:
 @dataclasses.dataclass
 class RepNetConfig:
     unpaired: str = "subjects"  # 'subjects' | 'shuffle' (see the module docstring)
-    lr: float = 2e-4
+    lr: float = 1e-3
     critic_lr: float = 1e-4
     n_critic: int = 5
     weight_adversarial: float = 1.0
