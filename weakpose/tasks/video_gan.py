@@ -45,7 +45,7 @@ class VideoGanTask(TrainTask):
                  critic: Optional[PoseDiscriminator], supervision: str, real_poses: Optional[torch.Tensor] = None,
                  labelled_subject_ids: Iterable[int] = (), lr: float = 1e-3, lr_decay: float = 0.95,
                  decay_every: int = 200, n_critic: int = 3, w_adv: float = 0.05, w_reproj: float = 1.0,
-                 w_bone: float = 1.0, flip_augmentation: bool = True):
+                 w_bone: float = 1.0, flip_augmentation: bool = True, training_twin: bool = True):
         if supervision not in SUPERVISION:
             raise ValueError(f"supervision must be one of {SUPERVISION}; got {supervision!r}")
         if pose_model.receptive_field() != trajectory_model.receptive_field():
@@ -64,6 +64,9 @@ class VideoGanTask(TrainTask):
         self.critic_optimizer = make_optimizer(critic.parameters()) if critic is not None else None
         self.n_critic, self.w_adv, self.w_reproj, self.w_bone = int(n_critic), w_adv, w_reproj, w_bone
         self.flip_augmentation = flip_augmentation
+        # False runs the dilated inference network on the training windows (a straightforward implementation of
+        # the published design): the same numbers, slower; kept to measure what the strided twin buys.
+        self.training_twin = training_twin
         self.centre = pose_model.frame_offset
 
     # -- pieces ---------------------------------------------------------------------------------------------
@@ -133,8 +136,12 @@ class VideoGanTask(TrainTask):
         if self.flip_augmentation:
             batch = self._flip(batch)
         kp = batch["keypoints_2d"]
-        pred = self.pose_model.forward_windows(kp)[:, 0]              # (B, 17, 3) root-relative
-        root = self.root_from_output(self.trajectory_model.forward_windows(kp)[:, 0, 0])  # (B, 3) camera frame
+        if self.training_twin:
+            pred, raw_root = self.pose_model.forward_windows(kp), self.trajectory_model.forward_windows(kp)
+        else:
+            pred, raw_root = self.pose_model(kp), self.trajectory_model(kp)
+        pred = pred[:, 0]                                   # (B, 17, 3) root-relative
+        root = self.root_from_output(raw_root[:, 0, 0])     # (B, 3) camera frame
         labelled = self._labelled_mask(batch)
         out = {}
         loss = pred.new_zeros(())
