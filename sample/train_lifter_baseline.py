@@ -22,11 +22,11 @@ import torch
 
 from weakpose.data.datasets import PoseFrameDataset
 from weakpose.data.sources import DataConfig, load_keypoint_data
-from weakpose.evaluation import evaluate_views, lifter_protocol, predict_views
+from weakpose.evaluation import lifter_protocol, predict_views, report
 from weakpose.lifters import save_lifter
 from weakpose.models import MLPLifter
 from weakpose.tasks import SupervisedLifterTask
-from weakpose.train import TrainConfig, Trainer, load_checkpoint, parse_config_args, seed_everything
+from weakpose.train import TrainConfig, Trainer, parse_config_args, seed_everything
 from weakpose.viz import plot_metric_curves, save_pose_comparison
 
 
@@ -79,25 +79,16 @@ def main(argv=None) -> int:
         return 0
 
     out = Path(cfg.train.out_dir)
-    best = out / "best.pt" if (out / "best.pt").exists() else out / "last.pt"
-    task.load_state_dict(load_checkpoint(best)["task"])
-    if result.best_value is not None:
-        print(f"evaluating {best.name} (step {result.best_step}, chosen on the validation split: "
-              f"val/mpjpe {result.best_value * 1000:.1f} mm)")
+    trainer.restore_best(result)
     model_kwargs = {"width": cfg.model.width, "num_blocks": cfg.model.num_blocks, "dropout": cfg.model.dropout}
     save_lifter(out / "lifter.pt", model, "mlp", model_kwargs, meta={
         "script": "sample/train_lifter_baseline.py", "selected_on": "validation split of the labelled subjects",
         "step": result.best_step if result.best_value is not None else result.step,
         "labelled_subjects": list(cfg.data.labelled_subjects)})
-    task.to(trainer.device)
     test_ds = PoseFrameDataset(data.splits.test)
     views = predict_views(task.predict, test_ds, device=trainer.device)
-    table = evaluate_views(views)
-    protocol = lifter_protocol(data.two_d_source, data.exclusions)
-    print(f"\nTest subjects {cfg.data.test_subjects}, 3D labels from {cfg.data.labelled_subjects} only")
-    print(table.format(protocol))
-    table.save_csv(out / "eval.csv", protocol)
-    table.save_json(out / "eval.json", protocol)
+    report(views, lifter_protocol(data.two_d_source, data.exclusions), out,
+           f"\nTest subjects {cfg.data.test_subjects}, 3D labels from {cfg.data.labelled_subjects} only")
 
     images = Path(cfg.images_dir)
     inputs_2d = {(seq.subject, seq.action, cam): kp for seq in data.splits.test for cam, kp in seq.positions_2d.items()}

@@ -25,7 +25,6 @@ from typing import Literal
 import numpy as np
 import torch
 
-from weakpose.data.h36m import H36MData
 from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.priors import PoseDiscriminator
 from weakpose.skeleton import H36M17

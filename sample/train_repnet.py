@@ -40,11 +40,11 @@ from torch.utils.data import Dataset
 
 from weakpose.data.datasets import PoseFrameDataset
 from weakpose.data.sources import DataConfig, load_keypoint_data
-from weakpose.evaluation import evaluate_views, lifter_protocol, predict_views
+from weakpose.evaluation import lifter_protocol, predict_views, report
 from weakpose.models.repnet import RepNetLifter
 from weakpose.priors import PoseDiscriminator
 from weakpose.tasks.repnet import RepNetTask
-from weakpose.train import TrainConfig, Trainer, load_checkpoint, parse_config_args, seed_everything
+from weakpose.train import TrainConfig, Trainer, parse_config_args, seed_everything
 from weakpose.viz import plot_metric_curves, save_pose_comparison
 
 
@@ -152,27 +152,18 @@ def main(argv=None) -> int:
         return 0
 
     out = Path(cfg.train.out_dir)
-    best = out / "best.pt" if (out / "best.pt").exists() else out / "last.pt"
-    task.load_state_dict(load_checkpoint(best)["task"])
-    if result.best_value is not None:
-        print(f"evaluating {best.name} (step {result.best_step}, chosen on the validation split: "
-              f"val/p_mpjpe {result.best_value * 1000:.1f} mm)")
-    task.to(trainer.device)
+    trainer.restore_best(result)
     critic.max_bone_m = PoseDiscriminator().max_bone_m  # the saved prior keeps the default guard
     critic.save(out / "critic.pt")  # the trained critic doubles as a pose prior
 
     test_ds = PoseFrameDataset(data.splits.test)
     views = predict_views(task.predict, test_ds, device=trainer.device)
-    table = evaluate_views(views)
     protocol = dataclasses.replace(
         lifter_protocol(data.two_d_source, data.exclusions),
         alignment="P-MPJPE similarity Procrustes, no reflection (P2); N-MPJPE least-squares scale; MPJPE after "
                   "rotating by the estimated camera and scaling to the 3D pool's mean bone length")
-    print(f"\nTest subjects {cfg.data.test_subjects}; no paired 3D used (RepNet, unpaired mode "
-          f"'{cfg.repnet.unpaired}')")
-    print(table.format(protocol))
-    table.save_csv(out / "eval.csv", protocol)
-    table.save_json(out / "eval.json", protocol)
+    report(views, protocol, out, f"\nTest subjects {cfg.data.test_subjects}; no paired 3D used (RepNet, "
+                                 f"unpaired mode '{cfg.repnet.unpaired}')")
 
     images = Path(cfg.images_dir)
     inputs_2d = {(s.subject, s.action, cam): kp for s in data.splits.test for cam, kp in s.positions_2d.items()}

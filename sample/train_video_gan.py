@@ -25,13 +25,12 @@ import torch
 
 from weakpose.data.datasets import PoseWindowDataset
 from weakpose.data.sources import DataConfig, load_keypoint_data
-from weakpose.evaluation import evaluate_views, lifter_protocol, predict_views
+from weakpose.evaluation import lifter_protocol, predict_views, report
 from weakpose.lifters import save_lifter
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel
 from weakpose.priors import PoseDiscriminator
 from weakpose.tasks.video_gan import SUPERVISION, VideoGanTask
-from weakpose.train import (TrainConfig, Trainer, WallClockBudget, load_checkpoint, parse_config_args,
-                            seed_everything)
+from weakpose.train import TrainConfig, Trainer, WallClockBudget, parse_config_args, seed_everything
 from weakpose.viz import plot_metric_curves, save_pose_comparison
 
 
@@ -130,8 +129,7 @@ def main(argv=None) -> int:
         return 0
 
     out = Path(cfg.train.out_dir)
-    best = out / "best.pt" if (out / "best.pt").exists() else out / "last.pt"
-    task.load_state_dict(load_checkpoint(best)["task"])
+    trainer.restore_best(result)
     save_lifter(out / "lifter.pt", pose_model, "temporal", model_kwargs, meta={
         "script": "sample/train_video_gan.py", "supervision": cfg.loss.supervision,
         "selected_on": "validation split of the labelled subjects", "step": result.best_step})
@@ -139,15 +137,10 @@ def main(argv=None) -> int:
         critic.max_bone_m = PoseDiscriminator().max_bone_m
         critic.meta = {"trained_with": "sample/train_video_gan.py", "frame": "camera, root-relative"}
         critic.save(out / "critic.pt")
-    task.to(trainer.device)
     test_ds = PoseWindowDataset(data.splits.test, receptive_field=rf, causal=cfg.model.causal)
     views = predict_views(task.predict, test_ds, batch_size=256, device=trainer.device)
-    table = evaluate_views(views)
-    protocol = lifter_protocol(data.two_d_source, data.exclusions)
-    print(f"\nTest subjects {cfg.data.test_subjects}; supervision {cfg.loss.supervision}; receptive field {rf}")
-    print(table.format(protocol))
-    table.save_csv(out / "eval.csv", protocol)
-    table.save_json(out / "eval.json", protocol)
+    report(views, lifter_protocol(data.two_d_source, data.exclusions), out,
+           f"\nTest subjects {cfg.data.test_subjects}; supervision {cfg.loss.supervision}; receptive field {rf}")
 
     images = Path(cfg.images_dir)
     keys = sorted(views)

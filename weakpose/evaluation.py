@@ -49,6 +49,21 @@ def evaluate_views(views: Dict[Tuple[str, str, str], Tuple[np.ndarray, np.ndarra
     return table
 
 
+def report(views, protocol: Protocol, out_dir, header: str = "",
+           metrics: Iterable[str] = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve")) -> EvaluationTable:
+    """Score ``views`` (see :func:`predict_views`), print the per-action table under ``protocol`` and write it to
+    ``out_dir/eval.csv`` and ``out_dir/eval.json``."""
+    from pathlib import Path
+
+    table = evaluate_views(views, metrics)
+    if header:
+        print(header)
+    print(table.format(protocol))
+    table.save_csv(Path(out_dir) / "eval.csv", protocol)
+    table.save_json(Path(out_dir) / "eval.json", protocol)
+    return table
+
+
 def lifter_protocol(two_d_source: str, exclusions: Iterable[str] = (), stride: int = 1,
                     flip_augmentation: bool = False) -> Protocol:
     """The protocol line of a single-camera lifter evaluated on all frames of every test view."""
@@ -64,4 +79,4 @@ def lifter_protocol(two_d_source: str, exclusions: Iterable[str] = (), stride: i
     )
 
 
-__all__ = ["predict_views", "evaluate_views", "lifter_protocol"]
+__all__ = ["predict_views", "evaluate_views", "report", "lifter_protocol"]

@@ -444,6 +444,18 @@ class Trainer:
     def is_main(self) -> bool:
         return self.ctx.is_main
 
+    def restore_best(self, result: "FitResult") -> Path:
+        """Load the checkpoint chosen on the validation split (best.pt, else last.pt) into the task; return its
+        path. Scripts call this before evaluating, so test numbers never come from test-set selection."""
+        best = self.out_dir / "best.pt"
+        path = best if best.exists() else self.out_dir / "last.pt"
+        self.task.load_state_dict(load_checkpoint(path)["task"])
+        self.task.to(self.device)
+        if self.is_main and result.best_value is not None and path == best:
+            log.info("restored %s (step %s, chosen on the validation split: %s = %.4g)", path.name,
+                     result.best_step, self.cfg.best_metric, result.best_value)
+        return path
+
     def finish_early(self) -> None:
         """End training after the current step as if ``max_steps`` had been reached (final validation and
         checkpoint included; the result is not marked interrupted). Call from a callback on every rank."""
