@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -24,23 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from bench.common import print_table  # noqa: E402
+from bench.common import print_table, time_interleaved  # noqa: E402
 from body_fixtures import make_smpl_sized_model, write_npz, write_plain_pkl  # noqa: E402
 from weakpose.body import BodyModel  # noqa: E402
 
 
-def _interleaved(fns, repeats: int, warmup: int = 2):
-    """Median seconds of each function, their repeats interleaved."""
-    for fn in fns:
-        for _ in range(warmup):
-            fn()
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            t = time.perf_counter()
-            fn()
-            times[i].append(time.perf_counter() - t)
-    return [statistics.median(t) for t in times]
 
 
 def main(argv=None) -> int:
@@ -82,8 +68,8 @@ def main(argv=None) -> int:
                     (out.vertices.sum() + out.joints[:, :24].sum()).backward()
                 return fn
 
-            fwd_ours, fwd_ref = _interleaved([run(ours, False), run(ref, False)], args.repeats)
-            fb_ours, fb_ref = _interleaved([run(ours, True), run(ref, True)], args.repeats)
+            fwd_ours, fwd_ref = time_interleaved([run(ours, False), run(ref, False)], args.repeats, warmup=2)
+            fb_ours, fb_ref = time_interleaved([run(ours, True), run(ref, True)], args.repeats, warmup=2)
             rows.append([threads, batch, f"{fwd_ours * 1e3:.2f}", f"{fwd_ref * 1e3:.2f}",
                          f"{fwd_ref / fwd_ours:.2f}x", f"{fb_ours * 1e3:.2f}", f"{fb_ref * 1e3:.2f}",
                          f"{fb_ref / fb_ours:.2f}x"])

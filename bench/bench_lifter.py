@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -30,7 +28,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import print_table, time_it  # noqa: E402
+from bench.common import print_table, time_interleaved, time_it  # noqa: E402
 from weakpose.models.temporal import TemporalLifter  # noqa: E402
 
 TARGET_SPEEDUP = 1.5
@@ -47,18 +45,6 @@ def _widths(rf: int):
     return tuple(widths)
 
 
-def _interleaved(fns, repeats: int, warmup: int = 1):
-    """Median seconds of each function, their repeats interleaved."""
-    for fn in fns:
-        for _ in range(warmup):
-            fn()
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            t = time.perf_counter()
-            fn()
-            times[i].append(time.perf_counter() - t)
-    return [statistics.median(t) for t in times]
 
 
 def _train_step(model, forward, opt, x, y):
@@ -104,7 +90,7 @@ def main(argv=None) -> int:
         for threads in args.threads:
             torch.set_num_threads(threads)
             model.train()
-            t_strided, t_dilated = _interleaved(
+            t_strided, t_dilated = time_interleaved(
                 [_train_step(model, model.forward_windows, opt, x, y), _train_step(model, model.forward, opt, x, y)],
                 args.repeats)
             model.eval()

@@ -35,6 +35,20 @@ def time_it(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> floa
     return statistics.median(times)
 
 
+def time_interleaved(fns, repeats: int, warmup: int = 1) -> List[float]:
+    """Median seconds of each function, their repeats interleaved so load changes hit all of them alike."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            t = time.perf_counter()
+            fn()
+            times[i].append(time.perf_counter() - t)
+    return [statistics.median(t) for t in times]
+
+
 def print_table(title: str, protocol: str, header: Sequence[str], rows: List[Sequence[object]]) -> str:
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
     lines = [title, f"protocol: {protocol}", machine_line(),
