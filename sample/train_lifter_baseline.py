@@ -14,11 +14,9 @@ Model: Martinez et al., ICCV 2017. Protocol: see the printed protocol line.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import sys
 from pathlib import Path
 
-import torch
 
 from weakpose.data.datasets import PoseFrameDataset
 from weakpose.data.sources import DataConfig, load_keypoint_data
@@ -26,7 +24,7 @@ from weakpose.evaluation import lifter_protocol, predict_views, report
 from weakpose.lifters import save_lifter
 from weakpose.models import MLPLifter
 from weakpose.tasks import SupervisedLifterTask
-from weakpose.train import TrainConfig, Trainer, parse_config_args, seed_everything
+from weakpose.train import TrainConfig, Trainer, start_run
 from weakpose.viz import plot_metric_curves, save_pose_comparison
 
 
@@ -58,11 +56,7 @@ class Config:
 
 
 def main(argv=None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cfg, args = parse_config_args(Config, argv)
-    if cfg.num_threads > 0:
-        torch.set_num_threads(cfg.num_threads)
-    seed_everything(cfg.train.seed)
+    cfg, args = start_run(Config, argv)
 
     data = load_keypoint_data(cfg.data)
     train_ds = PoseFrameDataset(data.labelled, frame_stride=cfg.data.stride)

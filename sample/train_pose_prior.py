@@ -16,7 +16,6 @@ Method: Wandt & Rosenhahn, CVPR 2019 (critic, KCS); Gulrajani et al., NeurIPS 20
 from __future__ import annotations
 
 import dataclasses
-import logging
 import sys
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.priors import PoseDiscriminator
 from weakpose.skeleton import H36M17
 from weakpose.tasks.pose_prior import PoseGenerator, PosePriorTask, RealPoseDataset, real_poses
-from weakpose.train import TrainConfig, Trainer, parse_config_args, seed_everything
+from weakpose.train import TrainConfig, Trainer, start_run
 from weakpose.viz import plot_metric_curves, save_pose_comparison
 
 
@@ -88,11 +87,7 @@ def implausible_versions(poses: np.ndarray, rng: np.random.Generator) -> dict:
 
 
 def main(argv=None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cfg, args = parse_config_args(Config, argv)
-    if cfg.num_threads > 0:
-        torch.set_num_threads(cfg.num_threads)
-    seed_everything(cfg.train.seed)
+    cfg, args = start_run(Config, argv)
     t0 = time.perf_counter()
 
     data = load_keypoint_data(cfg.data)

@@ -30,12 +30,10 @@ Examples:
 from __future__ import annotations
 
 import dataclasses
-import logging
 import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from weakpose.data.datasets import PoseFrameDataset
@@ -44,7 +42,7 @@ from weakpose.evaluation import lifter_protocol, predict_views, report
 from weakpose.models.repnet import RepNetLifter
 from weakpose.priors import PoseDiscriminator
 from weakpose.tasks.repnet import RepNetTask
-from weakpose.train import TrainConfig, Trainer, parse_config_args, seed_everything
+from weakpose.train import TrainConfig, Trainer, start_run
 from weakpose.viz import plot_metric_curves, save_pose_comparison
 
 
@@ -121,11 +119,7 @@ def unpaired_split(data, cfg: Config):
 
 
 def main(argv=None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cfg, args = parse_config_args(Config, argv)
-    if cfg.num_threads > 0:
-        torch.set_num_threads(cfg.num_threads)
-    seed_everything(cfg.train.seed)
+    cfg, args = start_run(Config, argv)
 
     data = load_keypoint_data(cfg.data)
     seqs_2d, pool = unpaired_split(data, cfg)

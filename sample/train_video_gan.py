@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 import sys
 from pathlib import Path
 from typing import List
@@ -30,7 +29,7 @@ from weakpose.lifters import save_lifter
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel
 from weakpose.priors import PoseDiscriminator
 from weakpose.tasks.video_gan import SUPERVISION, VideoGanTask
-from weakpose.train import TrainConfig, Trainer, WallClockBudget, parse_config_args, seed_everything
+from weakpose.train import TrainConfig, Trainer, WallClockBudget, start_run
 from weakpose.viz import plot_metric_curves, save_pose_comparison
 
 
@@ -78,19 +77,15 @@ def _real_pool(windows: PoseWindowDataset, max_poses: int, seed: int) -> torch.T
 
 
 def main(argv=None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--supervision", choices=SUPERVISION, default=None)
     pre.add_argument("--budget-minutes", type=float, default=None)
     known, rest = pre.parse_known_args(sys.argv[1:] if argv is None else argv)
-    cfg, args = parse_config_args(Config, rest)
+    cfg, args = start_run(Config, rest)
     if known.supervision:
         cfg.loss.supervision = known.supervision
     if known.budget_minutes is not None:
         cfg.budget_minutes = known.budget_minutes
-    if cfg.num_threads > 0:
-        torch.set_num_threads(cfg.num_threads)
-    seed_everything(cfg.train.seed)
     if cfg.loss.supervision == "full":
         cfg.data.labelled_subjects = list(cfg.data.train_subjects)
 

@@ -8,6 +8,7 @@ Typical use::
     train, val = split_train_val(train_items, key_fn=lambda s: s.subject, val_groups=["S8"])
     Trainer(task, cfg, MyDataset(train), MyDataset(val), resume=args.resume).fit()
 """
+from weakpose.train.startup import start_run
 from weakpose.train.checkpoint import CHECKPOINT_FORMAT, check_weights_only_safe, load_checkpoint, save_checkpoint
 from weakpose.train.config import (
     ConfigError,
@@ -87,4 +88,5 @@ __all__ = [
     "set_deterministic",
     "set_rng_state",
     "split_train_val",
+    "start_run",
 ]
