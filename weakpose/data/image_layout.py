@@ -18,6 +18,11 @@ frame numbers; and per camera c in ``camera_ids`` (C,): ``crop_boxes`` (C,N,3) =
 pixels, ``R`` (C,3,3), ``t`` (C,3) metres, ``K`` (C,3,3), ``dist`` (C,5) = [k1,k2,k3,p1,p2], ``image_sizes`` (C,2).
 A crop of size S is the full image's square (x0, y0, side) resampled to S x S: its camera is
 :func:`weakpose.data.scene.crop_camera` of the full camera.
+
+Backgrounds (optional, needed by the encoder-decoder, which injects the target view's background in its decoder):
+``<root>/backgrounds/s_09_ca_01.jpg`` is camera 1's full image of subject S9's room without the person (the
+temporal median of its frames for real data), downscaled by ``index.json["background_scale"]`` (full-image pixel
+``(u, v)`` is background pixel ``(u, v) · scale``); ``index.json["backgrounds"]`` maps subject -> camera id -> file.
 """
 from __future__ import annotations
 
@@ -57,6 +62,29 @@ def parse_sequence_folder(name: str) -> Tuple[str, int, int, int]:
 
 def frame_name(folder: str, frame: int, suffix: str) -> str:
     return f"{folder}_{frame:06d}{suffix}"
+
+
+def background_name(subject: str, camera_id: str) -> str:
+    """``("S9", "54138969")`` -> ``"backgrounds/s_09_ca_01.jpg"`` (relative to the layout root)."""
+    return f"backgrounds/s_{int(subject.lstrip('Ss')):02d}_ca_{camera_index(camera_id):02d}.jpg"
+
+
+def crop_background(background: torch.Tensor, boxes: torch.Tensor, size: int, scale: float) -> torch.Tensor:
+    """Bilinear crops of a downscaled full background image at crop boxes.
+
+    background: ``(3, H, W)`` float, full-image pixel (u, v) at background pixel (u, v)·scale; boxes: ``(N, 3)``
+    ``(x0, y0, side)`` in full-image pixels. Returns ``(N, 3, size, size)``: pixel (i, j) of a crop samples the
+    full image at ``x0 + (j + 0.5)·side/size`` (the crop's own pixel centres), as the crops themselves were made.
+    """
+    boxes = torch.as_tensor(boxes, dtype=background.dtype).reshape(-1, 3)
+    centres = (torch.arange(size, dtype=background.dtype) + 0.5) / size
+    u = (boxes[:, None, 0] + centres[None] * boxes[:, None, 2]) * scale  # background pixels
+    v = (boxes[:, None, 1] + centres[None] * boxes[:, None, 2]) * scale
+    h, w = background.shape[-2:]
+    gx, gy = u / w * 2 - 1, v / h * 2 - 1  # align_corners=False: pixel k spans [k, k+1)
+    grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)
+    return torch.nn.functional.grid_sample(background[None].expand(len(boxes), -1, -1, -1), grid,
+                                           mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def annotation_name(subject: str, action_id: int, subaction: int) -> str:
@@ -166,17 +194,22 @@ class MultiViewImageDataset(Dataset):
     ``joints_h36m17`` (17,3) world metres, ``pose_3d`` (V,17,3) root-relative in each camera's frame,
     ``root_world`` (3,), and SMPL parameters when the annotation has them; ``subject``, ``action``, ``frame``.
     views: "all" (every camera, in order), or an int: that many cameras drawn per sample by a generator seeded
-    from (seed, index), so a resumed run sees the same views.
+    from (seed, index), so a resumed run sees the same views. load_backgrounds: add ``background`` (V,3,S,S), the
+    empty room cropped like each view (needs the layout's background images). sequence_filter: keep only the
+    sequences (:class:`SequenceEntry`) for which it returns True (e.g. to hold out validation sequences).
     """
 
     def __init__(self, root: PathLike, subjects: Optional[Iterable[str]] = None, views: Union[str, int] = "all",
-                 cameras: Optional[Iterable[str]] = None, stride: int = 1, seed: int = 0, load_masks: bool = True):
+                 cameras: Optional[Iterable[str]] = None, stride: int = 1, seed: int = 0, load_masks: bool = True,
+                 load_backgrounds: bool = False, sequence_filter=None):
         self.root = Path(root)
         self.index = read_index(self.root)
         self.size = int(self.index["image_size"])
         self.views = views
         self.seed = seed
         self.load_masks = load_masks
+        self.load_backgrounds = load_backgrounds
+        self._backgrounds: Dict[Tuple[str, str], torch.Tensor] = {}
         wanted = None if subjects is None else set(subjects)
         self.sequences: List[SequenceEntry] = []
         self.annotations: List[Dict[str, np.ndarray]] = []
@@ -184,6 +217,8 @@ class MultiViewImageDataset(Dataset):
         for raw in self.index["sequences"]:
             entry = SequenceEntry(**raw)
             if wanted is not None and entry.subject not in wanted:
+                continue
+            if sequence_filter is not None and not sequence_filter(entry):
                 continue
             if cameras is not None:
                 entry.camera_ids = [c for c in entry.camera_ids if c in set(map(str, cameras))]
@@ -193,11 +228,35 @@ class MultiViewImageDataset(Dataset):
             self.sequences.append(entry)
             self.annotations.append(ann)
             self._items += [(len(self.sequences) - 1, f) for f in range(0, entry.num_frames, stride)]
+        if load_backgrounds:
+            for entry in self.sequences:
+                for cam in entry.camera_ids:
+                    self.background_path(entry.subject, cam)  # fail now, naming what is missing
         if isinstance(views, int) and views > min((len(s.camera_ids) for s in self.sequences), default=0):
             raise ValueError(f"views={views} but some sequences have fewer cameras")
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def background_path(self, subject: str, camera_id: str) -> Path:
+        table = self.index.get("backgrounds") or {}
+        rel = table.get(subject, {}).get(str(camera_id))
+        if rel is None or "background_scale" not in self.index:
+            raise KeyError(f"{self.root / INDEX_NAME}: no background image for {subject} camera {camera_id} "
+                           f"(index keys 'backgrounds' and 'background_scale'); regenerate the synthetic set with "
+                           f"`weakpose make-synthetic --images` or convert the release with backgrounds")
+        path = self.root / rel
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: background image listed in {self.root / INDEX_NAME} is missing")
+        return path
+
+    def background(self, subject: str, camera_id: str) -> torch.Tensor:
+        """The full (downscaled) background of a subject's camera, ``(3, H, W)`` float in [0, 1], cached."""
+        key = (subject, str(camera_id))
+        if key not in self._backgrounds:
+            pixels = _read_image(self.background_path(subject, camera_id))
+            self._backgrounds[key] = torch.from_numpy(pixels.copy()).permute(2, 0, 1).float() / 255.0
+        return self._backgrounds[key]
 
     def _pick_views(self, index: int, cams: List[str]) -> List[str]:
         if self.views == "all":
@@ -205,12 +264,24 @@ class MultiViewImageDataset(Dataset):
         g = np.random.default_rng([self.seed, index])
         return [cams[i] for i in sorted(g.choice(len(cams), size=int(self.views), replace=False))]
 
+    def item_info(self, index: int) -> Tuple[SequenceEntry, int]:
+        """The sequence and the frame position (0-based within the sequence) of sample ``index``."""
+        seq_i, f = self._items[index]
+        return self.sequences[seq_i], f
+
     def __getitem__(self, index: int) -> dict:
+        entry, _ = self.item_info(index)
+        return self.load(index, self._pick_views(index, entry.camera_ids))
+
+    def load(self, index: int, cams: Sequence[str]) -> dict:
+        """Sample ``index`` seen from the cameras ``cams`` (ids, in the order wanted)."""
         seq_i, f = self._items[index]
         entry, ann = self.sequences[seq_i], self.annotations[seq_i]
-        cams = self._pick_views(index, entry.camera_ids)
+        unknown = [c for c in cams if c not in entry.camera_ids]
+        if unknown:
+            raise KeyError(f"{entry.folder(entry.camera_ids[0])}: no camera {unknown}; has {entry.camera_ids}")
         all_ids = [str(c) for c in ann["camera_ids"]]
-        images, masks, Ks, Rs, ts, dists, poses = [], [], [], [], [], [], []
+        images, masks, Ks, Rs, ts, dists, poses, backgrounds = [], [], [], [], [], [], [], []
         joints = ann["joints_h36m17"][f].astype(np.float64)
         frame_no = int(ann["frame_indices"][f]) if "frame_indices" in ann else f + 1
         for cam_id in cams:
@@ -222,6 +293,10 @@ class MultiViewImageDataset(Dataset):
             masks.append(_read_image(mask_path, "L") if self.load_masks and mask_path.exists()
                          else np.zeros((self.size, self.size), np.uint8))
             Ks.append(crop_intrinsics(ann["K"][c], ann["crop_boxes"][c, f], self.size))
+            if self.load_backgrounds:
+                backgrounds.append(crop_background(self.background(entry.subject, cam_id),
+                                                   torch.as_tensor(ann["crop_boxes"][c, f]), self.size,
+                                                   float(self.index["background_scale"]))[0])
             Rs.append(ann["R"][c])
             ts.append(ann["t"][c])
             dists.append(ann["dist"][c])
@@ -235,6 +310,8 @@ class MultiViewImageDataset(Dataset):
             "joints_h36m17": t(joints), "root_world": t(joints[0]),
             "camera": cams, "subject": entry.subject, "action": entry.action, "frame": frame_no,
         }
+        if self.load_backgrounds:
+            sample["background"] = torch.stack(backgrounds)
         for key in ("global_orient", "body_pose", "transl", "joints_smpl24"):
             if key in ann:
                 sample[key] = t(ann[key][f])
@@ -250,5 +327,5 @@ def crop_cameras(sample: dict) -> Camera:
 
 
 __all__ = ["sequence_folder", "parse_sequence_folder", "frame_name", "annotation_name", "camera_index",
-           "SequenceEntry", "write_index", "read_index", "load_annotation", "MultiViewImageDataset", "crop_cameras",
+           "SequenceEntry", "background_name", "crop_background", "write_index", "read_index", "load_annotation", "MultiViewImageDataset", "crop_cameras",
            "INDEX_NAME"]

@@ -3,7 +3,8 @@
 ``make_synthetic_images(out_dir)`` (``weakpose make-synthetic --images``) poses the body model (the open default, or
 any SMPL-format file) with the real CMU motion of the keypoint default, adds sampled poses, dresses each subject in
 its own clothes, and renders every frame through the four real Human3.6M cameras of that subject in front of a
-static textured room, as root-centred crops (a ``cube_size`` cube around the pelvis projected into the image and
+static textured room (also written once per subject and camera, without the person, as the layout's background
+image), as root-centred crops (a ``cube_size`` cube around the pelvis projected into the image and
 resampled to ``image_size`` pixels, as Rhodin et al. 2018 crop). Output: the layout of
 :mod:`weakpose.data.image_layout` (per-sequence-and-camera folders of JPEG frames and PNG masks, per-sequence
 annotations with H36M-17 and SMPL-24 3D joints, SMPL parameters, cameras and crop boxes, and ``index.json``).
@@ -33,6 +34,7 @@ from weakpose.body.retarget import retarget_h36m17
 from weakpose.data.image_layout import (
     SequenceEntry,
     annotation_name,
+    background_name,
     frame_name,
     sequence_folder,
     camera_index,
@@ -269,7 +271,14 @@ def make_synthetic_images(out_dir, config: Optional[SyntheticImageConfig] = None
                               posed, local, betas, transl, cams, cam_ids, boxes)
             entries.append(SequenceEntry(subject=subject, action=action, action_id=action_ids[name],
                                          subaction=subaction, camera_ids=cam_ids, num_frames=n))
+    background_files = {}
+    for (subject, cam_id), bg in backgrounds.items():
+        rel = background_name(subject, cam_id)
+        _write_jpeg(out / rel, (bg.permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy(), cfg.jpeg_quality)
+        background_files.setdefault(subject, {})[cam_id] = rel
     index = write_index(out, entries, cfg.image_size, cfg.cube_size, extra={
+        "background_scale": float(cfg.background_scale),
+        "backgrounds": background_files,
         "actions": {str(v): k for k, v in action_ids.items()},
         "generator": "weakpose.data.synthetic_images",
         "config": {k: v for k, v in asdict(cfg).items()},
@@ -303,6 +312,32 @@ def _write_annotation(path: Path, posed, local: np.ndarray, betas: torch.Tensor,
             dist=np.stack([np.asarray(cams[c].dist) for c in cam_ids]),
             image_sizes=np.stack([np.asarray(cams[c].image_size) for c in cam_ids]),
         )
+
+
+DEFAULT_IMAGE_ROOT = "data/synthetic_images"
+
+
+def ensure_synthetic_images(root=DEFAULT_IMAGE_ROOT) -> Path:
+    """The embedded default image set at ``root``, rendered on first use (about a minute and a half on 2 cores).
+
+    A set written by an older weakpose without background images is rendered again; a folder holding another
+    layout (e.g. converted Human3.6M) is returned as it is.
+    """
+    import json
+
+    from weakpose.data.image_layout import INDEX_NAME
+
+    root = Path(root)
+    index_path = root / INDEX_NAME
+    if index_path.is_file():
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        if index.get("generator") != "weakpose.data.synthetic_images" or "backgrounds" in index:
+            return root
+        print(f"{root}: synthetic images without backgrounds (older weakpose); rendering them again")
+    else:
+        print(f"{root}: no image set yet; rendering the embedded synthetic default (about 1-2 minutes)")
+    make_synthetic_images(root)
+    return root
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -351,4 +386,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0
 
 
-__all__ = ["main", "SyntheticImageConfig", "SyntheticImagePaths", "make_synthetic_images", "SAMPLED_ACTION"]
+__all__ = ["main", "ensure_synthetic_images", "DEFAULT_IMAGE_ROOT", "SyntheticImageConfig", "SyntheticImagePaths", "make_synthetic_images", "SAMPLED_ACTION"]
