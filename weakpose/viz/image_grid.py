@@ -65,3 +65,31 @@ def draw_multiview_overview(dataset, out_path, samples: Sequence[int], full_size
 
 
 __all__ = ["draw_multiview_overview"]
+
+
+def save_image_rows(out_path, rows: Sequence[Sequence[torch.Tensor]], column_titles: Sequence[str],
+                    title: str = "", cell_inches: float = 1.4) -> Path:
+    """A grid figure of images ``(3, H, W)`` in [0, 1]: one row per example, one column per kind (e.g. input
+    view, target view, re-rendered view). Written atomically as PNG."""
+    n_rows, n_cols = len(rows), len(column_titles)
+    if n_rows == 0 or any(len(r) != n_cols for r in rows):
+        raise ValueError(f"save_image_rows: every row needs {n_cols} images ({list(column_titles)})")
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_inches * n_cols, cell_inches * n_rows + 0.4),
+                             squeeze=False)
+    for r, row in enumerate(rows):
+        for c, img in enumerate(row):
+            ax = axes[r][c]
+            ax.imshow(img.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy())
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(column_titles[c], fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write_path(out_path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+    return out_path

@@ -1,0 +1,193 @@
+"""Training items for the multi-view encoder-decoder (novel-view synthesis), and single views for regressors on it.
+
+Rhodin et al. (ECCV 2018) learn a geometry-aware latent by re-rendering view B of a frame from view A's latent
+rotated by ``R_B · R_Aᵀ``. Two more ingredients keep the latent about pose: the *appearance* latent is swapped
+between two frames of the same subject (so appearance cannot carry the pose), and the decoder gets the target view's
+*background* (so the latent need not encode the room).
+
+:class:`NVSPairDataset` therefore yields two frames of one subject per item, each as a (source view, target view)
+pair with the target's background crop and both virtual-camera rotations; collated batches are flattened by
+:func:`flatten_pairs` to ``2B`` frames where frames ``2k`` and ``2k + 1`` swap appearance
+(:func:`appearance_swap_index`). Every ordered pair of distinct cameras of every frame is an item, so an epoch sees
+each frame from all view pairs.
+
+Images are resized once to the model's ``image_size`` and kept in memory as uint8 (the embedded set: ~17 MB at
+64 px), which keeps data loading out of the training time on a CPU.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from weakpose.data.image_layout import MultiViewImageDataset
+from weakpose.geometry.virtual_camera import look_at_rotation, virtual_rotation
+
+PathLike = Union[str, os.PathLike]
+__all__ = ["ViewCache", "NVSPairDataset", "SingleViewDataset", "appearance_swap_index", "flatten_pairs"]
+
+
+def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(C, S, S) float -> (C, size, size); area averaging when shrinking (no aliasing)."""
+    if x.shape[-1] == size:
+        return x
+    mode = "area" if size < x.shape[-1] else "bilinear"
+    kw = {} if mode == "area" else {"align_corners": False}
+    return F.interpolate(x[None], size=(size, size), mode=mode, **kw)[0]
+
+
+class ViewCache:
+    """Frames of a crop layout, one view at a time, resized to ``image_size`` and cached as uint8.
+
+    view(index, camera) -> dict with ``image`` (3,s,s) float, ``background`` (3,s,s) float (if ``backgrounds``),
+    ``mask`` (1,s,s) float (if ``masks``), ``R_virtual`` (3,3) world->virtual camera, ``R_look`` (3,3) real->virtual
+    camera, ``pose_3d`` (17,3) root-relative metres in the VIRTUAL camera frame, ``subject``.
+    """
+
+    def __init__(self, frames: MultiViewImageDataset, image_size: int, backgrounds: bool = True,
+                 masks: bool = False):
+        self.frames = frames
+        self.image_size = int(image_size)
+        self.backgrounds = backgrounds
+        self.masks = masks
+        self._cache: Dict[Tuple[int, str], dict] = {}
+
+    def cameras(self, index: int) -> List[str]:
+        return list(self.frames.item_info(index)[0].camera_ids)
+
+    def subject(self, index: int) -> str:
+        return self.frames.item_info(index)[0].subject
+
+    def view(self, index: int, camera: str) -> dict:
+        key = (index, camera)
+        if key not in self._cache:
+            s = self.frames.load(index, [camera])
+            R, t, root = s["R"][0].double(), s["t"][0].double(), s["root_world"].double()
+            R_v = virtual_rotation(R, t, root)
+            R_look = R_v @ R.T
+            item = {
+                "image": (_resize(s["image"][0], self.image_size) * 255 + 0.5).to(torch.uint8),
+                "R_virtual": R_v.float(), "R_look": R_look.float(),
+                "pose_3d": (s["pose_3d"][0].double() @ R_look.T).float(),
+                "subject": s["subject"],
+            }
+            if self.backgrounds:
+                item["background"] = (_resize(s["background"][0], self.image_size) * 255 + 0.5).to(torch.uint8)
+            if self.masks:
+                item["mask"] = (_resize(s["mask"][0], self.image_size) * 255 + 0.5).to(torch.uint8)
+            self._cache[key] = item
+        item = dict(self._cache[key])
+        for k in ("image", "background", "mask"):
+            if k in item:
+                item[k] = item[k].float() / 255.0
+        return item
+
+
+class NVSPairDataset(Dataset):
+    """Items of two same-subject frames, each a (source, target) view pair; see the module docstring.
+
+    Item keys (leading dim 2 = the two frames): ``source``, ``target``, ``target_background`` (2,3,s,s) in [0,1];
+    ``R_source``, ``R_target`` (2,3,3) world->virtual camera; ``subject`` (str); ``target_mask`` (2,1,s,s) when
+    ``masks``. ``sequence_filter`` keeps the sequences it accepts (see MultiViewImageDataset). The second frame is drawn from
+    the same subject's other frames by a generator seeded from (seed, index), so resumed runs see the same items.
+    """
+
+    def __init__(self, root: PathLike, subjects: Optional[Iterable[str]] = None, image_size: int = 64,
+                 stride: int = 1, seed: int = 0, sequence_filter=None, masks: bool = False):
+        self.frames = MultiViewImageDataset(root, subjects=subjects, stride=stride, load_masks=masks,
+                                            load_backgrounds=True, sequence_filter=sequence_filter)
+        if len(self.frames) == 0:
+            raise ValueError(f"{root}: no frames for subjects {subjects}")
+        self.cache = ViewCache(self.frames, image_size, backgrounds=True, masks=masks)
+        self.seed = seed
+        self._by_subject: Dict[str, np.ndarray] = {}
+        subjects_of = np.array([self.cache.subject(i) for i in range(len(self.frames))])
+        for s in np.unique(subjects_of):
+            self._by_subject[str(s)] = np.flatnonzero(subjects_of == s)
+        self._items: List[Tuple[int, str, str]] = []
+        for i in range(len(self.frames)):
+            cams = self.cache.cameras(i)
+            if len(cams) < 2:
+                continue
+            self._items += [(i, a, b) for a in cams for b in cams if a != b]
+        if not self._items:
+            raise ValueError(f"{root}: novel-view synthesis needs frames seen by at least two cameras")
+
+    @property
+    def image_size(self) -> int:
+        return self.cache.image_size
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def partner(self, index: int) -> Tuple[int, str, str]:
+        """The second frame of item ``index``: another frame of the same subject, with a random view pair."""
+        frame, _, _ = self._items[index]
+        g = np.random.default_rng([self.seed, index])
+        pool = self._by_subject[self.cache.subject(frame)]
+        other = int(pool[g.integers(len(pool))]) if len(pool) > 1 else frame
+        if other == frame and len(pool) > 1:
+            other = int(pool[(np.searchsorted(pool, frame) + 1) % len(pool)])
+        cams = self.cache.cameras(other)
+        a, b = g.choice(len(cams), size=2, replace=False)
+        return other, cams[int(a)], cams[int(b)]
+
+    def __getitem__(self, index: int) -> dict:
+        pairs = [self._items[index], self.partner(index)]
+        src = [self.cache.view(f, a) for f, a, _ in pairs]
+        tgt = [self.cache.view(f, b) for f, _, b in pairs]
+        return {
+            "source": torch.stack([v["image"] for v in src]),
+            "target": torch.stack([v["image"] for v in tgt]),
+            "target_background": torch.stack([v["background"] for v in tgt]),
+            "R_source": torch.stack([v["R_virtual"] for v in src]),
+            "R_target": torch.stack([v["R_virtual"] for v in tgt]),
+            "subject": src[0]["subject"],
+            **({"target_mask": torch.stack([v["mask"] for v in tgt])} if "mask" in tgt[0] else {}),
+        }
+
+
+def flatten_pairs(batch: dict) -> dict:
+    """A collated :class:`NVSPairDataset` batch ``(B, 2, ...)`` -> ``(2B, ...)``: frames 2k, 2k+1 share a subject."""
+    return {k: (v.flatten(0, 1) if torch.is_tensor(v) else v) for k, v in batch.items()}
+
+
+def appearance_swap_index(num_frames: int, device=None) -> torch.Tensor:
+    """Index that swaps neighbours: ``[1, 0, 3, 2, ...]``; frame 2k takes the appearance of frame 2k+1."""
+    if num_frames % 2:
+        raise ValueError(f"appearance swap needs an even number of frames (pairs); got {num_frames}")
+    return torch.arange(num_frames, device=device).view(-1, 2).flip(1).reshape(-1)
+
+
+class SingleViewDataset(Dataset):
+    """One (frame, camera) per item, for regressors on the encoder's latent.
+
+    Keys: ``image`` (3,s,s), ``pose_3d`` (17,3) root-relative metres in the virtual camera frame of that view,
+    ``R_virtual``, ``R_look`` (3,3), ``has_3d`` (bool: the subject is in ``labelled_subjects``), ``subject``,
+    ``index`` (frame index), ``camera`` (id); ``mask``/``background`` when asked for.
+    """
+
+    def __init__(self, root: PathLike, subjects: Optional[Iterable[str]] = None, image_size: int = 64,
+                 labelled_subjects: Optional[Sequence[str]] = None, stride: int = 1, masks: bool = False,
+                 backgrounds: bool = False, cameras: Optional[Iterable[str]] = None, sequence_filter=None):
+        self.frames = MultiViewImageDataset(root, subjects=subjects, stride=stride, load_masks=masks,
+                                            load_backgrounds=backgrounds, cameras=cameras,
+                                            sequence_filter=sequence_filter)
+        self.cache = ViewCache(self.frames, image_size, backgrounds=backgrounds, masks=masks)
+        self.labelled = None if labelled_subjects is None else set(labelled_subjects)
+        self._items = [(i, c) for i in range(len(self.frames)) for c in self.cache.cameras(i)]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: int) -> dict:
+        frame, cam = self._items[index]
+        item = self.cache.view(frame, cam)
+        item["has_3d"] = self.labelled is None or item["subject"] in self.labelled
+        item["index"] = frame
+        item["camera"] = cam
+        return item

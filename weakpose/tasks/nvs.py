@@ -1,0 +1,58 @@
+"""Training the multi-view encoder-decoder by novel-view synthesis (Rhodin et al., ECCV 2018).
+
+One step: encode the source views of ``2B`` frames (pairs of same-subject frames, see
+:mod:`weakpose.data.nvs_pairs`), rotate each 3D latent into its target view (``R_target · R_sourceᵀ``), swap the
+appearance latents within each pair, decode over the target views' backgrounds, and compare with the target
+views: L1 on pixels plus ``feature_weight`` × a feature loss (:class:`weakpose.losses.FeatureLoss`).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+
+from weakpose.data.nvs_pairs import appearance_swap_index, flatten_pairs
+from weakpose.geometry.virtual_camera import latent_rotation
+from weakpose.losses import FeatureLoss, ssim
+from weakpose.models.encoder_decoder import EncoderDecoder
+from weakpose.train import TrainTask
+
+__all__ = ["NVSTask", "reconstruct"]
+
+
+def reconstruct(model: EncoderDecoder, batch: Mapping[str, Any], swap: bool = True) -> torch.Tensor:
+    """The target views of a flattened batch re-rendered from its source views (appearance swapped in pairs)."""
+    rotation = latent_rotation(batch["R_source"], batch["R_target"])
+    index = appearance_swap_index(len(rotation), rotation.device) if swap else None
+    return model(batch["source"], rotation, batch["target_background"], index)
+
+
+class NVSTask(TrainTask):
+    def __init__(self, model: EncoderDecoder, feature_loss: str = "random", feature_weight: float = 1.0,
+                 lr: float = 1e-3, weight_decay: float = 0.0):
+        self.model = model
+        self.feature_loss = FeatureLoss(feature_loss)
+        self.feature_weight = float(feature_weight)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+    def _losses(self, batch: Mapping[str, Any]) -> dict:
+        batch = flatten_pairs(batch)
+        pred = reconstruct(self.model, batch)
+        target = batch["target"]
+        l1 = F.l1_loss(pred, target)
+        feat = self.feature_loss(pred, target)
+        return {"loss": l1 + self.feature_weight * feat, "l1": l1, "feature": feat, "pred": pred, "target": target}
+
+    def training_step(self, batch: Any, step: int) -> Mapping[str, Any]:
+        self.model.train()
+        out = self._losses(batch)
+        self.optimizer_step(self.optimizer, out["loss"])
+        return {"loss": out["loss"].item(), "l1": out["l1"].item(), "feature": float(out["feature"])}
+
+    @torch.no_grad()
+    def validation_step(self, batch: Any) -> Mapping[str, Any]:
+        self.model.eval()
+        out = self._losses(batch)
+        return {"loss": out["loss"].item(), "l1": out["l1"].item(),
+                "ssim": ssim(out["pred"], out["target"]).item()}
