@@ -384,10 +384,14 @@ class SMPLFromEncTask(TrainTask):
         v = batch["mask"].shape[1]
         target, R_look = self._target_pose(batch, frame, view)
         terms = {"joints": joint_loss(pred.joints_v, target, R_look, batch["has_3d"][frame])}
-        verts = pred.vertices_world.repeat_interleave(v, dim=0)
-        sil = self._soft.silhouette(verts, self._body.faces, self._all_view_cameras(batch, frame))
-        masks = batch["mask"][frame].reshape(sil.shape)
-        terms["silhouette"] = silhouette_loss(sil, masks, self.silhouette_kind)
+        masks = batch["mask"][frame].reshape(-1, *batch["mask"].shape[-2:])
+        if self.weights["silhouette"] > 0 or not torch.is_grad_enabled():
+            verts = pred.vertices_world.repeat_interleave(v, dim=0)
+            sil = self._soft.silhouette(verts, self._body.faces, self._all_view_cameras(batch, frame))
+            terms["silhouette"] = silhouette_loss(sil, masks, self.silhouette_kind)
+        else:  # not rendered when it does not count (training with weight_silhouette=0)
+            sil = torch.full_like(masks, float("nan"))
+            terms["silhouette"] = sil.new_tensor(float("nan"))
         reg = pred.regression
         if self._prior is not None:
             terms["prior"] = self._prior.loss(reg.rotmat[:, 1:], reg.betas)
@@ -399,12 +403,14 @@ class SMPLFromEncTask(TrainTask):
         b, v = batch["features"].shape[:2]
         frame, view = self._inputs(b, v, batch["features"].device, all_views=False)
         terms = self.losses(batch, self.predict(batch, frame, view))
-        loss = sum(self.weights[k] * t for k, t in terms.items() if not k.startswith("_"))
+        loss = terms["joints"] * 0.0  # a zero that keeps the graph, should every weight be 0
+        for k, t in terms.items():
+            if not k.startswith("_") and self.weights[k] > 0:
+                loss = loss + self.weights[k] * t
         self.optimizer_step(self.optimizer, loss)
-        with torch.no_grad():
-            iou = silhouette_iou(terms["_sil"], terms["_masks"]).mean()
-        out = {"loss": float(loss.detach()), "iou_soft": float(iou),
-               "labelled": float(batch["has_3d"][frame].float().mean())}
+        out = {"loss": float(loss.detach()), "labelled": float(batch["has_3d"][frame].float().mean())}
+        if self.weights["silhouette"] > 0:
+            out["iou_soft"] = float(silhouette_iou(terms["_sil"].detach(), terms["_masks"]).mean())
         out.update({f"loss_{k}": float(t.detach()) for k, t in terms.items() if not k.startswith("_")})
         return out
 
