@@ -48,7 +48,7 @@ class NVSTask(TrainTask):
         self.model.train()
         out = self._losses(batch)
         self.optimizer_step(self.optimizer, out["loss"])
-        return {"loss": out["loss"].item(), "l1": out["l1"].item(), "feature": float(out["feature"])}
+        return {"loss": out["loss"].item(), "l1": out["l1"].item(), "feature": float(out["feature"].detach())}
 
     @torch.no_grad()
     def validation_step(self, batch: Any) -> Mapping[str, Any]:

@@ -1,0 +1,195 @@
+"""3D pose from the encoder-decoder's latent with the 3D labels of ONE training subject (Rhodin et al. 2018).
+
+Run sample/train_enc_dec.py first (it writes runs/enc_dec/enc_dec.pt). Then:
+
+    python sample/train_3d_pose_from_enc.py                       # frozen NVS encoder + MLP, S1 labels
+    python sample/train_3d_pose_from_enc.py --encoder all         # the ablation: NVS / random frozen / end-to-end
+    python sample/train_3d_pose_from_enc.py --encoder end-to-end  # encoder trained on S1's labels only
+    python sample/train_3d_pose_from_enc.py --data data/h36m_crops encoder_path=runs/enc_dec/enc_dec.pt
+
+Encoders: ``nvs`` (the novel-view-synthesis encoder, frozen), ``random`` (the same architecture, randomly
+initialised, frozen), ``end-to-end`` (randomly initialised and trained with the regressor on the one subject's
+labels). The regressor is the same in all three: two fully connected layers of 2048, batch norm, dropout 0.5.
+Labels: ``labelled_subject`` only (every ``val_every``-th of its sequences is held out to pick the checkpoint);
+errors are reported on the test subjects S9 and S11 (root-relative H36M-17, all frames and the four cameras):
+MPJPE, N-MPJPE (scale-aligned) and P-MPJPE (Procrustes-aligned), in mm.
+Writes runs/pose_from_enc/<encoder>/ (checkpoints, metrics.csv, eval.json), runs/pose_from_enc/ablation.json
+and .md with --encoder all, and images/pose_from_enc_predictions.png.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import torch
+
+from weakpose.data.nvs_pairs import SingleViewDataset
+from weakpose.data.synthetic_images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
+from weakpose.io_utils import atomic_write_text
+from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
+from weakpose.tasks.pose_from_latent import (LatentCache, LatentPoseRegressor, PoseFromLatentTask, encode_dataset,
+                                             pose_errors)
+from weakpose.train import TrainConfig, Trainer, start_run
+from weakpose.viz import save_pose_comparison
+
+ENCODERS = ("nvs", "random", "end-to-end")
+
+
+@dataclasses.dataclass
+class Config:
+    data_root: str = DEFAULT_IMAGE_ROOT
+    encoder_path: str = "runs/enc_dec/enc_dec.pt"
+    encoder: str = "nvs"  # nvs | random | end-to-end | all
+    labelled_subject: str = "S1"
+    test_subjects: List[str] = dataclasses.field(default_factory=lambda: ["S9", "S11"])
+    val_every: int = 5
+    hidden: int = 2048
+    dropout: float = 0.5
+    lr: float = 1e-3
+    encoder_lr: float = 1e-4  # end-to-end: the encoder's learning rate
+    end_to_end_steps: int = 800  # end-to-end trains on images: fewer, slower steps
+    train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
+        out_dir="runs/pose_from_enc", max_steps=2000, batch_size=64, log_every=50, val_every=250, ckpt_every=500,
+        best_metric="val/mpjpe_mm"))
+    images_dir: str = "images"
+    num_threads: int = 0
+
+
+def _split(every: int):
+    seen = {}
+
+    def is_val(entry):
+        k = (entry.subject, entry.action, entry.subaction)
+        seen.setdefault(k, len(seen))
+        return every > 0 and seen[k] % every == every - 1
+
+    return (lambda e: not is_val(e)), is_val
+
+
+def _encoder_for(mode: str, cfg: Config) -> EncoderDecoder:
+    trained = EncoderDecoder.load(cfg.encoder_path)
+    if mode == "nvs":
+        return trained
+    torch.manual_seed(cfg.train.seed)
+    return EncoderDecoder(EncoderDecoderConfig(**dataclasses.asdict(trained.config)))  # same architecture, random
+
+
+def run_one(mode: str, cfg: Config, args, datasets: dict) -> dict:
+    """Train the regressor for one encoder mode; returns test errors and where things went."""
+    cfg = copy.deepcopy(cfg)
+    cfg.train.out_dir = str(Path(cfg.train.out_dir) / mode)
+    encoder = _encoder_for(mode, cfg)
+    regressor = LatentPoseRegressor(in_features=encoder.config.num_points * 3, hidden=cfg.hidden, dropout=cfg.dropout)
+    train_ds, val_ds, test_ds = datasets["train"], datasets["val"], datasets["test"]
+    if mode == "end-to-end":
+        cfg.train.max_steps = cfg.end_to_end_steps
+        cfg.train.batch_size = min(cfg.train.batch_size, 32)
+        cfg.train.val_every = max(1, cfg.end_to_end_steps // 4)
+        task = PoseFromLatentTask(regressor, encoder=encoder, lr=cfg.lr, encoder_lr=cfg.encoder_lr)
+        fit_train, fit_val = train_ds, val_ds
+    else:
+        for p in encoder.parameters():
+            p.requires_grad_(False)
+        fit_train = LatentCache(encode_dataset(encoder, train_ds))
+        fit_val = LatentCache(encode_dataset(encoder, val_ds)) if val_ds is not None else None
+        task = PoseFromLatentTask(regressor, lr=cfg.lr)
+    print(f"\n== encoder: {mode} ==")
+    trainer = Trainer(task, cfg, fit_train, fit_val, resume=args.resume)
+    result = trainer.fit()
+    if result.interrupted:
+        return {}
+    trainer.restore_best(result)
+    regressor.cpu().eval()
+    encoder.cpu().eval()
+    encoded = encode_dataset(encoder, test_ds)
+    with torch.no_grad():
+        pred = torch.cat([regressor(chunk) for chunk in encoded["latent"].split(256)])
+    subjects = np.array(encoded["subject"])
+    errors = {"all": pose_errors(pred, encoded["pose_3d"])}
+    for s in sorted(set(subjects)):
+        keep = torch.from_numpy(subjects == s)
+        errors[s] = pose_errors(pred[keep], encoded["pose_3d"][keep])
+    report = {"encoder": mode, "steps": result.step, "best_step": result.best_step, "test": errors,
+              "num_test_views": int(len(pred)), "labelled_subject": cfg.labelled_subject,
+              "num_train_views": len(train_ds)}
+    atomic_write_text(Path(cfg.train.out_dir) / "eval.json", json.dumps(report, indent=1))
+    report["pred"], report["target"] = pred, encoded["pose_3d"]
+    return report
+
+
+def table(reports: List[dict], cfg: Config, n_frames: int) -> str:
+    lines = [f"3D pose from the encoder latent, labels of {cfg.labelled_subject} only; test subjects "
+             f"{'+'.join(cfg.test_subjects)}, {n_frames} views (every frame x 4 cameras), root-relative H36M-17, "
+             "mean over views (mm)",
+             "", "| encoder | MPJPE | N-MPJPE | P-MPJPE |", "|---|---|---|---|"]
+    names = {"nvs": "(a) NVS-pretrained, frozen", "random": "(b) random init, frozen",
+             "end-to-end": f"(c) trained end-to-end on {cfg.labelled_subject}"}
+    for r in reports:
+        e = r["test"]["all"]
+        lines.append(f"| {names[r['encoder']]} | {e['mpjpe_mm']:.1f} | {e['n_mpjpe_mm']:.1f} | {e['p_mpjpe_mm']:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--data", default=None, help="crop-layout root (shortcut for data_root=...)")
+    pre.add_argument("--encoder", choices=ENCODERS + ("all",), default=None)
+    known, rest = pre.parse_known_args(sys.argv[1:] if argv is None else argv)
+    cfg, args = start_run(Config, rest)
+    if known.data:
+        cfg.data_root = known.data
+    if known.encoder:
+        cfg.encoder = known.encoder
+    t0 = time.perf_counter()
+    if not Path(cfg.encoder_path).is_file():
+        print(f"{cfg.encoder_path}: no encoder-decoder yet; run `python sample/train_enc_dec.py` first",
+              file=sys.stderr)
+        return 2
+    if cfg.data_root == DEFAULT_IMAGE_ROOT:
+        ensure_synthetic_images(cfg.data_root)
+    size = EncoderDecoder.load(cfg.encoder_path).image_size
+    keep, held = _split(cfg.val_every)
+    labelled = [cfg.labelled_subject]
+    datasets = {
+        "train": SingleViewDataset(cfg.data_root, labelled, size, labelled_subjects=labelled, sequence_filter=keep),
+        "val": SingleViewDataset(cfg.data_root, labelled, size, labelled_subjects=labelled, sequence_filter=held),
+        "test": SingleViewDataset(cfg.data_root, cfg.test_subjects, size, labelled_subjects=cfg.test_subjects),
+    }
+    if len(datasets["val"]) == 0:
+        datasets["val"] = None
+    print(f"3D labels: {len(datasets['train'])} views of {cfg.labelled_subject} (+{len(datasets['val'] or [])} held "
+          f"out to validate); test: {len(datasets['test'])} views of {cfg.test_subjects}")
+    modes = ENCODERS if cfg.encoder == "all" else (cfg.encoder,)
+    if cfg.encoder not in ENCODERS + ("all",):
+        print(f"encoder={cfg.encoder!r}: choose one of {ENCODERS + ('all',)}", file=sys.stderr)
+        return 2
+    reports = [r for r in (run_one(m, cfg, args, datasets) for m in modes) if r]
+    if len(reports) != len(modes):
+        return 0
+    text = table(reports, cfg, len(datasets["test"]))
+    print("\n" + text)
+    out = Path(cfg.train.out_dir)
+    if cfg.encoder == "all":
+        atomic_write_text(out / "ablation.md", text + "\n")
+        atomic_write_text(out / "ablation.json", json.dumps(
+            [{k: v for k, v in r.items() if k not in ("pred", "target")} for r in reports], indent=1))
+    first = reports[0]
+    picks = np.linspace(0, len(first["pred"]) - 1, 4).astype(int)
+    image = Path(cfg.images_dir) / "pose_from_enc_predictions.png"
+    save_pose_comparison(image, poses_2d=None, poses_pred=[first["pred"][i].numpy() for i in picks],
+                         poses_true=[first["target"][i].numpy() for i in picks],
+                         titles=[f"test view {i}" for i in picks], up_axis="-y")
+    print(f"finished in {time.perf_counter() - t0:.0f} s; wrote {image}" +
+          (f", {out / 'ablation.md'}" if cfg.encoder == "all" else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

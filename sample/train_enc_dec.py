@@ -1,0 +1,191 @@
+"""Train the multi-view encoder-decoder (Rhodin et al., ECCV 2018) by novel-view synthesis: no 3D labels.
+
+With no arguments this runs on the embedded default (synthetic multi-view crops rendered from real CMU motion into
+data/synthetic_images on first use) for a few minutes on a CPU. Examples:
+
+    python sample/train_enc_dec.py                                   # embedded default
+    python sample/train_enc_dec.py --data data/h36m_crops            # a converted Human3.6M crop layout
+    python sample/train_enc_dec.py --budget-minutes 30 train.device=cuda data.image_size=128 model.backbone=resnet50
+    python sample/train_enc_dec.py model.backbone_weights=resnet18-f37072fd.pth   # start from your ImageNet weights
+    python sample/train_enc_dec.py --resume                          # continue a killed run
+
+Trains on the training subjects only (every ``data.val_every``-th of their sequences is held out to validate and
+pick the checkpoint); the test subjects (S9, S11) are never read. Writes runs/enc_dec/enc_dec.pt (load with
+``weakpose.models.encoder_decoder.EncoderDecoder.load``; sample/train_3d_pose_from_enc.py and
+sample/train_SMPL_from_enc.py read it), metrics.csv, and images/enc_dec_reconstructions.png (input view, target
+view, re-rendered view, target background) as training proceeds, plus images/enc_dec_curves.png.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import List
+
+import torch
+
+from weakpose.data.nvs_pairs import NVSPairDataset, flatten_pairs
+from weakpose.data.synthetic_images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
+from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
+from weakpose.tasks.nvs import NVSTask, reconstruct
+from weakpose.train import Callback, TrainConfig, Trainer, WallClockBudget, start_run
+from weakpose.viz import plot_metric_curves, save_image_rows
+
+TRAIN_SUBJECTS = ["S1", "S5", "S6", "S7", "S8"]
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """root: a crop layout (weakpose.data.image_layout). val_every: every val_every-th sequence of the training
+    subjects is held out for validation. image_size: crops are resized to this (the model's input size)."""
+
+    root: str = DEFAULT_IMAGE_ROOT
+    train_subjects: List[str] = dataclasses.field(default_factory=lambda: list(TRAIN_SUBJECTS))
+    val_every: int = 5
+    image_size: int = 64
+    stride: int = 1
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    backbone: str = "resnet18"
+    backbone_weights: str = ""  # torchvision-format ResNet weights to start the encoder from (optional)
+    num_points: int = 200
+    appearance_dim: int = 128
+    decoder_width: int = 256
+    hidden: int = 1024
+
+
+@dataclasses.dataclass
+class LossConfig:
+    """feature_loss: 'ssim' (default, see bench/bench_nvs_feature_loss.py), 'random', 'none' or
+    'imagenet:<torchvision ResNet weights>'."""
+
+    feature_loss: str = "ssim"
+    feature_weight: float = 1.0
+
+
+@dataclasses.dataclass
+class Config:
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    loss: LossConfig = dataclasses.field(default_factory=LossConfig)
+    lr: float = 1e-3
+    train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
+        out_dir="runs/enc_dec", max_steps=600, batch_size=8, log_every=20, val_every=150, ckpt_every=150,
+        best_metric="val/l1"))
+    budget_minutes: float = 0.0  # > 0: stop after this much wall-clock training time
+    images_dir: str = "images"
+    figure_rows: int = 6
+    num_threads: int = 0  # convolutions use both cores well (0 = torch's default)
+
+
+def split_sequences(every: int):
+    """(train_filter, val_filter) holding out every ``every``-th sequence (by index order) of the training set."""
+    if every <= 0:
+        return None, None
+    counter = {}
+
+    def key(entry):
+        return (entry.subject, entry.action, entry.subaction)
+
+    def is_val(entry):
+        k = key(entry)
+        if k not in counter:
+            counter[k] = len(counter)
+        return counter[k] % every == every - 1
+
+    return (lambda e: not is_val(e)), is_val
+
+
+class ReconstructionFigure(Callback):
+    """Redraw the (input, target, re-rendered, background) grid after every validation."""
+
+    def __init__(self, path: Path, batch: dict, title: str):
+        self.path, self.batch, self.title = path, batch, title
+
+    def draw(self, task: NVSTask, step: int) -> None:
+        model = task.model
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            b = {k: (v.to(task.device) if torch.is_tensor(v) else v) for k, v in self.batch.items()}
+            pred = reconstruct(model, b).cpu()
+        model.train(was_training)
+        rows = [[self.batch["source"][i], self.batch["target"][i], pred[i], self.batch["target_background"][i]]
+                for i in range(len(pred))]
+        save_image_rows(self.path, rows, ["input view", "target view", "re-rendered", "target background"],
+                        title=f"{self.title}, step {step}")
+
+    def on_validation_end(self, trainer, step, metrics) -> None:
+        if trainer.is_main:
+            self.draw(trainer.task, step)
+
+
+def main(argv=None) -> int:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--data", default=None, help="crop-layout root (shortcut for data.root=...)")
+    pre.add_argument("--budget-minutes", type=float, default=None)
+    known, rest = pre.parse_known_args(sys.argv[1:] if argv is None else argv)
+    cfg, args = start_run(Config, rest)
+    if known.data:
+        cfg.data.root = known.data
+    if known.budget_minutes is not None:
+        cfg.budget_minutes = known.budget_minutes
+    t0 = time.perf_counter()
+    root = Path(cfg.data.root)
+    if str(root) == DEFAULT_IMAGE_ROOT:
+        ensure_synthetic_images(root)
+
+    keep, held = split_sequences(cfg.data.val_every)
+    d = cfg.data
+    train_ds = NVSPairDataset(root, d.train_subjects, d.image_size, d.stride, seed=cfg.train.seed, sequence_filter=keep)
+    val_ds = NVSPairDataset(root, d.train_subjects, d.image_size, d.stride, seed=cfg.train.seed + 1,
+                            sequence_filter=held) if held else None
+    print(f"novel-view synthesis on {len(train_ds.frames)} frames of {d.train_subjects} ({len(train_ds)} view pairs)"
+          f"; validating on {len(val_ds.frames) if val_ds else 0} frames of held-out sequences; {d.image_size} px")
+
+    m = cfg.model
+    model = EncoderDecoder(EncoderDecoderConfig(image_size=d.image_size, backbone=m.backbone, num_points=m.num_points,
+                                                appearance_dim=m.appearance_dim, decoder_width=m.decoder_width,
+                                                hidden=m.hidden))
+    if m.backbone_weights:
+        report = model.load_backbone_weights(m.backbone_weights)
+        print(f"encoder backbone initialised from {m.backbone_weights} (skipped: {report.get('skipped')})")
+    task = NVSTask(model, feature_loss=cfg.loss.feature_loss, feature_weight=cfg.loss.feature_weight, lr=cfg.lr)
+
+    figure_ds = val_ds or train_ds
+    picks = torch.linspace(0, len(figure_ds) - 1, max(1, cfg.figure_rows // 2)).long().tolist()
+    fixed = flatten_pairs(torch.utils.data.default_collate([figure_ds[i] for i in picks]))
+    images = Path(cfg.images_dir)
+    figure = ReconstructionFigure(images / "enc_dec_reconstructions.png", fixed,
+                                  "held-out sequences of the training subjects" if val_ds else "training frames")
+    callbacks = [figure] + ([WallClockBudget(cfg.budget_minutes)] if cfg.budget_minutes > 0 else [])
+    trainer = Trainer(task, cfg, train_ds, val_ds, resume=args.resume, callbacks=callbacks)
+    result = trainer.fit()
+    if result.interrupted or not trainer.is_main:
+        return 0
+
+    trainer.restore_best(result)
+    out = Path(cfg.train.out_dir)
+    model.cpu().eval()
+    val = result.last_validation
+    model.save(out / "enc_dec.pt", meta={
+        "data": str(root), "train_subjects": list(d.train_subjects), "steps": int(result.step),
+        "feature_loss": cfg.loss.feature_loss, "best_step": result.best_step,
+        "val_l1": None if result.best_value is None else float(result.best_value)})
+    task.to(torch.device("cpu"))
+    figure.draw(task, result.best_step or result.step)
+    plot_metric_curves(out / "metrics.csv", images / "enc_dec_curves.png",
+                       keys=["train/l1", "val/l1", "val/ssim"], log_y=False,
+                       title="encoder-decoder: L1 of re-rendered target views; SSIM")
+    print(f"\nfinished {result.step} steps in {time.perf_counter() - t0:.0f} s; validation (held-out sequences of "
+          f"the training subjects): " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(val.items())))
+    print(f"wrote {out / 'enc_dec.pt'}, {images / 'enc_dec_reconstructions.png'}, {images / 'enc_dec_curves.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

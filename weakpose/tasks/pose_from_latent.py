@@ -1,0 +1,121 @@
+"""3D pose from the encoder's geometry latent, with the 3D labels of one subject (Rhodin et al., ECCV 2018, §4).
+
+The regressor is deliberately shallow (two fully connected layers of 2048 with batch norm and dropout 0.5): if the
+latent learnt by novel-view synthesis already encodes the pose, a small network and few labels suffice. Predictions
+and labels are root-relative H36M-17 joints in metres in the crop's *virtual* camera frame (the latent's frame).
+
+Encoder modes (the ablation of the method's point): ``frozen`` (the novel-view-synthesis encoder, or a randomly
+initialised one, kept fixed: its latents are computed once and cached), or ``finetune`` (trained end to end with
+the regressor on the labelled subject).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+
+from weakpose.metrics import mpjpe, n_mpjpe, p_mpjpe
+from weakpose.models.encoder_decoder import EncoderDecoder
+from weakpose.train import TrainTask
+
+__all__ = ["LatentPoseRegressor", "LatentCache", "PoseFromLatentTask", "encode_dataset"]
+
+
+class LatentPoseRegressor(nn.Module):
+    """``(B, num_points, 3)`` latent -> ``(B, num_joints, 3)`` root-relative pose (metres)."""
+
+    def __init__(self, in_features: int = 600, hidden: int = 2048, num_layers: int = 2, dropout: float = 0.5,
+                 num_joints: int = 17):
+        super().__init__()
+        layers, width = [], in_features
+        for _ in range(num_layers):
+            layers += [nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+            width = hidden
+        self.body = nn.Sequential(*layers)
+        self.out = nn.Linear(width, num_joints * 3)
+        self.num_joints = num_joints
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.out(self.body(latent.flatten(1))).view(-1, self.num_joints, 3)
+
+
+@torch.no_grad()
+def encode_dataset(encoder: EncoderDecoder, dataset: Dataset, batch_size: int = 64, device="cpu",
+                   progress: bool = True) -> dict:
+    """Latents and labels of every item of a :class:`weakpose.data.nvs_pairs.SingleViewDataset`:
+    ``latent`` (N, P, 3), ``pose_3d`` (N, 17, 3), ``has_3d`` (N,), ``subject`` list."""
+    from tqdm.auto import tqdm
+
+    encoder.eval().to(device)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    latents, poses, has, subjects = [], [], [], []
+    for batch in tqdm(loader, desc="encode", unit="batch", disable=not progress, dynamic_ncols=True):
+        latents.append(encoder.encode(batch["image"].to(device)).points.cpu())
+        poses.append(batch["pose_3d"])
+        has.append(torch.as_tensor(batch["has_3d"]))
+        subjects += list(batch["subject"])
+    return {"latent": torch.cat(latents), "pose_3d": torch.cat(poses), "has_3d": torch.cat(has),
+            "subject": subjects}
+
+
+class LatentCache(Dataset):
+    """Items of an :func:`encode_dataset` result (for training a regressor on a frozen encoder)."""
+
+    def __init__(self, encoded: dict):
+        self.encoded = encoded
+
+    def __len__(self) -> int:
+        return len(self.encoded["latent"])
+
+    def __getitem__(self, i: int) -> dict:
+        e = self.encoded
+        return {"latent": e["latent"][i], "pose_3d": e["pose_3d"][i], "has_3d": bool(e["has_3d"][i])}
+
+
+def pose_errors(pred: torch.Tensor, target: torch.Tensor) -> dict:
+    """MPJPE / N-MPJPE / P-MPJPE in millimetres (root-relative, all 17 joints, mean over frames)."""
+    p, t = pred.double(), target.double()
+    return {"mpjpe_mm": 1000 * float(mpjpe(p, t)), "n_mpjpe_mm": 1000 * float(n_mpjpe(p, t)),
+            "p_mpjpe_mm": 1000 * float(p_mpjpe(p, t))}
+
+
+class PoseFromLatentTask(TrainTask):
+    """Batches hold ``latent`` (frozen encoder, cached) or ``image`` (``encoder`` given: trained end to end),
+    ``pose_3d`` and ``has_3d``; the loss is the mean squared joint error (m²) of the labelled items."""
+
+    def __init__(self, regressor: LatentPoseRegressor, encoder: Optional[EncoderDecoder] = None, lr: float = 1e-3,
+                 encoder_lr: Optional[float] = None):
+        self.regressor = regressor
+        groups = [{"params": regressor.parameters(), "lr": lr}]
+        if encoder is not None:
+            self.encoder = encoder
+            groups.append({"params": encoder.parameters(), "lr": encoder_lr or lr})
+        self.optimizer = torch.optim.Adam(groups)
+
+    def predict(self, batch: Mapping[str, Any]) -> torch.Tensor:
+        latent = batch["latent"] if "latent" in batch else self.encoder.encode(batch["image"]).points
+        return self.regressor(latent)
+
+    def training_step(self, batch: Any, step: int) -> Mapping[str, Any]:
+        self.regressor.train()
+        if hasattr(self, "encoder"):
+            self.encoder.train()
+        has = torch.as_tensor(batch["has_3d"], device=self.device)
+        pred = self.predict(batch)
+        if not bool(has.any()):
+            return {"loss": 0.0}
+        err = (pred - batch["pose_3d"]) ** 2
+        loss = err[has].sum(dim=-1).mean()
+        self.optimizer_step(self.optimizer, loss)
+        return {"loss": loss.item(), "mpjpe_mm": 1000 * float(err[has].detach().sum(-1).sqrt().mean())}
+
+    @torch.no_grad()
+    def validation_step(self, batch: Any) -> Mapping[str, Any]:
+        self.regressor.eval()
+        if hasattr(self, "encoder"):
+            self.encoder.eval()
+        pred = self.predict(batch)
+        return {"loss": F.mse_loss(pred, batch["pose_3d"]).item() * 3, **pose_errors(pred, batch["pose_3d"])}
