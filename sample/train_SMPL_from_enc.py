@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from weakpose.data.image_layout import MultiViewImageDataset
+from weakpose.data.synthetic_images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
 from weakpose.evaluation import report
 from weakpose.io_utils import atomic_write_path, atomic_write_text
 from weakpose.metrics import Protocol
@@ -45,16 +46,13 @@ from weakpose.tasks.smpl_from_enc import LatentFrames, SMPLFromEncTask, collate_
 from weakpose.train import TrainConfig, Trainer, start_run
 from weakpose.viz import plot_metric_curves
 
-DEFAULT_DATA = "data/synthetic_images"
-
-
 @dataclasses.dataclass
 class DataConfig:
     """root: a crop layout (weakpose.data.image_layout). val_every: every val_every-th sequence of the training
     subjects is held out for model selection (0 = none). silhouette_size: side of the rendered silhouettes and
     downsampled masks (px). test_stride: every test_stride-th test frame is evaluated."""
 
-    root: str = DEFAULT_DATA
+    root: str = DEFAULT_IMAGE_ROOT
     train_subjects: List[str] = dataclasses.field(default_factory=lambda: ["S1", "S5", "S6", "S7", "S8"])
     test_subjects: List[str] = dataclasses.field(default_factory=lambda: ["S9", "S11"])
     labelled_subjects: List[str] = dataclasses.field(default_factory=lambda: ["S1"])
@@ -154,7 +152,8 @@ def load_prior(cfg: Config):
 
 
 def split_sequences(dataset: MultiViewImageDataset, every: int) -> tuple[list, list]:
-    """Frame indices (train, val): every ``every``-th sequence of the dataset (in index order) is held out."""
+    """Frame indices (train, val): every ``every``-th sequence of the dataset (in index order) is held out — the
+    same sequences sample/train_enc_dec.py holds out with the same ``val_every``."""
     train, val = [], []
     for i in range(len(dataset)):
         entry, _ = dataset.item_info(i)
@@ -232,10 +231,10 @@ def main(argv=None) -> int:
     encoder = load_encoder(cfg.encoder)
     prior = load_prior(cfg)
     root = Path(cfg.data.root)
+    if str(root) == DEFAULT_IMAGE_ROOT:
+        ensure_synthetic_images(root)  # rendered on first use (the encoder's script normally did that already)
     if not (root / "index.json").is_file():
-        hint = (" (generate the embedded default with `python -m weakpose make-synthetic --images`)"
-                if cfg.data.root == DEFAULT_DATA else "")
-        raise SystemExit(f"{root}: no crop layout (index.json missing){hint}")
+        raise SystemExit(f"{root}: no crop layout (index.json missing)")
 
     d = cfg.data
     source = MultiViewImageDataset(root, subjects=d.train_subjects, stride=d.stride)
