@@ -1,0 +1,206 @@
+"""Train an SMPL-parameter prior: HMR's discriminator (Kanazawa et al. 2018) against a small generator, LSGAN.
+
+In HMR the discriminator's negatives are the regressor's outputs. To train the prior on its own, a small
+generator stands in for the regressor: Gaussian noise -> 6D rotations of the 23 body joints (Zhou et al. 2019;
+continuous, so the generator can learn them) -> rotation matrices, plus betas. Both are trained as a least-squares
+GAN (Mao et al. 2017) with Adam (lr 1e-4, beta1 0.5), one discriminator and one generator step per batch. After
+training the discriminator is the prior (:class:`weakpose.priors.smpl_discriminator.SMPLDiscriminator`).
+
+Batches: dicts of ``body_pose`` (B, 69) axis-angle and ``betas`` (B, num_betas) (:class:`SMPLParamDataset`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from weakpose.data.smpl_params import SMPLParams, mirror_axis_angle
+from weakpose.geometry.rotations import axis_angle_to_matrix, quaternion_to_matrix, rot6d_to_matrix
+from weakpose.priors.smpl_discriminator import (
+    NUM_BODY_JOINTS,
+    SMPLDiscriminator,
+    lsgan_discriminator_loss,
+    lsgan_generator_loss,
+)
+from weakpose.skeleton import SMPL24
+from weakpose.train import TrainTask
+
+__all__ = ["SMPLGenerator", "SMPLParamDataset", "SMPLPriorTask", "implausible_versions", "random_rotations",
+           "reverse_knees", "KNEE_JOINTS"]
+
+#: body_pose indices (SMPL joint - 1) of the knees
+KNEE_JOINTS = (SMPL24.index("l_knee") - 1, SMPL24.index("r_knee") - 1)
+
+
+class SMPLGenerator(nn.Module):
+    """Noise (B, noise_dim) -> (body-joint rotation matrices (B, 23, 3, 3), betas (B, num_betas)).
+
+    An MLP with leaky ReLU; the 6D output's bias starts at the identity rotation, so the generator begins at the
+    rest pose and the mean shape.
+    """
+
+    def __init__(self, noise_dim: int = 32, width: int = 256, num_layers: int = 2, num_betas: int = 10):
+        super().__init__()
+        self.noise_dim, self.num_betas = int(noise_dim), int(num_betas)
+        layers, d = [], noise_dim
+        for _ in range(num_layers):
+            layers += [nn.Linear(d, width), nn.LeakyReLU(0.2)]
+            d = width
+        self.body = nn.Sequential(*layers)
+        self.rot_out = nn.Linear(d, NUM_BODY_JOINTS * 6)
+        self.beta_out = nn.Linear(d, num_betas)
+        with torch.no_grad():
+            self.rot_out.weight.mul_(0.1)
+            self.rot_out.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 1.0, 0.0, 0.0]).repeat(NUM_BODY_JOINTS))
+
+    def forward(self, noise: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        if noise.ndim != 2 or noise.shape[1] != self.noise_dim:
+            raise ValueError(f"SMPLGenerator expects noise (B, {self.noise_dim}), got {tuple(noise.shape)}")
+        h = self.body(noise)
+        rot = rot6d_to_matrix(self.rot_out(h).reshape(len(noise), NUM_BODY_JOINTS, 6))
+        return rot, self.beta_out(h)
+
+    def sample(self, n: int, generator: Optional[torch.Generator] = None):
+        """``n`` samples from fresh noise (drawn from ``generator`` when given)."""
+        device = next(self.parameters()).device
+        return self(torch.randn(n, self.noise_dim, generator=generator).to(device))
+
+
+class SMPLParamDataset(Dataset):
+    """Map-style dataset over :class:`SMPLParams`; an item is ``{"body_pose": (69,), "betas": (k,)}`` float32."""
+
+    def __init__(self, params: SMPLParams):
+        if len(params) == 0:
+            raise ValueError(f"SMPLParamDataset: no frames in {params.source!r}")
+        self.body_pose = torch.from_numpy(np.ascontiguousarray(params.body_pose, dtype=np.float32))
+        self.betas = torch.from_numpy(np.ascontiguousarray(params.betas, dtype=np.float32))
+
+    def __len__(self) -> int:
+        return len(self.body_pose)
+
+    def __getitem__(self, index: int) -> Dict[str, torch.Tensor]:
+        return {"body_pose": self.body_pose[index], "betas": self.betas[index]}
+
+
+# ----------------------------------------------------------------------------------------------- broken copies
+
+
+def random_rotations(shape, generator: Optional[torch.Generator] = None, dtype=torch.float32) -> torch.Tensor:
+    """Uniformly distributed rotation matrices ``shape + (3, 3)`` (normalised Gaussian quaternions)."""
+    q = torch.randn(*shape, 4, generator=generator, dtype=dtype)
+    return quaternion_to_matrix(q / q.norm(dim=-1, keepdim=True))
+
+
+def reverse_knees(rotmats: torch.Tensor, degrees: float = 90.0) -> torch.Tensor:
+    """Copies of (B, 23, 3, 3) body poses with both knees bent BACKWARDS by ``degrees``.
+
+    SMPL's knee flexes about its +x axis (the shin swings back, R_x(+θ) takes the down-pointing shin towards -z,
+    behind the body); R_x(-θ) bends it the way no knee goes.
+    """
+    out = rotmats.clone()
+    a = math.radians(degrees)
+    aa = torch.tensor([-a, 0.0, 0.0], dtype=rotmats.dtype, device=rotmats.device)
+    out[:, list(KNEE_JOINTS)] = axis_angle_to_matrix(aa).expand(len(rotmats), 2, 3, 3)
+    return out
+
+
+def implausible_versions(rotmats: torch.Tensor, betas: torch.Tensor,
+                         generator: Optional[torch.Generator] = None) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
+    """Broken copies of real (rotmats (B, 23, 3, 3), betas (B, k)): name -> (rotmats, betas).
+
+    'random rotations': every joint a uniformly random rotation; 'knees backwards': both knees hyper-extended by
+    90°; 'one joint random': one random joint per sample replaced by a random rotation; 'betas x5': shape
+    coefficients five times as far from the mean (an implausible body).
+    """
+    n = len(rotmats)
+    rand = random_rotations((n, NUM_BODY_JOINTS), generator).to(rotmats)
+    one = rotmats.clone()
+    pick = torch.randint(0, NUM_BODY_JOINTS, (n,), generator=generator).to(rotmats.device)
+    one[torch.arange(n, device=rotmats.device), pick] = rand[:, 0]
+    return {"random rotations": (rand, betas), "knees backwards": (reverse_knees(rotmats), betas),
+            "one joint random": (one, betas), "betas x5": (rotmats, 5.0 * betas)}
+
+
+# ----------------------------------------------------------------------------------------------- task
+
+
+class SMPLPriorTask(TrainTask):
+    """LSGAN of ``discriminator`` (the prior) against ``generator``: per batch one discriminator step
+    (real -> 1, generated -> 0) then one generator step (generated -> 1, discriminator frozen).
+
+    Augmentation of real samples: ``mirror`` flips half the batch left/right (:func:`mirror_axis_angle`);
+    ``resample_betas_std`` > 0 replaces the real betas by fresh draws from N(0, std²) (for data whose shapes were
+    sampled independently of the motion anyway, like the embedded default: otherwise the shape head only ever sees
+    one shape per training sequence).
+    Logged: ``d_real``/``d_fake`` (mean outputs), ``loss_d``, ``loss_g``. Validation: ``score_real``,
+    ``score_fake`` (mean score of held-out real and of generated samples) and, per broken copy, the fraction of
+    held-out real samples scored above their broken copy (``real_above_<name>``).
+    """
+
+    def __init__(self, discriminator: SMPLDiscriminator, generator: SMPLGenerator, lr: float = 1e-4,
+                 betas=(0.5, 0.999), generator_lr: Optional[float] = None, weight_decay: float = 0.0,
+                 mirror: bool = True, resample_betas_std: float = 0.0):
+        self.discriminator = discriminator
+        self.generator = generator
+        self.discriminator_optimizer = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=tuple(betas),
+                                                        weight_decay=weight_decay)
+        self.generator_optimizer = torch.optim.Adam(generator.parameters(), lr=generator_lr or lr,
+                                                    betas=tuple(betas))
+        self.mirror = bool(mirror)
+        self.resample_betas_std = float(resample_betas_std)
+
+    @property
+    def generator_module(self) -> SMPLGenerator:
+        return getattr(self.generator, "module", self.generator)
+
+    def augment(self, body_pose: torch.Tensor, betas: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Real batch (axis-angle (B, 69), betas) -> (rotation matrices (B, 23, 3, 3), betas), augmented."""
+        if self.mirror:
+            half = len(body_pose) // 2
+            body_pose = torch.cat([body_pose[:half], mirror_axis_angle(body_pose[half:])])
+        if self.resample_betas_std > 0:
+            betas = torch.randn_like(betas) * self.resample_betas_std
+        return axis_angle_to_matrix(body_pose.reshape(-1, NUM_BODY_JOINTS, 3)), betas
+
+    def _fake(self, n: int, device) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self.generator(torch.randn(n, self.generator_module.noise_dim, device=device))
+
+    def training_step(self, batch: Mapping[str, torch.Tensor], step: int) -> Mapping[str, Any]:
+        real_rot, real_betas = self.augment(batch["body_pose"], batch["betas"])
+        n = len(real_rot)
+        with torch.no_grad():
+            fake_rot, fake_betas = self._fake(n, real_rot.device)
+        d_real = self.discriminator(real_rot, real_betas)
+        d_fake = self.discriminator(fake_rot, fake_betas)
+        loss_d = lsgan_discriminator_loss(d_real, d_fake)
+        self.optimizer_step(self.discriminator_optimizer, loss_d)
+
+        self.discriminator.requires_grad_(False)  # the generator step must not touch the discriminator
+        try:
+            loss_g = lsgan_generator_loss(self.discriminator(*self._fake(n, real_rot.device)))
+            self.optimizer_step(self.generator_optimizer, loss_g)
+        finally:
+            self.discriminator.requires_grad_(True)
+        return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()),
+                "d_real": float(d_real.detach().mean()), "d_fake": float(d_fake.detach().mean())}
+
+    def validation_step(self, batch: Mapping[str, torch.Tensor]) -> Mapping[str, Any]:
+        """Held-out real vs generated (noise seeded by batch size: the same every validation) and vs broken
+        copies of the same real samples."""
+        rot = axis_angle_to_matrix(batch["body_pose"].reshape(-1, NUM_BODY_JOINTS, 3))
+        betas = batch["betas"]
+        g = torch.Generator().manual_seed(len(rot))
+        fake_rot, fake_betas = self.generator_module.sample(len(rot), generator=g)
+        d = self.discriminator
+        real_out, fake_out = d(rot, betas), d(fake_rot, fake_betas)
+        real_score = real_out.mean(1)
+        out = {"score_real": float(real_score.mean()), "score_fake": float(fake_out.mean()),
+               "loss_d": float(lsgan_discriminator_loss(real_out, fake_out))}
+        for name, (r, b) in implausible_versions(rot, betas, torch.Generator().manual_seed(len(rot) + 1)).items():
+            key = "real_above_" + name.replace(" ", "_")
+            out[key] = float((real_score > d(r, b).mean(1)).float().mean())
+        return out
