@@ -20,7 +20,7 @@ SUBCOMMANDS = {
 
 def _usage() -> str:
     lines = ["usage: weakpose <command> [options]", "", "commands:"]
-    lines += [f"  {name:<16} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
+    lines += [f"  {name:<20} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
     lines += ["", "Run `weakpose <command> --help` for the options of one command."]
     return "\n".join(lines)
 
