@@ -195,10 +195,14 @@ def test_surreal_info_reader(tmp_path):
         assert len(q) == 1
         np.testing.assert_allclose(q.body_pose[0], pose[3:, 0], rtol=1e-6)
         np.testing.assert_allclose(q.betas[0], shape[:, 0], rtol=1e-6)
-    # one shape column for many frames is used for every frame
+    # one shape (a column, or a 1-D array that scipy writes as a row) for many frames is used for every frame
     savemat(one / "c0004_info.mat", {"pose": pose, "shape": shape[:, :1]})
     np.testing.assert_allclose(load_surreal_info(one / "c0004_info.mat").betas, np.repeat(shape[:, :1].T, 7, 0),
                                rtol=1e-6)
+    savemat(tmp_path / "row_info.mat", {"pose": rng.normal(size=(72, 10)), "shape": shape[:, 0]})
+    np.testing.assert_allclose(load_surreal_info(tmp_path / "row_info.mat").betas, np.repeat(shape[None, :, 0], 10, 0),
+                               rtol=1e-6)
+    (tmp_path / "row_info.mat").unlink()
 
     savemat(tmp_path / "noshape_info.mat", {"pose": pose})
     with pytest.raises(KeyError, match=r"noshape_info\.mat.*'shape'"):

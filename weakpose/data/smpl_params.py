@@ -214,12 +214,12 @@ def load_surreal_info(path: PathLike, num_betas: int = 10, stride: int = 1) -> S
         shape = shape[:, None]
     if shape.ndim != 2:
         raise ValueError(f"{path}: key 'shape' has shape {shape.shape}; expected (num_betas, T)")
-    if shape.shape[1] == len(pose) or shape.shape[1] == 1:
+    if shape.shape[0] == 1 and shape.shape[1] > 1:
+        betas = shape  # one shape written as a 1-D array (scipy stores it as a row): used for every frame
+    elif shape.shape[1] == len(pose) or shape.shape[1] == 1:
         betas = shape.T
     elif shape.shape[0] == len(pose):  # (T, k) already frame-major
         betas = shape
-    elif shape.shape[0] == 1:
-        betas = shape  # a row of betas for all frames (T = 1 squeezed and written as a row)
     else:
         raise ValueError(f"{path}: key 'shape' has shape {shape.shape}, which fits neither the {len(pose)} frames "
                          "of 'pose' nor a single shape")

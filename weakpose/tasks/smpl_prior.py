@@ -141,6 +141,8 @@ class SMPLPriorTask(TrainTask):
     held-out real samples scored above their broken copy (``real_above_<name>``).
     """
 
+    ddp_exclude = ("discriminator",)  # frozen during the generator step; its gradients are averaged by hand
+
     def __init__(self, discriminator: SMPLDiscriminator, generator: SMPLGenerator, lr: float = 1e-4,
                  betas=(0.5, 0.999), generator_lr: Optional[float] = None, weight_decay: float = 0.0,
                  mirror: bool = True, resample_betas_std: float = 0.0):
