@@ -4,8 +4,16 @@ Typical use as a regulariser (poses (B, 17, 3) in metres, H36M-17 order)::
 
     prior = PoseDiscriminator.load("runs/pose_prior/prior.pt")
     loss = task_loss + 0.01 * prior.loss(poses_3d)
+
+and the SMPL-parameter prior (HMR-style, least-squares GAN) for body-pose rotations and shapes::
+
+    smpl_prior = SMPLDiscriminator.load("runs/smpl_prior/smpl_prior.pt")
+    loss = task_loss + 0.01 * smpl_prior.loss(body_pose_rotmats, betas)   # (B, 23, 3, 3), (B, 10)
 """
 from weakpose.priors.discriminator import FILE_FORMAT, PoseDiscriminator
+from weakpose.priors.smpl_discriminator import FILE_FORMAT as SMPL_FILE_FORMAT
+from weakpose.priors.smpl_discriminator import (SMPLDiscriminator, as_rotmats, lsgan_discriminator_loss,
+                                                lsgan_generator_loss)
 from weakpose.priors.kcs import H36M17_BONES, bone_vectors, bones_from_parents, incidence_matrix, kcs_matrix
 from weakpose.priors.wgan import (
     BETAS,
@@ -22,5 +30,6 @@ from weakpose.priors.wgan import (
 __all__ = [
     "BETAS", "FILE_FORMAT", "GP_WEIGHT", "H36M17_BONES", "LEARNING_RATE", "N_CRITIC", "PoseDiscriminator",
     "bone_vectors", "bones_from_parents", "critic_gap", "critic_loss", "generator_loss", "gradient_penalty",
-    "incidence_matrix", "kcs_matrix", "make_optimizer",
+    "incidence_matrix", "kcs_matrix", "make_optimizer", "SMPLDiscriminator", "SMPL_FILE_FORMAT", "as_rotmats",
+    "lsgan_discriminator_loss", "lsgan_generator_loss",
 ]
