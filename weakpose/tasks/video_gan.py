@@ -12,6 +12,11 @@ one task:
   random order, never the ones behind the batch's 2D).
 
 Per step: ``n_critic`` critic updates (WGAN-GP, λ = 10, Adam 1e-4, β = (0.5, 0.9)), then one lifter update.
+
+Optionally a second critic judges MOTION (:class:`weakpose.priors.temporal_critic.TemporalPoseCritic`, a
+VIBE-style motion discriminator over RepNet features): it reads windows of ``T`` consecutive lifted poses and is
+trained against real ``T``-frame windows of 3D poses, so the lifter is pushed away from jitter and bone-length
+drift that a per-frame critic cannot see. See :meth:`VideoGanTask.consecutive_poses` for how the windows are made.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ import torch.nn.functional as F
 from weakpose.metrics import mpjpe, p_mpjpe
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel, reproject
 from weakpose.priors import PoseDiscriminator
+from weakpose.priors.temporal_critic import TemporalPoseCritic
 from weakpose.priors.wgan import critic_gap, critic_loss, generator_loss, gradient_penalty, make_optimizer
 from weakpose.skeleton import H36M17, bone_lengths, flip_joints
 from weakpose.train import TrainTask
@@ -35,17 +41,24 @@ class VideoGanTask(TrainTask):
 
     labelled_subject_ids: ``subject_id`` values whose 3D labels may be used (``semi``); real_poses: ``(N, 17, 3)``
     root-relative camera-frame metres, the critic's unpaired real pool.
+
+    Optional motion critic: ``temporal_critic`` with ``real_windows`` ``(N, T, 17, 3)`` (root-relative, camera
+    frame, consecutive frames at the 2D's frame rate, unpaired like ``real_poses``), weight ``temporal_weight`` and
+    ``temporal_batch`` windows of each batch lifted to ``T`` consecutive poses. The training batches must then hold
+    ``rf + T - 1`` frames of 2D (``T`` odd; :meth:`window_frames`); validation batches keep ``rf``.
     """
 
-    # The critic's gradient penalty differentiates through it twice; DDP cannot wrap that, so its gradients are
-    # averaged over ranks by optimizer_step instead.
-    ddp_exclude = ("critic",)
+    # The critics' gradient penalty differentiates through them twice; DDP cannot wrap that, so their gradients
+    # are averaged over ranks by optimizer_step instead.
+    ddp_exclude = ("critic", "temporal_critic")
 
     def __init__(self, pose_model: TemporalLifter, trajectory_model: TrajectoryModel,
                  critic: Optional[PoseDiscriminator], supervision: str, real_poses: Optional[torch.Tensor] = None,
                  labelled_subject_ids: Iterable[int] = (), lr: float = 1e-3, lr_decay: float = 0.95,
                  decay_every: int = 200, n_critic: int = 3, w_adv: float = 0.05, w_reproj: float = 1.0,
-                 w_bone: float = 1.0, flip_augmentation: bool = True, training_twin: bool = True):
+                 w_bone: float = 1.0, flip_augmentation: bool = True, training_twin: bool = True,
+                 temporal_critic: Optional[TemporalPoseCritic] = None, real_windows: Optional[torch.Tensor] = None,
+                 temporal_weight: float = 0.05, temporal_batch: int = 16):
         if supervision not in SUPERVISION:
             raise ValueError(f"supervision must be one of {SUPERVISION}; got {supervision!r}")
         if pose_model.receptive_field() != trajectory_model.receptive_field():
@@ -68,6 +81,24 @@ class VideoGanTask(TrainTask):
         # the published design): the same numbers, slower; kept to measure what the strided twin buys.
         self.training_twin = training_twin
         self.centre = pose_model.frame_offset
+        self.temporal_critic = temporal_critic
+        self.temporal_window = 1
+        self.real_windows = self.temporal_critic_optimizer = None
+        if temporal_critic is not None:
+            if supervision == "full":
+                raise ValueError("supervision='full' has no windows without 3D labels for the temporal critic")
+            rw = None if real_windows is None else torch.as_tensor(real_windows, dtype=torch.float32)
+            if rw is None or rw.ndim != 4 or rw.shape[0] == 0 or rw.shape[2:] != (17, 3):
+                raise ValueError("a temporal critic needs real_windows of shape (N, T, 17, 3), N > 0; got "
+                                 f"{None if rw is None else tuple(rw.shape)}")
+            if temporal_critic.window not in (None, rw.shape[1]) or rw.shape[1] % 2 == 0:
+                raise ValueError(f"real_windows of {rw.shape[1]} frames: the window must be odd (2D windows of "
+                                 f"rf + T - 1 frames) and match the temporal critic's ({temporal_critic.window})")
+            if int(temporal_batch) < 1:
+                raise ValueError(f"temporal_batch must be >= 1; got {temporal_batch}")
+            self.real_windows, self.temporal_window = rw, int(rw.shape[1])
+            self.temporal_critic_optimizer = make_optimizer(temporal_critic.parameters())
+        self.temporal_weight, self.temporal_batch = temporal_weight, int(temporal_batch)
 
     # -- pieces ---------------------------------------------------------------------------------------------
     @staticmethod
@@ -100,9 +131,14 @@ class VideoGanTask(TrainTask):
             return torch.zeros(n, dtype=torch.bool, device=batch["keypoints_2d"].device)
         return torch.isin(batch["subject_id"], self.labelled.to(batch["subject_id"].device))
 
-    def _real_batch(self, n: int, device) -> torch.Tensor:
-        idx = torch.randint(len(self.real_poses), (n,))
-        return self.real_poses.index_select(0, idx).to(device)
+    def window_frames(self) -> int:
+        """2D frames per training window: the receptive field, plus ``T - 1`` with a temporal critic."""
+        return self.pose_model.receptive_field() + self.temporal_window - 1
+
+    def _real_batch(self, n: int, device, pool: Optional[torch.Tensor] = None) -> torch.Tensor:
+        pool = self.real_poses if pool is None else pool
+        idx = torch.randint(len(pool), (n,))
+        return pool.index_select(0, idx).to(device)
 
     def _flip(self, batch):
         """Mirror half the batch: 2D x -> -x with left/right swapped, 3D likewise, intrinsics cx -> -cx, p2 -> -p2."""
@@ -117,32 +153,82 @@ class VideoGanTask(TrainTask):
         out.update(keypoints_2d=kp, pose_3d=pose, root_3d=root, intrinsics=intr)
         return out
 
-    def _critic_step(self, fake: torch.Tensor) -> dict:
-        self.critic.train()
-        for p in self.critic.parameters():
+    def _critic_step(self, fake: torch.Tensor, temporal: bool = False) -> dict:
+        critic, opt, pool, name = ((self.temporal_critic, self.temporal_critic_optimizer, self.real_windows,
+                                    "temporal_critic") if temporal
+                                   else (self.critic, self.critic_optimizer, self.real_poses, "critic"))
+        critic.train()
+        for p in critic.parameters():
             p.requires_grad_(True)
         stats = {}
         for _ in range(self.n_critic):
-            real = self._real_batch(fake.shape[0], fake.device)
-            loss = critic_loss(self.critic, real, fake) + gradient_penalty(self.critic, real, fake)
-            self.optimizer_step(self.critic_optimizer, loss)
-            stats = {"critic_loss": loss.detach(), "critic_gap": critic_gap(self.critic, real, fake.detach())}
-        for p in self.critic.parameters():
+            real = self._real_batch(fake.shape[0], fake.device, pool)
+            loss = critic_loss(critic, real, fake) + gradient_penalty(critic, real, fake)
+            self.optimizer_step(opt, loss)
+            stats = {f"{name}_loss": loss.detach(), f"{name}_gap": critic_gap(critic, real, fake.detach())}
+        for p in critic.parameters():
             p.requires_grad_(False)  # the lifter's step must not move the critic
         return stats
+
+    def _temporal_rows(self, batch, free: torch.Tensor) -> torch.Tensor:
+        """Up to ``temporal_batch`` unlabelled windows, evenly spread over the batch (both flip halves), whose
+        frames are all real (edge-padded windows would give the motion critic frozen, not real, motion)."""
+        ok = free if "valid" not in batch else free & batch["valid"].to(free.device).all(dim=1)
+        rows = ok.nonzero()[:, 0]
+        if len(rows) > self.temporal_batch:
+            rows = rows[torch.linspace(0, len(rows) - 1, self.temporal_batch).round().long().to(rows.device)]
+        return rows
+
+    def consecutive_poses(self, kp_long: torch.Tensor) -> torch.Tensor:
+        """``(b, rf + T - 1, 17, 2)`` -> the lifted poses of ``T`` consecutive frames ``(b, T, 17, 3)``.
+
+        Each output frame needs its own receptive field, so ``T`` frames cost about ``T`` single-frame outputs
+        whichever twin computes them: the dilated network on the long window shares only the first layer's
+        positions, and the strided twin on the ``T`` overlapping rf-windows (``unfold``) repeats only that
+        cheap first layer. The training path therefore keeps the strided twin (:meth:`training_step` lifts these
+        windows in the SAME pass as the batch's centre frames, so batch norm sees one batch), and only
+        ``temporal_batch`` windows per step are lifted this way. With ``training_twin=False`` the dilated
+        network runs on the long window. In eval mode both give the same numbers.
+        """
+        if not self.training_twin:
+            return self.pose_model(kp_long)
+        b, t = kp_long.shape[0], kp_long.shape[1] - self.pose_model.receptive_field() + 1
+        return self.pose_model.forward_windows(self._unfold(kp_long)).reshape(b, t, -1, 3)
+
+    def _unfold(self, kp_long: torch.Tensor) -> torch.Tensor:
+        """(b, rf + T - 1, J, 2) -> the b·T overlapping rf-frame windows (b·T, rf, J, 2), window-major."""
+        rf = self.pose_model.receptive_field()
+        wins = kp_long.unfold(1, rf, 1).permute(0, 1, 4, 2, 3)  # (b, T, rf, J, 2)
+        return wins.reshape(-1, rf, *kp_long.shape[2:])
 
     # -- the step ------------------------------------------------------------------------------------------
     def training_step(self, batch, step):
         if self.flip_augmentation:
             batch = self._flip(batch)
-        kp = batch["keypoints_2d"]
+        kp_long = batch["keypoints_2d"]
+        if kp_long.shape[1] != self.window_frames():
+            raise ValueError(f"VideoGanTask: training windows must have {self.window_frames()} frames (receptive "
+                             f"field + temporal window - 1); batch keypoints_2d has shape {tuple(kp_long.shape)}")
+        t_extra = self.temporal_window - 1  # frames around the receptive field the motion windows need
+        first = t_extra if self.pose_model.causal else t_extra // 2
+        kp = kp_long[:, first:first + self.pose_model.receptive_field()]  # the centre frame's own window
+        labelled = self._labelled_mask(batch)
+        rows = (self._temporal_rows(batch, ~labelled) if self.temporal_critic is not None
+                else torch.zeros(0, dtype=torch.long, device=kp.device))
+        windows = None
         if self.training_twin:
-            pred, raw_root = self.pose_model.forward_windows(kp), self.trajectory_model.forward_windows(kp)
+            if len(rows):  # one strided pass: the batch's centre windows, then the motion windows
+                both = self.pose_model.forward_windows(torch.cat([kp, self._unfold(kp_long[rows])]))
+                pred, windows = both[:len(kp)], both[len(kp):, 0].reshape(len(rows), self.temporal_window, -1, 3)
+            else:
+                pred = self.pose_model.forward_windows(kp)
+            raw_root = self.trajectory_model.forward_windows(kp)
         else:
             pred, raw_root = self.pose_model(kp), self.trajectory_model(kp)
+            if len(rows):
+                windows = self.consecutive_poses(kp_long[rows])
         pred = pred[:, 0]                                   # (B, 17, 3) root-relative
         root = self.root_from_output(raw_root[:, 0, 0])     # (B, 3) camera frame
-        labelled = self._labelled_mask(batch)
         out = {}
         loss = pred.new_zeros(())
         if labelled.any():
@@ -166,6 +252,11 @@ class VideoGanTask(TrainTask):
                 adv = generator_loss(self.critic, pred[free])
                 loss = loss + self.w_adv * adv
                 out["loss_adv"] = adv.detach()
+            if windows is not None:
+                out.update(self._critic_step(windows.detach(), temporal=True))
+                adv_t = generator_loss(self.temporal_critic, windows)
+                loss = loss + self.temporal_weight * adv_t
+                out["loss_temporal"] = adv_t.detach()
         self.optimizer_step(self.optimizer, loss)
         self.scheduler.step()
         out["loss"] = loss.detach()
