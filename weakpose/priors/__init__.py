@@ -14,6 +14,7 @@ from weakpose.priors.discriminator import FILE_FORMAT, PoseDiscriminator
 from weakpose.priors.smpl_discriminator import FILE_FORMAT as SMPL_FILE_FORMAT
 from weakpose.priors.smpl_discriminator import (SMPLDiscriminator, as_rotmats, lsgan_discriminator_loss,
                                                 lsgan_generator_loss)
+from weakpose.priors.temporal_critic import TEMPORAL_FILE_FORMAT, TemporalPoseCritic, pose_windows
 from weakpose.priors.kcs import H36M17_BONES, bone_vectors, bones_from_parents, incidence_matrix, kcs_matrix
 from weakpose.priors.wgan import (
     BETAS,
@@ -31,5 +32,5 @@ __all__ = [
     "BETAS", "FILE_FORMAT", "GP_WEIGHT", "H36M17_BONES", "LEARNING_RATE", "N_CRITIC", "PoseDiscriminator",
     "bone_vectors", "bones_from_parents", "critic_gap", "critic_loss", "generator_loss", "gradient_penalty",
     "incidence_matrix", "kcs_matrix", "make_optimizer", "SMPLDiscriminator", "SMPL_FILE_FORMAT", "as_rotmats",
-    "lsgan_discriminator_loss", "lsgan_generator_loss",
+    "lsgan_discriminator_loss", "lsgan_generator_loss", "TEMPORAL_FILE_FORMAT", "TemporalPoseCritic", "pose_windows",
 ]
