@@ -44,6 +44,7 @@ class DataConfig:
     root: str = DEFAULT_IMAGE_ROOT
     train_subjects: List[str] = dataclasses.field(default_factory=lambda: list(TRAIN_SUBJECTS))
     val_every: int = 5
+    val_pairs_per_frame: int = 2  # camera pairs per held-out frame (of 12) scored at each validation
     image_size: int = 64
     stride: int = 1
 
@@ -65,6 +66,7 @@ class LossConfig:
 
     feature_loss: str = "ssim"
     feature_weight: float = 1.0
+    foreground_weight: float = 0.0  # L1 weights 1 + this x (difference from the known background), see tasks.nvs
 
 
 @dataclasses.dataclass
@@ -143,7 +145,7 @@ def main(argv=None) -> int:
     d = cfg.data
     train_ds = NVSPairDataset(root, d.train_subjects, d.image_size, d.stride, seed=cfg.train.seed, sequence_filter=keep)
     val_ds = NVSPairDataset(root, d.train_subjects, d.image_size, d.stride, seed=cfg.train.seed + 1,
-                            sequence_filter=held) if held else None
+                            sequence_filter=held, pairs_per_frame=d.val_pairs_per_frame) if held else None
     print(f"novel-view synthesis on {len(train_ds.frames)} frames of {d.train_subjects} ({len(train_ds)} view pairs)"
           f"; validating on {len(val_ds.frames) if val_ds else 0} frames of held-out sequences; {d.image_size} px")
 
@@ -154,7 +156,8 @@ def main(argv=None) -> int:
     if m.backbone_weights:
         report = model.load_backbone_weights(m.backbone_weights)
         print(f"encoder backbone initialised from {m.backbone_weights} (skipped: {report.get('skipped')})")
-    task = NVSTask(model, feature_loss=cfg.loss.feature_loss, feature_weight=cfg.loss.feature_weight, lr=cfg.lr)
+    task = NVSTask(model, feature_loss=cfg.loss.feature_loss, feature_weight=cfg.loss.feature_weight, lr=cfg.lr,
+                   foreground_weight=cfg.loss.foreground_weight)
 
     figure_ds = val_ds or train_ds
     picks = torch.linspace(0, len(figure_ds) - 1, max(1, cfg.figure_rows // 2)).long().tolist()

@@ -13,7 +13,7 @@ from weakpose.geometry.rotations import axis_angle_to_matrix
 from weakpose.geometry.virtual_camera import latent_rotation, look_at_rotation, rotate_points, virtual_rotation
 from weakpose.losses import FeatureLoss, ssim
 from weakpose.models.encoder_decoder import EncoderDecoder
-from weakpose.tasks.nvs import NVSTask
+from weakpose.tasks.nvs import NVSTask, background_attention, weighted_l1
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +118,9 @@ def test_pair_dataset_items(crops):
     assert torch.allclose(item["R_source"][0].double(), expected[0], atol=1e-6)
     assert torch.allclose(item["R_target"][0].double(), expected[1], atol=1e-6)
     assert torch.equal(ds[7]["source"], item["source"])  # deterministic (resumable)
+    few = NVSPairDataset(crops, image_size=32, pairs_per_frame=2, seed=4)
+    assert len(few) == 2 * frames and all(a != b for _, a, b in few._items)
+    assert len({(f, a, b) for f, a, b in few._items}) == len(few)
     batch = flatten_pairs(torch.utils.data.default_collate([ds[0], ds[5]]))
     assert batch["source"].shape == (4, 3, 32, 32)
     swap = appearance_swap_index(4)
@@ -233,8 +236,21 @@ def test_training_steps_reduce_the_reconstruction_loss(crops):
     torch.manual_seed(0)
     ds = NVSPairDataset(crops, image_size=32)
     batch = torch.utils.data.default_collate([ds[i] for i in range(0, len(ds), len(ds) // 4)][:4])
-    task = NVSTask(EncoderDecoder(image_size=32, decoder_width=64, hidden=128), feature_loss="ssim", lr=2e-3)
+    task = NVSTask(EncoderDecoder(image_size=32, decoder_width=64, hidden=128), feature_loss="ssim", lr=2e-3,
+                   foreground_weight=4.0)
     first = task.validation_step(batch)["loss"]
     for step in range(25):
         task.training_step(batch, step)
     assert task.validation_step(batch)["loss"] < 0.8 * first
+
+
+def test_background_attention_and_weighted_l1():
+    bg = torch.zeros(1, 3, 2, 2)
+    target = torch.tensor([0.0, 0.02, 0.3, 0.05]).view(1, 1, 2, 2).expand(1, 3, 2, 2)
+    a = background_attention(target, bg, scale=0.1)
+    assert torch.allclose(a.flatten(), torch.tensor([0.0, 0.2, 1.0, 0.5]))
+    pred = torch.zeros(1, 3, 2, 2)
+    w = 1 + 3 * a  # [1, 1.6, 4, 2.5]
+    expected = (1 * 0.0 + 1.6 * 0.02 + 4 * 0.3 + 2.5 * 0.05) / (1 + 1.6 + 4 + 2.5)
+    assert float(weighted_l1(pred, target, w)) == pytest.approx(expected, rel=1e-6)
+    assert float(weighted_l1(pred, target, torch.ones(1, 1, 2, 2))) == pytest.approx(float(target.mean()), rel=1e-6)

@@ -92,12 +92,14 @@ class NVSPairDataset(Dataset):
 
     Item keys (leading dim 2 = the two frames): ``source``, ``target``, ``target_background`` (2,3,s,s) in [0,1];
     ``R_source``, ``R_target`` (2,3,3) world->virtual camera; ``subject`` (str); ``target_mask`` (2,1,s,s) when
-    ``masks``. ``sequence_filter`` keeps the sequences it accepts (see MultiViewImageDataset). The second frame is drawn from
+    ``masks``. ``pairs_per_frame``: all ordered camera pairs of each frame (None), or that many drawn once per
+    frame (e.g. 1 for a quick validation set). ``sequence_filter`` keeps the sequences it accepts (see MultiViewImageDataset). The second frame is drawn from
     the same subject's other frames by a generator seeded from (seed, index), so resumed runs see the same items.
     """
 
     def __init__(self, root: PathLike, subjects: Optional[Iterable[str]] = None, image_size: int = 64,
-                 stride: int = 1, seed: int = 0, sequence_filter=None, masks: bool = False):
+                 stride: int = 1, seed: int = 0, sequence_filter=None, masks: bool = False,
+                 pairs_per_frame: Optional[int] = None):
         self.frames = MultiViewImageDataset(root, subjects=subjects, stride=stride, load_masks=masks,
                                             load_backgrounds=True, sequence_filter=sequence_filter)
         if len(self.frames) == 0:
@@ -113,7 +115,11 @@ class NVSPairDataset(Dataset):
             cams = self.cache.cameras(i)
             if len(cams) < 2:
                 continue
-            self._items += [(i, a, b) for a in cams for b in cams if a != b]
+            pairs = [(i, a, b) for a in cams for b in cams if a != b]
+            if pairs_per_frame is not None and pairs_per_frame < len(pairs):
+                pick = np.random.default_rng([seed, i]).choice(len(pairs), size=pairs_per_frame, replace=False)
+                pairs = [pairs[int(k)] for k in sorted(pick)]
+            self._items += pairs
         if not self._items:
             raise ValueError(f"{root}: novel-view synthesis needs frames seen by at least two cameras")
 
