@@ -61,12 +61,13 @@ class ModelConfig:
 
 @dataclasses.dataclass
 class LossConfig:
-    """feature_loss: 'ssim' (default, see bench/bench_nvs_feature_loss.py), 'random', 'none' or
-    'imagenet:<torchvision ResNet weights>'."""
+    """feature_loss: 'ssim' (default), 'random', 'none' or 'imagenet:<torchvision ResNet weights>'.
+    foreground_weight: the L1 is weighted 1 + this x the target's difference from the known background
+    (weakpose.tasks.nvs). The defaults reconstructed the person best in bench/bench_nvs_feature_loss.py."""
 
     feature_loss: str = "ssim"
     feature_weight: float = 1.0
-    foreground_weight: float = 0.0  # L1 weights 1 + this x (difference from the known background), see tasks.nvs
+    foreground_weight: float = 4.0
 
 
 @dataclasses.dataclass
