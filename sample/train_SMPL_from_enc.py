@@ -21,11 +21,13 @@ Examples:
     python sample/train_SMPL_from_enc.py use_prior=false loss.weight_joints=0   # silhouettes only
     python sample/train_SMPL_from_enc.py --resume               # continue a killed run
 
-Writes runs/smpl_from_enc/{regressor.pt, metrics.csv, eval.csv, eval.json, iou.json},
+Writes runs/smpl_from_enc/{regressor.pt, metrics.csv, eval.csv, eval.json, summary.json (the trained regressor
+and, for comparison, its starting point: the mean parameters)},
 images/smpl_from_enc_overlays.png (meshes over the held-out input crops) and images/smpl_from_enc_curves.png.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import sys
@@ -39,9 +41,10 @@ import torch
 from weakpose.data.image_layout import MultiViewImageDataset
 from weakpose.data.synthetic_images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
 from weakpose.evaluation import report
+from weakpose.geometry.rotations import matrix_to_rot6d
 from weakpose.io_utils import atomic_write_path, atomic_write_text
-from weakpose.metrics import Protocol
-from weakpose.models.smpl_regressor import SMPLRegressor
+from weakpose.metrics import Protocol, mpjpe, n_mpjpe, p_mpjpe
+from weakpose.models.smpl_regressor import SMPLRegressor, chordal_mean_rotation
 from weakpose.tasks.smpl_from_enc import LatentFrames, SMPLFromEncTask, collate_frames, encode_dataset
 from weakpose.train import TrainConfig, Trainer, start_run
 from weakpose.viz import plot_metric_curves
@@ -64,9 +67,14 @@ class DataConfig:
 
 @dataclasses.dataclass
 class ModelConfig:
+    """mean_pose: where the iterative regression starts: 'mocap' (as HMR: the chordal mean of each joint's
+    rotation over the embedded CMU training motion retargeted to SMPL, weakpose.data.smpl_params) or 'zero' (the
+    T-pose). Either way the root starts upright and facing the camera, betas at 0."""
+
     hidden: int = 1024   # HMR/SPIN
     iterations: int = 3  # HMR/SPIN
     dropout: float = 0.5
+    mean_pose: str = "mocap"
 
 
 @dataclasses.dataclass
@@ -77,16 +85,16 @@ class LossConfig:
 
     weight_joints: float = 10.0
     weight_silhouette: float = 1.0
-    weight_prior: float = 0.01
+    weight_prior: float = 1.0
     weight_betas: float = 1e-3
-    silhouette_kind: str = "mse"
+    silhouette_kind: str = "iou"
     sigma: float = 0.1
     input_views: int = 1
 
 
 @dataclasses.dataclass
 class OptimConfig:
-    lr: float = 3e-4
+    lr: float = 5e-5
     weight_decay: float = 0.0
 
 
@@ -97,7 +105,7 @@ class Config:
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
-        out_dir="runs/smpl_from_enc", max_steps=250, batch_size=8, log_every=25, val_every=125, ckpt_every=125,
+        out_dir="runs/smpl_from_enc", max_steps=300, batch_size=8, log_every=25, val_every=100, ckpt_every=100,
         best_metric="val/iou", best_mode="max"))
     encoder: str = "runs/enc_dec/enc_dec.pt"
     prior: str = "runs/smpl_prior/smpl_prior.pt"
@@ -149,6 +157,36 @@ def load_prior(cfg: Config):
     prior = SMPLDiscriminator.load(path)
     print(f"SMPL prior: {path} (weight {cfg.loss.weight_prior})")
     return prior
+
+
+def mocap_mean_pose(num_joints: int = 23) -> torch.Tensor:
+    """``(23, 3, 3)``: per body joint, the chordal mean rotation of the embedded CMU training motion on SMPL."""
+    from weakpose.data.smpl_params import embedded_smpl_params
+    from weakpose.geometry.rotations import axis_angle_to_matrix
+
+    params = embedded_smpl_params(max_frames=50)
+    rot = axis_angle_to_matrix(torch.as_tensor(params.body_pose, dtype=torch.float64).reshape(-1, num_joints, 3))
+    return chordal_mean_rotation(rot).float()
+
+
+def summarise(views: dict, iou: np.ndarray, frame_subjects: Sequence[str], subjects: Sequence[str]) -> dict:
+    """Frame-weighted joint errors (mm) and silhouette IoU (own input view / the other views), overall and per
+    subject, from :meth:`SMPLFromEncTask.evaluate`'s output."""
+    own = np.einsum("fvv->fv", iou)
+    v = iou.shape[1]
+    others = (iou.sum((1, 2)) - own.sum(1)) / max(1, v * (v - 1))
+    out = {}
+    for name in ["all", *subjects]:
+        keys = [k for k in views if name == "all" or k[0] == name]
+        if not keys:
+            continue
+        p = np.concatenate([views[k][0] for k in keys]).astype(np.float64)
+        g = np.concatenate([views[k][1] for k in keys]).astype(np.float64)
+        sel = np.array([name == "all" or s == name for s in frame_subjects])
+        out[name] = {"views": int(len(p)), "mpjpe_mm": 1000 * float(mpjpe(p, g)),
+                     "p_mpjpe_mm": 1000 * float(p_mpjpe(p, g)), "n_mpjpe_mm": 1000 * float(n_mpjpe(p, g)),
+                     "iou_own_view": float(own[sel].mean()), "iou_other_views": float(others[sel].mean())}
+    return out
 
 
 def split_sequences(dataset: MultiViewImageDataset, every: int) -> tuple[list, list]:
@@ -252,6 +290,12 @@ def main(argv=None) -> int:
 
     m, lo = cfg.model, cfg.loss
     regressor = SMPLRegressor(frames.feature_size, hidden=m.hidden, iterations=m.iterations, dropout=m.dropout)
+    if m.mean_pose == "mocap":
+        rot = regressor.mean_rot6d.clone()
+        rot[1:] = matrix_to_rot6d(mocap_mean_pose(regressor.num_joints - 1))
+        regressor.set_mean_params(rot)
+    elif m.mean_pose != "zero":
+        raise SystemExit(f"model.mean_pose must be 'mocap' or 'zero', got {m.mean_pose!r}")
     feats = train_ds.tensors["features"].reshape(-1, frames.feature_size)
     regressor.set_input_stats(feats.mean(0), feats.std(0))
     task = SMPLFromEncTask(regressor, prior=prior, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay,
@@ -290,20 +334,31 @@ def main(argv=None) -> int:
         two_d_source="none: RGB crops through the frozen NVS encoder", stride=d.test_stride, averaging="actions")
     report(views, protocol, out, f"\nTest subjects {d.test_subjects}; 3D labels of {d.labelled_subjects} only, "
                                  f"silhouettes of {d.train_subjects}", metrics=("mpjpe", "p_mpjpe", "n_mpjpe"))
-    own = np.einsum("fvv->fv", iou)
-    others = (iou.sum((1, 2)) - own.sum(1)) / max(1, iou.shape[1] * (iou.shape[1] - 1))
-    per_subject = {}
-    for s in d.test_subjects:
-        sel = np.array([x == s for x in test.subjects])
-        if sel.any():
-            per_subject[s] = {"own_view": float(own[sel].mean()), "other_views": float(others[sel].mean())}
-    iou_summary = {"silhouette_size": d.silhouette_size, "threshold": 0.5, "renderer": "HardRasterizer",
-                   "own_view": float(own.mean()), "other_views": float(others.mean()), "per_subject": per_subject}
-    atomic_write_text(out / "iou.json", json.dumps(iou_summary, indent=1))
-    print(f"Silhouette IoU at {d.silhouette_size} px (hard render vs mask > 0.5), frames of {d.test_subjects}: "
-          f"own input view {own.mean():.3f}, the other views {others.mean():.3f}")
-    for s, v in per_subject.items():
-        print(f"  {s}: own view {v['own_view']:.3f}, other views {v['other_views']:.3f}")
+
+    # The same evaluation of the regression's starting point (the mean parameters, whatever the image): what
+    # the trained regressor has to beat.
+    start = copy.deepcopy(regressor)
+    torch.nn.init.zeros_(start.decoder.weight)
+    torch.nn.init.zeros_(start.decoder.bias)
+    baseline = SMPLFromEncTask(start, body=task.body).to(trainer.device)
+    views_0, iou_0 = baseline.evaluate(test, batch_size=16, desc="evaluate mean")
+    summary = {"protocol": protocol.to_dict(), "silhouette_size": d.silhouette_size, "iou_threshold": 0.5,
+               "iou_renderer": "HardRasterizer", "test_subjects": list(d.test_subjects),
+               "trained": summarise(views, iou, test.subjects, d.test_subjects),
+               "mean_parameters": summarise(views_0, iou_0, test.subjects, d.test_subjects)}
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
+    print(f"\nFrame-weighted over every view of {d.test_subjects} (mm; silhouette IoU at {d.silhouette_size} px, "
+          f"hard render vs mask > 0.5; 'own' = the input view, 'other' = the other 3 views):")
+    print(f"{'':34s} {'MPJPE':>7s} {'P-MPJPE':>8s} {'N-MPJPE':>8s} {'IoU own':>8s} {'IoU other':>9s}")
+    for label, key in (("mean parameters (regression start)", "mean_parameters"), ("trained regressor", "trained")):
+        r = summary[key]["all"]
+        print(f"{label:34s} {r['mpjpe_mm']:7.1f} {r['p_mpjpe_mm']:8.1f} {r['n_mpjpe_mm']:8.1f} "
+              f"{r['iou_own_view']:8.3f} {r['iou_other_views']:9.3f}")
+    for s_ in d.test_subjects:
+        r = summary["trained"].get(s_)
+        if r:
+            print(f"{'  trained, ' + s_:34s} {r['mpjpe_mm']:7.1f} {r['p_mpjpe_mm']:8.1f} {r['n_mpjpe_mm']:8.1f} "
+                  f"{r['iou_own_view']:8.3f} {r['iou_other_views']:9.3f}")
 
     n = min(cfg.overlay_samples, len(test))
     picks = [int(round(k * (len(test) - 1) / max(1, n - 1))) for k in range(n)] if n > 1 else [0]
@@ -311,9 +366,9 @@ def main(argv=None) -> int:
     plot_metric_curves(out / "metrics.csv", images / "smpl_from_enc_curves.png",
                        keys=["train/loss_joints", "train/loss_silhouette", "train/loss_prior", "val/mpjpe",
                              "val/p_mpjpe", "val/iou"],
-                       title="SMPL from encoder: losses (m², pixel MSE), validation errors (m) and IoU")
+                       title="SMPL from encoder: losses; validation errors (m), IoU")
     print(f"\nfinished {result.step} steps in {time.perf_counter() - t0:.0f} s")
-    print(f"wrote {out}/regressor.pt, {out}/eval.csv, {out}/iou.json, {images}/smpl_from_enc_overlays.png, "
+    print(f"wrote {out}/regressor.pt, {out}/eval.csv, {out}/summary.json, {images}/smpl_from_enc_overlays.png, "
           f"{images}/smpl_from_enc_curves.png")
     return 0
 

@@ -1,6 +1,7 @@
 """SMPL regressor on the encoder latent: mean initialisation, unrestricted 6D rotations, body placement, the losses
 against hand computations, a few optimisation steps, the task on a tiny rendered crop set, and the sample script."""
 import importlib.util
+import json
 import math
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from weakpose.body import BodyModel
 from weakpose.geometry.camera import Camera
 from weakpose.geometry.rotations import axis_angle_to_matrix, matrix_to_rot6d, rot6d_to_matrix
 from weakpose.geometry.virtual_camera import virtual_rotation
-from weakpose.models.smpl_regressor import SMPLRegressor, upright_facing_camera
+from weakpose.models.smpl_regressor import SMPLRegressor, chordal_mean_rotation, upright_facing_camera
 from weakpose.render import HardRasterizer
 from weakpose.skeleton import SMPL24
 from weakpose.tasks.smpl_from_enc import (
@@ -149,6 +150,28 @@ def test_six_d_output_represents_a_subject_facing_away_exactly(body):
     m = rot6d_to_matrix(big)[0]
     torch.testing.assert_close(m @ m.T, torch.eye(3), atol=1e-6, rtol=0)
     assert float(torch.det(m)) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_chordal_mean_rotation():
+    # about one axis the chordal mean of angles a ± d is the rotation by a
+    rz = lambda a: axis_angle_to_matrix(torch.tensor([0.0, 0.0, a], dtype=torch.float64))  # noqa: E731
+    mean = chordal_mean_rotation(torch.stack([rz(0.2), rz(1.0)]))
+    torch.testing.assert_close(mean, rz(0.6), atol=1e-6, rtol=0)
+    # per joint: a proper rotation, and the nearest one to the arithmetic mean (its defining property)
+    g = torch.Generator().manual_seed(0)
+    R = axis_angle_to_matrix(torch.randn(50, 4, 3, generator=g, dtype=torch.float64) * 0.4)
+    m = chordal_mean_rotation(R)
+    assert m.shape == (4, 3, 3)
+    torch.testing.assert_close(m @ m.transpose(-1, -2), torch.eye(3, dtype=torch.float64).expand(4, 3, 3))
+    np.testing.assert_allclose(torch.det(m).numpy(), 1.0, atol=1e-12)
+    avg = R.mean(0)
+    for j in range(4):  # no other rotation nearby is closer to the arithmetic mean (Frobenius)
+        best = float(torch.linalg.matrix_norm(m[j] - avg[j]))
+        for _ in range(20):
+            other = axis_angle_to_matrix(torch.randn(3, generator=g, dtype=torch.float64) * 0.05) @ m[j]
+            assert float(torch.linalg.matrix_norm(other - avg[j])) >= best - 1e-12
+    with pytest.raises(ValueError, match="N, ..., 3, 3"):
+        chordal_mean_rotation(torch.zeros(0, 3, 3))
 
 
 # ----------------------------------------------------------------------------------------------- geometry, losses
@@ -356,9 +379,16 @@ def test_sample_script_end_to_end(crops, tmp_path):
                       "train.progress=false", "train.tensorboard=false", f"train.out_dir={out}",
                       f"images_dir={tmp_path / 'images'}", "overlay_samples=2"])
     assert rc == 0
-    for name in ("regressor.pt", "eval.csv", "iou.json", "metrics.csv"):
+    for name in ("regressor.pt", "eval.csv", "summary.json", "metrics.csv"):
         assert (out / name).is_file(), name
     assert (tmp_path / "images" / "smpl_from_enc_overlays.png").stat().st_size > 1000
     saved = torch.load(out / "regressor.pt", weights_only=True)
     reg = SMPLRegressor(**saved["config"])
     reg.load_state_dict(saved["state_dict"])
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("trained", "mean_parameters"):
+        row = summary[key]["S9"]
+        assert row["views"] == 12 and 0.0 <= row["iou_own_view"] <= 1.0 and row["p_mpjpe_mm"] <= row["mpjpe_mm"]
+    # the regression starts from the mocap mean pose: arms down, not the T-pose
+    shoulder = reg.mean_rot6d[SMPL24.index("l_shoulder")]
+    assert float(torch.linalg.matrix_norm(rot6d_to_matrix(shoulder) - torch.eye(3))) > 1.0

@@ -24,7 +24,7 @@ from torch import nn
 
 from weakpose.geometry.rotations import matrix_to_rot6d, rot6d_to_matrix
 
-__all__ = ["SMPLRegressor", "SMPLRegression", "upright_facing_camera"]
+__all__ = ["SMPLRegressor", "SMPLRegression", "upright_facing_camera", "chordal_mean_rotation"]
 
 
 def upright_facing_camera(dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -40,6 +40,21 @@ def upright_facing_camera(dtype: torch.dtype = torch.float32) -> torch.Tensor:
     body_axes = torch.eye(3, dtype=dtype)  # columns: body left (+X), up (+Y), front (+Z)
     camera_axes = torch.tensor([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]], dtype=dtype).T  # x, -y, -z
     return camera_axes @ body_axes.T
+
+
+def chordal_mean_rotation(rotations: torch.Tensor) -> torch.Tensor:
+    """Mean of rotations ``(N, ..., 3, 3)`` over the first axis -> ``(..., 3, 3)``: the rotation closest (in the
+    Frobenius norm) to their arithmetic mean, i.e. the chordal L2 mean (Hartley et al., "Rotation Averaging",
+    IJCV 2013), from the SVD of the mean with the sign fixed so that det = +1.
+
+    HMR starts its regression from the mean parameters of mocap data; this gives such a mean pose per joint.
+    """
+    if rotations.ndim < 3 or rotations.shape[-2:] != (3, 3) or rotations.shape[0] == 0:
+        raise ValueError(f"chordal_mean_rotation: expected (N, ..., 3, 3) with N > 0, got {tuple(rotations.shape)}")
+    u, _, vh = torch.linalg.svd(rotations.double().mean(0))
+    fix = torch.ones(u.shape[:-1], dtype=u.dtype)
+    fix[..., 2] = torch.det(u @ vh)
+    return (u * fix[..., None, :] @ vh).to(rotations.dtype)
 
 
 @dataclass

@@ -304,9 +304,9 @@ class SMPLFromEncTask(TrainTask):
     """
 
     def __init__(self, regressor: SMPLRegressor, body: Optional[nn.Module] = None, prior: Optional[nn.Module] = None,
-                 lr: float = 1e-4, weight_decay: float = 0.0, weight_joints: float = 10.0,
-                 weight_silhouette: float = 1.0, weight_prior: float = 0.01, weight_betas: float = 1e-3,
-                 silhouette_kind: str = "mse", sigma: float = 0.1, input_views: int = 1):
+                 lr: float = 5e-5, weight_decay: float = 0.0, weight_joints: float = 10.0,
+                 weight_silhouette: float = 1.0, weight_prior: float = 1.0, weight_betas: float = 1e-3,
+                 silhouette_kind: str = "iou", sigma: float = 0.1, input_views: int = 1):
         from weakpose.body import BodyModel
         from weakpose.render import HardRasterizer, SoftRasterizer
 
