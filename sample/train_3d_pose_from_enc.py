@@ -124,7 +124,18 @@ def run_one(mode: str, cfg: Config, args, datasets: dict) -> dict:
     return report
 
 
-def table(reports: List[dict], cfg: Config, n_frames: int) -> str:
+def _poses(dataset) -> torch.Tensor:
+    return torch.stack([dataset.cache.view(f, c)["pose_3d"] for f, c in dataset._items])
+
+
+def constant_baseline(train_ds, test_ds) -> dict:
+    """Errors of predicting the labelled subject's mean pose for every test view: what a regressor must beat."""
+    mean = _poses(train_ds).mean(0, keepdim=True)
+    target = _poses(test_ds)
+    return pose_errors(mean.expand_as(target), target)
+
+
+def table(reports: List[dict], cfg: Config, n_frames: int, baseline: dict) -> str:
     lines = [f"3D pose from the encoder latent, labels of {cfg.labelled_subject} only; test subjects "
              f"{'+'.join(cfg.test_subjects)}, {n_frames} views (every frame x 4 cameras), root-relative H36M-17, "
              "mean over views (mm)",
@@ -134,6 +145,9 @@ def table(reports: List[dict], cfg: Config, n_frames: int) -> str:
     for r in reports:
         e = r["test"]["all"]
         lines.append(f"| {names[r['encoder']]} | {e['mpjpe_mm']:.1f} | {e['n_mpjpe_mm']:.1f} | {e['p_mpjpe_mm']:.1f} |")
+    b = baseline
+    lines.append(f"| reference: {cfg.labelled_subject}'s mean pose for every view | {b['mpjpe_mm']:.1f} | "
+                 f"{b['n_mpjpe_mm']:.1f} | {b['p_mpjpe_mm']:.1f} |")
     return "\n".join(lines)
 
 
@@ -173,13 +187,15 @@ def main(argv=None) -> int:
     reports = [r for r in (run_one(m, cfg, args, datasets) for m in modes) if r]
     if len(reports) != len(modes):
         return 0
-    text = table(reports, cfg, len(datasets["test"]))
+    baseline = constant_baseline(datasets["train"], datasets["test"])
+    text = table(reports, cfg, len(datasets["test"]), baseline)
     print("\n" + text)
     out = Path(cfg.train.out_dir)
     if cfg.encoder == "all":
         atomic_write_text(out / "ablation.md", text + "\n")
         atomic_write_text(out / "ablation.json", json.dumps(
-            [{k: v for k, v in r.items() if k not in ("pred", "target")} for r in reports], indent=1))
+            [{k: v for k, v in r.items() if k not in ("pred", "target")} for r in reports]
+            + [{"encoder": "constant mean pose", "test": {"all": baseline}}], indent=1))
     first = reports[0]
     picks = np.linspace(0, len(first["pred"]) - 1, 4).astype(int)
     image = Path(cfg.images_dir) / "pose_from_enc_predictions.png"

@@ -106,9 +106,20 @@ def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
                     "train.out_dir=runs/pose_from_enc", "images_dir=images"])
     assert rc == 0
     reports = json.loads(Path("runs/pose_from_enc/ablation.json").read_text())
-    assert [r["encoder"] for r in reports] == ["nvs", "random", "end-to-end"]
-    for r in reports:
+    assert [r["encoder"] for r in reports] == ["nvs", "random", "end-to-end", "constant mean pose"]
+    for r in reports[:3]:
         e = r["test"]["all"]
         assert e["p_mpjpe_mm"] <= e["n_mpjpe_mm"] + 1e-6 and np.isfinite(e["mpjpe_mm"])
     assert "(a) NVS-pretrained" in Path("runs/pose_from_enc/ablation.md").read_text()
+    # the reference row: S1's mean pose, checked by hand against the test labels
+    sys.path.insert(0, str(ROOT / "sample"))
+    from weakpose.data.nvs_pairs import SingleViewDataset
+
+    train = SingleViewDataset(crops, ["S1"], 32, labelled_subjects=["S1"], sequence_filter=pose._split(2)[0])
+    test = SingleViewDataset(crops, ["S9"], 32)
+    mean = np.mean([train[i]["pose_3d"].numpy() for i in range(len(train))], axis=0)
+    gt = np.stack([test[i]["pose_3d"].numpy() for i in range(len(test))])
+    rel = lambda a: a - a[..., :1, :]  # noqa: E731
+    expected = 1000 * np.linalg.norm(rel(mean)[None] - rel(gt), axis=-1).mean()
+    assert reports[3]["test"]["all"]["mpjpe_mm"] == pytest.approx(expected, rel=1e-4)
     assert Path("images/pose_from_enc_predictions.png").is_file()
