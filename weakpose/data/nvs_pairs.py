@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from weakpose.data.image_layout import MultiViewImageDataset
-from weakpose.geometry.virtual_camera import look_at_rotation, virtual_rotation
+from weakpose.geometry.virtual_camera import virtual_rotation
 
 PathLike = Union[str, os.PathLike]
 __all__ = ["ViewCache", "NVSPairDataset", "SingleViewDataset", "appearance_swap_index", "flatten_pairs"]

@@ -16,13 +16,13 @@ absolute or root-relative pose scores the same. The critic is trained in one coo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from weakpose.io_utils import atomic_write_path
+from weakpose.priors.prior_file import load_prior, save_prior
 from weakpose.priors.kcs import H36M17_BONES, kcs_matrix
 from weakpose.priors.wgan import generator_loss
 
@@ -146,32 +146,9 @@ class PoseDiscriminator(nn.Module):
     # -- files -------------------------------------------------------------------------------------------------
     def save(self, path) -> Path:
         """Write config, meta and weights atomically to ``path`` (loadable with ``torch.load(weights_only=True)``)."""
-        path = Path(path)
-        payload = {"format": FILE_FORMAT, "config": self.config, "meta": dict(self.meta),
-                   "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()}}
-        with atomic_write_path(path) as tmp:
-            torch.save(payload, tmp)
-        return path
+        return save_prior(self, path, FILE_FORMAT)
 
     @classmethod
     def load(cls, path, map_location="cpu", trainable: bool = False) -> "PoseDiscriminator":
-        """Read a file written by :meth:`save`. By default the prior comes back frozen (eval mode, no parameter
-        gradients) so that adding ``prior.loss`` to an objective trains only the caller's model."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"pose prior file not found: {path}")
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-        if not isinstance(payload, Mapping) or payload.get("format") != FILE_FORMAT:
-            found = payload.get("format") if isinstance(payload, Mapping) else type(payload).__name__
-            raise ValueError(f"{path}: not a PoseDiscriminator file (format {found!r}, expected {FILE_FORMAT!r})")
-        model = cls(**payload["config"])
-        state = payload["state_dict"]
-        floats = [v.dtype for v in state.values() if v.is_floating_point()]
-        if floats:
-            model.to(floats[0])  # keep the saved precision (a float64 critic stays float64)
-        model.load_state_dict(state)
-        model.meta = dict(payload.get("meta", {}))
-        model.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu")
-        if not trainable:
-            model.eval().requires_grad_(False)
-        return model
+        """Read a file written by :meth:`save`; frozen (eval, no parameter gradients) unless ``trainable``."""
+        return load_prior(cls, path, FILE_FORMAT, "a PoseDiscriminator", map_location, trainable)

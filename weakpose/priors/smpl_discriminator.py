@@ -22,14 +22,14 @@ accepted and converted (:func:`as_rotmats`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any, Dict
 
 import numpy as np
 import torch
 from torch import nn
 
+from weakpose.priors.prior_file import load_prior, save_prior
 from weakpose.geometry.rotations import axis_angle_to_matrix
-from weakpose.io_utils import atomic_write_path
 
 __all__ = ["SMPLDiscriminator", "FILE_FORMAT", "NUM_BODY_JOINTS", "NUM_OUTPUTS", "as_rotmats",
            "lsgan_discriminator_loss", "lsgan_generator_loss"]
@@ -156,41 +156,9 @@ class SMPLDiscriminator(nn.Module):
     # -- files -------------------------------------------------------------------------------------------------
     def save(self, path) -> Path:
         """Write config, meta and weights atomically to ``path`` (loadable with ``torch.load(weights_only=True)``)."""
-        path = Path(path)
-        payload = {"format": FILE_FORMAT, "config": self.config, "meta": dict(self.meta),
-                   "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()}}
-        with atomic_write_path(path) as tmp:
-            torch.save(payload, tmp)
-        return path
+        return save_prior(self, path, FILE_FORMAT)
 
     @classmethod
     def load(cls, path, map_location="cpu", trainable: bool = False) -> "SMPLDiscriminator":
-        """Read a file written by :meth:`save`. By default the prior comes back frozen (eval mode, no parameter
-        gradients) so that adding ``prior.loss`` to an objective trains only the caller's model."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"SMPL prior file not found: {path}")
-        try:
-            payload = torch.load(path, map_location=map_location, weights_only=True)
-        except Exception as exc:
-            raise ValueError(f"{path}: not a readable torch file ({type(exc).__name__}: {exc})") from exc
-        if not isinstance(payload, Mapping) or payload.get("format") != FILE_FORMAT:
-            found = payload.get("format") if isinstance(payload, Mapping) else type(payload).__name__
-            raise ValueError(f"{path}: not an SMPLDiscriminator file (format {found!r}, expected {FILE_FORMAT!r})")
-        for key in ("config", "state_dict"):
-            if not isinstance(payload.get(key), Mapping):
-                raise ValueError(f"{path}: SMPLDiscriminator file without {key!r}")
-        model = cls(**payload["config"])
-        state = payload["state_dict"]
-        floats = [v.dtype for v in state.values() if v.is_floating_point()]
-        if floats:
-            model.to(floats[0])  # keep the saved precision
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as exc:
-            raise ValueError(f"{path}: weights do not fit the saved config {payload['config']}: {exc}") from exc
-        model.meta = dict(payload.get("meta", {}))
-        model.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu")
-        if not trainable:
-            model.eval().requires_grad_(False)
-        return model
+        """Read a file written by :meth:`save`; frozen (eval, no parameter gradients) unless ``trainable``."""
+        return load_prior(cls, path, FILE_FORMAT, "an SMPLDiscriminator", map_location, trainable)

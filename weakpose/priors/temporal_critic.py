@@ -27,13 +27,13 @@ rate mean something else.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from weakpose.io_utils import atomic_write_path
+from weakpose.priors.prior_file import load_prior, save_prior
 from weakpose.priors.kcs import H36M17_BONES, kcs_matrix
 from weakpose.priors.wgan import generator_loss
 
@@ -190,41 +190,9 @@ class TemporalPoseCritic(nn.Module):
     # -- files -------------------------------------------------------------------------------------------------
     def save(self, path) -> Path:
         """Write config, meta and weights atomically to ``path`` (loadable with ``torch.load(weights_only=True)``)."""
-        path = Path(path)
-        payload = {"format": TEMPORAL_FILE_FORMAT, "config": self.config, "meta": dict(self.meta),
-                   "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()}}
-        with atomic_write_path(path) as tmp:
-            torch.save(payload, tmp)
-        return path
+        return save_prior(self, path, TEMPORAL_FILE_FORMAT)
 
     @classmethod
     def load(cls, path, map_location="cpu", trainable: bool = False) -> "TemporalPoseCritic":
         """Read a file written by :meth:`save`; frozen (eval, no parameter gradients) unless ``trainable``."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"temporal pose critic file not found: {path}")
-        try:
-            payload = torch.load(path, map_location=map_location, weights_only=True)
-        except Exception as exc:  # truncated or foreign file
-            raise ValueError(f"{path}: cannot read a TemporalPoseCritic file ({exc})") from exc
-        if not isinstance(payload, Mapping) or payload.get("format") != TEMPORAL_FILE_FORMAT:
-            found = payload.get("format") if isinstance(payload, Mapping) else type(payload).__name__
-            raise ValueError(f"{path}: not a TemporalPoseCritic file (format {found!r}, "
-                             f"expected {TEMPORAL_FILE_FORMAT!r})")
-        for key in ("config", "state_dict"):
-            if key not in payload:
-                raise ValueError(f"{path}: TemporalPoseCritic file lacks the key {key!r}")
-        model = cls(**payload["config"])
-        state = payload["state_dict"]
-        floats = [v.dtype for v in state.values() if v.is_floating_point()]
-        if floats:
-            model.to(floats[0])  # keep the saved precision
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as exc:
-            raise ValueError(f"{path}: weights do not fit the saved TemporalPoseCritic config ({exc})") from exc
-        model.meta = dict(payload.get("meta", {}))
-        model.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu")
-        if not trainable:
-            model.eval().requires_grad_(False)
-        return model
+        return load_prior(cls, path, TEMPORAL_FILE_FORMAT, "a TemporalPoseCritic", map_location, trainable)

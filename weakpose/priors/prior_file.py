@@ -1,0 +1,59 @@
+"""One file format for every prior (pose critic, temporal critic, SMPL discriminator): a dict of primitives and
+tensors that ``torch.load(weights_only=True)`` reads, written atomically, with errors that name the file."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Type, TypeVar
+
+import torch
+from torch import nn
+
+from weakpose.io_utils import atomic_write_path
+
+M = TypeVar("M", bound=nn.Module)
+__all__ = ["save_prior", "load_prior"]
+
+
+def save_prior(module: nn.Module, path, file_format: str) -> Path:
+    """Write ``module.config``, ``module.meta`` and its weights to ``path`` atomically."""
+    path = Path(path)
+    payload = {"format": file_format, "config": module.config, "meta": dict(module.meta),
+               "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()}}
+    with atomic_write_path(path) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def load_prior(cls: Type[M], path, file_format: str, what: str, map_location="cpu", trainable: bool = False) -> M:
+    """Read a :func:`save_prior` file into ``cls(**config)``. ``what`` names the kind with its article for
+    messages ("a PoseDiscriminator"). The saved precision is kept; by default the prior comes back frozen (eval
+    mode, no parameter gradients) so that adding its loss to an objective trains only the caller's model."""
+    path = Path(path)
+    name = what.split(" ", 1)[-1]
+    if not path.is_file():
+        raise FileNotFoundError(f"{name} file not found: {path}")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - truncated, foreign or pickled-object files all end here
+        raise ValueError(f"{path}: not a readable {name} file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(payload, Mapping) or payload.get("format") != file_format:
+        found = payload.get("format") if isinstance(payload, Mapping) else type(payload).__name__
+        raise ValueError(f"{path}: not {what} file (format {found!r}, expected {file_format!r})")
+    for key in ("config", "state_dict"):
+        if not isinstance(payload.get(key), Mapping):
+            raise ValueError(f"{path}: {name} file without {key!r}")
+    model = cls(**payload["config"])
+    state = payload["state_dict"]
+    floats = [v.dtype for v in state.values() if v.is_floating_point()]
+    if floats:
+        model.to(floats[0])  # a float64 critic stays float64
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ValueError(f"{path}: weights do not fit the saved {name} config {dict(payload['config'])}: {exc}") \
+            from None
+    model.meta = dict(payload.get("meta", {}))
+    model.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu")
+    if not trainable:
+        model.eval().requires_grad_(False)
+    return model
