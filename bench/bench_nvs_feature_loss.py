@@ -56,6 +56,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     args, extra = p.parse_known_args(argv)
     import train_enc_dec  # noqa: E402  (sample script)
+    from weakpose.data.image_layout import held_out_sequences
     from weakpose.data.nvs_pairs import NVSPairDataset
     from weakpose.models.encoder_decoder import EncoderDecoder
     from weakpose.train import parse_config_args
@@ -74,7 +75,7 @@ def main(argv=None) -> int:
             return rc
         seconds = time.perf_counter() - t
         cfg, _ = parse_config_args(train_enc_dec.Config, overrides)
-        _, held = train_enc_dec.split_sequences(cfg.data.val_every)
+        _, held = held_out_sequences(cfg.data.val_every)
         model = EncoderDecoder.load(out / "enc_dec.pt")
         val = NVSPairDataset(cfg.data.root, cfg.data.train_subjects, model.image_size, seed=cfg.train.seed + 1,
                              sequence_filter=held, masks=True, pairs_per_frame=4)

@@ -30,6 +30,7 @@ from typing import List
 import numpy as np
 import torch
 
+from weakpose.data.image_layout import held_out_sequences
 from weakpose.data.nvs_pairs import SingleViewDataset
 from weakpose.data.synthetic_images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
 from weakpose.io_utils import atomic_write_text
@@ -60,17 +61,6 @@ class Config:
         best_metric="val/mpjpe_mm"))
     images_dir: str = "images"
     num_threads: int = 0
-
-
-def _split(every: int):
-    seen = {}
-
-    def is_val(entry):
-        k = (entry.subject, entry.action, entry.subaction)
-        seen.setdefault(k, len(seen))
-        return every > 0 and seen[k] % every == every - 1
-
-    return (lambda e: not is_val(e)), is_val
 
 
 def _encoder_for(mode: str, cfg: Config) -> EncoderDecoder:
@@ -169,7 +159,7 @@ def main(argv=None) -> int:
     if cfg.data_root == DEFAULT_IMAGE_ROOT:
         ensure_synthetic_images(cfg.data_root)
     size = EncoderDecoder.load(cfg.encoder_path).image_size
-    keep, held = _split(cfg.val_every)
+    keep, held = held_out_sequences(cfg.val_every)
     labelled = [cfg.labelled_subject]
     datasets = {
         "train": SingleViewDataset(cfg.data_root, labelled, size, labelled_subjects=labelled, sequence_filter=keep),

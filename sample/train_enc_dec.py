@@ -26,6 +26,7 @@ from typing import List
 
 import torch
 
+from weakpose.data.image_layout import held_out_sequences
 from weakpose.data.nvs_pairs import NVSPairDataset, flatten_pairs
 from weakpose.data.synthetic_images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
 from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
@@ -85,24 +86,6 @@ class Config:
     num_threads: int = 0  # convolutions use both cores well (0 = torch's default)
 
 
-def split_sequences(every: int):
-    """(train_filter, val_filter) holding out every ``every``-th sequence (by index order) of the training set."""
-    if every <= 0:
-        return None, None
-    counter = {}
-
-    def key(entry):
-        return (entry.subject, entry.action, entry.subaction)
-
-    def is_val(entry):
-        k = key(entry)
-        if k not in counter:
-            counter[k] = len(counter)
-        return counter[k] % every == every - 1
-
-    return (lambda e: not is_val(e)), is_val
-
-
 class ReconstructionFigure(Callback):
     """Redraw the (input, target, re-rendered, background) grid after every validation."""
 
@@ -142,7 +125,7 @@ def main(argv=None) -> int:
     if str(root) == DEFAULT_IMAGE_ROOT:
         ensure_synthetic_images(root)
 
-    keep, held = split_sequences(cfg.data.val_every)
+    keep, held = held_out_sequences(cfg.data.val_every)
     d = cfg.data
     train_ds = NVSPairDataset(root, d.train_subjects, d.image_size, d.stride, seed=cfg.train.seed, sequence_filter=keep)
     val_ds = NVSPairDataset(root, d.train_subjects, d.image_size, d.stride, seed=cfg.train.seed + 1,

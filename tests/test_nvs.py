@@ -254,3 +254,17 @@ def test_background_attention_and_weighted_l1():
     expected = (1 * 0.0 + 1.6 * 0.02 + 4 * 0.3 + 2.5 * 0.05) / (1 + 1.6 + 4 + 2.5)
     assert float(weighted_l1(pred, target, w)) == pytest.approx(expected, rel=1e-6)
     assert float(weighted_l1(pred, target, torch.ones(1, 1, 2, 2))) == pytest.approx(float(target.mean()), rel=1e-6)
+
+
+def test_held_out_sequences_split_every_nth(crops):
+    from weakpose.data.image_layout import held_out_sequences, read_index
+
+    keep, held = held_out_sequences(2)
+    train = MultiViewImageDataset(crops, sequence_filter=keep)
+    val = MultiViewImageDataset(crops, sequence_filter=held)
+    names = [(e["subject"], e["action"], e["subaction"]) for e in read_index(crops)["sequences"]]
+    key = lambda e: (e.subject, e.action, e.subaction)  # noqa: E731
+    assert [key(e) for e in train.sequences] == names[0::2]
+    assert [key(e) for e in val.sequences] == names[1::2]
+    everything, nothing = held_out_sequences(0)
+    assert len(MultiViewImageDataset(crops, sequence_filter=everything).sequences) == len(names)

@@ -113,9 +113,10 @@ def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
     assert "(a) NVS-pretrained" in Path("runs/pose_from_enc/ablation.md").read_text()
     # the reference row: S1's mean pose, checked by hand against the test labels
     sys.path.insert(0, str(ROOT / "sample"))
+    from weakpose.data.image_layout import held_out_sequences
     from weakpose.data.nvs_pairs import SingleViewDataset
 
-    train = SingleViewDataset(crops, ["S1"], 32, labelled_subjects=["S1"], sequence_filter=pose._split(2)[0])
+    train = SingleViewDataset(crops, ["S1"], 32, labelled_subjects=["S1"], sequence_filter=held_out_sequences(2)[0])
     test = SingleViewDataset(crops, ["S9"], 32)
     mean = np.mean([train[i]["pose_3d"].numpy() for i in range(len(train))], axis=0)
     gt = np.stack([test[i]["pose_3d"].numpy() for i in range(len(test))])

@@ -320,6 +320,20 @@ class MultiViewImageDataset(Dataset):
         return sample
 
 
+def held_out_sequences(every: int):
+    """``(keep, held)`` sequence filters for :class:`MultiViewImageDataset`: of the sequences that reach the filter
+    (index.json order, after the subject selection), every ``every``-th is held out (none for ``every <= 0``). Both
+    filters share one numbering, so datasets built with them split the same sequences apart."""
+    numbers: Dict[Tuple[str, str, int], int] = {}
+
+    def held(entry: SequenceEntry) -> bool:
+        key = (entry.subject, entry.action, entry.subaction)
+        numbers.setdefault(key, len(numbers))
+        return every > 0 and numbers[key] % every == every - 1
+
+    return (lambda entry: not held(entry)), held
+
+
 def crop_cameras(sample: dict) -> Camera:
     """The batched crop :class:`Camera` of a sample's views (or of a collated batch)."""
     size = sample["image"].shape[-1]
@@ -327,5 +341,5 @@ def crop_cameras(sample: dict) -> Camera:
 
 
 __all__ = ["sequence_folder", "parse_sequence_folder", "frame_name", "annotation_name", "camera_index",
-           "SequenceEntry", "background_name", "crop_background", "write_index", "read_index", "load_annotation", "MultiViewImageDataset", "crop_cameras",
+           "SequenceEntry", "background_name", "crop_background", "held_out_sequences", "write_index", "read_index", "load_annotation", "MultiViewImageDataset", "crop_cameras",
            "INDEX_NAME"]
