@@ -12,7 +12,8 @@ from weakpose.metrics import EvaluationTable, Protocol
 Predictor = Callable[[Dict[str, torch.Tensor]], torch.Tensor]
 
 
-def _collate(items: List[dict]) -> dict:
+def collate_keep_lists(items: List[dict]) -> dict:
+    """Stack tensors, keep other values (strings, camera-id lists) as per-sample lists."""
     out = {}
     for k in items[0]:
         v = [it[k] for it in items]
@@ -28,7 +29,7 @@ def predict_views(predict: Predictor, dataset: Dataset, batch_size: int = 1024,
     ``pred``/``target`` are ``(N, J, 3)`` root-relative camera-frame metres, frames in sequence order.
     """
     out: Dict[Tuple[str, str, str], Tuple[list, list]] = {}
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=_collate)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_keep_lists)
     for batch in loader:
         moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
         pred = predict(moved).detach().cpu().numpy()

@@ -18,11 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 from torch import nn
 
-from weakpose.priors.prior_file import load_prior, save_prior
+from weakpose.priors.prior_file import load_prior, save_prior, score_without_grad
 from weakpose.priors.kcs import H36M17_BONES, kcs_matrix
 from weakpose.priors.wgan import generator_loss
 
@@ -126,12 +125,7 @@ class PoseDiscriminator(nn.Module):
         The scale is the critic's own (a Wasserstein critic has no fixed range): compare scores with each
         other, e.g. with the scores of held-out real poses, not with a threshold.
         """
-        param = next(self.parameters())
-        was_np = isinstance(poses, np.ndarray)
-        x = torch.as_tensor(poses).to(device=param.device, dtype=param.dtype)
-        with torch.no_grad():
-            out = self(x)
-        return out.cpu().numpy() if was_np else out.to(poses.device)
+        return score_without_grad(self, poses)
 
     def loss(self, poses: torch.Tensor) -> torch.Tensor:
         """Scalar −mean critic value of ``poses`` (..., J, 3) metres, to ADD to another model's objective.

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Type, TypeVar
 
+import numpy as np
 import torch
 from torch import nn
 
 from weakpose.io_utils import atomic_write_path
 
 M = TypeVar("M", bound=nn.Module)
-__all__ = ["save_prior", "load_prior"]
+__all__ = ["save_prior", "load_prior", "score_without_grad"]
 
 
 def save_prior(module: nn.Module, path, file_format: str) -> Path:
@@ -57,3 +58,14 @@ def load_prior(cls: Type[M], path, file_format: str, what: str, map_location="cp
     if not trainable:
         model.eval().requires_grad_(False)
     return model
+
+
+def score_without_grad(module: nn.Module, inputs):
+    """``module(inputs)`` without gradients, in the module's device and dtype; numpy in -> numpy out, torch in ->
+    torch out on the input's device (what every prior's ``score`` promises)."""
+    param = next(module.parameters())
+    was_np = isinstance(inputs, np.ndarray)
+    x = torch.as_tensor(inputs).to(device=param.device, dtype=param.dtype)
+    with torch.no_grad():
+        out = module(x)
+    return out.cpu().numpy() if was_np else out.to(inputs.device)

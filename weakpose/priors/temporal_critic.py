@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from weakpose.priors.prior_file import load_prior, save_prior
+from weakpose.priors.prior_file import load_prior, save_prior, score_without_grad
 from weakpose.priors.kcs import H36M17_BONES, kcs_matrix
 from weakpose.priors.wgan import generator_loss
 
@@ -172,12 +172,7 @@ class TemporalPoseCritic(nn.Module):
     def score(self, windows):
         """Per-window realism ``(B,)`` without gradients; numpy or torch in, same type out. The scale is the
         critic's own: compare scores with those of held-out real windows, not with a threshold."""
-        param = next(self.parameters())
-        was_np = isinstance(windows, np.ndarray)
-        x = torch.as_tensor(windows).to(device=param.device, dtype=param.dtype)
-        with torch.no_grad():
-            out = self(x)
-        return out.cpu().numpy() if was_np else out.to(windows.device)
+        return score_without_grad(self, windows)
 
     def loss(self, windows: torch.Tensor) -> torch.Tensor:
         """Scalar −mean critic value of ``windows`` (B, T, J, 3), to ADD to another model's objective (gradients

@@ -29,6 +29,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from weakpose.evaluation import collate_keep_lists
 from weakpose.geometry.camera import Camera
 from weakpose.geometry.virtual_camera import virtual_rotation
 from weakpose.metrics import mpjpe_per_frame, n_mpjpe_per_frame, p_mpjpe_per_frame
@@ -196,13 +197,7 @@ class LatentFrames(Dataset):
         return int(self.tensors["features"].shape[-1])
 
 
-def collate_frames(items: List[dict]) -> dict:
-    """Stack tensors, keep other values (strings, camera-id lists) as per-sample lists."""
-    out = {}
-    for k in items[0]:
-        v = [it[k] for it in items]
-        out[k] = torch.stack(v) if isinstance(v[0], torch.Tensor) else v
-    return out
+collate_frames = collate_keep_lists  # tensors stacked, camera-id lists and names kept per sample
 
 
 @torch.no_grad()
