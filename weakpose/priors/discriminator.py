@@ -143,6 +143,14 @@ class PoseDiscriminator(nn.Module):
         return save_prior(self, path, FILE_FORMAT)
 
     @classmethod
+    def pretrained(cls, map_location="cpu", trainable: bool = False) -> "PoseDiscriminator":
+        """The PoseDiscriminator shipped with weakpose, trained on free CMU motion capture (no download; model card in
+        README and in ``.meta``; rebuilt by ``tools/train_pretrained.py``)."""
+        from weakpose.pretrained import pretrained_path
+
+        return cls.load(pretrained_path("pose_discriminator"), map_location=map_location, trainable=trainable)
+
+    @classmethod
     def load(cls, path, map_location="cpu", trainable: bool = False) -> "PoseDiscriminator":
         """Read a file written by :meth:`save`; frozen (eval, no parameter gradients) unless ``trainable``."""
         return load_prior(cls, path, FILE_FORMAT, "a PoseDiscriminator", map_location, trainable)

@@ -27,7 +27,8 @@ def save_prior(module: nn.Module, path, file_format: str) -> Path:
 
 def load_prior(cls: Type[M], path, file_format: str, what: str, map_location="cpu", trainable: bool = False) -> M:
     """Read a :func:`save_prior` file into ``cls(**config)``. ``what`` names the kind with its article for
-    messages ("a PoseDiscriminator"). The saved precision is kept; by default the prior comes back frozen (eval
+    messages ("a PoseDiscriminator"). Float64 files stay float64, float32 and half-precision (storage only) files
+    load as float32; by default the prior comes back frozen (eval
     mode, no parameter gradients) so that adding its loss to an objective trains only the caller's model."""
     path = Path(path)
     name = what.split(" ", 1)[-1]
@@ -46,8 +47,8 @@ def load_prior(cls: Type[M], path, file_format: str, what: str, map_location="cp
     model = cls(**payload["config"])
     state = payload["state_dict"]
     floats = [v.dtype for v in state.values() if v.is_floating_point()]
-    if floats:
-        model.to(floats[0])  # a float64 critic stays float64
+    if floats and floats[0] == torch.float64:
+        model.to(torch.float64)  # a float64 critic stays float64; half-precision storage loads into float32
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
