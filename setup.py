@@ -14,7 +14,7 @@ setup(
     license="MIT",
     python_requires=">=3.9",
     packages=find_packages(include=["weakpose", "weakpose.*"]),
-    package_data={"weakpose": ["data/assets/*", "data/assets/*/*", "body/assets/*"]},
+    package_data={"weakpose": ["data/assets/*", "data/assets/*/*", "body/assets/*", "pretrained/weights/*"]},
     include_package_data=True,
     install_requires=[
         # torch: install the build for your machine first (CPU: `pip install torch==2.13.0`); any >=2.1 works.

@@ -2,6 +2,7 @@
 
     weakpose evaluate --checkpoint runs/lifter_baseline/lifter.pt --data3d data_3d_h36m.npz [--data2d D2.npz]
     weakpose lift --checkpoint runs/lifter_baseline/lifter.pt --keypoints data_2d_custom_myvideos.npz
+    weakpose lift --keypoints data_2d_custom_myvideos.npz      # the shipped lifter (weakpose.pretrained)
 
 ``evaluate`` scores the test subjects (S9, S11 by default) per action, prints the table with its protocol line
 (15-action mean and frame mean) and writes it as JSON. Checkpoint selection belongs to training (on a validation
@@ -107,7 +108,8 @@ def _write_gif(path: Path, poses: np.ndarray, keypoints: np.ndarray, image_size,
 
 def lift_main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="weakpose lift", description="Lift a 2D keypoint file to 3D with a saved lifter.")
-    p.add_argument("--checkpoint", required=True, help="a lifter file (runs/<name>/lifter.pt)")
+    p.add_argument("--checkpoint", default=None, help="a lifter file (runs/<name>/lifter.pt); default: the "
+                   "27-frame temporal lifter shipped with weakpose (trained on CMU motion, see README)")
     p.add_argument("--keypoints", required=True, help="VideoPose3D-layout 2D npz (custom videos or Human3.6M)")
     p.add_argument("--layout", default=None, help="2D layout if the file's metadata lacks it (coco17, h36m17, ...)")
     p.add_argument("--out", default=None, help="output npz (default: <keypoints>_3d.npz)")
@@ -115,6 +117,11 @@ def lift_main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--batch-size", type=int, default=1024)
     args = p.parse_args(argv)
     try:
+        if args.checkpoint is None:
+            from weakpose.pretrained import pretrained_path
+
+            args.checkpoint = str(pretrained_path("temporal_lifter"))
+            print(f"using the shipped temporal lifter {args.checkpoint}")
         model, info = load_lifter(args.checkpoint)
         data = load_videopose3d(path_2d=args.keypoints, layout=args.layout)
     except (OSError, KeyError, ValueError) as e:
