@@ -362,7 +362,7 @@ def embedded_tracks(include_test: bool = False):
 
 
 def embedded_smpl_params(num_betas: int = 10, seed: int = 0, max_frames: Optional[int] = None,
-                         beta_std: float = 1.0, body=None) -> SMPLParams:
+                         beta_std: float = 1.0, body=None, tracks=None) -> SMPLParams:
     """The default training set of an SMPL-parameter prior, built in a few seconds without files or downloads.
 
     Real CMU motion (:func:`embedded_tracks`: training-side sequences only) retargeted onto the body model: per
@@ -372,6 +372,8 @@ def embedded_smpl_params(num_betas: int = 10, seed: int = 0, max_frames: Optiona
     positions and is zero, as are the joints the track does not drive (collars, wrists, hands, feet, spine2,
     head): the set is real motion, but of a simplified kind. ``max_frames``: at most that many frames per sequence,
     evenly spaced. ``body``: a :class:`weakpose.body.BodyModel` (default :meth:`BodyModel.default`).
+    ``tracks``: other world tracks to retarget instead, ``[(label, (N, 17, 3))]`` in the same convention
+    (e.g. :func:`weakpose.pretrained.split.cmu_tracks`); ``None`` = :func:`embedded_tracks`.
     """
     import torch
 
@@ -383,7 +385,16 @@ def embedded_smpl_params(num_betas: int = 10, seed: int = 0, max_frames: Optiona
         body = BodyModel.default(num_betas=num_betas)
     if num_betas > body.num_betas:
         raise ValueError(f"embedded_smpl_params: num_betas={num_betas} but the body model has {body.num_betas}")
-    tracks = embedded_tracks()
+    if tracks is None:
+        tracks = embedded_tracks()
+    else:
+        tracks = [(str(label), np.asarray(t, dtype=np.float64)) for label, t in tracks]
+        if not tracks:
+            raise ValueError("embedded_smpl_params: empty list of tracks")
+        for label, t in tracks:
+            if t.ndim != 3 or t.shape[1:] != (H36M17.num_joints, 3) or len(t) == 0:
+                raise ValueError(f"embedded_smpl_params: track {label!r} has shape {t.shape}; expected (N, 17, 3) "
+                                 "H36M-17 world positions")
     if max_frames is not None:
         tracks = [(label, t[np.linspace(0, len(t) - 1, max_frames).round().astype(int)] if len(t) > max_frames
                    else t) for label, t in tracks]
