@@ -165,7 +165,7 @@ def main(argv=None) -> int:
         elif name == "temporal-lifter":
             card = build_temporal_lifter(args.steps or 2500, args.copies, 256, args.seed)
         else:
-            card = build_smpl_prior(args.steps or 3000, args.seed)
+            card = build_smpl_prior(args.steps or 5000, args.seed)
         with atomic_write_path(RUNS / f"{name}_card.json") as tmp:
             Path(tmp).write_text(json.dumps(card, indent=1))
         print(f"{name}: {json.dumps(card.get('figures'), indent=1)}")
