@@ -172,16 +172,10 @@ def split_sources(clips: Sequence[SourceClip], config: SyntheticConfig) -> Dict[
 
 def subject_bone_lengths(subject: str, config: SyntheticConfig) -> np.ndarray:
     """(17,) bone length per child joint (entry 0, the root, is 0), metres; symmetric left/right."""
-    rng = _rng(config.seed, "bones", subject)
-    scale = rng.uniform(*config.subject_scale_range)
-    lengths = np.zeros(H36M17.num_joints)
-    mirror = H36M17.flip_permutation
-    for child in range(1, H36M17.num_joints):
-        if mirror[child] < child:  # right/left partner already drawn: share its factor
-            lengths[child] = lengths[mirror[child]]
-            continue
-        lengths[child] = H36M_S1_BONE_LENGTHS[child] * scale * math.exp(config.bone_jitter * rng.standard_normal())
-    return lengths
+    from weakpose.data.augment import h36m_like_bone_lengths  # one symmetric draw for both users
+
+    return h36m_like_bone_lengths(_rng(config.seed, "bones", subject), config.subject_scale_range,
+                                  config.bone_jitter)
 
 
 def rescale_bones(poses: np.ndarray, lengths: np.ndarray) -> np.ndarray:
