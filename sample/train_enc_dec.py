@@ -54,6 +54,7 @@ class DataConfig:
 class ModelConfig:
     backbone: str = "resnet18"
     backbone_weights: str = ""  # torchvision-format ResNet weights to start the encoder from (optional)
+    init_from: str = ""  # a saved enc_dec.pt to start all weights from (new data, longer training); fresh optimiser
     num_points: int = 200
     appearance_dim: int = 128
     decoder_width: int = 256
@@ -110,6 +111,17 @@ class ReconstructionFigure(Callback):
             self.draw(trainer.task, step)
 
 
+def start_weights_from(model: EncoderDecoder, path: str) -> None:
+    """Copy every weight of a saved encoder-decoder into ``model`` (same architecture and image size required)."""
+    saved = EncoderDecoder.load(path)
+    if dataclasses.asdict(saved.config) != dataclasses.asdict(model.config):
+        differ = {k: (v, getattr(model.config, k)) for k, v in dataclasses.asdict(saved.config).items()
+                  if getattr(model.config, k) != v}
+        raise ValueError(f"model.init_from={path}: its architecture differs from this run's as (saved, this run): "
+                         f"{differ}; set data.image_size / model.* to match")
+    model.load_state_dict(saved.state_dict())
+
+
 def main(argv=None) -> int:
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--data", default=None, help="crop-layout root (shortcut for data.root=...)")
@@ -137,6 +149,9 @@ def main(argv=None) -> int:
     model = EncoderDecoder(EncoderDecoderConfig(image_size=d.image_size, backbone=m.backbone, num_points=m.num_points,
                                                 appearance_dim=m.appearance_dim, decoder_width=m.decoder_width,
                                                 hidden=m.hidden))
+    if m.init_from:
+        start_weights_from(model, m.init_from)
+        print(f"weights initialised from {m.init_from}")
     if m.backbone_weights:
         report = model.load_backbone_weights(m.backbone_weights)
         print(f"encoder backbone initialised from {m.backbone_weights} (skipped: {report.get('skipped')})")
@@ -161,7 +176,7 @@ def main(argv=None) -> int:
     val = result.last_validation
     model.save(out / "enc_dec.pt", meta={
         "data": str(root), "train_subjects": list(d.train_subjects), "steps": int(result.step),
-        "feature_loss": cfg.loss.feature_loss, "best_step": result.best_step,
+        "feature_loss": cfg.loss.feature_loss, "best_step": result.best_step, "init_from": m.init_from or None,
         "val_l1": None if result.best_value is None else float(result.best_value)})
     task.to(torch.device("cpu"))
     figure.draw(task, result.best_step or result.step)

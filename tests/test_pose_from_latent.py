@@ -100,6 +100,15 @@ def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
     assert "val/l1" in read_csv_log("runs/enc_dec/metrics.csv")[-1] or any(
         "val/l1" in r for r in read_csv_log("runs/enc_dec/metrics.csv"))
 
+    # model.init_from: a fresh model of the same architecture takes every saved weight; another size is refused
+    fresh = EncoderDecoder(model.config)
+    enc_dec.start_weights_from(fresh, "runs/enc_dec/enc_dec.pt")
+    for name, value in model.state_dict().items():
+        assert torch.equal(fresh.state_dict()[name], value), name
+    other = EncoderDecoder(type(model.config)(**{**model.config.__dict__, "image_size": 64}))
+    with pytest.raises(ValueError, match="init_from=runs/enc_dec/enc_dec.pt.*image_size"):
+        enc_dec.start_weights_from(other, "runs/enc_dec/enc_dec.pt")
+
     pose = _load_script("train_3d_pose_from_enc")
     rc = pose.main(["--data", str(crops), "--encoder", "all", "test_subjects=[S9]", "val_every=2", "hidden=32",
                     "train.max_steps=4", "end_to_end_steps=2", "train.batch_size=8", "train.progress=false",
