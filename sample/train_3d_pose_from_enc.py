@@ -9,7 +9,8 @@ Run sample/train_enc_dec.py first (it writes runs/enc_dec/enc_dec.pt). Then:
 
 Encoders: ``nvs`` (the novel-view-synthesis encoder, frozen), ``random`` (the same architecture, randomly
 initialised, frozen), ``end-to-end`` (randomly initialised and trained with the regressor on the one subject's
-labels). The regressor is the same in all three: two fully connected layers of 2048, batch norm, dropout 0.5.
+labels). The regressor is the same in all three: two fully connected layers of 2048, batch norm, dropout 0.5,
+trained once per ``weight_decays`` value (AdamW) and kept where the labelled subject's validation MPJPE is lowest.
 Labels: ``labelled_subject`` only (every ``val_every``-th of its sequences is held out to pick the checkpoint);
 errors are reported on the test subjects S9 and S11 (root-relative H36M-17, all frames and the four cameras):
 MPJPE, N-MPJPE (scale-aligned) and P-MPJPE (Procrustes-aligned), in mm.
@@ -55,6 +56,9 @@ class Config:
     dropout: float = 0.5
     lr: float = 1e-3
     encoder_lr: float = 1e-4  # end-to-end: the encoder's learning rate
+    # the regressor is trained once per value (AdamW's decoupled decay; 0 = Adam) and the one with the lowest MPJPE
+    # on the labelled subject's held-out sequences is kept, for each encoder alike
+    weight_decays: List[float] = dataclasses.field(default_factory=lambda: [0.0, 1.0])
     end_to_end_steps: int = 800  # end-to-end trains on images: fewer, slower steps
     train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
         out_dir="runs/pose_from_enc", max_steps=2000, batch_size=64, log_every=50, val_every=250, ckpt_every=500,
@@ -71,31 +75,56 @@ def _encoder_for(mode: str, cfg: Config) -> EncoderDecoder:
     return EncoderDecoder(EncoderDecoderConfig(**dataclasses.asdict(trained.config)))  # same architecture, random
 
 
-def run_one(mode: str, cfg: Config, args, datasets: dict) -> dict:
-    """Train the regressor for one encoder mode; returns test errors and where things went."""
-    cfg = copy.deepcopy(cfg)
-    cfg.train.out_dir = str(Path(cfg.train.out_dir) / mode)
+def _cached_latents(datasets: dict, mode: str, split: str, encoder: EncoderDecoder) -> dict:
+    """A frozen encoder's latents of one split, computed once per run (the encoder is the same for every fit)."""
+    key = f"latents/{mode}/{split}"
+    if key not in datasets:
+        datasets[key] = encode_dataset(encoder, datasets[split])
+    return datasets[key]
+
+
+def fit_one(mode: str, weight_decay: float, cfg: Config, args, datasets: dict):
+    """Train the regressor (and, end to end, the encoder) once; returns (best validation MPJPE, regressor,
+    encoder, training result)."""
     encoder = _encoder_for(mode, cfg)
     regressor = LatentPoseRegressor(in_features=encoder.config.num_points * 3, hidden=cfg.hidden, dropout=cfg.dropout)
-    train_ds, val_ds, test_ds = datasets["train"], datasets["val"], datasets["test"]
+    train_ds, val_ds = datasets["train"], datasets["val"]
     if mode == "end-to-end":
         cfg.train.max_steps = cfg.end_to_end_steps
         cfg.train.batch_size = min(cfg.train.batch_size, 32)
         cfg.train.val_every = max(1, cfg.end_to_end_steps // 4)
-        task = PoseFromLatentTask(regressor, encoder=encoder, lr=cfg.lr, encoder_lr=cfg.encoder_lr)
+        task = PoseFromLatentTask(regressor, encoder=encoder, lr=cfg.lr, encoder_lr=cfg.encoder_lr,
+                                  weight_decay=weight_decay)
         fit_train, fit_val = train_ds, val_ds
     else:
         for p in encoder.parameters():
             p.requires_grad_(False)
-        fit_train = LatentCache(encode_dataset(encoder, train_ds))
-        fit_val = LatentCache(encode_dataset(encoder, val_ds)) if val_ds is not None else None
-        task = PoseFromLatentTask(regressor, lr=cfg.lr)
-    print(f"\n== encoder: {mode} ==")
+        fit_train = LatentCache(_cached_latents(datasets, mode, "train", encoder))
+        fit_val = LatentCache(_cached_latents(datasets, mode, "val", encoder)) if val_ds is not None else None
+        task = PoseFromLatentTask(regressor, lr=cfg.lr, weight_decay=weight_decay)
+    print(f"\n== encoder: {mode}, regressor weight decay {weight_decay:g} ==")
     trainer = Trainer(task, cfg, fit_train, fit_val, resume=args.resume)
     result = trainer.fit()
-    if result.interrupted:
-        return {}
-    trainer.restore_best(result)
+    if not result.interrupted:
+        trainer.restore_best(result)
+    best = result.best_value if result.best_value is not None else float("inf")
+    return best, regressor, encoder, result
+
+
+def run_one(mode: str, cfg: Config, args, datasets: dict) -> dict:
+    """Train the regressor for one encoder mode, once per weight decay of ``cfg.weight_decays``, keep the one with
+    the lowest validation MPJPE (the labelled subject's held-out sequences), and report its test errors."""
+    fits = []
+    for wd in cfg.weight_decays:
+        run_cfg = copy.deepcopy(cfg)
+        run_cfg.train.out_dir = str(Path(cfg.train.out_dir) / mode /
+                                    (f"wd_{wd:g}" if len(cfg.weight_decays) > 1 else ""))
+        fit = fit_one(mode, wd, run_cfg, args, datasets)
+        if fit[3].interrupted:
+            return {}
+        fits.append((fit[0], wd, run_cfg, fit))
+    val_mpjpe, weight_decay, cfg, (_, regressor, encoder, result) = min(fits, key=lambda f: f[0])
+    test_ds = datasets["test"]
     regressor.cpu().eval()
     encoder.cpu().eval()
     encoded = encode_dataset(encoder, test_ds)
@@ -107,9 +136,12 @@ def run_one(mode: str, cfg: Config, args, datasets: dict) -> dict:
         keep = torch.from_numpy(subjects == s)
         errors[s] = pose_errors(pred[keep], encoded["pose_3d"][keep])
     report = {"encoder": mode, "steps": result.step, "best_step": result.best_step, "test": errors,
+              "weight_decay": weight_decay, "val_mpjpe_mm": val_mpjpe,
+              "val_by_weight_decay": {f"{f[1]:g}": f[0] for f in fits},
               "num_test_views": int(len(pred)), "labelled_subject": cfg.labelled_subject,
-              "num_train_views": len(train_ds)}
-    atomic_write_text(Path(cfg.train.out_dir) / "eval.json", json.dumps(report, indent=1))
+              "num_train_views": len(datasets["train"])}
+    atomic_write_text(Path(cfg.train.out_dir).parent / "eval.json" if len(fits) > 1 else
+                      Path(cfg.train.out_dir) / "eval.json", json.dumps(report, indent=1))
     report["pred"], report["target"] = pred, encoded["pose_3d"]
     return report
 
@@ -129,15 +161,17 @@ def table(reports: List[dict], cfg: Config, n_frames: int, baseline: dict) -> st
     lines = [f"3D pose from the encoder latent, labels of {cfg.labelled_subject} only; test subjects "
              f"{'+'.join(cfg.test_subjects)}, {n_frames} views (every frame x 4 cameras), root-relative H36M-17, "
              "mean over views (mm)",
-             "", "| encoder | MPJPE | N-MPJPE | P-MPJPE |", "|---|---|---|---|"]
+             "", "| encoder | MPJPE | N-MPJPE | P-MPJPE | regressor weight decay (chosen on validation) |",
+             "|---|---|---|---|---|"]
     names = {"nvs": "(a) NVS-pretrained, frozen", "random": "(b) random init, frozen",
              "end-to-end": f"(c) trained end-to-end on {cfg.labelled_subject}"}
     for r in reports:
         e = r["test"]["all"]
-        lines.append(f"| {names[r['encoder']]} | {e['mpjpe_mm']:.1f} | {e['n_mpjpe_mm']:.1f} | {e['p_mpjpe_mm']:.1f} |")
+        lines.append(f"| {names[r['encoder']]} | {e['mpjpe_mm']:.1f} | {e['n_mpjpe_mm']:.1f} | {e['p_mpjpe_mm']:.1f} | "
+                     f"{r['weight_decay']:g} |")
     b = baseline
     lines.append(f"| reference: {cfg.labelled_subject}'s mean pose for every view | {b['mpjpe_mm']:.1f} | "
-                 f"{b['n_mpjpe_mm']:.1f} | {b['p_mpjpe_mm']:.1f} |")
+                 f"{b['n_mpjpe_mm']:.1f} | {b['p_mpjpe_mm']:.1f} | |")
     return "\n".join(lines)
 
 

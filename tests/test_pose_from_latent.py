@@ -87,6 +87,27 @@ def test_task_uses_labelled_items_only_and_learns():
     assert task.training_step({**batch, "has_3d": torch.zeros(32, dtype=torch.bool)}, 0) == {"loss": 0.0}
 
 
+def test_weight_decay_is_decoupled_and_on_the_regressor_only():
+    """AdamW: one step with decay w differs from the same step without it by exactly -lr * w * (initial weight)."""
+    torch.manual_seed(0)
+    batch = {"latent": torch.randn(8, 200, 3), "pose_3d": torch.randn(8, 17, 3), "has_3d": torch.ones(8, dtype=bool)}
+    start = LatentPoseRegressor(hidden=16, dropout=0.5).state_dict()
+    after = {}
+    for wd in (0.0, 0.5):
+        regressor = LatentPoseRegressor(hidden=16, dropout=0.5)
+        regressor.load_state_dict(start)
+        task = PoseFromLatentTask(regressor, lr=1e-2, weight_decay=wd)
+        torch.manual_seed(3)  # the same dropout masks
+        task.training_step(batch, 0)
+        after[wd] = {k: v.clone() for k, v in regressor.state_dict().items()}
+    name = "out.weight"
+    expected = after[0.0][name] - 1e-2 * 0.5 * start[name]
+    assert torch.allclose(after[0.5][name], expected, atol=1e-7)
+    enc = EncoderDecoder(image_size=32, decoder_width=32, hidden=32)
+    groups = PoseFromLatentTask(LatentPoseRegressor(hidden=16), encoder=enc, weight_decay=0.5).optimizer.param_groups
+    assert [g["weight_decay"] for g in groups] == [0.5, 0.0]
+
+
 def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     enc_dec = _load_script("train_enc_dec")
@@ -117,6 +138,9 @@ def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
     reports = json.loads(Path("runs/pose_from_enc/ablation.json").read_text())
     assert [r["encoder"] for r in reports] == ["nvs", "random", "end-to-end", "constant mean pose"]
     for r in reports[:3]:
+        # the regressor kept is the weight decay with the lowest validation MPJPE
+        assert set(r["val_by_weight_decay"]) == {"0", "1"}
+        assert r["val_by_weight_decay"][f"{r['weight_decay']:g}"] == min(r["val_by_weight_decay"].values())
         e = r["test"]["all"]
         assert e["p_mpjpe_mm"] <= e["n_mpjpe_mm"] + 1e-6 and np.isfinite(e["mpjpe_mm"])
     assert "(a) NVS-pretrained" in Path("runs/pose_from_enc/ablation.md").read_text()

@@ -87,13 +87,15 @@ class PoseFromLatentTask(TrainTask):
     ``pose_3d`` and ``has_3d``; the loss is the mean squared joint error (m²) of the labelled items."""
 
     def __init__(self, regressor: LatentPoseRegressor, encoder: Optional[EncoderDecoder] = None, lr: float = 1e-3,
-                 encoder_lr: Optional[float] = None):
+                 encoder_lr: Optional[float] = None, weight_decay: float = 0.0):
+        # decoupled weight decay (AdamW; 0 is plain Adam) on the regressor only: with one subject's labels it keeps
+        # the regressor off latent directions that only that subject's frames span
         self.regressor = regressor
-        groups = [{"params": regressor.parameters(), "lr": lr}]
+        groups = [{"params": regressor.parameters(), "lr": lr, "weight_decay": weight_decay}]
         if encoder is not None:
             self.encoder = encoder
-            groups.append({"params": encoder.parameters(), "lr": encoder_lr or lr})
-        self.optimizer = torch.optim.Adam(groups)
+            groups.append({"params": encoder.parameters(), "lr": encoder_lr or lr, "weight_decay": 0.0})
+        self.optimizer = torch.optim.AdamW(groups)
 
     def predict(self, batch: Mapping[str, Any]) -> torch.Tensor:
         latent = batch["latent"] if "latent" in batch else self.encoder.encode(batch["image"]).points
