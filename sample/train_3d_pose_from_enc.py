@@ -58,7 +58,7 @@ class Config:
     encoder_lr: float = 1e-4  # end-to-end: the encoder's learning rate
     # the regressor is trained once per value (AdamW's decoupled decay; 0 = Adam) and the one with the lowest MPJPE
     # on the labelled subject's held-out sequences is kept, for each encoder alike
-    weight_decays: List[float] = dataclasses.field(default_factory=lambda: [0.0, 1.0])
+    weight_decays: List[float] = dataclasses.field(default_factory=lambda: [0.0, 1.0, 10.0])
     end_to_end_steps: int = 800  # end-to-end trains on images: fewer, slower steps
     train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
         out_dir="runs/pose_from_enc", max_steps=2000, batch_size=64, log_every=50, val_every=250, ckpt_every=500,
