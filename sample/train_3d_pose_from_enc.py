@@ -14,8 +14,8 @@ trained once per ``weight_decays`` value (AdamW) and kept where the labelled sub
 Labels: ``labelled_subject`` only (every ``val_every``-th of its sequences is held out to pick the checkpoint);
 errors are reported on the test subjects S9 and S11 (root-relative H36M-17, all frames and the four cameras):
 MPJPE, N-MPJPE (scale-aligned) and P-MPJPE (Procrustes-aligned), in mm.
-Writes runs/pose_from_enc/<encoder>/ (eval.json; checkpoints and metrics.csv in wd_<decay>/), runs/pose_from_enc/ablation.json
-and .md with --encoder all, and images/pose_from_enc_predictions.png.
+Writes runs/pose_from_enc/<encoder>/ (eval.json; checkpoints and metrics.csv in wd_<decay>/),
+runs/pose_from_enc/ablation.json and .md with --encoder all, and images/pose_from_enc_predictions.png.
 """
 from __future__ import annotations
 
