@@ -36,8 +36,8 @@ from weakpose.data.nvs_pairs import SingleViewDataset
 from weakpose.data.synthetic_images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
 from weakpose.io_utils import atomic_write_text
 from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
-from weakpose.tasks.pose_from_latent import (LatentCache, LatentPoseRegressor, PoseFromLatentTask, encode_dataset,
-                                             pose_errors)
+from weakpose.tasks.pose_from_latent import (LatentCache, LatentPoseRegressor, PoseFromLatentTask, closest_pose,
+                                             encode_dataset, pose_errors)
 from weakpose.train import TrainConfig, Trainer, start_run
 from weakpose.viz import save_pose_comparison
 
@@ -130,11 +130,7 @@ def run_one(mode: str, cfg: Config, args, datasets: dict) -> dict:
     encoded = encode_dataset(encoder, test_ds)
     with torch.no_grad():
         pred = torch.cat([regressor(chunk) for chunk in encoded["latent"].split(256)])
-    subjects = np.array(encoded["subject"])
-    errors = {"all": pose_errors(pred, encoded["pose_3d"])}
-    for s in sorted(set(subjects)):
-        keep = torch.from_numpy(subjects == s)
-        errors[s] = pose_errors(pred[keep], encoded["pose_3d"][keep])
+    errors = grouped_errors(pred, encoded["pose_3d"], datasets)
     report = {"encoder": mode, "steps": result.step, "best_step": result.best_step, "test": errors,
               "weight_decay": weight_decay, "val_mpjpe_mm": val_mpjpe,
               "val_by_weight_decay": {f"{f[1]:g}": f[0] for f in fits},
@@ -150,28 +146,71 @@ def _poses(dataset) -> torch.Tensor:
     return torch.stack([dataset.cache.view(f, c)["pose_3d"] for f, c in dataset._items])
 
 
-def constant_baseline(train_ds, test_ds) -> dict:
-    """Errors of predicting the labelled subject's mean pose for every test view: what a regressor must beat."""
-    mean = _poses(train_ds).mean(0, keepdim=True)
-    target = _poses(test_ds)
-    return pose_errors(mean.expand_as(target), target)
+def _view_field(dataset, field: str) -> np.ndarray:
+    """``subject`` or ``action`` of every view of a SingleViewDataset, in item order."""
+    return np.array([getattr(dataset.frames.item_info(f)[0], field) for f, _ in dataset._items])
 
 
-def table(reports: List[dict], cfg: Config, n_frames: int, baseline: dict) -> str:
-    lines = [f"3D pose from the encoder latent, labels of {cfg.labelled_subject} only; test subjects "
+def view_groups(datasets: dict) -> dict:
+    """Boolean masks over the test views: per test subject, and split by whether the labelled subject performed
+    the view's action (``seen actions`` / ``unseen actions``; on Human3.6M every subject performs every action,
+    so only the first exists)."""
+    test = datasets["test"]
+    subjects, actions = _view_field(test, "subject"), _view_field(test, "action")
+    labelled = {a for split in ("train", "val") if datasets.get(split) is not None
+                for a in _view_field(datasets[split], "action")}
+    seen = np.isin(actions, sorted(labelled))
+    groups = {str(s): subjects == s for s in sorted(set(subjects))}
+    groups.update({"seen actions": seen, "unseen actions": ~seen})
+    return {name: torch.from_numpy(mask) for name, mask in groups.items() if mask.any()}
+
+
+def grouped_errors(pred: torch.Tensor, target: torch.Tensor, datasets: dict) -> dict:
+    """Errors over all test views and over each group of :func:`view_groups`."""
+    if "groups" not in datasets:
+        datasets["groups"] = view_groups(datasets)
+    errors = {"all": pose_errors(pred, target)}
+    for name, keep in datasets["groups"].items():
+        errors[name] = {**pose_errors(pred[keep], target[keep]), "views": int(keep.sum())}
+    return errors
+
+
+def references(datasets: dict) -> dict:
+    """What a regressor trained on the labelled subject is measured against: predicting that subject's mean pose
+    for every test view, and (an oracle) the labelled training pose closest to each test pose."""
+    train, target = _poses(datasets["train"]), _poses(datasets["test"])
+    mean = train.mean(0, keepdim=True).expand_as(target)
+    return {"mean pose": grouped_errors(mean, target, datasets),
+            "closest pose": grouped_errors(closest_pose(train, target), target, datasets)}
+
+
+def table(reports: List[dict], cfg: Config, n_frames: int, refs: dict) -> str:
+    """The ablation as a markdown table; MPJPE is split by whether the labelled subject performed the test
+    view's action when the test set has both kinds."""
+    who = cfg.labelled_subject
+    split = all(g in reports[0]["test"] for g in ("seen actions", "unseen actions"))
+    head = "| encoder | MPJPE | N-MPJPE | P-MPJPE |"
+    if split:
+        counts = [reports[0]["test"][g]["views"] for g in ("seen actions", "unseen actions")]
+        head += f" MPJPE, actions {who} performed ({counts[0]} views) | MPJPE, other actions ({counts[1]} views) |"
+    head += " regressor weight decay (chosen on validation) |"
+    lines = [f"3D pose from the encoder latent, labels of {who} only; test subjects "
              f"{'+'.join(cfg.test_subjects)}, {n_frames} views (every frame x 4 cameras), root-relative H36M-17, "
-             "mean over views (mm)",
-             "", "| encoder | MPJPE | N-MPJPE | P-MPJPE | regressor weight decay (chosen on validation) |",
-             "|---|---|---|---|---|"]
+             "mean over views (mm)", "", head, "|---" * head.count(" | ") + "|---|"]
+
+    def row(name: str, errors: dict, extra: str) -> str:
+        e = errors["all"]
+        cells = [name, f"{e['mpjpe_mm']:.1f}", f"{e['n_mpjpe_mm']:.1f}", f"{e['p_mpjpe_mm']:.1f}"]
+        if split:
+            cells += [f"{errors[g]['mpjpe_mm']:.1f}" for g in ("seen actions", "unseen actions")]
+        return "| " + " | ".join(cells + [extra]) + " |"
+
     names = {"nvs": "(a) NVS-pretrained, frozen", "random": "(b) random init, frozen",
-             "end-to-end": f"(c) trained end-to-end on {cfg.labelled_subject}"}
+             "end-to-end": f"(c) trained end-to-end on {who}"}
     for r in reports:
-        e = r["test"]["all"]
-        lines.append(f"| {names[r['encoder']]} | {e['mpjpe_mm']:.1f} | {e['n_mpjpe_mm']:.1f} | {e['p_mpjpe_mm']:.1f} | "
-                     f"{r['weight_decay']:g} |")
-    b = baseline
-    lines.append(f"| reference: {cfg.labelled_subject}'s mean pose for every view | {b['mpjpe_mm']:.1f} | "
-                 f"{b['n_mpjpe_mm']:.1f} | {b['p_mpjpe_mm']:.1f} | |")
+        lines.append(row(names[r["encoder"]], r["test"], f"{r['weight_decay']:g}"))
+    lines.append(row(f"reference: {who}'s mean pose for every view", refs["mean pose"], ""))
+    lines.append(row(f"oracle: the {who} training pose closest to each test pose", refs["closest pose"], ""))
     return "\n".join(lines)
 
 
@@ -211,15 +250,15 @@ def main(argv=None) -> int:
     reports = [r for r in (run_one(m, cfg, args, datasets) for m in modes) if r]
     if len(reports) != len(modes):
         return 0
-    baseline = constant_baseline(datasets["train"], datasets["test"])
-    text = table(reports, cfg, len(datasets["test"]), baseline)
+    refs = references(datasets)
+    text = table(reports, cfg, len(datasets["test"]), refs)
     print("\n" + text)
     out = Path(cfg.train.out_dir)
     if cfg.encoder == "all":
         atomic_write_text(out / "ablation.md", text + "\n")
         atomic_write_text(out / "ablation.json", json.dumps(
             [{k: v for k, v in r.items() if k not in ("pred", "target")} for r in reports]
-            + [{"encoder": "constant mean pose", "test": {"all": baseline}}], indent=1))
+            + [{"encoder": f"reference: {name}", "test": errors} for name, errors in refs.items()], indent=1))
     first = reports[0]
     picks = np.linspace(0, len(first["pred"]) - 1, 4).astype(int)
     image = Path(cfg.images_dir) / "pose_from_enc_predictions.png"

@@ -12,7 +12,7 @@ import torch
 from weakpose.data.synthetic import make_synthetic
 from weakpose.data.synthetic_images import make_synthetic_images
 from weakpose.models.encoder_decoder import EncoderDecoder
-from weakpose.tasks.pose_from_latent import LatentPoseRegressor, PoseFromLatentTask, pose_errors
+from weakpose.tasks.pose_from_latent import LatentPoseRegressor, PoseFromLatentTask, closest_pose, pose_errors
 from weakpose.train import read_csv_log
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,7 +136,8 @@ def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
                     "train.out_dir=runs/pose_from_enc", "images_dir=images"])
     assert rc == 0
     reports = json.loads(Path("runs/pose_from_enc/ablation.json").read_text())
-    assert [r["encoder"] for r in reports] == ["nvs", "random", "end-to-end", "constant mean pose"]
+    assert [r["encoder"] for r in reports] == ["nvs", "random", "end-to-end", "reference: mean pose",
+                                               "reference: closest pose"]
     for r in reports[:3]:
         # the regressor kept is the weight decay with the lowest validation MPJPE
         assert set(r["val_by_weight_decay"]) == {f"{w:g}" for w in pose.Config().weight_decays}
@@ -156,4 +157,45 @@ def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
     rel = lambda a: a - a[..., :1, :]  # noqa: E731
     expected = 1000 * np.linalg.norm(rel(mean)[None] - rel(gt), axis=-1).mean()
     assert reports[3]["test"]["all"]["mpjpe_mm"] == pytest.approx(expected, rel=1e-4)
+    # the oracle row: for each test pose the closest S1 training pose, by brute force
+    train_poses = np.stack([train[i]["pose_3d"].numpy() for i in range(len(train))])
+    nearest = np.linalg.norm(rel(train_poses)[None] - rel(gt)[:, None], axis=-1).mean(-1).min(1)
+    assert reports[4]["test"]["all"]["mpjpe_mm"] == pytest.approx(1000 * nearest.mean(), rel=1e-4)
+    assert reports[4]["test"]["all"]["mpjpe_mm"] <= reports[3]["test"]["all"]["mpjpe_mm"]
     assert Path("images/pose_from_enc_predictions.png").is_file()
+
+
+def test_closest_pose_against_brute_force():
+    gen = torch.Generator().manual_seed(0)
+    candidates, targets = torch.randn(40, 5, 3, generator=gen), torch.randn(23, 5, 3, generator=gen)
+    picked = closest_pose(candidates, targets, chunk=7)  # several chunks, the last one short
+    c, t = candidates.numpy(), targets.numpy()
+    for i in range(len(t)):
+        errors = [np.linalg.norm(c[k] - t[i], axis=-1).mean() for k in range(len(c))]
+        assert np.array_equal(picked[i].numpy(), c[int(np.argmin(errors))])
+    assert torch.equal(closest_pose(candidates, candidates[[3, 9]]), candidates[[3, 9]])  # exact hits
+    with pytest.raises(ValueError, match=r"candidates \(40, 5, 3\).*targets \(2, 4, 3\)"):
+        closest_pose(candidates, targets[:2, :4])
+
+
+def test_test_views_are_split_by_the_labelled_subjects_actions():
+    from types import SimpleNamespace
+
+    def fake(views):  # (subject, action) per frame, one camera each
+        info = [SimpleNamespace(subject=s, action=a) for s, a in views]
+        return SimpleNamespace(frames=SimpleNamespace(item_info=lambda f: (info[f],)),
+                               _items=[(f, "cam") for f in range(len(views))])
+
+    pose = _load_script("train_3d_pose_from_enc")
+    datasets = {"train": fake([("S1", "Walking")]), "val": fake([("S1", "Jumping")]),
+                "test": fake([("S9", "Walking"), ("S9", "Hop"), ("S11", "Jumping"), ("S11", "Hop")])}
+    groups = {k: v.tolist() for k, v in pose.view_groups(datasets).items()}
+    assert groups == {"S11": [False, False, True, True], "S9": [True, True, False, False],
+                      "seen actions": [True, False, True, False], "unseen actions": [False, True, False, True]}
+    pred, target = torch.zeros(4, 17, 3), torch.zeros(4, 17, 3)
+    target[1, 1:, 0] = 0.1  # 100 mm off on 16 of 17 joints, in the one unseen-action view of S9
+    errors = pose.grouped_errors(pred, target, datasets)
+    assert errors["unseen actions"]["mpjpe_mm"] == pytest.approx(100 * 16 / 17 / 2)
+    assert errors["seen actions"]["mpjpe_mm"] == pytest.approx(0) and errors["unseen actions"]["views"] == 2
+    datasets = {"train": fake([("S1", "Walking"), ("S1", "Hop"), ("S1", "Jumping")]), "val": None, "test": datasets["test"]}
+    assert "unseen actions" not in pose.view_groups(datasets)  # every test action was performed: no empty group

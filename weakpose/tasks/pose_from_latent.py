@@ -21,7 +21,8 @@ from weakpose.metrics import mpjpe, n_mpjpe, p_mpjpe
 from weakpose.models.encoder_decoder import EncoderDecoder
 from weakpose.train import TrainTask
 
-__all__ = ["LatentPoseRegressor", "LatentCache", "PoseFromLatentTask", "encode_dataset"]
+__all__ = ["LatentPoseRegressor", "LatentCache", "PoseFromLatentTask", "encode_dataset", "pose_errors",
+           "closest_pose"]
 
 
 class LatentPoseRegressor(nn.Module):
@@ -80,6 +81,24 @@ def pose_errors(pred: torch.Tensor, target: torch.Tensor) -> dict:
     p, t = pred.double(), target.double()
     return {"mpjpe_mm": 1000 * float(mpjpe(p, t)), "n_mpjpe_mm": 1000 * float(n_mpjpe(p, t)),
             "p_mpjpe_mm": 1000 * float(p_mpjpe(p, t))}
+
+
+@torch.no_grad()
+def closest_pose(candidates: torch.Tensor, targets: torch.Tensor, chunk: int = 512) -> torch.Tensor:
+    """For each ``(T, J, 3)`` target, the ``(C, J, 3)`` candidate with the lowest MPJPE to it: ``(T, J, 3)``.
+
+    With the labelled subject's training poses as candidates this is an oracle (it looks at the test pose): the
+    error left if every test view were answered with the best pose that subject ever made, i.e. how well the
+    labelled poses cover the test poses.
+    """
+    if candidates.ndim != 3 or targets.ndim != 3 or candidates.shape[1:] != targets.shape[1:]:
+        raise ValueError(f"closest_pose: candidates {tuple(candidates.shape)} and targets {tuple(targets.shape)} "
+                         "must both be (N, joints, 3) with the same joints")
+    picks = []
+    for block in targets.split(chunk):
+        dist = (block[:, None] - candidates[None]).norm(dim=-1).mean(-1)  # (chunk, C) MPJPE to every candidate
+        picks.append(dist.argmin(dim=1))
+    return candidates[torch.cat(picks)]
 
 
 class PoseFromLatentTask(TrainTask):
