@@ -164,6 +164,16 @@ def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
     assert reports[4]["test"]["all"]["mpjpe_mm"] <= reports[3]["test"]["all"]["mpjpe_mm"]
     assert Path("images/pose_from_enc_predictions.png").is_file()
 
+    # turn_augment=both: the encoder twice, without and with turns, each in its own directory and row
+    rc = pose.main(["--data", str(crops), "--encoder", "nvs", "turn_augment=both", "weight_decays=[0]",
+                    "test_subjects=[S9]", "val_every=2", "hidden=32", "train.max_steps=2", "train.batch_size=8",
+                    "train.progress=false", "train.out_dir=runs/turns", "images_dir=images"])
+    assert rc == 0
+    plain, turned = (json.loads(Path(f"runs/turns/{d}/eval.json").read_text()) for d in ("nvs", "nvs_turns"))
+    assert (plain["turn_augment"], turned["turn_augment"]) == (False, True)
+    assert plain["test"]["all"] != turned["test"]["all"]
+    assert pose.main(["--data", str(crops), "turn_augment=sometimes", "train.out_dir=runs/bad"]) == 2
+
 
 def test_closest_pose_against_brute_force():
     gen = torch.Generator().manual_seed(0)
@@ -199,3 +209,62 @@ def test_test_views_are_split_by_the_labelled_subjects_actions():
     assert errors["seen actions"]["mpjpe_mm"] == pytest.approx(0) and errors["unseen actions"]["views"] == 2
     datasets = {"train": fake([("S1", "Walking"), ("S1", "Hop"), ("S1", "Jumping")]), "val": None, "test": datasets["test"]}
     assert "unseen actions" not in pose.view_groups(datasets)  # every test action was performed: no empty group
+
+
+def test_random_turns_are_rotations_about_the_given_axis():
+    from weakpose.tasks.pose_from_latent import random_turns
+
+    gen = torch.Generator().manual_seed(1)
+    up = torch.randn(50, 3, dtype=torch.float64, generator=gen) * 3
+    R = random_turns(up, torch.Generator().manual_seed(2))
+    eye = torch.eye(3, dtype=torch.float64).expand(50, 3, 3)
+    assert torch.allclose(R @ R.transpose(1, 2), eye, atol=1e-12)
+    assert torch.allclose(torch.linalg.det(R), torch.ones(50, dtype=torch.float64))
+    axis = up / up.norm(dim=-1, keepdim=True)
+    assert torch.allclose((R @ axis[..., None])[..., 0], axis, atol=1e-12)  # the vertical stays put
+    # the angle, from the trace, is the uniform draw the same generator gives
+    angle = torch.rand(50, generator=torch.Generator().manual_seed(2), dtype=torch.float64) * 2 * np.pi
+    cos = (R.diagonal(dim1=1, dim2=2).sum(-1) - 1) / 2
+    assert torch.allclose(cos, torch.cos(angle), atol=1e-12)
+    with pytest.raises(ValueError, match=r"world_up must be \(B, 3\), got \(4, 2\)"):
+        random_turns(torch.ones(4, 2))
+
+
+def test_turn_augment_turns_latent_and_target_together():
+    from weakpose.tasks.pose_from_latent import random_turns
+
+    class Linear(torch.nn.Module):  # not turn-equivariant (a fixed offset), so turning changes the loss
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.tensor(0.5))
+
+        def forward(self, latent):
+            return self.w * latent[:, :17] + torch.tensor([1.0, 0.0, 0.0])
+
+    gen = torch.Generator().manual_seed(0)
+    batch = {"latent": torch.randn(6, 20, 3, generator=gen), "pose_3d": torch.randn(6, 17, 3, generator=gen),
+             "has_3d": torch.ones(6, dtype=torch.bool), "world_up": torch.randn(6, 3, generator=gen)}
+    task = PoseFromLatentTask(Linear(), lr=0.0, turn_augment=True, generator=torch.Generator().manual_seed(5))
+    loss = task.training_step(batch, 0)["loss"]
+    R = random_turns(batch["world_up"], torch.Generator().manual_seed(5))
+    latent, target = batch["latent"] @ R.transpose(1, 2), batch["pose_3d"] @ R.transpose(1, 2)
+    offset = torch.tensor([1.0, 0.0, 0.0])
+    assert loss == pytest.approx(float(((0.5 * latent[:, :17] + offset - target) ** 2).sum(-1).mean()), rel=1e-6)
+    plain = PoseFromLatentTask(Linear(), lr=0.0)
+    unturned = float(((0.5 * batch["latent"][:, :17] + offset - batch["pose_3d"]) ** 2).sum(-1).mean())
+    assert plain.training_step(batch, 0)["loss"] == pytest.approx(unturned, rel=1e-6)
+    assert abs(loss - unturned) > 1e-3
+
+
+def test_world_up_points_from_pelvis_to_head(crops):
+    from weakpose.data.nvs_pairs import SingleViewDataset
+
+    ds = SingleViewDataset(crops, ["S1", "S9"], 32)
+    cosines = []
+    for i in range(len(ds)):
+        item = ds[i]
+        up, pose = item["world_up"].double(), item["pose_3d"].double()
+        torso = pose[10] - pose[0]  # H36M-17: head top minus pelvis; some sampled poses lean
+        assert up.norm() == pytest.approx(1.0, abs=1e-6)
+        cosines.append(float(up @ torso / torso.norm()))
+    assert min(cosines) > 0.5 and np.mean(cosines) > 0.9

@@ -174,7 +174,8 @@ class SingleViewDataset(Dataset):
 
     Keys: ``image`` (3,s,s), ``pose_3d`` (17,3) root-relative metres in the virtual camera frame of that view,
     ``R_virtual``, ``R_look`` (3,3), ``has_3d`` (bool: the subject is in ``labelled_subjects``), ``subject``,
-    ``index`` (frame index), ``camera`` (id); ``mask``/``background`` when asked for.
+    ``index`` (frame index), ``camera`` (id), ``world_up`` (3,) the world z axis in the virtual camera frame;
+    ``mask``/``background`` when asked for.
     """
 
     def __init__(self, root: PathLike, subjects: Optional[Iterable[str]] = None, image_size: int = 64,
@@ -196,4 +197,5 @@ class SingleViewDataset(Dataset):
         item["has_3d"] = self.labelled is None or item["subject"] in self.labelled
         item["index"] = frame
         item["camera"] = cam
+        item["world_up"] = item["R_virtual"][:, 2]  # the world's vertical (z, Human3.6M) in this view's frame
         return item

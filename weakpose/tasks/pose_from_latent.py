@@ -7,6 +7,12 @@ and labels are root-relative H36M-17 joints in metres in the crop's *virtual* ca
 Encoder modes (the ablation of the method's point): ``frozen`` (the novel-view-synthesis encoder, or a randomly
 initialised one, kept fixed: its latents are computed once and cached), or ``finetune`` (trained end to end with
 the regressor on the labelled subject).
+
+Turn augmentation (``turn_augment``): one subject's frames show the body in few orientations. The latent is a
+point cloud in the crop's camera frame that novel-view synthesis trains to rotate with the viewpoint, so turning
+the latent and the target pose together by a random angle about the world's vertical axis (expressed in the
+crop's virtual camera frame) shows the regressor that subject's poses facing every way. This is our addition,
+not part of Rhodin et al.; it is applied to every encoder alike.
 """
 from __future__ import annotations
 
@@ -17,12 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from weakpose.geometry.rotations import axis_angle_to_matrix
 from weakpose.metrics import mpjpe, n_mpjpe, p_mpjpe
 from weakpose.models.encoder_decoder import EncoderDecoder
 from weakpose.train import TrainTask
 
 __all__ = ["LatentPoseRegressor", "LatentCache", "PoseFromLatentTask", "encode_dataset", "pose_errors",
-           "closest_pose"]
+           "closest_pose", "random_turns"]
 
 
 class LatentPoseRegressor(nn.Module):
@@ -47,19 +54,20 @@ class LatentPoseRegressor(nn.Module):
 def encode_dataset(encoder: EncoderDecoder, dataset: Dataset, batch_size: int = 64, device="cpu",
                    progress: bool = True) -> dict:
     """Latents and labels of every item of a :class:`weakpose.data.nvs_pairs.SingleViewDataset`:
-    ``latent`` (N, P, 3), ``pose_3d`` (N, 17, 3), ``has_3d`` (N,), ``subject`` list."""
+    ``latent`` (N, P, 3), ``pose_3d`` (N, 17, 3), ``has_3d`` (N,), ``world_up`` (N, 3), ``subject`` list."""
     from tqdm.auto import tqdm
 
     encoder.eval().to(device)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    latents, poses, has, subjects = [], [], [], []
+    latents, poses, has, ups, subjects = [], [], [], [], []
     for batch in tqdm(loader, desc="encode", unit="batch", disable=not progress, dynamic_ncols=True):
         latents.append(encoder.encode(batch["image"].to(device)).points.cpu())
         poses.append(batch["pose_3d"])
         has.append(torch.as_tensor(batch["has_3d"]))
+        ups.append(batch["world_up"])
         subjects += list(batch["subject"])
     return {"latent": torch.cat(latents), "pose_3d": torch.cat(poses), "has_3d": torch.cat(has),
-            "subject": subjects}
+            "world_up": torch.cat(ups), "subject": subjects}
 
 
 class LatentCache(Dataset):
@@ -73,7 +81,8 @@ class LatentCache(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         e = self.encoded
-        return {"latent": e["latent"][i], "pose_3d": e["pose_3d"][i], "has_3d": bool(e["has_3d"][i])}
+        return {"latent": e["latent"][i], "pose_3d": e["pose_3d"][i], "has_3d": bool(e["has_3d"][i]),
+                "world_up": e["world_up"][i]}
 
 
 def pose_errors(pred: torch.Tensor, target: torch.Tensor) -> dict:
@@ -101,34 +110,52 @@ def closest_pose(candidates: torch.Tensor, targets: torch.Tensor, chunk: int = 5
     return candidates[torch.cat(picks)]
 
 
+def random_turns(world_up: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """``(B, 3, 3)`` rotations by uniform random angles about each ``(B, 3)`` vertical axis (normalised here)."""
+    if world_up.ndim != 2 or world_up.shape[1] != 3:
+        raise ValueError(f"random_turns: world_up must be (B, 3), got {tuple(world_up.shape)}")
+    angle = torch.rand(len(world_up), generator=generator, dtype=world_up.dtype) * (2 * torch.pi)
+    axis = world_up / world_up.norm(dim=-1, keepdim=True)
+    return axis_angle_to_matrix(axis * angle.to(world_up.device)[:, None])
+
+
 class PoseFromLatentTask(TrainTask):
     """Batches hold ``latent`` (frozen encoder, cached) or ``image`` (``encoder`` given: trained end to end),
-    ``pose_3d`` and ``has_3d``; the loss is the mean squared joint error (m²) of the labelled items."""
+    ``pose_3d``, ``has_3d`` and (for ``turn_augment``) ``world_up``; the loss is the mean squared joint error (m²)
+    of the labelled items."""
 
     def __init__(self, regressor: LatentPoseRegressor, encoder: Optional[EncoderDecoder] = None, lr: float = 1e-3,
-                 encoder_lr: Optional[float] = None, weight_decay: float = 0.0):
+                 encoder_lr: Optional[float] = None, weight_decay: float = 0.0, turn_augment: bool = False,
+                 generator: Optional[torch.Generator] = None):
         # decoupled weight decay (AdamW; 0 is plain Adam) on the regressor only: with one subject's labels it keeps
         # the regressor off latent directions that only that subject's frames span
         self.regressor = regressor
+        self.turn_augment, self.generator = turn_augment, generator
         groups = [{"params": regressor.parameters(), "lr": lr, "weight_decay": weight_decay}]
         if encoder is not None:
             self.encoder = encoder
             groups.append({"params": encoder.parameters(), "lr": encoder_lr or lr, "weight_decay": 0.0})
         self.optimizer = torch.optim.AdamW(groups)
 
+    def latent(self, batch: Mapping[str, Any]) -> torch.Tensor:
+        return batch["latent"] if "latent" in batch else self.encoder.encode(batch["image"]).points
+
     def predict(self, batch: Mapping[str, Any]) -> torch.Tensor:
-        latent = batch["latent"] if "latent" in batch else self.encoder.encode(batch["image"]).points
-        return self.regressor(latent)
+        return self.regressor(self.latent(batch))
 
     def training_step(self, batch: Any, step: int) -> Mapping[str, Any]:
         self.regressor.train()
         if hasattr(self, "encoder"):
             self.encoder.train()
         has = torch.as_tensor(batch["has_3d"], device=self.device)
-        pred = self.predict(batch)
+        latent, target = self.latent(batch), batch["pose_3d"]
+        if self.turn_augment:  # the same turn of latent and pose (both root-centred in the crop's camera frame)
+            turn_t = random_turns(batch["world_up"].cpu(), self.generator).to(latent).transpose(1, 2)
+            latent, target = latent @ turn_t, target @ turn_t
+        pred = self.regressor(latent)
         if not bool(has.any()):
             return {"loss": 0.0}
-        err = (pred - batch["pose_3d"]) ** 2
+        err = (pred - target) ** 2
         loss = err[has].sum(dim=-1).mean()
         self.optimizer_step(self.optimizer, loss)
         return {"loss": loss.item(), "mpjpe_mm": 1000 * float(err[has].detach().sum(-1).sqrt().mean())}
