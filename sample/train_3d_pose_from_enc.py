@@ -139,7 +139,8 @@ def run_one(mode: str, turns: bool, cfg: Config, args, datasets: dict) -> dict:
     with torch.no_grad():
         pred = torch.cat([regressor(chunk) for chunk in encoded["latent"].split(256)])
     errors = grouped_errors(pred, encoded["pose_3d"], datasets)
-    report = {"encoder": mode, "turn_augment": turns, "steps": result.step, "best_step": result.best_step, "test": errors,
+    report = {"encoder": mode, "turn_augment": turns, "steps": result.step, "best_step": result.best_step,
+              "test": errors,
               "weight_decay": weight_decay, "val_mpjpe_mm": val_mpjpe,
               "val_by_weight_decay": {f"{f[1]:g}": f[0] for f in fits},
               "num_test_views": int(len(pred)), "labelled_subject": cfg.labelled_subject,
