@@ -39,6 +39,7 @@ from typing import Any, Dict, List, Optional, Union
 import numpy as np
 
 from weakpose.io_utils import atomic_write_path
+from weakpose.safe_npz import RefusedPickleError, RestrictedUnpickler
 
 __all__ = [
     "BodyModelData",
@@ -291,24 +292,20 @@ def _make_stub(base: type, attr: str, value: str) -> type:
     return type(base.__name__, (base,), {attr: value})
 
 
-_SAFE_BUILTINS = {"object", "set", "frozenset", "dict", "list", "tuple", "bytearray", "complex", "slice",
-                  "int", "float", "bool", "str", "bytes", "range"}
+# Beyond the data-only allow-list of RestrictedUnpickler: what chumpy objects' pickles use to rebuild themselves.
+_EXTRA_BUILTINS = {"object", "slice", "range"}
 _SAFE_COPYREG = {"_reconstructor", "__newobj__", "__newobj_ex__"}
-_SAFE_NUMPY = {"_reconstruct", "ndarray", "dtype", "scalar", "_frombuffer", "matrix"}
 
 
-class _BodyModelUnpickler(pickle.Unpickler):
+class _BodyModelUnpickler(RestrictedUnpickler):
     """Loads SMPL pickles without chumpy and without running arbitrary code from the file.
 
-    Allowed globals: NumPy array/dtype reconstruction, chumpy classes (stubbed), scipy sparse matrices (stubbed,
-    whatever module path the scipy version that wrote them used), copyreg helpers and plain builtins.
+    On top of :class:`weakpose.safe_npz.RestrictedUnpickler` (NumPy arrays, containers, numbers, strings): chumpy
+    classes (stubbed), scipy sparse matrices (stubbed, whatever module path the scipy version that wrote them used),
+    ``np.matrix`` and the copyreg helpers that rebuild such objects.
     """
 
-    def __init__(self, file, source: str):
-        super().__init__(file, encoding="latin1")  # Python-2 str objects (NumPy buffers) are bytes as latin1
-        self.source = source
-
-    def find_class(self, module: str, name: str):
+    def find_extra(self, module: str, name: str):
         top = module.split(".")[0]
         if top == "chumpy":
             return _make_stub(_ChumpyStub, "chumpy_class", f"{module}.{name}")
@@ -316,21 +313,13 @@ class _BodyModelUnpickler(pickle.Unpickler):
             for fmt in ("csc", "csr", "coo"):
                 if name == f"{fmt}_matrix" or name == f"{fmt}_array":
                     return _make_stub(_SparseStub, "sparse_format", fmt)
-        if top == "numpy" and name in _SAFE_NUMPY:
-            # NumPy 2 moved numpy.core to numpy._core; old pickles name the former.
-            if module.startswith("numpy.core"):
-                module = "numpy._core" + module[len("numpy.core"):]
-            return super().find_class(module, name)
+        if top == "numpy" and name == "matrix":
+            return np.matrix
         if module in ("copyreg", "copy_reg") and name in _SAFE_COPYREG:
-            return super().find_class("copyreg", name)
-        if module in ("builtins", "__builtin__") and name in _SAFE_BUILTINS:
-            return super().find_class("builtins", name)
-        if module == "_codecs" and name == "encode":  # how Python 3 writes bytes (array buffers) at protocol 2
-            return super().find_class(module, name)
-        if module == "collections" and name == "OrderedDict":
-            return super().find_class(module, name)
-        raise BodyModelFileError(f"{self.source}: refusing to load {module}.{name} from the pickle; body-model "
-                                 f"pickles hold only NumPy, scipy sparse and chumpy arrays")
+            return pickle.Unpickler.find_class(self, "copyreg", name)
+        if module in ("builtins", "__builtin__") and name in _EXTRA_BUILTINS:
+            return pickle.Unpickler.find_class(self, "builtins", name)
+        return None
 
 
 def _plain_value(value: Any, key: str, source: str) -> Any:
@@ -381,6 +370,9 @@ def _read_pickle(path: Path) -> Dict[str, Any]:
             obj = _BodyModelUnpickler(fh, str(path)).load()
     except BodyModelFileError:
         raise
+    except RefusedPickleError as exc:
+        raise BodyModelFileError(f"{path}: refusing to load {exc.global_name} from the pickle; body-model pickles "
+                                 f"hold only NumPy, scipy sparse and chumpy arrays (nothing was run)") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
             UnicodeDecodeError, ImportError) as exc:
         raise BodyModelFileError(f"{path}: not a readable SMPL .pkl body-model file (truncated or corrupt?): "

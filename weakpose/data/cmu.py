@@ -28,6 +28,7 @@ import numpy as np
 
 from weakpose.data.bvh import BvhMotion, read_bvh, resample
 from weakpose.io_utils import atomic_write_path
+from weakpose.safe_npz import SafeNpz
 from weakpose.skeleton import H36M17
 
 __all__ = [
@@ -200,12 +201,12 @@ def build_cmu_motion_asset(source_npz: PathLike, out_path: PathLike = CMU_MOTION
     if not source_npz.is_file():
         raise FileNotFoundError(f"source motion file not found: {source_npz}")
     digest = hashlib.sha256(source_npz.read_bytes()).hexdigest()
-    with np.load(source_npz, allow_pickle=True) as z:
+    with SafeNpz(source_npz) as z:  # pickled dicts, read without running code from the file
         for key in ("positions_3d", "fps", "floor_z"):
-            if key not in z.files:
+            if key not in z:
                 raise KeyError(f"{source_npz}: missing key {key!r}; has {z.files}")
-        positions = z["positions_3d"].item()
-        floors = z["floor_z"].item()
+        positions = z["positions_3d"]
+        floors = z["floor_z"]
         src_fps = float(z["fps"])
     arrays: Dict[str, np.ndarray] = {}
     names = []

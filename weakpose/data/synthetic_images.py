@@ -84,8 +84,9 @@ def _load_tracks(cfg: SyntheticImageConfig, out_dir: Path) -> Dict[str, Dict[str
 
     keypoint_dir = Path(cfg.keypoint_dir) if cfg.keypoint_dir else out_dir / "keypoints"
     paths = ensure_synthetic(keypoint_dir, seed=cfg.seed, **({"actions": cfg.actions} if cfg.actions else {}))
-    with np.load(paths.data_3d, allow_pickle=True) as z:
-        tracks = z["positions_3d"].item()
+    from weakpose.data.h36m_readers import read_videopose3d_3d
+
+    tracks = read_videopose3d_3d(paths.data_3d)  # a user's --keypoint-dir file: read without unpickling code
     if cfg.subjects:
         missing = sorted(set(cfg.subjects) - set(tracks))
         if missing:
