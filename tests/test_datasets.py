@@ -26,7 +26,8 @@ def setup(tmp_path_factory):
                   "Eating 2": (make_poses_mm(rng, 4) / 1000).astype(np.float32)}}
     kp = {"S1": {a: [rng.uniform(0, 1000, (len(p), 17, 3)).astype(np.float32) for _ in CAMERA_IDS]
                  for a, p in pos["S1"].items()}}
-    data = load_videopose3d(write_videopose3d_3d(tmp / "d3.npz", pos), write_videopose3d_2d(tmp / "d2.npz", kp))
+    data = load_videopose3d(write_videopose3d_3d(tmp / "d3.npz", pos), write_videopose3d_2d(tmp / "d2.npz", kp,
+                                                                                          {"layout_name": "h36m"}))
     return data, pos, kp, load_camera_json(CAMERA_JSON)
 
 

@@ -96,7 +96,7 @@ def test_videopose3d_2d_h36m_with_confidence_trims_lengths_and_reports_missing(t
     assert data.report.loaded == [("S1", "Walking")]
     # 2D shorter than 3D: the 3D is cut instead
     short = write_videopose3d_2d(tmp_path / "short.npz",
-                                 {"S1": {"Walking": [k[:7] for k in kp if k is not None]}})
+                                 {"S1": {"Walking": [k[:7] for k in kp if k is not None]}}, {"layout_name": "h36m"})
     seq = load_videopose3d(p3, short, subjects=["S1"], actions=["Walking"])["S1", "Walking"]
     np.testing.assert_array_equal(seq.positions_3d, pos["S1"]["Walking"][:7, H36M32_TO_17])
     with pytest.raises(H36MFormatError, match="no sequence could be loaded"):
@@ -184,7 +184,8 @@ def test_bad_files_raise_clear_errors(tmp_path, rng):
     p2 = write_videopose3d_2d(tmp_path / "five.npz", {"S1": {"Walking": kp}})
     with pytest.raises(H36MFormatError, match="5 camera views.*4 cameras"):
         load_videopose3d(path_2d=p2, strict=True)
-    p2 = write_videopose3d_2d(tmp_path / "five2.npz", {"S1": {"Walking": kp, "Eating": kp[:4]}})
+    p2 = write_videopose3d_2d(tmp_path / "five2.npz", {"S1": {"Walking": kp, "Eating": kp[:4]}},
+                              {"layout_name": "h36m"})
     entries = load_videopose3d(path_2d=p2).report.entries
     assert [e.reason for e in entries if e.reason != rep.MISSING_SEQUENCE] == [rep.UNKNOWN_CAMERA]
     # metadata that contradicts the arrays
@@ -432,3 +433,50 @@ def test_weakpose_synthetic_files_load_unchanged(tmp_path, cam_json):
         np.testing.assert_array_equal(seq.positions_2d[cam], raw2[seq.subject][seq.action][k])
         np.testing.assert_allclose(seq.positions_2d[cam], project_numpy(seq.positions_3d, cam_json, seq.subject, cam),
                                    atol=1e-3)
+
+
+def test_17_joint_files_without_layout_are_refused_unless_symmetry_or_layout_tells(tmp_path, rng):
+    """COCO-17 read as H36M-17 would be silently wrong in every joint: a bare 17-joint file is refused."""
+    kp = [rng.uniform(0, 1000, (5, 17, 2)).astype(np.float32) for _ in range(4)]
+    bare = write_videopose3d_2d(tmp_path / "bare.npz", {"S9": {"Greeting": kp}}, {"num_joints": 17})
+    with pytest.raises(H36MFormatError, match=r"bare\.npz.*17 joints and no metadata layout_name.*--layout coco17"):
+        load_videopose3d(path_2d=bare, strict=True)
+    as_h36m = load_videopose3d(path_2d=bare, layout="h36m17")["S9", "Greeting"].positions_2d[CAMERA_IDS[0]]
+    np.testing.assert_array_equal(as_h36m, kp[0])
+    # VideoPose3D's keypoints_symmetry alone tells the two apart
+    coco_sym = [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]]
+    sym = write_videopose3d_2d(tmp_path / "sym.npz", {"S9": {"Greeting": kp}}, {"keypoints_symmetry": coco_sym})
+    via_sym = load_videopose3d(path_2d=sym)["S9", "Greeting"].positions_2d[CAMERA_IDS[0]]
+    explicit = load_videopose3d(path_2d=bare, layout="coco17")["S9", "Greeting"].positions_2d[CAMERA_IDS[0]]
+    np.testing.assert_array_equal(via_sym, explicit)
+    assert not np.allclose(via_sym, as_h36m)
+    h36m_sym = write_videopose3d_2d(tmp_path / "hsym.npz", {"S9": {"Greeting": kp}},
+                                    {"keypoints_symmetry": [H36M17_LEFT, H36M17_RIGHT]})
+    np.testing.assert_array_equal(load_videopose3d(path_2d=h36m_sym)["S9", "Greeting"].positions_2d[CAMERA_IDS[0]],
+                                  kp[0])
+
+
+def test_2d_shorter_than_3d_warns_with_counts_and_is_refused_beyond_a_few_frames(tmp_path, rng, caplog):
+    from weakpose.data.h36m import MAX_3D_FRAMES_DROPPED
+
+    pos = {"S1": {"Walking": metres(rng, 20)}}
+    p3 = write_videopose3d_3d(tmp_path / "d3.npz", pos)
+    meta = {"layout_name": "h36m"}
+    few = 20 - MAX_3D_FRAMES_DROPPED
+    kp = [rng.uniform(0, 1000, (few, 17, 2)).astype(np.float32) for _ in range(4)]
+    p2 = write_videopose3d_2d(tmp_path / "few.npz", {"S1": {"Walking": kp}}, meta)
+    with caplog.at_level("WARNING"):
+        seq = load_videopose3d(p3, p2)["S1", "Walking"]
+    assert seq.num_frames == few
+    assert f"the 2D has {few} frames and the 3D 20: the last {MAX_3D_FRAMES_DROPPED} frames of 3D are dropped" \
+        in caplog.text and "few.npz" in caplog.text
+    many = write_videopose3d_2d(tmp_path / "many.npz", {"S1": {"Walking": [k[: few - 1] for k in kp]}}, meta)
+    # the refusal is in the load report that the error carries
+    with pytest.raises(H36MFormatError, match=rf"no sequence could be loaded(.|\n)*S1/Walking: length mismatch "
+                                              rf"\(3D 20.*the 2D is {MAX_3D_FRAMES_DROPPED + 1} frames shorter"):
+        load_videopose3d(p3, many)
+    # longer 2D (extra video frames, as in the real release) is trimmed to the mocap quietly, as VideoPose3D does
+    longer = write_videopose3d_2d(tmp_path / "long.npz", {"S1": {"Walking": [
+        rng.uniform(0, 1000, (27, 17, 2)).astype(np.float32) for _ in range(4)]}}, meta)
+    assert load_videopose3d(p3, longer)["S1", "Walking"].num_frames == 20
+

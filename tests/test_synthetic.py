@@ -41,8 +41,8 @@ def _project_toolkit(points_m, R, t_mm, K, dist_json):
 
 
 def test_videopose3d_layout(small_set):
-    assert small_set["3d_keys"] == ["metadata", "positions_3d"]
-    assert small_set["2d_keys"] == ["metadata", "positions_2d"]
+    assert small_set["3d_keys"] == ["metadata", "positions_3d", "weakpose_pair_id"]
+    assert small_set["2d_keys"] == ["metadata", "positions_2d", "weakpose_pair_id"]
     assert small_set["raw_3d"].dtype == object and small_set["raw_3d"].shape == ()
     pos3d, pos2d = small_set["positions_3d"], small_set["positions_2d"]
     subjects = ["S1", "S5", "S6", "S7", "S8", "S9", "S11"]

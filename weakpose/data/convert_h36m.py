@@ -28,7 +28,7 @@ from weakpose.data.h36m import (
     DEFAULT_EXCLUSIONS, CameraSpec, detect_source, h36m_camera_ids, project_to_cameras, resolve_cameras,
     scan_cdf_tree, scan_martinez_tree, select_sources, usable_sources,
 )
-from weakpose.data.h36m_readers import H36MFormatError
+from weakpose.data.h36m_readers import H36MFormatError, write_npz_pair
 from weakpose.data.h36m_report import LoadReport
 from weakpose.io_utils import atomic_write_path
 from weakpose.skeleton import H36M17, h36m32_to_17
@@ -94,11 +94,13 @@ def convert_h36m_release(root: PathLike, out: PathLike, *, source: str = "auto",
         raise H36MFormatError(f"nothing converted from {root}\n{report.summary()}")
 
     path_3d, path_2d = output_paths(out, out_2d)
-    with atomic_write_path(path_3d) as tmp:
-        np.savez_compressed(tmp, positions_3d=positions)
     if not gt_2d:
+        with atomic_write_path(path_3d) as tmp:
+            np.savez_compressed(tmp, positions_3d=positions)
         return ConversionResult(path_3d, None, report)
 
+    # Every input (the cameras among them) is resolved before anything is written, and the two files are written
+    # as one stamped pair: a mistyped option or a kill never leaves a new 3D beside an old 2D.
     all_cameras = resolve_cameras(cameras)
     cam_ids = h36m_camera_ids()
     positions_2d: Dict[str, Dict[str, List[Optional[np.ndarray]]]] = {}
@@ -112,8 +114,8 @@ def convert_h36m_release(root: PathLike, out: PathLike, *, source: str = "auto",
             pos17 = h36m32_to_17(pos)
             projected = project_to_cameras(pos17, {c: subject_cams[c] for c in cam_ids if c in subject_cams})
             positions_2d.setdefault(subject, {})[action] = [projected.get(c) for c in cam_ids]
-    with atomic_write_path(path_2d) as tmp:
-        np.savez_compressed(tmp, positions_2d=positions_2d, metadata=gt_2d_metadata())
+    write_npz_pair(path_3d, {"positions_3d": positions},
+                   path_2d, {"positions_2d": positions_2d, "metadata": gt_2d_metadata()})
     return ConversionResult(path_3d, path_2d, report)
 
 

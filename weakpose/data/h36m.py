@@ -22,7 +22,11 @@ Conventions, chosen once:
   excluded by default and reported as such; pass ``exclude=()`` to keep it.
 * A release missing files is reported: each protocol subject should have 2 sequences of each of the 15 actions
   (:func:`check_complete`, reason ``missing sequence``); missing 2D, 3D or calibration per sequence or view too.
-* 2D and 3D lengths that differ (some videos carry extra frames) are trimmed to the shortest and reported.
+* 2D and 3D lengths that differ (some videos carry extra frames) are trimmed to the shortest and reported; 2D
+  shorter than its 3D (never so in real releases) drops 3D frames with a warning, and is refused (sequence
+  skipped) beyond :data:`MAX_3D_FRAMES_DROPPED` frames.
+* A 3D and a 2D file that weakpose wrote as a pair must carry the same pair id
+  (:func:`~weakpose.data.h36m_readers.check_pair`): a pair with one file replaced alone is refused.
 * Every loader logs its report's summary (a WARNING when something was skipped, so it shows by default).
 * Errors: a source that cannot be opened at all (missing file, npz without the key) raises. Inside a source, a
   bad sequence (corrupt or truncated file, wrong shape, NaNs, wrong units) is SKIPPED AND REPORTED, or raised
@@ -42,7 +46,7 @@ from weakpose.data import h36m_report as rep
 from weakpose.data.h36m_readers import (
     H36M_ACTIONS, H36MFormatError, action_base, canonical_action_name, check_keypoints_2d, check_positions_3d,
     is_h36m_subject, list_files, read_cdf_3d, read_martinez_3d, read_martinez_sh, read_videopose3d_2d,
-    read_videopose3d_3d, resolve_2d_layout, split_sh_file_name, subject_dirs,
+    read_videopose3d_3d, resolve_2d_layout, split_sh_file_name, subject_dirs, check_pair,
 )
 from weakpose.data.h36m_report import LoadReport
 from weakpose.skeleton import h36m32_to_17, to_h36m17
@@ -282,6 +286,10 @@ class SequenceSource:
     problem: Optional[Tuple[str, str]] = None  # (reason, detail) found while scanning: skip with this
 
 
+# 3D frames a 2D file may leave unmatched at a sequence's end (with a warning) before the sequence is refused.
+MAX_3D_FRAMES_DROPPED = 5
+
+
 @dataclass
 class _Options:
     has_3d: bool
@@ -409,6 +417,17 @@ def _assemble_one(src: SequenceSource, opts: _Options, report: LoadReport) -> Op
         if opts.max_trim is not None and max(lengths.values()) - n > opts.max_trim:
             report.add(subject, action, rep.LENGTH_MISMATCH, detail + f" exceeds max_trim={opts.max_trim}")
             return None
+        # Real 2D (video, detections) is never shorter than its mocap: 2D that is means a wrong pairing, so
+        # dropping 3D frames is said out loud, and refused beyond a few frames.
+        dropped_3d = 0 if pos3d is None else int(pos3d.shape[0]) - n
+        if dropped_3d > MAX_3D_FRAMES_DROPPED:
+            report.add(subject, action, rep.LENGTH_MISMATCH,
+                       f"{detail}: the 2D is {dropped_3d} frames shorter than the 3D (at most "
+                       f"{MAX_3D_FRAMES_DROPPED} 3D frames are dropped); sequence skipped")
+            return None
+        if dropped_3d:
+            log.warning("%s: %s/%s: the 2D has %d frames and the 3D %d: the last %d frames of 3D are dropped",
+                        report.source, subject, action, n, pos3d.shape[0], dropped_3d)
         report.add(subject, action, rep.LENGTH_TRIMMED, detail)
         pos3d = None if pos3d is None else pos3d[:n]
         views = {c: (xy[:n], None if conf is None else conf[:n]) for c, (xy, conf) in views.items()}
@@ -481,6 +500,8 @@ def load_videopose3d(path_3d: Optional[PathLike] = None, path_2d: Optional[PathL
     """
     if path_3d is None and path_2d is None:
         raise ValueError("load_videopose3d needs path_3d, path_2d or both")
+    if path_3d is not None and path_2d is not None:
+        check_pair(path_3d, path_2d)
     actions = None if actions is None else list(actions)
     report = LoadReport(source=" + ".join(str(p) for p in (path_3d, path_2d) if p is not None))
     subj_f, act_f = _filters(subjects, actions)

@@ -16,13 +16,16 @@ Formats (see ``docs/formats.md``):
 """
 from __future__ import annotations
 
+import contextlib
 import re
-import zipfile
+import uuid
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from weakpose.io_utils import atomic_write_path
+from weakpose.safe_npz import NpzFileError, SafeNpz
 from weakpose.skeleton import get_order
 
 # The 15 Human3.6M actions under the names VideoPose3D writes; weakpose uses these everywhere.
@@ -164,24 +167,19 @@ def _require_file(path) -> Path:
 # VideoPose3D npz
 
 def read_npz_object(path, key: str):
-    """The pickled object stored under ``key`` of an npz (``np.load(allow_pickle=True)[key].item()``).
+    """The object stored under ``key`` of an npz (what ``np.load(allow_pickle=True)[key].item()`` gives).
 
-    Only open files you trust: unpickling runs code.
+    Pickled entries are rebuilt by :class:`weakpose.safe_npz.RestrictedUnpickler`: only arrays, numbers, strings
+    and containers of them; a file asking for anything else is refused and nothing from it runs.
     """
     path = _require_file(path)
     try:
-        with np.load(path, allow_pickle=True) as npz:
-            if key not in npz.files:
+        with SafeNpz(path) as npz:
+            if key not in npz:
                 raise H36MFormatError(f"{path}: no key {key!r} in the npz (keys: {sorted(npz.files)})")
-            value = npz[key]
-    except H36MFormatError:
-        raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-        raise H36MFormatError(f"{path}: cannot read key {key!r} as npz ({type(e).__name__}: {e}); "
-                              f"truncated or not an npz file?") from None
-    if value.dtype == object and value.shape == ():
-        value = value.item()
-    return value
+            return npz[key]
+    except NpzFileError as e:
+        raise H36MFormatError(str(e)) from None
 
 
 def _as_nested_dict(value, path, key: str) -> Dict[str, dict]:
@@ -232,6 +230,52 @@ def read_videopose3d_2d(path) -> Tuple[Dict[str, Dict[str, list]], dict]:
     return positions, metadata
 
 
+# A 3D file and the 2D file made from it are stamped with one id when written together, so a pair in which one
+# file was replaced by an interrupted or failed later write is caught when loaded (other tools ignore the key).
+PAIR_ID_KEY = "weakpose_pair_id"
+
+
+def write_npz_pair(path_3d, entries_3d: Dict[str, object], path_2d, entries_2d: Dict[str, object]) -> str:
+    """Write a 3D and a 2D npz that belong together: both complete in temporary files first, then renamed, each
+    stamped with one fresh :data:`PAIR_ID_KEY`; returns the id. Dict entries are stored as 0-d object arrays,
+    as VideoPose3D's files hold them. On any error neither file is replaced."""
+    pair_id = uuid.uuid4().hex
+    with contextlib.ExitStack() as stack:
+        tmp_3d = stack.enter_context(atomic_write_path(path_3d))
+        tmp_2d = stack.enter_context(atomic_write_path(path_2d))
+        for tmp, entries in ((tmp_3d, entries_3d), (tmp_2d, entries_2d)):
+            np.savez_compressed(tmp, **{k: _object_entry(v) for k, v in entries.items()},
+                                **{PAIR_ID_KEY: np.array(pair_id)})
+    return pair_id
+
+
+def _object_entry(value):
+    if isinstance(value, dict):
+        out = np.empty((), dtype=object)
+        out[()] = value
+        return out
+    return value
+
+
+def read_pair_id(path) -> Optional[str]:
+    """The pair id a weakpose writer stamped on ``path``, or None (files written by other tools have none)."""
+    try:
+        with SafeNpz(_require_file(path)) as npz:
+            return str(npz[PAIR_ID_KEY]) if PAIR_ID_KEY in npz else None
+    except NpzFileError as e:
+        raise H36MFormatError(str(e)) from None
+
+
+def check_pair(path_3d, path_2d) -> None:
+    """Refuse a 3D file and a 2D file that were written as a pair by different runs (one was replaced alone)."""
+    id_3d, id_2d = read_pair_id(path_3d), read_pair_id(path_2d)
+    if id_3d is not None and id_2d is not None and id_3d != id_2d:
+        raise H36MFormatError(
+            f"{path_3d} and {path_2d} were written by different runs (pair ids {id_3d[:8]} and {id_2d[:8]}): one "
+            f"was replaced by a later write that did not finish; write both again (weakpose convert-h36m or "
+            f"weakpose make-synthetic)")
+
+
 def resolve_2d_layout(metadata: dict, num_joints: int, where: str, layout: Optional[str] = None) -> str:
     """The joint layout ('h36m17', 'h36m32', 'coco17', 'mpii16') of a VideoPose3D 2D file.
 
@@ -244,6 +288,8 @@ def resolve_2d_layout(metadata: dict, num_joints: int, where: str, layout: Optio
     if declared is not None and int(declared) != num_joints:
         raise H36MFormatError(f"{where}: metadata says num_joints={declared} but the arrays have {num_joints}")
     name = (layout or metadata.get("layout_name") or "").lower()
+    if not name and num_joints == 17:
+        name = _layout_of_17_joints(metadata, where)
     if name in ("", "h36m"):
         by_count = {17: "h36m17", 32: "h36m32", 16: "mpii16"} if not name else {17: "h36m17", 32: "h36m32"}
         if num_joints not in by_count:
@@ -271,6 +317,21 @@ def resolve_2d_layout(metadata: dict, num_joints: int, where: str, layout: Optio
 
 # ---------------------------------------------------------------------------------------------------------
 # Martinez et al. h5
+
+def _layout_of_17_joints(metadata: dict, where: str) -> str:
+    """H36M-17 or COCO-17 for a 17-joint file without ``layout_name``: its ``keypoints_symmetry`` decides; with
+    neither, refuse (read as the other layout, every joint would be silently wrong)."""
+    symmetry = metadata.get("keypoints_symmetry")
+    if symmetry is not None:
+        left, right = ({int(i) for i in np.asarray(s).ravel()} for s in symmetry)
+        for name in ("h36m17", "coco17"):
+            order = get_order(name)
+            if left == set(order.left) and right == set(order.right):
+                return name
+    raise H36MFormatError(f"{where}: 17 joints and no metadata layout_name (or keypoints_symmetry) to tell "
+                          f"H36M-17 from COCO-17; pass the layout (--layout coco17 or --layout h36m17, "
+                          f"layout= in Python)")
+
 
 def _read_h5_dataset(path, key: str) -> np.ndarray:
     import h5py
@@ -355,5 +416,6 @@ __all__ = [
     "H36M_ACTIONS", "ACTION_ALIASES", "H36MFormatError", "canonical_action_name", "action_base",
     "is_h36m_subject", "subject_dirs", "split_sh_file_name", "check_positions_3d", "check_keypoints_2d",
     "mm_to_metres", "read_npz_object", "read_videopose3d_3d", "read_videopose3d_2d", "resolve_2d_layout",
+    "PAIR_ID_KEY", "write_npz_pair", "read_pair_id", "check_pair",
     "read_martinez_3d", "read_martinez_sh", "read_cdf_3d", "list_files",
 ]

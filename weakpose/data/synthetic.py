@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import sys
@@ -48,8 +49,11 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from weakpose.data.cmu import CMU_ACTION_NAMES, load_cmu_bvh_clips, load_cmu_motion
-from weakpose.io_utils import atomic_write_path, atomic_write_text
+from weakpose.data.h36m_readers import H36MFormatError, check_pair, write_npz_pair
+from weakpose.io_utils import atomic_write_text
 from weakpose.skeleton import H36M17, flip_joints
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "TRAIN_SUBJECTS", "TEST_SUBJECTS", "H36M_S1_BONE_LENGTHS", "SyntheticConfig", "SyntheticPaths",
@@ -301,10 +305,8 @@ def make_synthetic(out_dir: PathLike = "data/synthetic", config: Optional[Synthe
     metadata_2d = {"layout_name": "h36m", "num_joints": H36M17.num_joints,
                    "keypoints_symmetry": [list(H36M17.left), list(H36M17.right)]}
     paths = SyntheticPaths(out_dir / DATA_3D_NAME, out_dir / DATA_2D_NAME, out_dir / SUMMARY_NAME)
-    with atomic_write_path(paths.data_3d) as tmp:
-        np.savez_compressed(tmp, positions_3d=_object(positions_3d), metadata=_object(metadata_3d))
-    with atomic_write_path(paths.data_2d) as tmp:
-        np.savez_compressed(tmp, positions_2d=_object(positions_2d), metadata=_object(metadata_2d))
+    write_npz_pair(paths.data_3d, {"positions_3d": positions_3d, "metadata": metadata_3d},
+                   paths.data_2d, {"positions_2d": positions_2d, "metadata": metadata_2d})
     summary = {
         "frames": frames_total,
         "frames_train": sum(len(v) for s in config.train_subjects for v in positions_3d[s].values()),
@@ -317,13 +319,6 @@ def make_synthetic(out_dir: PathLike = "data/synthetic", config: Optional[Synthe
     }
     atomic_write_text(paths.summary, json.dumps(summary, indent=1) + "\n")
     return paths
-
-
-def _object(value) -> np.ndarray:
-    """A dict stored as a 0-d object array, as VideoPose3D's files do (read with ``allow_pickle=True``)."""
-    out = np.empty((), dtype=object)
-    out[()] = value
-    return out
 
 
 def _jsonable(value):
@@ -344,7 +339,11 @@ def ensure_synthetic(data_dir: PathLike = "data/synthetic", **overrides) -> Synt
     data_dir = Path(data_dir)
     paths = SyntheticPaths(data_dir / DATA_3D_NAME, data_dir / DATA_2D_NAME, data_dir / SUMMARY_NAME)
     if paths.data_3d.is_file() and paths.data_2d.is_file():
-        return paths
+        try:
+            check_pair(paths.data_3d, paths.data_2d)
+            return paths
+        except H36MFormatError as e:  # an interrupted earlier generation: make the pair again
+            log.warning("%s; generating the synthetic dataset again", e)
     return make_synthetic(data_dir, **overrides)
 
 
