@@ -42,6 +42,7 @@ from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
 from weakpose.tasks.pose_from_latent import (LatentCache, LatentPoseRegressor, PoseFromLatentTask, closest_pose,
                                              encode_dataset, pose_errors)
 from weakpose.train import TrainConfig, Trainer, start_run
+from weakpose.train.startup import run_script
 from weakpose.viz import save_pose_comparison
 
 ENCODERS = ("nvs", "random", "end-to-end")
@@ -286,4 +287,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

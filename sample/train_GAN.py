@@ -31,6 +31,7 @@ from weakpose.geometry.rotations import axis_angle_to_matrix
 from weakpose.priors.smpl_discriminator import SMPLDiscriminator
 from weakpose.tasks.smpl_prior import SMPLGenerator, SMPLParamDataset, SMPLPriorTask, implausible_versions
 from weakpose.train import TrainConfig, Trainer, split_train_val, start_run
+from weakpose.train.startup import run_script
 from weakpose.viz import plot_metric_curves
 
 
@@ -154,4 +155,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

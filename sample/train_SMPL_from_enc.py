@@ -47,6 +47,7 @@ from weakpose.metrics import Protocol, mpjpe, n_mpjpe, p_mpjpe
 from weakpose.models.smpl_regressor import SMPLRegressor, chordal_mean_rotation
 from weakpose.tasks.smpl_from_enc import LatentFrames, SMPLFromEncTask, collate_frames, encode_dataset
 from weakpose.train import TrainConfig, Trainer, start_run
+from weakpose.train.startup import run_script
 from weakpose.viz import plot_metric_curves
 
 @dataclasses.dataclass
@@ -374,4 +375,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -32,6 +32,7 @@ from weakpose.data.synthetic_images import DEFAULT_IMAGE_ROOT, ensure_synthetic_
 from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
 from weakpose.tasks.nvs import NVSTask, reconstruct
 from weakpose.train import Callback, TrainConfig, Trainer, WallClockBudget, start_run
+from weakpose.train.startup import run_script
 from weakpose.viz import plot_metric_curves, save_image_rows
 
 TRAIN_SUBJECTS = ["S1", "S5", "S6", "S7", "S8"]
@@ -190,4 +191,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -25,6 +25,7 @@ from weakpose.lifters import save_lifter
 from weakpose.models import MLPLifter
 from weakpose.tasks import SupervisedLifterTask
 from weakpose.train import TrainConfig, Trainer, start_run
+from weakpose.train.startup import run_script
 from weakpose.viz import plot_metric_curves, save_pose_comparison
 
 
@@ -103,4 +104,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -29,6 +29,7 @@ from weakpose.priors import PoseDiscriminator
 from weakpose.skeleton import H36M17
 from weakpose.tasks.pose_prior import PoseGenerator, PosePriorTask, RealPoseDataset, real_poses
 from weakpose.train import TrainConfig, Trainer, start_run
+from weakpose.train.startup import run_script
 from weakpose.viz import plot_metric_curves, save_pose_comparison
 
 
@@ -151,4 +152,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -43,6 +43,7 @@ from weakpose.models.repnet import RepNetLifter
 from weakpose.priors import PoseDiscriminator
 from weakpose.tasks.repnet import RepNetTask
 from weakpose.train import TrainConfig, Trainer, start_run
+from weakpose.train.startup import run_script
 from weakpose.viz import plot_metric_curves, save_pose_comparison
 
 
@@ -179,4 +180,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

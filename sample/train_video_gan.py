@@ -37,6 +37,7 @@ from weakpose.priors import PoseDiscriminator
 from weakpose.priors.temporal_critic import TemporalPoseCritic, pose_windows
 from weakpose.tasks.video_gan import SUPERVISION, VideoGanTask
 from weakpose.train import TrainConfig, Trainer, WallClockBudget, start_run
+from weakpose.train.startup import run_script
 from weakpose.viz import plot_metric_curves, save_pose_comparison
 
 
@@ -199,4 +200,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

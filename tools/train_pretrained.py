@@ -27,6 +27,7 @@ from weakpose.io_utils import atomic_write_path
 from weakpose.pretrained import PRETRAINED_FILES, WEIGHTS_DIR, slice_path
 from weakpose.pretrained.recordings import held_out_recordings, normalized_2d, training_recordings
 from weakpose.pretrained.split import HELD_OUT_SEQUENCES, cmu_tracks
+from weakpose.train.startup import run_script
 
 ACKNOWLEDGEMENT = ("The data used in this project was obtained from mocap.cs.cmu.edu. The database was created "
                    "with funding from NSF EIA-0196217.")
@@ -155,7 +156,14 @@ def main(argv=None) -> int:
     p.add_argument("--copies", type=int, default=16, help="augmented recordings per training track")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--debug", action="store_true", help="show the full Python traceback of an error")
     args = p.parse_args(argv)
+    if args.steps is not None and args.steps < 1:
+        p.error(f"--steps must be >= 1, got {args.steps}")
+    if args.copies < 1:
+        p.error(f"--copies must be >= 1, got {args.copies}")
+    if args.threads < 1:
+        p.error(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     RUNS.mkdir(parents=True, exist_ok=True)
     todo = ["pose-discriminator", "temporal-lifter", "smpl-prior"] if args.model == "all" else [args.model]
@@ -173,4 +181,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

@@ -4,6 +4,8 @@ A script describes its options as nested dataclasses (one section per concern) a
 :func:`load_config` or :func:`parse_config_args`. Precedence, lowest first: dataclass defaults, the YAML file,
 the ``--device``/``--out`` shortcuts, then ``section.field=value`` overrides. Every value is checked against (and
 converted to) the type annotation of its field, and an unknown key is an error that lists the valid ones.
+Obviously unusable numbers (a learning rate <= 0, a batch size < 1, ...) are refused by field name when the config
+is read: see :func:`check_values`.
 
 Override style: dotted keys with ``=``, e.g. ``train.batch_size=64 optim.lr=1e-3 model.dims=[256,256]``.
 """
@@ -18,7 +20,7 @@ import os
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, Mapping, Optional, Sequence, TypeVar, Union
+from typing import Any, Callable, Literal, Mapping, Optional, Sequence, TypeVar, Union
 
 import yaml
 
@@ -31,6 +33,7 @@ __all__ = [
     "save_config",
     "config_to_dict",
     "config_from_dict",
+    "check_values",
     "apply_overrides",
     "add_standard_args",
     "config_from_args",
@@ -351,7 +354,49 @@ def config_from_dict(cls: type[C], data: Mapping[str, Any], source: str = "dict"
         raise TypeError(f"config class must be a dataclass, got {cls!r}")
     if not isinstance(data, Mapping):
         raise ConfigError(f"config ({source}) must be a mapping at the top level, got {type(data).__name__}")
-    return _build(cls, data, "", source, base=_try_default(cls))
+    cfg = _build(cls, data, "", source, base=_try_default(cls))
+    check_values(cfg)
+    return cfg
+
+
+# Range checks keyed on field names, applied to every section of every config (see check_values): a value that
+# no run can use is refused when the config is read, not steps (or a data generation) later.
+def _is_lr(name: str) -> bool:
+    return name == "lr" or name.endswith("_lr")
+
+
+_VALUE_RULES: tuple[tuple[Callable[[str], bool], Callable[[float], bool], str], ...] = (
+    (_is_lr, lambda v: v > 0, "> 0"),
+    (lambda n: n == "batch_size" or n.endswith("_batch_size"), lambda v: v >= 1, ">= 1"),
+    (lambda n: n == "max_steps", lambda v: v >= 1, ">= 1 or null"),
+    (lambda n: n == "stride" or n.endswith("_stride"), lambda v: v >= 1, ">= 1"),
+    (lambda n: n == "decay_every", lambda v: v >= 1, ">= 1"),
+    (lambda n: n == "lr_decay", lambda v: v > 0, "> 0"),
+    (lambda n: n == "n_critic", lambda v: v >= 1, ">= 1"),
+    (lambda n: n == "dropout", lambda v: 0 <= v < 1, "in [0, 1)"),
+    (lambda n: n == "weight_decay", lambda v: v >= 0, ">= 0"),
+)
+
+
+def check_values(cfg: Any, prefix: str = "") -> None:
+    """Refuse obviously unusable numbers in any section of ``cfg``, by field name, with one sentence such as
+    ``optim.lr must be > 0, got 0.0``: learning rates (``lr``, ``*_lr``) > 0, batch sizes (``batch_size``,
+    ``*_batch_size``), ``max_steps``, strides (``stride``, ``*_stride``), ``decay_every`` and ``n_critic`` >= 1,
+    ``lr_decay`` > 0, ``dropout`` in [0, 1), ``weight_decay`` >= 0. ``None`` (an unset optional) is not checked.
+    Called by :func:`config_from_dict` (so by :func:`load_config` and :func:`parse_config_args`)."""
+    if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
+        return
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name, None)
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            check_values(value, key)
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        for applies, ok, requirement in _VALUE_RULES:
+            if applies(f.name) and not ok(value):
+                raise ConfigError(f"{key} must be {requirement}, got {value}")
 
 
 def _try_default(cls: type) -> Any:
@@ -461,7 +506,8 @@ def find_train_config(cfg: Any) -> TrainConfig:
 
 
 def add_standard_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add ``--config``, ``--resume``, ``--resume-from``, ``--device``, ``--out`` and positional overrides."""
+    """Add ``--config``, ``--resume``, ``--resume-from``, ``--device``, ``--out``, ``--debug`` and positional
+    overrides. ``--debug`` is read by :func:`weakpose.train.startup.run_script` (full tracebacks)."""
     parser.add_argument("--config", metavar="YAML", default=None, help="YAML config file")
     parser.add_argument(
         "--resume", action="store_true", help="continue from <out>/last.pt if it exists (start fresh otherwise)"
@@ -469,6 +515,9 @@ def add_standard_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     parser.add_argument("--resume-from", metavar="CKPT", default=None, help="continue from this checkpoint")
     parser.add_argument("--device", default=None, help="shortcut for train.device=... (auto, cpu, cuda, cuda:0)")
     parser.add_argument("--out", default=None, help="shortcut for train.out_dir=...")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the full Python traceback of an error instead of one line"
+    )
     parser.add_argument(
         "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.batch_size=64 optim.lr=1e-3"
     )
