@@ -45,6 +45,7 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--out", default=None, help="JSON output (default: eval_<2D source>.json next to the checkpoint)")
     p.add_argument("--batch-size", type=int, default=1024)
     args = p.parse_args(argv)
+    _check_batch_size(p, args.batch_size)
     try:
         model, info = load_lifter(args.checkpoint)
         data = load_videopose3d(args.data3d, args.data2d, subjects=args.subjects)
@@ -106,6 +107,26 @@ def _write_gif(path: Path, poses: np.ndarray, keypoints: np.ndarray, image_size,
     plt.close(fig)
 
 
+def _check_batch_size(parser: argparse.ArgumentParser, batch_size: int) -> None:
+    if batch_size < 1:
+        parser.error(f"--batch-size must be >= 1, got {batch_size}")
+
+
+def _fill_image_sizes(data, keypoints: str, image_size: Optional[Sequence[int]]) -> None:
+    """Every view needs its image size (2D is normalised by the width): from the file's ``video_metadata``, else
+    ``--image-size``; a view with neither is refused naming the video."""
+    for seq in data.sequences:
+        for cam in seq.camera_ids:
+            if cam in seq.image_sizes:
+                continue
+            if image_size is None:
+                raise ValueError(f"{keypoints}: no image size for video {seq.subject!r} (the file's metadata has no "
+                                 f"video_metadata[{seq.subject!r}] with 'w' and 'h'); pass --image-size W H")
+            if min(image_size) < 1:
+                raise ValueError(f"--image-size must be positive, got {list(image_size)}")
+            seq.image_sizes[cam] = (int(image_size[0]), int(image_size[1]))
+
+
 def lift_main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="weakpose lift", description="Lift a 2D keypoint file to 3D with a saved lifter.")
     p.add_argument("--checkpoint", default=None, help="a lifter file (runs/<name>/lifter.pt); default: the "
@@ -114,8 +135,11 @@ def lift_main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--layout", default=None, help="2D layout if the file's metadata lacks it (coco17, h36m17, ...)")
     p.add_argument("--out", default=None, help="output npz (default: <keypoints>_3d.npz)")
     p.add_argument("--gif", default="images/lift.gif", help="animated skeleton of the first video ('' for none)")
+    p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None,
+                   help="image width and height in pixels, for videos the file's metadata gives no size for")
     p.add_argument("--batch-size", type=int, default=1024)
     args = p.parse_args(argv)
+    _check_batch_size(p, args.batch_size)
     try:
         if args.checkpoint is None:
             from weakpose.pretrained import pretrained_path
@@ -124,6 +148,7 @@ def lift_main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"using the shipped temporal lifter {args.checkpoint}")
         model, info = load_lifter(args.checkpoint)
         data = load_videopose3d(path_2d=args.keypoints, layout=args.layout)
+        _fill_image_sizes(data, args.keypoints, args.image_size)
     except (OSError, KeyError, ValueError) as e:
         print(f"weakpose lift: {e}", file=sys.stderr)
         return 2

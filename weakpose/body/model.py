@@ -240,6 +240,10 @@ class BodyModel(nn.Module):
         given = [(n, v) for n, v in (("betas", betas), ("global_orient", global_orient), ("body_pose", body_pose),
                                      ("transl", transl)) if v is not None]
         batch = given[0][1].shape[0] if given else 1
+        if given and not bool(torch.stack([torch.isfinite(v).all() for _, v in given]).all()):
+            bad = [f"{n} ({int((~torch.isfinite(v)).sum())} of {v.numel()})" for n, v in given
+                   if not bool(torch.isfinite(v).all())]
+            raise ValueError(f"BodyModel: NaN/inf values in {', '.join(bad)}; every vertex would be NaN")
         for name, value in given:
             if value.dim() == 0 or value.shape[0] != batch:
                 raise ValueError(f"BodyModel: batch sizes differ: {given[0][0]} has {batch} rows but {name} has "

@@ -133,6 +133,9 @@ def _shape_str(shape) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
+_MAX_BODY_EXTENT_M = 10.0  # a template larger than this (metres) is in other units
+
+
 def validate_body_model(data: BodyModelData, num_joints: Optional[int] = SMPL_NUM_JOINTS) -> BodyModelData:
     """Check shapes, their mutual consistency, finiteness and index ranges; return ``data`` or raise.
 
@@ -187,6 +190,14 @@ def validate_body_model(data: BodyModelData, num_joints: Optional[int] = SMPL_NU
             bad = np.argwhere(~np.isfinite(arr))
             fail(key, f"(shape {_shape_str(arr.shape)}) has {len(bad)} non-finite values, first at index "
                       f"{tuple(int(i) for i in bad[0])}")
+
+    # Units: every body model weakpose reads is in metres (SMPL stands about 1.7 m tall). Millimetre or centimetre
+    # files would load and pose silently a thousand (hundred) times too large.
+    extent = float(np.ptp(v_template, axis=0).max())
+    if extent > _MAX_BODY_EXTENT_M:
+        fail("v_template", f"spans {extent:.4g} units: body models are read in metres (SMPL is about 1.7 m tall), "
+                           f"this one looks like millimetres or centimetres; scale the file's vertex arrays "
+                           f"(v_template, shapedirs, posedirs) to metres first")
 
     parents = data.parents
     if parents[0] != -1:

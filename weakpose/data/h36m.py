@@ -47,6 +47,7 @@ from weakpose.data.h36m_readers import (
     H36M_ACTIONS, H36MFormatError, action_base, canonical_action_name, check_keypoints_2d, check_positions_3d,
     is_h36m_subject, list_files, read_cdf_3d, read_martinez_3d, read_martinez_sh, read_videopose3d_2d,
     read_videopose3d_3d, resolve_2d_layout, split_sh_file_name, subject_dirs, check_pair,
+    check_pixel_units,
 )
 from weakpose.data.h36m_report import LoadReport
 from weakpose.skeleton import h36m32_to_17, to_h36m17
@@ -574,6 +575,7 @@ def _convert_2d(arr, where: str, metadata: dict, layout: Optional[str]) -> View:
         raise H36MFormatError(f"{where}: 2D keypoints must have shape (N, J, 2) or (N, J, 3); got {arr.shape}")
     name = resolve_2d_layout(metadata, arr.shape[1], where, layout)
     xy, conf = check_keypoints_2d(arr, where)
+    check_pixel_units(xy, where)
     xy17, conf17 = to_h36m17(xy, name, conf)
     return np.asarray(xy17, np.float32), (None if conf is None else np.asarray(conf17, np.float32))
 

@@ -136,6 +136,23 @@ def check_keypoints_2d(arr, where: str, num_joints: Optional[int] = None
     return xy, conf
 
 
+# 2D read from files is in pixels; a whole view whose coordinates all lie within this bound is normalised
+# (screen [-1, 1] or [0, 1] fractions): no person spans 1.5 pixels.
+NORMALISED_LIMIT = 1.5
+
+
+def check_pixel_units(xy: np.ndarray, where: str) -> None:
+    """Refuse 2D keypoints that are normalised coordinates rather than pixels (lifting them as pixels is silently
+    wrong). Exact zeros are left out: detectors write (0, 0) for joints they did not find."""
+    values = xy[np.isfinite(xy) & (xy != 0)]
+    if values.size and float(np.abs(values).max()) <= NORMALISED_LIMIT:
+        raise H36MFormatError(
+            f"{where}: every coordinate is within [{values.min():.3g}, {values.max():.3g}]: these are normalised "
+            f"coordinates, not pixels; weakpose reads 2D keypoints in pixels of the image (scale [0, 1] fractions by "
+            f"the image width and height; undo VideoPose3D's screen normalisation with u = (x + 1) * w / 2, "
+            f"v = (y + h / w) * w / 2)")
+
+
 def _numeric_array(arr, where: str) -> np.ndarray:
     try:
         out = np.asarray(arr)
@@ -415,6 +432,7 @@ def list_files(folder: Path, suffix: str) -> List[Path]:
 __all__ = [
     "H36M_ACTIONS", "ACTION_ALIASES", "H36MFormatError", "canonical_action_name", "action_base",
     "is_h36m_subject", "subject_dirs", "split_sh_file_name", "check_positions_3d", "check_keypoints_2d",
+    "check_pixel_units", "NORMALISED_LIMIT",
     "mm_to_metres", "read_npz_object", "read_videopose3d_3d", "read_videopose3d_2d", "resolve_2d_layout",
     "PAIR_ID_KEY", "write_npz_pair", "read_pair_id", "check_pair",
     "read_martinez_3d", "read_martinez_sh", "read_cdf_3d", "list_files",
