@@ -102,3 +102,31 @@ def test_non_finite_body_inputs_are_refused(tmp_path):
         body(betas=torch.zeros(2, 10), body_pose=pose)
     out = body(betas=torch.zeros(2, 10), body_pose=torch.zeros(2, 69))
     assert torch.isfinite(out.vertices).all()
+
+
+def test_camera_filters_naming_unknown_ids_are_refused(tmp_path):
+    from weakpose.data.sources import DataConfig, load_keypoint_data
+    from weakpose.data.synthetic import make_synthetic
+
+    make_synthetic(tmp_path / "syn", max_frames=12, include_bvh=False, actions=["Walking"])
+    cfg = DataConfig(synthetic_dir=str(tmp_path / "syn"), cameras=["54138969", "5413896"])
+    with pytest.raises(ValueError, match=r"data\.cameras: \['5413896'\] are not cameras of .*data_3d.*cameras "
+                                         r"present: \['54138969', '55011271', '58860488', '60457274'\]"):
+        load_keypoint_data(cfg)
+    kept = load_keypoint_data(DataConfig(synthetic_dir=str(tmp_path / "syn"), cameras=["55011271"]))
+    assert {c for s in kept.splits.test.sequences for c in s.camera_ids} == {"55011271"}
+
+
+def test_image_dataset_camera_and_subject_filters_that_leave_nothing_are_refused(tmp_path):
+    from weakpose.data.image_layout import MultiViewImageDataset
+    from weakpose.data.synthetic import make_synthetic
+    from weakpose.data.synthetic_images import make_synthetic_images
+
+    make_synthetic(tmp_path / "kp", max_frames=30, include_bvh=False, actions=["Walking"])
+    root = make_synthetic_images(tmp_path / "img", subjects=["S9"], max_frames=2, sampled_frames=1, image_size=32,
+                                 keypoint_dir=str(tmp_path / "kp")).root
+    with pytest.raises(ValueError, match=r"camera\(s\) \['1'\] are in none of the selected sequences"):
+        MultiViewImageDataset(root, cameras=["1"], load_masks=False)
+    with pytest.raises(ValueError, match=r"subject\(s\) \['S2'\] are not in the data"):
+        MultiViewImageDataset(root, subjects=["S2"], load_masks=False)
+    assert len(MultiViewImageDataset(root, cameras=["54138969"], load_masks=False)) > 0

@@ -214,10 +214,14 @@ class MultiViewImageDataset(Dataset):
         self.sequences: List[SequenceEntry] = []
         self.annotations: List[Dict[str, np.ndarray]] = []
         self._items: List[Tuple[int, int]] = []
+        cameras_present: set = set()
+        subjects_present: set = set()
         for raw in self.index["sequences"]:
             entry = SequenceEntry(**raw)
+            subjects_present.add(entry.subject)
             if wanted is not None and entry.subject not in wanted:
                 continue
+            cameras_present.update(map(str, entry.camera_ids))
             if sequence_filter is not None and not sequence_filter(entry):
                 continue
             if cameras is not None:
@@ -228,6 +232,14 @@ class MultiViewImageDataset(Dataset):
             self.sequences.append(entry)
             self.annotations.append(ann)
             self._items += [(len(self.sequences) - 1, f) for f in range(0, entry.num_frames, stride)]
+        # A filter that leaves nothing (a mistyped camera id or subject) is said here, not as an empty batch later.
+        unknown = sorted(set(map(str, cameras)) - cameras_present) if cameras is not None else []
+        if unknown:
+            raise ValueError(f"{self.root}: camera(s) {unknown} are in none of the selected sequences (cameras "
+                             f"present: {sorted(cameras_present)}); fix the camera filter (data.cameras)")
+        if wanted is not None and not wanted & subjects_present:
+            raise ValueError(f"{self.root}: subject(s) {sorted(wanted)} are not in the data (subjects present: "
+                             f"{sorted(subjects_present)}); the subject filter left nothing")
         if load_backgrounds:
             for entry in self.sequences:
                 for cam in entry.camera_ids:

@@ -23,7 +23,6 @@ from weakpose.data.h36m import (
 from weakpose.data.synthetic import ensure_synthetic
 
 
-
 @dataclass
 class DataConfig:
     """Keypoint data of a training run.
@@ -82,6 +81,11 @@ def load_keypoint_data(cfg: DataConfig) -> KeypointData:
         kwargs = {"detections": cfg.detections} if cfg.detections and detect_source(source) == "martinez" else {}
     data = load_h36m(source, path_2d, **kwargs)
     if cfg.cameras:
+        present = sorted({c for seq in data.sequences for c in seq.camera_ids})
+        unknown = [c for c in map(str, cfg.cameras) if c not in present]
+        if unknown:
+            raise ValueError(f"data.cameras: {unknown} are not cameras of {source} (cameras present: {present}); "
+                             f"the camera filter would leave no data from them")
         data = data.select(cameras=cfg.cameras)
     split_cfg = SplitConfig(train_subjects=tuple(cfg.train_subjects), test_subjects=tuple(cfg.test_subjects))
     splits = split_protocol(data, split_cfg)
