@@ -130,3 +130,15 @@ def test_image_dataset_camera_and_subject_filters_that_leave_nothing_are_refused
     with pytest.raises(ValueError, match=r"subject\(s\) \['S2'\] are not in the data"):
         MultiViewImageDataset(root, subjects=["S2"], load_masks=False)
     assert len(MultiViewImageDataset(root, cameras=["54138969"], load_masks=False)) > 0
+
+
+def test_lift_refuses_an_image_size_the_keypoints_do_not_fit(tmp_path, pixels, capsys):
+    """Keypoints of a 1920x1080 video said to be 480x270: normalised by the wrong width, every pose is wrong."""
+    path = _custom_file(tmp_path / "small.npz", pixels, {"clip.mp4": {"w": 480, "h": 270}})
+    assert cli(["lift", "--keypoints", str(path), "--gif", "", "--out", str(tmp_path / "o.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "small.npz: video 'clip.mp4' view 0: 100% of the keypoints lie far outside the 480x270 image" in err
+    assert cli(["lift", "--keypoints", str(path), "--gif", "", "--out", str(tmp_path / "o.npz"),
+                "--image-size", "1920", "1080"]) == 2  # the file's own size wins over the option
+    fits = _custom_file(tmp_path / "fits.npz", pixels, {"clip.mp4": {"w": 1920, "h": 1080}})
+    assert cli(["lift", "--keypoints", str(fits), "--gif", "", "--out", str(tmp_path / "o.npz")]) == 0

@@ -125,6 +125,24 @@ def _fill_image_sizes(data, keypoints: str, image_size: Optional[Sequence[int]])
             if min(image_size) < 1:
                 raise ValueError(f"--image-size must be positive, got {list(image_size)}")
             seq.image_sizes[cam] = (int(image_size[0]), int(image_size[1]))
+    for seq in data.sequences:
+        for cam, xy in seq.positions_2d.items():
+            _check_inside_image(xy, seq.image_sizes[cam], f"{keypoints}: video {seq.subject!r} view {cam}")
+
+
+def _check_inside_image(xy: np.ndarray, size: Sequence[int], where: str) -> None:
+    """Detectors write keypoints inside the image; most of them far outside means the image size is wrong (the 2D
+    would be normalised by the wrong width)."""
+    w, h = size
+    found = np.isfinite(xy).all(-1) & (xy != 0).any(-1)  # (0, 0) marks a joint the detector did not find
+    pts = xy[found]
+    if not len(pts):
+        return
+    outside = (pts[:, 0] < -0.5 * w) | (pts[:, 0] > 1.5 * w) | (pts[:, 1] < -0.5 * h) | (pts[:, 1] > 1.5 * h)
+    if outside.mean() > 0.5:
+        raise ValueError(f"{where}: {outside.mean():.0%} of the keypoints lie far outside the {w}x{h} image (x in "
+                         f"[{pts[:, 0].min():.0f}, {pts[:, 0].max():.0f}], y in [{pts[:, 1].min():.0f}, "
+                         f"{pts[:, 1].max():.0f}]); give the video's real size (video_metadata or --image-size W H)")
 
 
 def lift_main(argv: Optional[Sequence[str]] = None) -> int:
