@@ -9,7 +9,13 @@ Typical use::
     Trainer(task, cfg, MyDataset(train), MyDataset(val), resume=args.resume).fit()
 """
 from weakpose.train.startup import start_run
-from weakpose.train.checkpoint import CHECKPOINT_FORMAT, check_weights_only_safe, load_checkpoint, save_checkpoint
+from weakpose.train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CheckpointMismatchError,
+    check_weights_only_safe,
+    load_checkpoint,
+    save_checkpoint,
+)
 from weakpose.train.config import (
     ConfigError,
     TrainConfig,
@@ -32,6 +38,7 @@ from weakpose.train.distributed import (
     get_context,
     init_distributed,
     resolve_device,
+    resume_batch_in_epoch,
 )
 from weakpose.train.loop import (
     Callback,
@@ -44,16 +51,20 @@ from weakpose.train.loop import (
     split_train_val,
 )
 from weakpose.train.metrics_log import CSVLogger, JSONLLogger, make_loggers, read_csv_log, read_jsonl_log
+from weakpose.train.run_lock import RunFolderLock, RunFolderLockedError
 from weakpose.train.seeding import derive_seed, get_rng_state, seed_everything, set_deterministic, set_rng_state
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "Callback",
+    "CheckpointMismatchError",
     "ConfigError",
     "CSVLogger",
     "DistContext",
     "FitResult",
     "JSONLLogger",
+    "RunFolderLock",
+    "RunFolderLockedError",
     "ShardedSampler",
     "TrainConfig",
     "TrainTask",
@@ -82,6 +93,7 @@ __all__ = [
     "read_csv_log",
     "read_jsonl_log",
     "resolve_device",
+    "resume_batch_in_epoch",
     "save_checkpoint",
     "save_config",
     "seed_everything",

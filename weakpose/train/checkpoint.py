@@ -17,9 +17,25 @@ import torch
 
 from weakpose.io_utils import atomic_write_path
 
-__all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint", "check_weights_only_safe"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CheckpointMismatchError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "check_weights_only_safe",
+]
 
 CHECKPOINT_FORMAT = "weakpose.train/1"
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint does not fit the task resuming from it (another script, or another model config); the message
+    names the file and what differs, so a script can print it instead of torch's shape errors."""
+
+    def __init__(self, message: str, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
 
 _LEAF_TYPES = (str, bytes, int, float, bool, complex, type(None), torch.dtype, torch.device, torch.Size)
 _CONTAINERS = (dict, collections.OrderedDict, list, tuple)

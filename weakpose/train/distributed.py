@@ -38,6 +38,7 @@ __all__ = [
     "unwrap_module",
     "ShardedSampler",
     "epoch_permutation",
+    "resume_batch_in_epoch",
 ]
 
 
@@ -227,6 +228,22 @@ def epoch_permutation(num_samples: int, seed: int, epoch: int, shuffle: bool = T
         return torch.arange(num_samples)
     gen = torch.Generator().manual_seed(derive_seed(seed, epoch))
     return torch.randperm(num_samples, generator=gen)
+
+
+def resume_batch_in_epoch(
+    batch_in_epoch: int, batch_size: int, world_size: int, new_batch_size: int, new_world_size: int
+) -> int:
+    """Where a run resumed with another batch size or process count continues in the current epoch.
+
+    Rank r of N takes positions r, r+N, ... of the epoch's permutation, so after b full steps of B samples per rank
+    the ranks together consumed exactly its first b·B·N positions, whatever N. The resumed run takes B'·N'
+    positions per step; it continues at the first global-batch boundary at or after the consumed prefix:
+    b' = ceil(b·B·N / (B'·N')). No sample is seen twice in the epoch; fewer than B'·N' (one new global batch)
+    are skipped when the prefix is not a multiple of it. (Rounding down instead would repeat them.)
+    """
+    consumed = int(batch_in_epoch) * int(batch_size) * int(world_size)
+    per_step = int(new_batch_size) * int(new_world_size)
+    return -(-consumed // per_step)
 
 
 class ShardedSampler(Sampler[int]):

@@ -30,7 +30,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from weakpose.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
+from weakpose.io_utils import remove_stale_temporaries
+from weakpose.train.checkpoint import CHECKPOINT_FORMAT, CheckpointMismatchError, load_checkpoint, save_checkpoint
 from weakpose.train.config import TrainConfig, config_to_dict, find_train_config, save_config
 from weakpose.train.distributed import (
     ShardedSampler,
@@ -40,10 +41,12 @@ from weakpose.train.distributed import (
     barrier,
     init_distributed,
     reduce_sums,
+    resume_batch_in_epoch,
     unwrap_module,
     wrap_ddp,
 )
 from weakpose.train.metrics_log import MultiLogger, make_loggers
+from weakpose.train.run_lock import RunFolderLock, RunFolderLockedError
 from weakpose.train.seeding import derive_seed, get_rng_state, seed_everything, set_deterministic, set_rng_state
 
 __all__ = ["TrainTask", "Trainer", "FitResult", "Callback", "WallClockBudget", "move_to_device", "batch_size_of",
@@ -462,7 +465,50 @@ class Trainer:
         self.total_steps = min(self.total_steps, self.step)
 
     def fit(self) -> FitResult:
-        """Train until ``max_steps``/``epochs`` are done or SIGTERM/Ctrl-C asks to stop (then checkpoint and return)."""
+        """Train until ``max_steps``/``epochs`` are done or SIGTERM/Ctrl-C asks to stop (then checkpoint and return).
+
+        The main process holds the run folder's lock (:class:`~weakpose.train.run_lock.RunFolderLock`) throughout:
+        a second trainer of the same ``out_dir`` gets :class:`RunFolderLockedError` before it reads or writes
+        anything there. Temporaries that killed writers left in the folder are removed first.
+        """
+        lock = self._lock_run_folder()
+        try:
+            return self._fit()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _lock_run_folder(self) -> RunFolderLock | None:
+        """Lock ``out_dir`` on the main rank; every rank raises if it is taken (else they would wait forever)."""
+        lock: RunFolderLock | None = None
+        failure: Exception | None = None
+        if self.is_main:
+            try:
+                lock = RunFolderLock(self.out_dir).acquire()
+            except (RunFolderLockedError, OSError) as exc:
+                failure = exc
+        outcome = all_gather_objects(None if failure is None else (type(failure).__name__, str(failure)))[0]
+        if failure is not None:
+            raise failure
+        if outcome is not None:
+            kind, message = outcome
+            if kind == RunFolderLockedError.__name__:
+                raise RunFolderLockedError(message, self.out_dir)
+            raise RuntimeError(f"rank 0 could not lock the run folder: {message}")
+        if self.is_main:
+            self._remove_stale_temporaries()
+        return lock
+
+    def _remove_stale_temporaries(self) -> None:
+        removed = remove_stale_temporaries(self.out_dir)
+        if removed:
+            freed = sum(r.size for r in removed)
+            log.warning(
+                "removed %d temporary file(s) that killed writes left in %s, freeing %.1f MB: %s",
+                len(removed), self.out_dir, freed / 1e6, "; ".join(f"{r.path.name} ({r.reason})" for r in removed),
+            )
+
+    def _fit(self) -> FitResult:
         cfg = self.cfg
         if cfg.deterministic:
             set_deterministic(True)
@@ -575,6 +621,8 @@ class Trainer:
             "batch_size": self.cfg.batch_size,
             "num_train_samples": len(self.train_data),
             "world_size": self.ctx.world_size,
+            "task_class": _class_name(type(self.task)),
+            "config_class": _class_name(type(self.config)),
             "task": self.task.state_dict(),
             "rng": [r["rng"] for r in per_rank],
             "log_acc": [r["log_acc"] for r in per_rank],
@@ -600,6 +648,11 @@ class Trainer:
     def _run_epoch(self, pbar: Any) -> bool:
         """Run the rest of the current epoch; True when a stop was requested."""
         cfg = self.cfg
+        if self.batch_in_epoch >= self.steps_per_epoch:  # a resume rounded up past this epoch's last batch
+            self.task.on_epoch_end(self.epoch)
+            self.epoch += 1
+            self.batch_in_epoch = 0
+            return False
         self.sampler.set_epoch(self.epoch)
         self.sampler.set_start(min(self.batch_in_epoch * cfg.batch_size, self.sampler.shard_size))
         loader = self._loader(
@@ -731,18 +784,30 @@ class Trainer:
     def _load_state(self, state: Mapping[str, Any], path: Path) -> None:
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{path}: not a weakpose.train checkpoint (format {state.get('format')!r})")
-        self.task.load_state_dict(state["task"])
+        self._check_same_script(state, path)
+        try:
+            self.task.load_state_dict(state["task"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise self._mismatch_error(state, path, exc) from exc
         self.step = int(state["step"])
         self.epoch = int(state["epoch"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
-        if int(state["batch_size"]) != self.cfg.batch_size or int(state["world_size"]) != self.ctx.world_size:
+        old_bs, old_world = int(state["batch_size"]), int(state["world_size"])
+        if old_bs != self.cfg.batch_size or old_world != self.ctx.world_size:
+            # Continue at the next global-batch boundary after the samples all ranks consumed (see
+            # resume_batch_in_epoch); _run_epoch finishes the epoch if that boundary is past its last batch.
+            self.batch_in_epoch = min(
+                resume_batch_in_epoch(
+                    self.batch_in_epoch, old_bs, old_world, self.cfg.batch_size, self.ctx.world_size
+                ),
+                self.steps_per_epoch,
+            )
             warnings.warn(
-                f"{path}: batch size/world size changed ({state['batch_size']}x{state['world_size']} -> "
-                f"{self.cfg.batch_size}x{self.ctx.world_size}); the run continues but not bit-exactly",
+                f"{path}: batch size/world size changed ({old_bs}x{old_world} -> "
+                f"{self.cfg.batch_size}x{self.ctx.world_size}); continuing epoch {self.epoch} at batch "
+                f"{self.batch_in_epoch}, but not bit-exactly",
                 stacklevel=3,
             )
-            samples = int(state["batch_in_epoch"]) * int(state["batch_size"])
-            self.batch_in_epoch = min(samples // self.cfg.batch_size, self.steps_per_epoch)
         if int(state["num_train_samples"]) != len(self.train_data):
             warnings.warn(
                 f"{path}: the training set had {state['num_train_samples']} samples, now {len(self.train_data)}",
@@ -764,6 +829,45 @@ class Trainer:
             log.info(
                 "resuming from %s at step %d (epoch %d, batch %d)", path, self.step, self.epoch, self.batch_in_epoch
             )
+
+    def _check_same_script(self, state: Mapping[str, Any], path: Path) -> None:
+        """Refuse a checkpoint whose task or config class (stored since they were added) is not this run's."""
+        for key, obj, what in (("task_class", self.task, "task"), ("config_class", self.config, "config")):
+            saved = state.get(key)
+            if isinstance(saved, str) and saved.rpartition(":")[2] != type(obj).__qualname__:
+                raise CheckpointMismatchError(
+                    f"{path} was written by a different task/script ({what} {saved}, this run's is "
+                    f"{_class_name(type(obj))}); resume from a checkpoint of this script, or start a fresh run "
+                    "in another train.out_dir",
+                    path,
+                )
+
+    def _mismatch_error(self, state: Mapping[str, Any], path: Path, exc: BaseException) -> CheckpointMismatchError:
+        """One sentence for a task state that does not load: other component names mean another script;
+        otherwise list the config fields that changed (model sizes first), else torch's first line."""
+        how = "resume with the config that wrote it, or start a fresh run in another train.out_dir"
+        names = _component_name_diff(state.get("task", {}), self.task)
+        if names:
+            return CheckpointMismatchError(
+                f"{path} was written by a different task/script ({names}); resume from a checkpoint of this "
+                "script, or start a fresh run in another train.out_dir",
+                path,
+            )
+        saved_cfg, now_cfg = state.get("config"), config_to_dict(self.config)
+        if isinstance(saved_cfg, dict) and isinstance(now_cfg, dict):
+            if "config_class" not in state and set(saved_cfg) != set(now_cfg):
+                return CheckpointMismatchError(
+                    f"{path} was written by a different task/script (config sections {sorted(saved_cfg)}, this "
+                    f"run's {sorted(now_cfg)}); resume from a checkpoint of this script, or start a fresh run in "
+                    "another train.out_dir",
+                    path,
+                )
+            diffs = _config_diffs(saved_cfg, now_cfg, _train_section(self.config))
+            if diffs:
+                shown = "; ".join(diffs[:6]) + (f"; and {len(diffs) - 6} more" if len(diffs) > 6 else "")
+                return CheckpointMismatchError(f"{path} was written with a different config ({shown}); {how}", path)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0].strip()
+        return CheckpointMismatchError(f"{path} does not fit this task ({_short(first)}); {how}", path)
 
     def _restore_rng(self, state: Mapping[str, Any]) -> None:
         rngs = state.get("rng", [])
@@ -799,6 +903,42 @@ def _call(obj: Any, hook: str, *args: Any) -> None:
     fn = getattr(obj, hook, None)
     if fn is not None:
         fn(*args)
+
+
+def _class_name(cls: type) -> str:
+    """``module:qualname``; resumes compare only the qualname (a script may run as ``__main__`` or by module)."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _component_name_diff(saved: Any, task: TrainTask) -> str:
+    """"checkpoint modules ['a'], this task's ['b']" for each kind of component whose names differ; '' if none."""
+    if not isinstance(saved, Mapping):
+        return "no task state"
+    have = task._components()
+    parts = []
+    for kind in ("modules", "optimizers", "schedulers", "scalers"):
+        s, h = sorted(saved.get(kind, {}) or {}), sorted(have[kind])
+        if s != h:
+            parts.append(f"checkpoint {kind} {s}, this task's {h}")
+    return "; ".join(parts)
+
+
+def _train_section(config: Any) -> str | None:
+    """The name of the config section holding the TrainConfig (None when the config is one)."""
+    return None if isinstance(config, TrainConfig) else "train"
+
+
+def _config_diffs(saved: Mapping[str, Any], now: Mapping[str, Any], train_section: str | None) -> list[str]:
+    """Changed config fields, model/data fields before the train section's (they are what changes shapes)."""
+    diffs = _dict_diff(saved, now)
+    if train_section is None:
+        return diffs
+    head = f"{train_section}."
+    return [d for d in diffs if not d.startswith(head)] + [d for d in diffs if d.startswith(head)]
 
 
 def _dict_diff(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") -> list[str]:
