@@ -96,3 +96,26 @@ def test_ensure_synthetic_regenerates_an_interrupted_pair(tmp_path):
     again = ensure_synthetic(tmp_path / "syn", **small)
     check_pair(again.data_3d, again.data_2d)
     assert read_pair_id(again.data_3d) not in (read_pair_id(other.data_3d), None)
+
+
+def test_converters_remove_temporaries_of_killed_runs_and_keep_live_ones(tmp_path, rng):
+    """A converter killed mid-write leaves its temporary; the next run on the folder removes it (its writer is
+    gone) but never a live writer's."""
+    import os
+    import subprocess
+    import sys
+
+    from weakpose.io_utils import TEMP_MARKER, writer_tag
+
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    dead = out / f".data_3d_h36m{TEMP_MARKER}{writer_tag()}-{proc.pid}-abcd1234.npz"
+    live = out / f".data_2d_h36m_gt{TEMP_MARKER}{writer_tag()}-{os.getpid()}-live0000.npz"
+    dead.write_bytes(b"partial" * 1000)
+    live.write_bytes(b"in progress")
+    result = convert_h36m_release(_tree(tmp_path / "a", rng, 6), out)
+    assert not dead.exists() and live.exists()
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [result.path_2d.name,
+                                                                                  result.path_3d.name]

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import errno
 import hashlib
+import logging
 import os
 import re
 import socket
@@ -21,11 +22,13 @@ from pathlib import Path
 from typing import Iterator, Union
 
 PathLike = Union[str, os.PathLike]
+log = logging.getLogger(__name__)
 
 __all__ = [
     "atomic_write_path",
     "atomic_write_text",
     "remove_stale_temporaries",
+    "clean_output_folder",
     "StaleTemporary",
     "TEMP_MARKER",
     "writer_tag",
@@ -205,4 +208,20 @@ def remove_stale_temporaries(
         except OSError:
             continue
         removed.append(StaleTemporary(Path(entry.path), int(st.st_size), reason))
+    return removed
+
+
+def clean_output_folder(root: PathLike, recursive: bool = False) -> list[StaleTemporary]:
+    """What a writer (converter, generator) calls on its output folder before writing: remove the temporaries
+    killed runs left there (``recursive``: in every sub-folder too) and log what was freed."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    folders = [root] + ([Path(d) for d, _, _ in os.walk(root) if Path(d) != root] if recursive else [])
+    removed = [r for folder in folders for r in remove_stale_temporaries(folder)]
+    if removed:
+        shown = "; ".join(f"{r.path.relative_to(root)} ({r.reason})" for r in removed[:5])
+        log.warning("removed %d temporary file(s) that killed writes left in %s, freeing %.1f MB: %s%s",
+                    len(removed), root, sum(r.size for r in removed) / 1e6, shown,
+                    f"; and {len(removed) - 5} more" if len(removed) > 5 else "")
     return removed

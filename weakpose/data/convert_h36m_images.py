@@ -52,7 +52,7 @@ from weakpose.data.image_layout import (
 )
 from weakpose.data.scene import crop_box
 from weakpose.geometry import H36M_CAMERA_IDS, H36M_IMAGE_SIZES
-from weakpose.io_utils import atomic_write_path
+from weakpose.io_utils import atomic_write_path, clean_output_folder
 
 PathLike = Union[str, Path]
 
@@ -710,6 +710,7 @@ def convert_h36m_images(release_root: PathLike, out_dir: PathLike, subjects: Opt
     no_masks: set = set()
     backgrounds: Dict[str, Dict[str, str]] = {}
     out.mkdir(parents=True, exist_ok=True)
+    clean_output_folder(out, recursive=True)  # crops and annotations a killed conversion left half-written
     _merge_index(out, entries, no_masks, backgrounds, opts, background_scale)
     config = {"frame_step": opts.frame_step, "image_size": opts.image_size, "cube_size": opts.cube_size,
               "background_frames": int(background_frames), "max_frames": opts.max_frames,

@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from weakpose.io_utils import atomic_write_path
+from weakpose.io_utils import atomic_write_path, clean_output_folder
 from weakpose.safe_npz import NpzFileError, SafeNpz
 from weakpose.skeleton import get_order
 
@@ -257,6 +257,8 @@ def write_npz_pair(path_3d, entries_3d: Dict[str, object], path_2d, entries_2d: 
     stamped with one fresh :data:`PAIR_ID_KEY`; returns the id. Dict entries are stored as 0-d object arrays,
     as VideoPose3D's files hold them. On any error neither file is replaced."""
     pair_id = uuid.uuid4().hex
+    for folder in {Path(path_3d).parent, Path(path_2d).parent}:
+        clean_output_folder(folder)  # temporaries of an earlier killed write
     with contextlib.ExitStack() as stack:
         tmp_3d = stack.enter_context(atomic_write_path(path_3d))
         tmp_2d = stack.enter_context(atomic_write_path(path_2d))

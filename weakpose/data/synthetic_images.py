@@ -43,7 +43,7 @@ from weakpose.data.image_layout import (
 from weakpose.data.scene import RoomStyle, crop_box, crop_camera, render_room
 from weakpose.geometry import Camera, H36M_CAMERA_IDS, load_h36m_cameras_json
 from weakpose.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from weakpose.io_utils import atomic_write_path
+from weakpose.io_utils import atomic_write_path, clean_output_folder
 
 SAMPLED_ACTION = "Sampled"
 
@@ -204,6 +204,7 @@ def make_synthetic_images(out_dir, config: Optional[SyntheticImageConfig] = None
                          f"`weakpose convert-smpl --h36m-regressor J_regressor_h36m.npy`")
     faces = body.faces
     tracks = _load_tracks(cfg, out)
+    clean_output_folder(out, recursive=True)  # images a killed render left half-written
     cams_by_subject = load_h36m_cameras_json()
     room = RoomStyle()
     light = np.asarray(cfg.light_direction, dtype=np.float64)

@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from weakpose.io_utils import remove_stale_temporaries
+from weakpose.io_utils import clean_output_folder
 from weakpose.train.checkpoint import CHECKPOINT_FORMAT, CheckpointMismatchError, load_checkpoint, save_checkpoint
 from weakpose.train.config import TrainConfig, config_to_dict, find_train_config, save_config
 from weakpose.train.distributed import (
@@ -496,17 +496,8 @@ class Trainer:
                 raise RunFolderLockedError(message, self.out_dir)
             raise RuntimeError(f"rank 0 could not lock the run folder: {message}")
         if self.is_main:
-            self._remove_stale_temporaries()
+            clean_output_folder(self.out_dir)  # partial checkpoints of killed saves
         return lock
-
-    def _remove_stale_temporaries(self) -> None:
-        removed = remove_stale_temporaries(self.out_dir)
-        if removed:
-            freed = sum(r.size for r in removed)
-            log.warning(
-                "removed %d temporary file(s) that killed writes left in %s, freeing %.1f MB: %s",
-                len(removed), self.out_dir, freed / 1e6, "; ".join(f"{r.path.name} ({r.reason})" for r in removed),
-            )
 
     def _fit(self) -> FitResult:
         cfg = self.cfg
