@@ -125,7 +125,7 @@ def _data_argv(argv: Optional[Sequence[str]]) -> List[str]:
     while i < len(args):
         if args[i] == "--data":
             if i + 1 >= len(args):
-                raise SystemExit("--data needs a folder (a crop layout with index.json)")
+                raise ValueError("--data needs a folder (a crop layout with index.json)")
             out.append(f"data.root={args[i + 1]}")
             i += 2
             continue
@@ -138,8 +138,8 @@ def load_encoder(path: str):
     from weakpose.models.encoder_decoder import EncoderDecoder
 
     if not Path(path).is_file():
-        raise SystemExit(f"{path}: no encoder checkpoint. Train the multi-view encoder first:\n"
-                         f"    python sample/train_enc_dec.py\n(or point at one with encoder=<file>)")
+        raise FileNotFoundError(f"{path}: no encoder checkpoint; train the multi-view encoder first with "
+                                f"`python sample/train_enc_dec.py` (or point at one with encoder=<file>)")
     encoder = EncoderDecoder.load(path, map_location="cpu").eval()
     encoder.requires_grad_(False)
     return encoder
@@ -273,12 +273,12 @@ def main(argv=None) -> int:
     if str(root) == DEFAULT_IMAGE_ROOT:
         ensure_synthetic_images(root)  # rendered on first use (the encoder's script normally did that already)
     if not (root / "index.json").is_file():
-        raise SystemExit(f"{root}: no crop layout (index.json missing)")
+        raise FileNotFoundError(f"{root}: no crop layout (index.json missing)")
 
     d = cfg.data
     source = MultiViewImageDataset(root, subjects=d.train_subjects, stride=d.stride)
     if len(source) == 0:
-        raise SystemExit(f"{root}: no frames of the training subjects {d.train_subjects}")
+        raise ValueError(f"{root}: no frames of the training subjects {d.train_subjects}")
     frames = encode_dataset(encoder, source, d.labelled_subjects, d.silhouette_size, cfg.encode_batch_size,
                             desc="encode train")
     train_idx, val_idx = split_sequences(source, d.val_every)
@@ -296,7 +296,7 @@ def main(argv=None) -> int:
         rot[1:] = matrix_to_rot6d(mocap_mean_pose(regressor.num_joints - 1))
         regressor.set_mean_params(rot)
     elif m.mean_pose != "zero":
-        raise SystemExit(f"model.mean_pose must be 'mocap' or 'zero', got {m.mean_pose!r}")
+        raise ValueError(f"model.mean_pose must be 'mocap' or 'zero', got {m.mean_pose!r}")
     feats = train_ds.tensors["features"].reshape(-1, frames.feature_size)
     regressor.set_input_stats(feats.mean(0), feats.std(0))
     task = SMPLFromEncTask(regressor, prior=prior, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay,
@@ -325,7 +325,7 @@ def main(argv=None) -> int:
 
     test_source = MultiViewImageDataset(root, subjects=d.test_subjects, stride=d.test_stride)
     if len(test_source) == 0:
-        raise SystemExit(f"{root}: no frames of the test subjects {d.test_subjects}")
+        raise ValueError(f"{root}: no frames of the test subjects {d.test_subjects}")
     test = encode_dataset(encoder, test_source, (), d.silhouette_size, cfg.encode_batch_size, desc="encode test")
     views, iou = task.evaluate(test, batch_size=16)
     protocol = Protocol(

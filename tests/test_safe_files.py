@@ -175,3 +175,24 @@ def test_npy_and_truncated_files_get_one_clear_error(tmp_path, rng):
     cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     with pytest.raises(H36MFormatError, match=r"cut\.npz"):
         read_videopose3d_3d(cut)
+
+
+def test_every_npz_reader_refuses_npy_and_pickles_in_one_line(tmp_path, crafted):
+    """SMPL parameter files and image-layout annotations: a .npy or a pickle where an .npz belongs."""
+    from weakpose.data.image_layout import load_annotation
+    from weakpose.data.smpl_params import load_smpl_npz
+
+    files, _, marker = crafted
+    npy = tmp_path / "poses.npy"
+    np.save(npy, np.zeros((4, 72)))
+    with pytest.raises(NpzFileError, match=r"poses\.npy: is a \.npy file"):
+        load_smpl_npz(npy)
+    with pytest.raises(ValueError, match=r"poses\.npy.*is a \.npy file"):
+        load_annotation(npy)
+    evil = tmp_path / "amass_evil.npz"
+    np.savez(evil, poses=_object(Payload(marker)), betas=np.zeros(10))
+    with pytest.raises(NpzFileError, match=r"amass_evil\.npz \[key 'poses'\]: refused"):
+        load_smpl_npz(evil)
+    with pytest.raises(NpzFileError, match=r"raw_pickle\.npz: not an \.npz file"):
+        load_smpl_npz(files["raw"])
+    assert not marker.exists()

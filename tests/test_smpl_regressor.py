@@ -370,7 +370,7 @@ def test_sample_script_end_to_end(crops, tmp_path):
     script = importlib.util.module_from_spec(spec)
     sys.modules["train_SMPL_from_enc"] = script
     spec.loader.exec_module(script)
-    with pytest.raises(SystemExit, match="train_enc_dec.py"):
+    with pytest.raises(FileNotFoundError, match="missing.pt: no encoder checkpoint.*train_enc_dec.py"):
         script.main([f"encoder={tmp_path / 'missing.pt'}"])
     out = tmp_path / "run"
     rc = script.main(["--data", str(root), f"encoder={enc_path}", f"prior={tmp_path / 'none.pt'}",

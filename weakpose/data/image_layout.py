@@ -39,6 +39,7 @@ from torch.utils.data import Dataset
 
 from weakpose.data.scene import crop_intrinsics
 from weakpose.geometry import H36M_CAMERA_IDS, Camera
+from weakpose.safe_npz import SafeNpz
 
 PathLike = Union[str, os.PathLike]
 INDEX_NAME = "index.json"
@@ -157,7 +158,7 @@ _ANNOTATION_KEYS = ("joints_h36m17", "camera_ids", "crop_boxes", "R", "t", "K", 
 def load_annotation(path: PathLike) -> Dict[str, np.ndarray]:
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with SafeNpz(path) as z:  # a .npy or a raw pickle is refused naming the file
             ann = {k: z[k] for k in z.files}
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: annotation file missing") from None

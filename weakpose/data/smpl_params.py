@@ -23,6 +23,7 @@ from typing import Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
+from weakpose.safe_npz import NpzFileError, SafeNpz
 from weakpose.skeleton import H36M17, SMPL24
 
 __all__ = ["SMPLParams", "load_surreal_info", "load_smpl_npz", "load_smpl_param_files", "embedded_smpl_params",
@@ -246,16 +247,15 @@ def load_smpl_npz(path: PathLike, num_betas: int = 10, stride: int = 1) -> SMPLP
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"SMPL parameter file not found: {path}")
-    try:
-        z = np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise ValueError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from exc
+    z = SafeNpz(path)  # refuses .npy and non-zip files in one line naming the file
     with z:
         files = set(z.files)
 
         def get(key):
             try:
                 a = np.asarray(z[key], dtype=np.float64)
+            except NpzFileError:
+                raise
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"{path}: key {key!r} is not a numeric array ({exc})") from exc
             return a
