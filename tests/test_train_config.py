@@ -150,6 +150,24 @@ def test_resume_starts_from_the_runs_saved_config(tmp_path):
     assert fresh.optim.lr == 1e-3
 
 
+def test_resuming_another_scripts_run_names_the_checkpoint(tmp_path):
+    @dataclasses.dataclass
+    class OtherCfg:
+        train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+        critic: int = 3
+
+    run = tmp_path / "run"
+    save_config(OtherCfg(train=TrainConfig(out_dir=str(run))), run / "config.yaml")
+    for argv in (["--resume-from", str(run / "last.pt")], ["--out", str(run), "--resume"]):
+        with pytest.raises(ConfigError, match=rf"{run / 'last.pt'} was written by a different script: .*unknown "
+                                              rf"config key 'critic'.*start a fresh run in another train.out_dir"):
+            parse_config_args(ExpCfg, argv)
+    # an explicit --config with a wrong key is the user's file, not the run's: the plain message
+    with pytest.raises(ConfigError, match="unknown config key 'critic'") as err:
+        parse_config_args(ExpCfg, ["--config", str(run / "config.yaml")])
+    assert "different script" not in str(err.value)
+
+
 # ----------------------------------------------------------------------------------------------- checkpoints
 
 

@@ -545,6 +545,17 @@ def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
         out_dir = find_train_config(load_config(cls, None, overrides)).out_dir
         saved = Path(out_dir) / "config.yaml"
         yaml_path = saved if saved.is_file() else None
+    if yaml_path is not None and args.config is None:
+        # The run's own config.yaml: keys this script does not know mean the run was another script's.
+        try:
+            return load_config(cls, yaml_path, overrides)
+        except ConfigError as exc:
+            if "unknown config key" not in str(exc):
+                raise
+            checkpoint = getattr(args, "resume_from", None) or Path(yaml_path).with_name("last.pt")
+            raise ConfigError(f"{checkpoint} was written by a different script: its {yaml_path} does not fit this "
+                              f"one ({exc}); resume from a checkpoint of this script, or start a fresh run in "
+                              f"another train.out_dir") from None
     return load_config(cls, yaml_path, overrides)
 
 
