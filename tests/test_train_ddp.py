@@ -5,7 +5,6 @@ actually used, takes one gradient of the mean loss and one SGD step.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 import subprocess
@@ -23,14 +22,7 @@ ROOT = TESTS.parent
 N_SAMPLES, BATCH, EPOCHS = 21, 4, 2  # 21 samples: the sampler pads to 22 so both ranks take 3 steps per epoch
 
 
-def _worker_module():
-    spec = importlib.util.spec_from_file_location("_ddp_worker", TESTS / "_ddp_worker.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-W = _worker_module()
+import _ddp_worker as W  # noqa: E402 - tests/ is on sys.path, as for fixtures_h36m
 
 
 def _free_port() -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import importlib.util
 import json
 import logging
 import os
@@ -41,14 +40,7 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 
 
-def _worker_module():
-    spec = importlib.util.spec_from_file_location("_ddp_worker", TESTS / "_ddp_worker.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-W = _worker_module()
+import _ddp_worker as W  # noqa: E402 - tests/ is on sys.path, as for fixtures_h36m
 
 
 def _env() -> dict:
