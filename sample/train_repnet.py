@@ -98,6 +98,14 @@ class KeypointsOnly(Dataset):
     def __getitem__(self, index: int):
         return {"keypoints_2d": self.frames[index]["keypoints_2d"]}
 
+    def prepare(self) -> "KeypointsOnly":
+        self.frames.prepare()
+        return self
+
+    def get_batch(self, indices):
+        """A whole batch at once (see weakpose.train.batching)."""
+        return {"keypoints_2d": self.frames.get_batch(indices)["keypoints_2d"]}
+
 
 def unpaired_split(data, cfg: Config):
     """(2D training sequences, 3D pool (N, 17, 3) root-relative world metres) for ``cfg.repnet.unpaired``."""

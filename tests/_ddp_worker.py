@@ -39,6 +39,12 @@ class ToyData(Dataset):
     def __getitem__(self, i: int) -> dict:
         return {"x": self.x[i], "y": self.y[i], "index": torch.tensor(i)}
 
+    def get_batch(self, indices) -> dict:
+        """A whole batch by indexing (what collating the items gives): the Trainer then loads through
+        weakpose.train.batching, as it does for the pose datasets, so the resume and DDP tests cover that path."""
+        idx = torch.as_tensor(list(indices), dtype=torch.long)
+        return {"x": self.x[idx], "y": self.y[idx], "index": idx}
+
 
 def make_model(dropout: float = 0.0, init_seed: int = 0) -> nn.Module:
     torch.manual_seed(init_seed)

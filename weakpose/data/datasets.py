@@ -17,6 +17,15 @@ Each item pairs the 2D keypoints seen by ONE camera with the 3D pose in THAT cam
 
 Windows follow VideoPose3D: a receptive field of ``2*pad + 1`` frames centred on the target frame (or ending at it
 with ``causal=True``), frames outside the sequence replaced by the nearest edge frame.
+
+Two ways to read the same samples:
+
+* ``dataset[i]``: one sample, computed from the sequence (a camera transform and a window per call); the reference.
+* ``dataset.get_batch(indices)``: a whole batch as one dict of tensors, gathered by index arithmetic from arrays
+  prepared once per (sequence, camera) view (normalised and edge-padded 2D, camera-frame 3D and root, intrinsics).
+  Equal to stacking ``dataset[i]`` (strings and ids as lists/tensors as the default collate gives them), tens of
+  times faster. The Trainer and :func:`weakpose.train.batching.batched_loader` use it for any dataset that has a
+  ``get_batch``.
 """
 from __future__ import annotations
 
@@ -165,6 +174,103 @@ class PoseWindowDataset(Dataset):
         if not self._single_frame:
             sample["valid"] = torch.as_tensor(valid)
         return sample
+
+
+    # -- batches by index arithmetic ------------------------------------------------------------------------------
+    def prepare(self) -> "PoseWindowDataset":
+        """Build the arrays :meth:`get_batch` gathers from (once; later calls return at once).
+
+        Per view: the normalised 2D and confidences edge-padded by the window's reach (``before`` frames repeated
+        at the start, ``after`` at the end), so the window of target frame ``c`` starts at padded row ``c``; the
+        camera-frame 3D (root-relative) and root of every frame (edge-padded too when ``target="window"``). All
+        views are concatenated; ``_pad_start[v]`` / ``_pose_start[v]`` locate view ``v``.
+        """
+        if getattr(self, "_prepared", None) is not None:
+            return self
+        rf = self.receptive_field
+        before = (rf - 1) if self.causal else (rf - 1) // 2
+        after = rf - 1 - before
+        kp, conf, valid, pose, root = [], [], [], [], []
+        pad_start, pose_start = [], []
+        rows_2d = rows_3d = 0
+        for view in self.views:
+            seq: Sequence = view["sequence"]
+            n, cam_id = seq.num_frames, view["camera"]
+            edge = np.clip(np.arange(-before, n + after), 0, n - 1)  # padded row -> sequence frame
+            xy = normalize_screen(seq.positions_2d[cam_id].astype(np.float64), view["w"], view["h"])
+            kp.append(xy[edge].astype(np.float32))
+            c = (np.ones(xy.shape[:-1], np.float32) if seq.confidences is None or cam_id not in seq.confidences
+                 else np.asarray(seq.confidences[cam_id], np.float32))
+            conf.append(c[edge])
+            valid.append((np.arange(-before, n + after) >= 0) & (np.arange(-before, n + after) < n))
+            pad_start.append(rows_2d)
+            rows_2d += n + rf - 1
+            cam_frame = self._camera_frame(view, np.arange(n))
+            frames_3d = edge if self.target == "window" else np.arange(n)
+            pose.append((cam_frame - cam_frame[:, :1])[frames_3d].astype(np.float32))
+            root.append(cam_frame[frames_3d, 0].astype(np.float32))
+            pose_start.append(rows_3d)
+            rows_3d += len(frames_3d)
+        joints = self.views[0]["sequence"].positions_2d[self.views[0]["camera"]].shape[1] if self.views else 17
+
+        def cat(parts, shape, dtype=np.float32):
+            return np.concatenate(parts) if parts else np.zeros((0,) + shape, dtype)
+
+        seq_of = [v["sequence"] for v in self.views]
+        self._prepared = {
+            "kp": cat(kp, (joints, 2)), "conf": cat(conf, (joints,)), "valid": cat(valid, (), bool),
+            "pose": cat(pose, (17, 3)), "root": cat(root, (3,)),
+            "pad_start": np.asarray(pad_start, np.int64), "pose_start": np.asarray(pose_start, np.int64),
+            "before": before,
+            "K": np.stack([v["K"] for v in self.views]) if self.views else np.zeros((0, 3, 3)),
+            "dist": np.stack([v["dist"] for v in self.views]) if self.views else np.zeros((0, 5)),
+            "intrinsics": np.stack([v["intrinsics"] for v in self.views]) if self.views else np.zeros((0, 9)),
+            "image_size": np.array([[v["w"], v["h"]] for v in self.views]).reshape(-1, 2),
+            "has_3d": np.array([s.positions_3d is not None and v["cam"] is not None
+                                for s, v in zip(seq_of, self.views)], bool),
+            "subject": np.array([s.subject for s in seq_of] or [""], object),
+            "action": np.array([s.action for s in seq_of] or [""], object),
+            "camera": np.array([v["camera"] for v in self.views] or [""], object),
+            "subject_id": np.array([self.subjects.index(s.subject) if s.subject in self.subjects else -1
+                                    for s in seq_of], np.int64),
+            "action_id": np.array([self.actions.index(s.action_base) if s.action_base in self.actions else -1
+                                   for s in seq_of], np.int64),
+        }
+        return self
+
+    def get_batch(self, indices) -> Dict:
+        """The samples ``indices`` as one batch: what collating ``[self[i] for i in indices]`` gives, gathered from
+        the prepared arrays (:meth:`prepare`) without a Python loop over samples."""
+        prep = self.prepare()._prepared
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if len(idx) and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise IndexError(f"indices out of range for a dataset of {len(self)} samples")
+        view, centre = self._view_of[idx], self._frame[idx]
+        rows = (prep["pad_start"][view] + centre)[:, None] + np.arange(self.receptive_field)  # (B, rf) padded rows
+        if self.target == "window":
+            pose_rows = (prep["pose_start"][view] + centre)[:, None] + np.arange(self.receptive_field)
+        else:
+            pose_rows = prep["pose_start"][view] + centre
+        t = lambda a: torch.as_tensor(a, dtype=self.dtype)  # noqa: E731
+        batch = {
+            "keypoints_2d": t(prep["kp"][rows]), "confidence": t(prep["conf"][rows]),
+            "pose_3d": t(prep["pose"][pose_rows]), "root_3d": t(prep["root"][pose_rows]),
+            "K": t(prep["K"][view]), "dist": t(prep["dist"][view]), "image_size": t(prep["image_size"][view]),
+            "intrinsics": t(prep["intrinsics"][view]),
+            "has_3d": torch.from_numpy(prep["has_3d"][view]),
+            "subject": prep["subject"][view].tolist(), "action": prep["action"][view].tolist(),
+            "camera": prep["camera"][view].tolist(),
+            "subject_id": torch.from_numpy(prep["subject_id"][view]),
+            "action_id": torch.from_numpy(prep["action_id"][view]),
+            "frame": torch.from_numpy(centre.copy()),
+        }
+        if self._single_frame:
+            batch["keypoints_2d"], batch["confidence"] = batch["keypoints_2d"][:, 0], batch["confidence"][:, 0]
+            if self.target == "window":
+                batch["pose_3d"], batch["root_3d"] = batch["pose_3d"][:, 0], batch["root_3d"][:, 0]
+        else:
+            batch["valid"] = torch.from_numpy(prep["valid"][rows])
+        return batch
 
 
 class PoseFrameDataset(PoseWindowDataset):
