@@ -48,6 +48,10 @@ class ModelConfig:
     dropout: float = 0.25
     causal: bool = False
     training_twin: bool = True  # False: the dilated network on training windows (same numbers, slower; for bench)
+    # The decoupled root (Pavllo et al.): "auto" trains it where its output is used (gan/semi reprojection) and
+    # not under full supervision, where it would double the compute for an output nobody reads; "on" also trains
+    # it then (absolute camera-frame output, written as trajectory.pt).
+    trajectory: str = "auto"
 
 
 @dataclasses.dataclass
@@ -124,7 +128,13 @@ def main(argv=None) -> int:
     model_kwargs = dict(filter_widths=tuple(cfg.model.filter_widths), channels=cfg.model.channels,
                         dropout=cfg.model.dropout, causal=cfg.model.causal)
     pose_model = TemporalLifter(**model_kwargs)
-    trajectory = TrajectoryModel(**model_kwargs)
+    if cfg.model.trajectory not in ("auto", "on", "off"):
+        raise ValueError(f"model.trajectory must be auto, on or off; got {cfg.model.trajectory!r}")
+    if cfg.model.trajectory == "off" and cfg.loss.supervision != "full":
+        raise ValueError(f"model.trajectory=off: supervision {cfg.loss.supervision!r} reprojects pose + root and "
+                         f"needs the trajectory model")
+    with_root = cfg.model.trajectory == "on" or (cfg.model.trajectory == "auto" and cfg.loss.supervision != "full")
+    trajectory = TrajectoryModel(**model_kwargs) if with_root else None
     rf = pose_model.receptive_field()
     # Training windows: every training subject (their 2D); validation: held-out labelled sequences.
     held_out = {s.key for s in data.splits.val}
@@ -168,6 +178,10 @@ def main(argv=None) -> int:
         "script": "sample/train_video_gan.py", "supervision": cfg.loss.supervision,
         "temporal_critic": bool(cfg.loss.temporal_critic),
         "selected_on": "validation split of the labelled subjects", "step": result.best_step})
+    if trajectory is not None:
+        save_lifter(out / "trajectory.pt", trajectory, "trajectory", model_kwargs, meta={
+            "script": "sample/train_video_gan.py", "output": "camera-frame root position, metres (raw: pass "
+            "through VideoGanTask.root_from_output)", "step": result.best_step})
     if critic is not None:
         critic.max_bone_m = PoseDiscriminator().max_bone_m
         critic.meta = {"trained_with": "sample/train_video_gan.py", "frame": "camera, root-relative"}

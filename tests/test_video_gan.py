@@ -6,6 +6,7 @@ import torch
 
 from weakpose.data.datasets import PoseWindowDataset
 from weakpose.data.sources import DataConfig, load_keypoint_data
+from weakpose.metrics import mpjpe
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel, reproject
 from weakpose.priors import PoseDiscriminator
 from weakpose.skeleton import H36M17, flip_joints
@@ -107,3 +108,23 @@ def test_straightforward_training_path_gives_the_same_step(windows):
     torch.testing.assert_close(out_a["loss"], out_b["loss"], rtol=1e-5, atol=1e-6)
     for pa, pb in zip(a.pose_model.parameters(), b.pose_model.parameters()):
         torch.testing.assert_close(pa, pb, rtol=1e-4, atol=1e-6)
+
+
+def test_full_supervision_trains_the_pose_network_alone(windows):
+    """Under full supervision nothing reads the root: without a trajectory model the step trains the pose network
+    only (its loss is the MPJPE of the labels), and a setting that reprojects refuses to run without one."""
+    torch.manual_seed(0)
+    pose = TemporalLifter(filter_widths=(3, 3), channels=32, dropout=0.0)
+    task = VideoGanTask(pose, None, None, "full", flip_augmentation=False)
+    assert [p for g in task.optimizer.param_groups for p in g["params"]] == list(pose.parameters())
+    batch = _batch(windows, 32)
+    before = [p.detach().clone() for p in pose.parameters()]
+    with torch.no_grad():
+        expected = mpjpe(pose.forward_windows(batch["keypoints_2d"])[:, 0], batch["pose_3d"])
+    pose.train()
+    out = task.training_step(batch, 0)
+    assert set(out) == {"loss", "loss_mpjpe"}
+    torch.testing.assert_close(out["loss"], expected)  # dropout 0, BN batch stats: same forward as above
+    assert any(not torch.equal(a, b) for a, b in zip(before, pose.parameters()))
+    with pytest.raises(ValueError, match="needs the trajectory model"):
+        VideoGanTask(pose, None, PoseDiscriminator(), "gan", real_poses=torch.randn(8, 17, 3))

@@ -26,6 +26,7 @@ VERSION = 1
 LIFTER_KINDS: Dict[str, str] = {
     "mlp": "weakpose.models.mlp_lifter:MLPLifter",
     "temporal": "weakpose.models.temporal:TemporalLifter",
+    "trajectory": "weakpose.models.temporal:TrajectoryModel",  # the decoupled root (camera-frame metres)
 }
 
 

@@ -39,6 +39,9 @@ SUPERVISION = ("full", "semi", "gan")
 class VideoGanTask(TrainTask):
     """Train ``pose_model`` + ``trajectory_model`` (same filter widths) on windows from a PoseWindowDataset.
 
+    ``trajectory_model=None`` trains the pose network alone: only with ``supervision="full"``, where nothing
+    reprojects (the root is then neither trained nor predicted; half the compute of the pair).
+
     labelled_subject_ids: ``subject_id`` values whose 3D labels may be used (``semi``); real_poses: ``(N, 17, 3)``
     root-relative camera-frame metres, the critic's unpaired real pool.
 
@@ -52,7 +55,7 @@ class VideoGanTask(TrainTask):
     # are averaged over ranks by optimizer_step instead.
     ddp_exclude = ("critic", "temporal_critic")
 
-    def __init__(self, pose_model: TemporalLifter, trajectory_model: TrajectoryModel,
+    def __init__(self, pose_model: TemporalLifter, trajectory_model: Optional[TrajectoryModel],
                  critic: Optional[PoseDiscriminator], supervision: str, real_poses: Optional[torch.Tensor] = None,
                  labelled_subject_ids: Iterable[int] = (), lr: float = 1e-3, lr_decay: float = 0.95,
                  decay_every: int = 200, n_critic: int = 3, w_adv: float = 0.05, w_reproj: float = 1.0,
@@ -61,7 +64,9 @@ class VideoGanTask(TrainTask):
                  temporal_weight: float = 0.05, temporal_batch: int = 16):
         if supervision not in SUPERVISION:
             raise ValueError(f"supervision must be one of {SUPERVISION}; got {supervision!r}")
-        if pose_model.receptive_field() != trajectory_model.receptive_field():
+        if trajectory_model is None and supervision != "full":
+            raise ValueError(f"supervision={supervision!r} reprojects pose + root: it needs the trajectory model")
+        if trajectory_model is not None and pose_model.receptive_field() != trajectory_model.receptive_field():
             raise ValueError("pose and trajectory models need the same receptive field")
         if supervision != "full" and (critic is None or real_poses is None or len(real_poses) == 0):
             raise ValueError(f"supervision={supervision!r} needs a critic and a non-empty real pose pool")
@@ -71,7 +76,7 @@ class VideoGanTask(TrainTask):
         self.supervision = supervision
         self.real_poses = None if real_poses is None else torch.as_tensor(real_poses, dtype=torch.float32)
         self.labelled = torch.as_tensor(sorted(set(int(i) for i in labelled_subject_ids)), dtype=torch.long)
-        params = list(pose_model.parameters()) + list(trajectory_model.parameters())
+        params = list(pose_model.parameters()) + (list(trajectory_model.parameters()) if trajectory_model else [])
         self.optimizer = torch.optim.Adam(params, lr=lr, amsgrad=True)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=decay_every, gamma=lr_decay)
         self.critic_optimizer = make_optimizer(critic.parameters()) if critic is not None else None
@@ -222,21 +227,25 @@ class VideoGanTask(TrainTask):
                 pred, windows = both[:len(kp)], both[len(kp):, 0].reshape(len(rows), self.temporal_window, -1, 3)
             else:
                 pred = self.pose_model.forward_windows(kp)
-            raw_root = self.trajectory_model.forward_windows(kp)
+            raw_root = self.trajectory_model.forward_windows(kp) if self.trajectory_model is not None else None
         else:
-            pred, raw_root = self.pose_model(kp), self.trajectory_model(kp)
+            pred = self.pose_model(kp)
+            raw_root = self.trajectory_model(kp) if self.trajectory_model is not None else None
             if len(rows):
                 windows = self.consecutive_poses(kp_long[rows])
         pred = pred[:, 0]                                   # (B, 17, 3) root-relative
-        root = self.root_from_output(raw_root[:, 0, 0])     # (B, 3) camera frame
+        root = None if raw_root is None else self.root_from_output(raw_root[:, 0, 0])  # (B, 3) camera frame
         out = {}
         loss = pred.new_zeros(())
         if labelled.any():
             sup = mpjpe(pred[labelled], batch["pose_3d"][labelled])
-            z = batch["root_3d"][labelled][:, 2].clamp_min(0.1)
-            traj = ((root[labelled] - batch["root_3d"][labelled]).norm(dim=-1) / z).mean()
-            loss = loss + sup + traj
-            out.update(loss_mpjpe=sup.detach(), loss_traj=traj.detach())
+            loss = loss + sup
+            out["loss_mpjpe"] = sup.detach()
+            if root is not None:  # VideoPose3D's 1/z-weighted root error
+                z = batch["root_3d"][labelled][:, 2].clamp_min(0.1)
+                traj = ((root[labelled] - batch["root_3d"][labelled]).norm(dim=-1) / z).mean()
+                loss = loss + traj
+                out["loss_traj"] = traj.detach()
         free = ~labelled
         if free.any():
             target_2d = kp[free, self.centre]
