@@ -36,6 +36,8 @@ def _assert_same(ref: dict, got: dict):
     (PoseWindowDataset, dict(receptive_field=27)),
     (PoseWindowDataset, dict(receptive_field=9, causal=True, frame_stride=3)),
     (PoseWindowDataset, dict(receptive_field=5, target="window")),
+    (PoseWindowDataset, dict(receptive_field=9, chunk_frames=7)),
+    (PoseWindowDataset, dict(receptive_field=27, chunk_frames=16, causal=True)),
     (PoseFrameDataset, dict()),
     (PoseFrameDataset, dict(target="window", cameras=["55011271", "60457274"])),
 ])
@@ -124,3 +126,59 @@ def test_batched_dataset_prepares_once_and_serves_items_too(data):
     assert prepared is not None and wrapped.dataset.prepare()._prepared is prepared
     _assert_same(default_collate([ds[5]]), default_collate([wrapped[5]]))
     assert passthrough(ds.get_batch([1, 2]))["frame"].tolist() == ds.get_batch([1, 2])["frame"].tolist()
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_chunks_are_the_windows_of_their_frames(data, causal):
+    """A chunk of L outputs holds exactly the context of its L frames: the dilated network on the chunk equals
+    the strided twin on each frame's own window (eval mode), targets are those frames' 3D, and the frames past
+    the sequence's end are flagged."""
+    rf, L = 9, 6
+    chunks = PoseWindowDataset(data, receptive_field=rf, chunk_frames=L, causal=causal)
+    frames = PoseWindowDataset(data, receptive_field=rf, causal=causal)
+    torch.manual_seed(0)
+    model = TemporalLifter(filter_widths=(3, 3), channels=16, causal=causal).eval()
+    n = data.sequences[0].num_frames
+    starts = np.arange(0, n, L)
+    assert len(chunks) == sum(-(-v["sequence"].num_frames // L) for v in chunks.views)  # chunks tile each view
+    idx = np.arange(len(starts))  # the chunks of the first view, in order
+    batch = chunks.get_batch(idx)
+    assert batch["keypoints_2d"].shape == (len(idx), rf + L - 1, 17, 2)
+    with torch.no_grad():
+        pred = model(batch["keypoints_2d"])  # (chunks, L, 17, 3)
+    for c, start in enumerate(starts):
+        for j in range(L):
+            frame = start + j
+            assert bool(batch["target_valid"][c, j]) == (frame < n)
+            if frame >= n:
+                continue
+            single = frames.get_batch([frame])  # view 0, frame `frame`
+            assert torch.equal(batch["pose_3d"][c, j], single["pose_3d"][0])
+            with torch.no_grad():
+                ref = model.forward_windows(single["keypoints_2d"])[0, 0]
+            torch.testing.assert_close(pred[c, j], ref, rtol=0, atol=1e-6)
+
+
+def test_chunked_training_step_is_the_mpjpe_of_the_valid_outputs(data):
+    from weakpose.metrics import mpjpe
+
+    rf, L = 9, 5
+    chunks = PoseWindowDataset(data, receptive_field=rf, chunk_frames=L)
+    torch.manual_seed(0)
+    model = TemporalLifter(filter_widths=(3, 3), channels=16, dropout=0.0)
+    task = VideoGanTask(model, None, None, "full", flip_augmentation=False, chunk_frames=L)
+    assert task.window_frames() == rf + L - 1
+    n = data.sequences[0].num_frames
+    batch = chunks.get_batch(np.arange(-(-n // L)))  # every chunk of view 0: the last one runs past the end
+    valid = batch["target_valid"]
+    assert not valid.all() or n % L == 0
+    with torch.no_grad():
+        out = model(batch["keypoints_2d"])
+        expected = mpjpe(out[valid], batch["pose_3d"][valid])
+    assert task.training_step(batch, 0)["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
+    from weakpose.models.temporal import TrajectoryModel
+    from weakpose.priors import PoseDiscriminator
+
+    with pytest.raises(ValueError, match="chunked training"):
+        VideoGanTask(model, TrajectoryModel(filter_widths=(3, 3), channels=8), PoseDiscriminator(), "gan",
+                     real_poses=torch.randn(4, 17, 3), chunk_frames=L)

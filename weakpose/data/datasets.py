@@ -69,6 +69,12 @@ class PoseWindowDataset(Dataset):
     require_3d: skip sequences (views) without 3D or without a camera; with False they give NaN 3D /
         intrinsics and ``has_3d`` False (in-the-wild 2D).
     target: ``"center"`` (3D of the target frame) or ``"window"`` (3D of every window frame, edge padded).
+    chunk_frames: ``L > 1`` makes each sample a CHUNK of ``L`` consecutive target frames starting at ``frame``
+        (chunks tile each sequence: frames 0, L, 2L, ...), with the ``receptive_field - 1`` frames of context
+        they need: ``keypoints_2d`` has ``receptive_field + L - 1`` frames, ``pose_3d`` ``(L, 17, 3)``, ``root_3d``
+        ``(L, 3)``, and ``target_valid`` ``(L,)`` is False for frames past the sequence's end (edge padding,
+        to leave out of a loss). The dilated network lifts a chunk in one pass, sharing the work of overlapping
+        windows (chunked training).
     """
 
     _single_frame = False
@@ -76,13 +82,18 @@ class PoseWindowDataset(Dataset):
     def __init__(self, data: Union[H36MData, Iterable[Sequence]], *, receptive_field: int = 27,
                  cameras: Optional[Iterable[str]] = None, frame_stride: int = 1, causal: bool = False,
                  require_3d: bool = True, target: str = "center", subjects: Optional[List[str]] = None,
-                 actions: Optional[List[str]] = None, dtype: torch.dtype = torch.float32):
+                 actions: Optional[List[str]] = None, dtype: torch.dtype = torch.float32, chunk_frames: int = 1):
         if not (isinstance(receptive_field, (int, np.integer)) and receptive_field >= 1 and receptive_field % 2 == 1):
             raise ValueError(f"receptive_field must be a positive odd integer; got {receptive_field!r}")
         if frame_stride < 1:
             raise ValueError(f"frame_stride must be >= 1; got {frame_stride}")
         if target not in ("center", "window"):
             raise ValueError(f"target must be 'center' or 'window'; got {target!r}")
+        if int(chunk_frames) < 1 or (int(chunk_frames) > 1 and (target != "center" or frame_stride != 1)):
+            raise ValueError(f"chunk_frames must be >= 1, and chunks (> 1) take target='center' and frame_stride=1 "
+                             f"(they tile every frame); got chunk_frames={chunk_frames}, target={target!r}, "
+                             f"frame_stride={frame_stride}")
+        self.chunk_frames = int(chunk_frames)
         self.receptive_field = int(receptive_field)
         self.causal = causal
         self.target = target
@@ -100,7 +111,7 @@ class PoseWindowDataset(Dataset):
                 if require_3d and (seq.positions_3d is None or cam_id not in seq.cameras):
                     continue
                 self.views.append(self._prepare_view(seq, cam_id))
-                centers = np.arange(0, seq.num_frames, frame_stride)
+                centers = np.arange(0, seq.num_frames, frame_stride * self.chunk_frames)
                 view_of.append(np.full(len(centers), len(self.views) - 1, dtype=np.int64))
                 frames.append(centers)
         if wanted is not None:
@@ -146,16 +157,22 @@ class PoseWindowDataset(Dataset):
         view = self.views[int(self._view_of[index])]
         seq: Sequence = view["sequence"]
         center = int(self._frame[index])
-        idx, valid = window_indices(center, seq.num_frames, self.receptive_field, self.causal)
+        n, chunk = seq.num_frames, self.chunk_frames
+        if chunk == 1:
+            idx, valid = window_indices(center, n, self.receptive_field, self.causal)
+        else:  # the chunk's outputs center..center+L-1 and the context they need, edge padded
+            before = self.receptive_field - 1 if self.causal else (self.receptive_field - 1) // 2
+            raw = center - before + np.arange(self.receptive_field + chunk - 1)
+            idx, valid = np.clip(raw, 0, n - 1), (raw >= 0) & (raw < n)
 
         kp = normalize_screen(seq.positions_2d[view["camera"]][idx].astype(np.float64), view["w"], view["h"])
         conf = (np.ones(kp.shape[:-1]) if seq.confidences is None or view["camera"] not in seq.confidences
                 else seq.confidences[view["camera"]][idx])
-        target_frames = idx if self.target == "window" else np.array([center])
+        target_frames = idx if self.target == "window" else np.minimum(center + np.arange(chunk), n - 1)
         pose_cam = self._camera_frame(view, target_frames)
         root = pose_cam[:, :1, :]
         pose_rel = pose_cam - root
-        if self.target == "center":
+        if self.target == "center" and chunk == 1:
             pose_rel, root = pose_rel[0], root[0, 0]
         else:
             root = root[:, 0]
@@ -173,6 +190,8 @@ class PoseWindowDataset(Dataset):
         }
         if not self._single_frame:
             sample["valid"] = torch.as_tensor(valid)
+        if chunk > 1:
+            sample["target_valid"] = torch.as_tensor(center + np.arange(chunk) < n)
         return sample
 
 
@@ -187,9 +206,9 @@ class PoseWindowDataset(Dataset):
         """
         if getattr(self, "_prepared", None) is not None:
             return self
-        rf = self.receptive_field
+        rf, chunk = self.receptive_field, self.chunk_frames
         before = (rf - 1) if self.causal else (rf - 1) // 2
-        after = rf - 1 - before
+        after = rf - 1 - before + chunk - 1  # a chunk's last outputs need context past its start
         kp, conf, valid, pose, root = [], [], [], [], []
         pad_start, pose_start = [], []
         rows_2d = rows_3d = 0
@@ -204,9 +223,9 @@ class PoseWindowDataset(Dataset):
             conf.append(c[edge])
             valid.append((np.arange(-before, n + after) >= 0) & (np.arange(-before, n + after) < n))
             pad_start.append(rows_2d)
-            rows_2d += n + rf - 1
+            rows_2d += n + before + after
             cam_frame = self._camera_frame(view, np.arange(n))
-            frames_3d = edge if self.target == "window" else np.arange(n)
+            frames_3d = edge if self.target == "window" else np.minimum(np.arange(n + chunk - 1), n - 1)
             pose.append((cam_frame - cam_frame[:, :1])[frames_3d].astype(np.float32))
             root.append(cam_frame[frames_3d, 0].astype(np.float32))
             pose_start.append(rows_3d)
@@ -221,6 +240,7 @@ class PoseWindowDataset(Dataset):
             "kp": cat(kp, (joints, 2)), "conf": cat(conf, (joints,)), "valid": cat(valid, (), bool),
             "pose": cat(pose, (17, 3)), "root": cat(root, (3,)),
             "pad_start": np.asarray(pad_start, np.int64), "pose_start": np.asarray(pose_start, np.int64),
+            "num_frames": np.array([s.num_frames for s in seq_of], np.int64),
             "before": before,
             "K": np.stack([v["K"] for v in self.views]) if self.views else np.zeros((0, 3, 3)),
             "dist": np.stack([v["dist"] for v in self.views]) if self.views else np.zeros((0, 5)),
@@ -246,9 +266,12 @@ class PoseWindowDataset(Dataset):
         if len(idx) and (idx.min() < -len(self) or idx.max() >= len(self)):
             raise IndexError(f"indices out of range for a dataset of {len(self)} samples")
         view, centre = self._view_of[idx], self._frame[idx]
-        rows = (prep["pad_start"][view] + centre)[:, None] + np.arange(self.receptive_field)  # (B, rf) padded rows
+        width = self.receptive_field + self.chunk_frames - 1
+        rows = (prep["pad_start"][view] + centre)[:, None] + np.arange(width)  # (B, window) padded rows
         if self.target == "window":
             pose_rows = (prep["pose_start"][view] + centre)[:, None] + np.arange(self.receptive_field)
+        elif self.chunk_frames > 1:
+            pose_rows = (prep["pose_start"][view] + centre)[:, None] + np.arange(self.chunk_frames)
         else:
             pose_rows = prep["pose_start"][view] + centre
         t = lambda a: torch.as_tensor(a, dtype=self.dtype)  # noqa: E731
@@ -270,6 +293,9 @@ class PoseWindowDataset(Dataset):
                 batch["pose_3d"], batch["root_3d"] = batch["pose_3d"][:, 0], batch["root_3d"][:, 0]
         else:
             batch["valid"] = torch.from_numpy(prep["valid"][rows])
+        if self.chunk_frames > 1:
+            frames = centre[:, None] + np.arange(self.chunk_frames)
+            batch["target_valid"] = torch.from_numpy(frames < prep["num_frames"][view][:, None])
         return batch
 
 

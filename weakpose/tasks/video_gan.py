@@ -61,7 +61,7 @@ class VideoGanTask(TrainTask):
                  decay_every: int = 200, n_critic: int = 3, w_adv: float = 0.05, w_reproj: float = 1.0,
                  w_bone: float = 1.0, flip_augmentation: bool = True, training_twin: bool = True,
                  temporal_critic: Optional[TemporalPoseCritic] = None, real_windows: Optional[torch.Tensor] = None,
-                 temporal_weight: float = 0.05, temporal_batch: int = 16):
+                 temporal_weight: float = 0.05, temporal_batch: int = 16, chunk_frames: int = 1):
         if supervision not in SUPERVISION:
             raise ValueError(f"supervision must be one of {SUPERVISION}; got {supervision!r}")
         if trajectory_model is None and supervision != "full":
@@ -104,6 +104,12 @@ class VideoGanTask(TrainTask):
             self.real_windows, self.temporal_window = rw, int(rw.shape[1])
             self.temporal_critic_optimizer = make_optimizer(temporal_critic.parameters())
         self.temporal_weight, self.temporal_batch = temporal_weight, int(temporal_batch)
+        # Chunked training: batches of chunks of L consecutive outputs (PoseWindowDataset(chunk_frames=L)), lifted
+        # by the dilated network in one pass so overlapping windows share their features. Labels only: the weak
+        # losses (reprojection, critics) are defined per window.
+        self.chunk_frames = int(chunk_frames)
+        if self.chunk_frames < 1 or (self.chunk_frames > 1 and supervision != "full"):
+            raise ValueError(f"chunk_frames={chunk_frames}: chunked training (> 1) is for supervision='full'")
 
     # -- pieces ---------------------------------------------------------------------------------------------
     @staticmethod
@@ -137,8 +143,29 @@ class VideoGanTask(TrainTask):
         return torch.isin(batch["subject_id"], self.labelled.to(batch["subject_id"].device))
 
     def window_frames(self) -> int:
-        """2D frames per training window: the receptive field, plus ``T - 1`` with a temporal critic."""
-        return self.pose_model.receptive_field() + self.temporal_window - 1
+        """2D frames per training window: the receptive field, plus ``T - 1`` with a temporal critic, plus ``L - 1``
+        for chunks of ``L`` outputs."""
+        return self.pose_model.receptive_field() + self.temporal_window - 1 + self.chunk_frames - 1
+
+    def _chunk_step(self, batch) -> dict:
+        """Full supervision on chunks: the dilated network lifts every chunk's L outputs in one pass; the MPJPE
+        is taken over the outputs inside their sequence (``target_valid``), plus the root error with a trajectory
+        model."""
+        kp = batch["keypoints_2d"]
+        valid = batch["target_valid"].to(kp.device)
+        pred = self.pose_model(kp)  # (B, L, 17, 3)
+        loss = sup = mpjpe(pred[valid], batch["pose_3d"][valid])
+        out = {"loss_mpjpe": sup.detach()}
+        if self.trajectory_model is not None:
+            root = self.root_from_output(self.trajectory_model(kp)[:, :, 0])[valid]
+            target = batch["root_3d"][valid]
+            traj = ((root - target).norm(dim=-1) / target[:, 2].clamp_min(0.1)).mean()
+            loss = loss + traj
+            out["loss_traj"] = traj.detach()
+        self.optimizer_step(self.optimizer, loss)
+        self.scheduler.step()
+        out["loss"] = loss.detach()
+        return out
 
     def _real_batch(self, n: int, device, pool: Optional[torch.Tensor] = None) -> torch.Tensor:
         pool = self.real_poses if pool is None else pool
@@ -152,7 +179,7 @@ class VideoGanTask(TrainTask):
         kp, pose, root, intr = (batch[k].clone() for k in ("keypoints_2d", "pose_3d", "root_3d", "intrinsics"))
         kp[half:] = flip_joints(kp[half:], H36M17)
         pose[half:] = flip_joints(pose[half:], H36M17)
-        root[half:, 0] = -root[half:, 0]
+        root[half:, ..., 0] = -root[half:, ..., 0]  # (B, 3), or (B, L, 3) for chunks
         intr[half:, 2] = -intr[half:, 2]
         intr[half:, 8] = -intr[half:, 8]  # p2 pairs with x in the Human3.6M distortion model
         out.update(keypoints_2d=kp, pose_3d=pose, root_3d=root, intrinsics=intr)
@@ -211,6 +238,8 @@ class VideoGanTask(TrainTask):
         if self.flip_augmentation:
             batch = self._flip(batch)
         kp_long = batch["keypoints_2d"]
+        if self.chunk_frames > 1 and kp_long.shape[1] == self.window_frames():
+            return self._chunk_step(batch)
         if kp_long.shape[1] != self.window_frames():
             raise ValueError(f"VideoGanTask: training windows must have {self.window_frames()} frames (receptive "
                              f"field + temporal window - 1); batch keypoints_2d has shape {tuple(kp_long.shape)}")
