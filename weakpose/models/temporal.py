@@ -23,6 +23,8 @@ the pose of frame ``j + (rf - 1) // 2`` (centre) or, with ``causal=True``, of fr
 frame: only the past and present are used - the residual slices are shifted to the newest frame, so the
 prediction is anchored on the frame it reports). ``forward(x, pad_edges=True)`` repeats the edge frames (as
 VideoPose3D does at test time) so output ``t`` is the pose of input frame ``t`` and ``T`` frames give ``T`` poses.
+:meth:`TemporalLifter.lift_sequence` does the same for whole (arbitrarily long) sequences in bounded memory, in
+overlapping chunks, optionally averaging with the mirrored sequence (VideoPose3D's test-time flip augmentation).
 
 Units: inputs are normalised screen coordinates (``weakpose.data.datasets``: u/w·2 - 1, v/w·2 - h/w), joints in the
 order the caller trains with (H36M-17 by default); :class:`TemporalLifter` outputs root-relative camera-frame METRES
@@ -31,7 +33,7 @@ order the caller trains with (H36M-17 by default); :class:`TemporalLifter` outpu
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +41,7 @@ from torch import nn
 
 from weakpose.geometry.camera import DISTORTION_MODELS, _distort
 from weakpose.geometry.rotations import _from_torch, _to_torch
+from weakpose.skeleton import JointOrder, flip_joints
 
 __all__ = ["TemporalLifter", "StridedTrainingTwin", "TrajectoryModel", "reproject"]
 
@@ -166,6 +169,117 @@ class TemporalLifter(nn.Module):
             y = self._act(block.conv(h), block.bn)
             h = residual + self._act(block.pointwise(y), block.pointwise_bn)
         return self._from_channels(self.shrink(h))
+
+    # -- whole-sequence inference: chunked dilated network with edge padding and optional flip averaging -------
+    def _flip_order(self, spec, num_joints: int, which: str) -> JointOrder:
+        """One side (input or output) of a ``flip`` argument -> a :class:`JointOrder` for :func:`flip_joints`."""
+        if isinstance(spec, JointOrder):
+            order = spec
+        else:
+            try:
+                left, right = (tuple(int(i) for i in side) for side in spec)
+            except (TypeError, ValueError):
+                raise TypeError(f"TemporalLifter.lift_sequence: flip must be a JointOrder (e.g. H36M17), a pair "
+                                f"(left_joints, right_joints) of index lists, or a pair (input_spec, output_spec) "
+                                f"of those; got {spec!r} for the {which} joints") from None
+            bad = [i for i in left + right if not 0 <= i < num_joints]
+            if len(left) != len(right) or bad or len(set(left + right)) != len(left + right):
+                raise ValueError(f"TemporalLifter.lift_sequence: the {which} flip lists must be two equally long "
+                                 f"lists of distinct joint indices in [0, {num_joints}); got left={list(left)}, "
+                                 f"right={list(right)}")
+            order = JointOrder(name=f"flip-{which}", joints=tuple(f"joint{i}" for i in range(num_joints)),
+                               parents=(-1,) * num_joints, left=left, right=right)
+        if order.num_joints != num_joints:
+            raise ValueError(f"TemporalLifter.lift_sequence: flip order {order.name!r} has {order.num_joints} joints "
+                             f"but the model has {num_joints} {which} joints")
+        return order
+
+    def _flip_orders(self, flip) -> Tuple[JointOrder, JointOrder]:
+        """``flip`` -> (input order, output order); see :meth:`lift_sequence`."""
+        def is_list(v):  # a list of indices (tuple, list, 1-D array/tensor), not one index
+            return isinstance(v, (tuple, list)) or getattr(v, "ndim", 0) >= 1
+
+        # (input_spec, output_spec): a pair whose members are JointOrders or (left, right) pairs of lists;
+        # otherwise a single spec (a JointOrder or (left, right) index lists) for both sides
+        if isinstance(flip, (tuple, list)) and len(flip) == 2 and any(
+                isinstance(v, JointOrder) or (is_list(v) and any(is_list(u) for u in v)) for v in flip):
+            spec_in, spec_out = flip
+        else:
+            spec_in = spec_out = flip
+        return (self._flip_order(spec_in, self.num_joints_in, "input"),
+                self._flip_order(spec_out, self.num_joints_out, "output"))
+
+    @torch.no_grad()
+    def lift_sequence(self, keypoints: torch.Tensor, chunk_frames: int = 4096,
+                      flip: Optional[Union[JointOrder, Sequence]] = None) -> torch.Tensor:
+        """Lift whole sequences: ``(T, J_in, F)`` -> ``(T, J_out, 3)`` or ``(B, T, J_in, F)`` -> ``(B, T, J_out, 3)``.
+
+        The result equals ``forward(keypoints, pad_edges=True)``: the edge frames are repeated (before the first
+        frame and after the last when centred; only before the first when ``causal``), so output ``t`` is the pose
+        of input frame ``t``, any ``T >= 1`` works and every frame's pose is what its own ``rf``-frame window gives
+        - but the network runs once per chunk, each frame's features being shared by all the windows that contain
+        it, instead of once per window.
+
+        Chunking: the outputs are produced in consecutive chunks of at most ``chunk_frames`` frames; the chunk of
+        outputs ``[s, e)`` is computed from edge-padded input frames ``s .. e + rf - 2`` (its outputs' frames plus
+        ``rf - 1`` frames of context shared with the neighbouring chunks), and the chunks are concatenated in order.
+        Peak activation memory is therefore bounded by ``chunk_frames + rf - 1`` frames per sequence (twice that
+        with ``flip``, which lifts the mirrored copies in the same batch), whatever ``T`` is; the chunking does not
+        change the numbers beyond floating-point rounding.
+
+        Mode: this method runs under :func:`torch.no_grad` and REQUIRES eval mode - call ``model.eval()`` first. It
+        never switches modes itself; in training mode batch norm would normalise with (and update its running
+        statistics from) each chunk's statistics and dropout would be active, so it raises a ``RuntimeError``.
+
+        Args:
+            keypoints: torch tensor ``(T, J_in, F)`` or ``(B, T, J_in, F)`` (a batch of equal-length sequences),
+                in the model's dtype and device.
+            chunk_frames: most output frames per sequence lifted in one network call (>= 1).
+            flip: test-time flip augmentation as VideoPose3D evaluates: lift the sequence and its mirror image
+                (input coordinate 0 negated, left/right joints swapped, :func:`weakpose.skeleton.flip_joints`),
+                mirror the second output back the same way and average the two. Either a
+                :class:`~weakpose.skeleton.JointOrder` (e.g. ``H36M17``) used for the input and the output
+                joints, a pair ``(left_joints, right_joints)`` of index lists used for both, or a pair
+                ``(input_spec, output_spec)`` of those when the layouts differ (a :class:`TrajectoryModel`'s single
+                output joint: ``(H36M17, ([], []))``). ``None``: no flip.
+
+        Returns:
+            ``(T, J_out, 3)`` or ``(B, T, J_out, 3)`` root-relative camera-frame metres (the model's outputs).
+        """
+        J, Fe = self.num_joints_in, self.in_features
+        if not isinstance(keypoints, torch.Tensor):
+            raise TypeError(f"TemporalLifter.lift_sequence: expected a torch tensor of shape (T, {J}, {Fe}) or "
+                            f"(B, T, {J}, {Fe}); got {type(keypoints).__name__}")
+        if keypoints.dim() not in (3, 4) or keypoints.shape[-2:] != (J, Fe) or keypoints.shape[-3] < 1 \
+                or keypoints.shape[0] < 1:
+            raise ValueError(f"TemporalLifter.lift_sequence: expected keypoints of shape (T, {J}, {Fe}) or "
+                             f"(B, T, {J}, {Fe}) with T >= 1; got {tuple(keypoints.shape)}")
+        if isinstance(chunk_frames, bool) or not hasattr(chunk_frames, "__index__") or int(chunk_frames) < 1:
+            raise ValueError(f"TemporalLifter.lift_sequence: chunk_frames must be an integer >= 1; "
+                             f"got {chunk_frames!r}")
+        chunk_frames = int(chunk_frames)
+        if any(m.training for m in self.modules()):
+            raise RuntimeError("TemporalLifter.lift_sequence: the model is in training mode (batch norm would use "
+                               "chunk statistics, dropout would be active); call model.eval() first")
+        orders = self._flip_orders(flip) if flip is not None else None
+
+        single = keypoints.dim() == 3
+        x = keypoints[None] if single else keypoints
+        B, T = x.shape[:2]
+        rf, before = self.receptive_field(), self.frame_offset
+        outs = []
+        for s in range(0, T, chunk_frames):
+            e = min(s + chunk_frames, T)
+            # edge-padded frames s .. e + rf - 2 are original frames (index - before), clipped to [0, T - 1]
+            idx = torch.arange(s - before, e + rf - 1 - before, device=x.device).clamp_(0, T - 1)
+            chunk = x.index_select(1, idx)
+            if orders is None:
+                outs.append(self.forward(chunk))
+            else:
+                y = self.forward(torch.cat([chunk, flip_joints(chunk, orders[0], axis=0)], dim=0))
+                outs.append(0.5 * (y[:B] + flip_joints(y[B:], orders[1], axis=0)))
+        out = torch.cat(outs, dim=1)
+        return out[0] if single else out
 
     # -- training twin: strided convolutions on receptive-field windows ----------------------------------------
     def forward_windows(self, x: torch.Tensor) -> torch.Tensor:
