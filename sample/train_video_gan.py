@@ -30,7 +30,7 @@ import torch
 
 from weakpose.data.datasets import PoseWindowDataset
 from weakpose.data.sources import DataConfig, load_keypoint_data
-from weakpose.evaluation import lifter_protocol, predict_views, report
+from weakpose.evaluation import lifter_protocol, predict_sequences, report
 from weakpose.lifters import save_lifter
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel
 from weakpose.priors import PoseDiscriminator
@@ -81,6 +81,7 @@ class Config:
         out_dir="runs/video_gan", max_steps=1500, batch_size=128, log_every=50, val_every=250, ckpt_every=250,
         best_metric="val/p_mpjpe", best_mode="min"))
     budget_minutes: float = 0.0  # > 0: stop after this much wall-clock training time
+    test_flip: bool = False  # average each test sequence with its mirror image (VideoPose3D's test-time flip)
     images_dir: str = "images"
     num_threads: int = 0
 
@@ -141,7 +142,8 @@ def main(argv=None) -> int:
     train_seqs = [s for s in data.splits.train if s.key not in held_out]
     train_ds = PoseWindowDataset(train_seqs, receptive_field=rf + t_win - 1, frame_stride=cfg.data.stride,
                                  causal=cfg.model.causal, subjects=list(cfg.data.train_subjects))
-    val_ds = PoseWindowDataset(data.splits.val, receptive_field=rf, frame_stride=4, causal=cfg.model.causal)
+    # validated on every frame, each held-out view lifted as a whole sequence (VideoGanTask.validate_dataset)
+    val_ds = PoseWindowDataset(data.splits.val, receptive_field=rf, causal=cfg.model.causal)
     labelled_ids = [train_ds.subjects.index(s) for s in cfg.data.labelled_subjects if s in train_ds.subjects]
     critic = real = None
     if cfg.loss.supervision != "full":
@@ -192,8 +194,8 @@ def main(argv=None) -> int:
                          "window": t_win, "frame_stride": 1}
         temporal.save(out / "temporal_critic.pt")
     test_ds = PoseWindowDataset(data.splits.test, receptive_field=rf, causal=cfg.model.causal)
-    views = predict_views(task.predict, test_ds, batch_size=256, device=trainer.device)
-    report(views, lifter_protocol(data.two_d_source, data.exclusions), out,
+    views = predict_sequences(pose_model, test_ds, flip=cfg.test_flip, device=trainer.device)
+    report(views, lifter_protocol(data.two_d_source, data.exclusions, flip_augmentation=cfg.test_flip), out,
            f"\nTest subjects {cfg.data.test_subjects}; supervision {cfg.loss.supervision}; receptive field {rf}")
 
     images = Path(cfg.images_dir)

@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-import torch
 
 from weakpose.data.datasets import PoseFrameDataset, PoseWindowDataset
 from weakpose.data.h36m import TEST_SUBJECTS, load_videopose3d
-from weakpose.evaluation import evaluate_views, lifter_protocol, predict_views
+from weakpose.evaluation import evaluate_views, lifter_protocol, predict_sequences, predict_views
 from weakpose.io_utils import atomic_write_path
 from weakpose.lifters import lift_batch, load_lifter, receptive_field
 
@@ -35,6 +34,15 @@ def _dataset(data, model, require_3d: bool):
     return PoseFrameDataset(data, require_3d=require_3d)
 
 
+def _predict(model, ds, batch_size: int, flip: bool):
+    """Temporal lifters lift each view as a whole sequence; single-frame lifters take batches of frames."""
+    if callable(getattr(model, "lift_sequence", None)):
+        return predict_sequences(model, ds, flip=flip)
+    if flip:
+        raise ValueError("--flip: test-time flip averaging is implemented for temporal lifters")
+    return predict_views(lambda b: lift_batch(model, b["keypoints_2d"]), ds, batch_size=batch_size)
+
+
 def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="weakpose evaluate", description="Per-action MPJPE/P-MPJPE/N-MPJPE/MPJVE of "
                                 "a saved lifter on the test subjects, with the protocol line.")
@@ -44,6 +52,8 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--subjects", nargs="+", default=list(TEST_SUBJECTS))
     p.add_argument("--out", default=None, help="JSON output (default: eval_<2D source>.json next to the checkpoint)")
     p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--flip", action="store_true", help="average with the mirrored sequence (VideoPose3D's test-time "
+                   "flip augmentation; temporal lifters)")
     args = p.parse_args(argv)
     _check_batch_size(p, args.batch_size)
     try:
@@ -59,12 +69,15 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
     ds = _dataset(test, model, require_3d=True)
     canonical = info.get("output_frame") == "canonical"
     metrics = ("p_mpjpe",) if canonical else ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve")
-    with torch.no_grad():
-        views = predict_views(lambda b: lift_batch(model, b["keypoints_2d"]), ds, batch_size=args.batch_size)
+    try:
+        views = _predict(model, ds, args.batch_size, args.flip)
+    except ValueError as e:
+        print(f"weakpose evaluate: {e}", file=sys.stderr)
+        return 2
     table = evaluate_views(views, metrics=metrics)
     source = "GT projection" if args.data2d is None else Path(args.data2d).name
     exclusions = [f"{e.subject}/{e.action}" for e in data.report.entries if e.reason == "excluded"]
-    protocol = lifter_protocol(source, exclusions)
+    protocol = lifter_protocol(source, exclusions, flip_augmentation=args.flip)
     print(f"{Path(args.checkpoint)} ({info['kind']}, receptive field {receptive_field(model)}, "
           f"output frame {info.get('output_frame', 'camera')}) on {args.subjects}")
     print(table.format(protocol))
@@ -171,8 +184,7 @@ def lift_main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"weakpose lift: {e}", file=sys.stderr)
         return 2
     ds = _dataset(data, model, require_3d=False)
-    with torch.no_grad():
-        views = predict_views(lambda b: lift_batch(model, b["keypoints_2d"]), ds, batch_size=args.batch_size)
+    views = _predict(model, ds, args.batch_size, flip=False)
     lifted: Dict[str, Dict[str, List[np.ndarray]]] = {}
     for (subject, action, camera), (pred, _) in sorted(views.items()):
         lifted.setdefault(subject, {}).setdefault(action, []).append(pred.astype(np.float32))

@@ -258,6 +258,20 @@ class PoseWindowDataset(Dataset):
         }
         return self
 
+    def view_arrays(self):
+        """Per (sequence, camera) view, whole: ``(key, keypoints_2d (N, J, 2), pose_3d (N, 17, 3), root_3d (N, 3))``
+        with ``key = (subject, action, camera)``, float32 arrays from the prepared data (normalised 2D without the
+        edge padding; NaN 3D for views without it). What whole-sequence inference lifts and scores."""
+        prep = self.prepare()._prepared
+        if self.target == "window" or self.chunk_frames > 1:
+            raise ValueError("view_arrays needs a dataset with target='center' and chunk_frames=1")
+        for v, view in enumerate(self.views):
+            n = view["sequence"].num_frames
+            a = prep["pad_start"][v] + prep["before"]
+            b = prep["pose_start"][v]
+            key = (prep["subject"][v], prep["action"][v], prep["camera"][v])
+            yield key, prep["kp"][a:a + n], prep["pose"][b:b + n], prep["root"][b:b + n]
+
     def get_batch(self, indices) -> Dict:
         """The samples ``indices`` as one batch: what collating ``[self[i] for i in indices]`` gives, gathered from
         the prepared arrays (:meth:`prepare`) without a Python loop over samples."""

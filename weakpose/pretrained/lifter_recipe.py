@@ -71,9 +71,10 @@ class WindowSampler:
 
 
 def lift_recording(model: TemporalLifter, x: np.ndarray) -> np.ndarray:
-    """Root-relative 3D (N, 17, 3) of every frame of normalised 2D ``x`` (N, 17, 2) (edges padded)."""
-    with torch.no_grad():
-        out = model(torch.as_tensor(x, dtype=torch.float32)[None], pad_edges=True)[0]
+    """Root-relative 3D (N, 17, 3) of every frame of normalised 2D ``x`` (N, 17, 2): the whole sequence at once,
+    edges padded, in bounded-memory chunks (:meth:`TemporalLifter.lift_sequence`; eval mode)."""
+    model.eval()
+    out = model.lift_sequence(torch.as_tensor(x, dtype=torch.float32))
     return out.numpy().astype(np.float64)
 
 

@@ -25,7 +25,7 @@ from typing import Iterable, Optional
 import torch
 import torch.nn.functional as F
 
-from weakpose.metrics import mpjpe, p_mpjpe
+from weakpose.metrics import mpjpe, mpjpe_per_frame, p_mpjpe, p_mpjpe_per_frame
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel, reproject
 from weakpose.priors import PoseDiscriminator
 from weakpose.priors.temporal_critic import TemporalPoseCritic
@@ -305,6 +305,22 @@ class VideoGanTask(TrainTask):
         self.pose_model.eval()
         pred = self.pose_model.forward_windows(batch["keypoints_2d"])[:, 0]
         return {"mpjpe": mpjpe(pred, batch["pose_3d"]), "p_mpjpe": p_mpjpe(pred, batch["pose_3d"])}
+
+    @torch.no_grad()
+    def validate_dataset(self, dataset, rank: int = 0, world_size: int = 1, device="cpu") -> dict:
+        """MPJPE / P-MPJPE sums over every frame of the validation views (every ``world_size``-th view from
+        ``rank``), each view lifted as a whole sequence (:meth:`TemporalLifter.lift_sequence`)."""
+        self.pose_model.eval()
+        sums = {"mpjpe": [0.0, 0], "p_mpjpe": [0.0, 0]}
+        for i, (_key, kp, pose, _root) in enumerate(dataset.view_arrays()):
+            if i % world_size != rank:
+                continue
+            pred = self.pose_model.lift_sequence(torch.from_numpy(kp).to(device))
+            target = torch.from_numpy(pose).to(device)
+            for name, fn in (("mpjpe", mpjpe_per_frame), ("p_mpjpe", p_mpjpe_per_frame)):
+                sums[name][0] += float(fn(pred, target).sum())
+                sums[name][1] += len(pred)
+        return {k: tuple(v) for k, v in sums.items()}
 
     @torch.no_grad()
     def predict(self, batch) -> torch.Tensor:

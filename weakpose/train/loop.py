@@ -180,6 +180,10 @@ class TrainTask:
         """One optimisation step (or several, e.g. critic then generator) on ``batch``; returns scalars to log."""
         raise NotImplementedError
 
+    # Optional: ``validate_dataset(dataset, rank, world_size, device) -> {name: (sum, count)}`` scores the
+    # validation split in one call (this rank's share) instead of batch by batch through validation_step; the
+    # Trainer sums over ranks and divides. Temporal lifters use it to lift whole sequences.
+
     def validation_step(self, batch: Any) -> Mapping[str, Any]:
         """Per-batch MEAN metrics on a validation batch (the Trainer weights them by batch size)."""
         raise NotImplementedError
@@ -581,8 +585,13 @@ class Trainer:
         sums: dict[str, list[float]] = {}
         was_training = [m.training for m in self.task.modules_by_name().values()]
         self.task.train(False)
+        whole = getattr(self.task, "validate_dataset", None)
         try:
             with torch.no_grad(), self.task.unwrapped():
+                if callable(whole):  # the task scores the split itself (e.g. whole sequences); this rank's share
+                    sums = {k: [float(s), float(c)] for k, (s, c) in
+                            whole(self.val_data, self.ctx.rank, self.ctx.world_size, self.device).items()}
+                    loader = []
                 for batch in loader:
                     n = batch_size_of(batch)
                     out = self.task.validation_step(move_to_device(batch, self.device))
