@@ -96,6 +96,7 @@ class SyntheticConfig:
     mirror_probability: float = 0.5
     placement_radius: float = 0.3  # trajectory centre placed uniformly within this disc around the origin
     test_fraction: float = 2 / 7  # share of each action's sequences given to the test subjects
+    copies: int = 1  # performances of each source clip per subject, each placed, turned and mirrored afresh
 
     def __post_init__(self):
         shared = sorted(set(self.train_subjects) & set(self.test_subjects))
@@ -103,6 +104,8 @@ class SyntheticConfig:
             raise ValueError(f"train and test subjects overlap: {shared}")
         if not self.train_subjects or not self.test_subjects:
             raise ValueError("need at least one training and one test subject")
+        if int(self.copies) < 1:
+            raise ValueError(f"copies must be >= 1, got {self.copies}")
         if not 0 <= self.mirror_probability <= 1:
             raise ValueError(f"mirror_probability must be in [0, 1], got {self.mirror_probability}")
 
@@ -206,9 +209,11 @@ def _feet_level(poses: np.ndarray) -> float:
     return float(np.percentile(poses[:, [H36M17.index("RFoot"), H36M17.index("LFoot")], 2].min(axis=1), 2.0))
 
 
-def _transform_clip(clip: SourceClip, lengths: np.ndarray, config: SyntheticConfig) -> Tuple[np.ndarray, dict]:
-    """Window, mirror, re-proportion, turn and place one source clip for one subject."""
-    rng = _rng(config.seed, "clip", clip.source_id)
+def _transform_clip(clip: SourceClip, lengths: np.ndarray, config: SyntheticConfig,
+                    copy: int = 0) -> Tuple[np.ndarray, dict]:
+    """Window, mirror, re-proportion, turn and place one source clip for one subject (``copy``: which
+    performance of it, each with its own draws; copy 0 keeps the draws of a single-copy set)."""
+    rng = _rng(config.seed, "clip", clip.source_id) if copy == 0 else _rng(config.seed, "clip", clip.source_id, copy)
     p = clip.positions
     start = 0
     if config.max_frames and len(p) > config.max_frames:
@@ -274,11 +279,11 @@ def make_synthetic(out_dir: PathLike = "data/synthetic", config: Optional[Synthe
         bone_table[subject] = [round(float(v), 6) for v in lengths]
         positions_3d[subject], positions_2d[subject], sources[subject] = {}, {}, {}
         counts: Dict[str, int] = {}
-        for clip in assignment[subject]:
+        for clip, copy in ((c, k) for c in assignment[subject] for k in range(int(config.copies))):
             k = counts.get(clip.action, 0)
             counts[clip.action] = k + 1
             name = clip.action if k == 0 else f"{clip.action} {k}"  # H36M style: "Walking", "Walking 1"
-            world, info = _transform_clip(clip, lengths, config)
+            world, info = _transform_clip(clip, lengths, config, copy)
             world32 = world.astype(np.float32)
             views = []
             for c, cam_id in enumerate(H36M_CAMERA_IDS):
@@ -372,10 +377,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--actions", nargs="+", default=None, help="only these actions (e.g. Walking Running)")
     parser.add_argument("--mirror-probability", type=float, default=defaults.mirror_probability)
     parser.add_argument("--bone-jitter", type=float, default=defaults.bone_jitter)
+    parser.add_argument("--copies", type=int, default=defaults.copies,
+                        help="performances of each source clip per subject (30 with --max-frames 0 gives a set of "
+                             "Human3.6M's size: ~1.5 M training windows over 4 cameras)")
     args = parser.parse_args(argv)
     config = SyntheticConfig(seed=args.seed, max_frames=args.max_frames, include_bvh=not args.no_bvh,
                              actions=tuple(args.actions) if args.actions else None,
-                             mirror_probability=args.mirror_probability, bone_jitter=args.bone_jitter)
+                             mirror_probability=args.mirror_probability, bone_jitter=args.bone_jitter,
+                             copies=args.copies)
     try:
         paths = make_synthetic(args.out, config)
     except (KeyError, ValueError, FileNotFoundError) as err:
