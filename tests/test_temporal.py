@@ -275,3 +275,38 @@ def test_trajectory_model_is_the_same_architecture_with_one_joint():
     assert model.num_joints_out == 1 and model.receptive_field() == 27 and model.causal
     assert model(torch.zeros(2, 30, 17, 2)).shape == (2, 4, 1, 3)
     assert math.prod(model.filter_widths) == 27
+
+
+@pytest.mark.parametrize("widths, causal, dense", [((3, 3, 3), False, False), ((3, 5), True, False),
+                                                   ((3, 3, 3), False, True)])
+def test_matrix_product_layers_equal_conv1d(widths, causal, dense):
+    from weakpose.models.temporal import conv1d_reference
+
+    torch.manual_seed(0)
+    model = TemporalLifter(filter_widths=widths, channels=24, causal=causal, dense=dense).double().eval()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.uniform_(-0.3, 0.3)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    rf = model.receptive_field()
+    with torch.no_grad():
+        seq = torch.randn(2, rf + 20, 17, 2, dtype=torch.float64)
+        torch.testing.assert_close(model(seq), conv1d_reference(model, seq, windows=False), rtol=0, atol=1e-12)
+        if not dense:
+            win = torch.randn(5, rf, 17, 2, dtype=torch.float64)
+            torch.testing.assert_close(model.forward_windows(win), conv1d_reference(model, win, windows=True),
+                                       rtol=0, atol=1e-12)
+    # gradients too (training mode, batch statistics): the backward of the products is the convolution's
+    model.train()
+    model.drop.p = 0.0
+    win = torch.randn(6, rf, 17, 2, dtype=torch.float64)
+    fn = model.forward_windows if not dense else model.forward
+    grads = []
+    for f in (fn, lambda x: conv1d_reference(model, x, windows=not dense)):
+        model.zero_grad()
+        f(win).square().sum().backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)

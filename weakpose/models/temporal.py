@@ -46,6 +46,26 @@ from weakpose.skeleton import JointOrder, flip_joints
 __all__ = ["TemporalLifter", "StridedTrainingTwin", "TrajectoryModel", "reproject"]
 
 
+def _conv_time(h: torch.Tensor, weight: torch.Tensor, dilation: int = 1, stride: int = 1) -> torch.Tensor:
+    """A bias-free temporal convolution of channels-last features ``(B, T, C_in)`` with a Conv1d weight
+    ``(C_out, C_in, k)``, as matrix products: stride = k (the training twin's non-overlapping groups) is one
+    product on reshaped patches; stride 1 with any dilation is the sum of k products with shifted slices.
+    Returns ``(B, T', C_out)``; equals ``conv1d`` on ``(B, C_in, T)`` up to rounding."""
+    k = weight.shape[-1]
+    b, t, c = h.shape
+    if stride == k and dilation == 1:
+        t_out = t // k
+        patches = h[:, :t_out * k].reshape(b, t_out, k * c)  # each row: k frames, channels within each frame
+        return patches @ weight.permute(0, 2, 1).reshape(weight.shape[0], k * c).T
+    if stride != 1:
+        raise ValueError(f"_conv_time: stride {stride} with kernel {k} and dilation {dilation} is not supported")
+    t_out = t - (k - 1) * dilation
+    out = h[:, :t_out] @ weight[:, :, 0].T
+    for j in range(1, k):
+        out = out + h[:, j * dilation:j * dilation + t_out] @ weight[:, :, j].T
+    return out
+
+
 class _Block(nn.Module):
     """One residual block: (dilated or dense) temporal conv + BN, then a 1x1 conv + BN (ReLU + dropout after each)."""
 
@@ -125,23 +145,30 @@ class TemporalLifter(nn.Module):
             if isinstance(m, nn.BatchNorm1d):
                 m.momentum = momentum
 
-    # -- shapes ------------------------------------------------------------------------------------------------
-    def _to_channels(self, x: torch.Tensor, who: str) -> torch.Tensor:
-        """(B, T, J, F) -> (B, J·F, T)."""
+    # -- shapes and layers ---------------------------------------------------------------------------------------
+    # Features run channels-last, (B, T, C), and every temporal convolution is computed as matrix products with
+    # the conv modules' weights (:func:`_conv_time`): on CPU, oneDNN's conv1d backward is several times slower
+    # than the same products (3.3x for the 27-frame training twin; bench/README.md). The modules stay Conv1d /
+    # BatchNorm1d, so weight files are unchanged.
+    def _frames_last(self, x: torch.Tensor, who: str) -> torch.Tensor:
+        """(B, T, J, F) -> (B, T, J·F)."""
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{who}: expected a torch tensor (B, T, {self.num_joints_in}, {self.in_features}); "
                             f"got {type(x).__name__}")
         if x.dim() != 4 or x.shape[2:] != (self.num_joints_in, self.in_features):
             raise ValueError(f"{who}: expected shape (B, T, {self.num_joints_in}, {self.in_features}); "
                              f"got {tuple(x.shape)}")
-        return x.reshape(x.shape[0], x.shape[1], -1).transpose(1, 2)
+        return x.reshape(x.shape[0], x.shape[1], -1)
 
-    def _from_channels(self, h: torch.Tensor) -> torch.Tensor:
-        """(B, J_out·3, T') -> (B, T', J_out, 3)."""
-        return h.transpose(1, 2).reshape(h.shape[0], h.shape[2], self.num_joints_out, 3)
+    def _joints_out(self, h: torch.Tensor) -> torch.Tensor:
+        """(B, T', C) -> the 1x1 output convolution (with bias) -> (B, T', J_out, 3)."""
+        out = h @ self.shrink.weight[:, :, 0].T + self.shrink.bias
+        return out.reshape(h.shape[0], h.shape[1], self.num_joints_out, 3)
 
     def _act(self, h: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
-        return self.drop(F.relu(bn(h)))
+        """Batch norm over (B·T, C) - the statistics BatchNorm1d takes over (B, C, T) - then ReLU and dropout."""
+        b, t, c = h.shape
+        return self.drop(F.relu(bn(h.reshape(b * t, c)).reshape(b, t, c)))
 
     # -- inference twin: dilated convolutions over whole sequences ---------------------------------------------
     def forward(self, x: torch.Tensor, pad_edges: bool = False) -> torch.Tensor:
@@ -152,23 +179,23 @@ class TemporalLifter(nn.Module):
         """
         rf = self.receptive_field()
         if pad_edges:
-            self._to_channels(x, "TemporalLifter.forward")  # shape check before padding
+            self._frames_last(x, "TemporalLifter.forward")  # shape check before padding
             before = self.frame_offset
             x = torch.cat([x[:, :1].expand(-1, before, -1, -1), x,
                            x[:, -1:].expand(-1, rf - 1 - before, -1, -1)], dim=1)
-        h = self._to_channels(x, "TemporalLifter.forward")
-        if h.shape[-1] < rf:
-            raise ValueError(f"TemporalLifter.forward: sequence of {h.shape[-1]} frames is shorter than the receptive "
+        h = self._frames_last(x, "TemporalLifter.forward")
+        if h.shape[1] < rf:
+            raise ValueError(f"TemporalLifter.forward: sequence of {h.shape[1]} frames is shorter than the receptive "
                              f"field {rf} (input shape {tuple(x.shape)}); use pad_edges=True")
-        h = self._act(self.expand_conv(h), self.expand_bn)
+        h = self._act(_conv_time(h, self.expand_conv.weight), self.expand_bn)
         for block in self.blocks:
             pad = (block.span - 1) // 2
             start = 2 * pad if self.causal else pad  # residual: the frame the block's output belongs to
-            length = h.shape[-1] - (block.span - 1)
-            residual = h[:, :, start:start + length]
-            y = self._act(block.conv(h), block.bn)
-            h = residual + self._act(block.pointwise(y), block.pointwise_bn)
-        return self._from_channels(self.shrink(h))
+            length = h.shape[1] - (block.span - 1)
+            residual = h[:, start:start + length]
+            y = self._act(_conv_time(h, block.conv.weight, dilation=block.conv.dilation[0]), block.bn)
+            h = residual + self._act(y @ block.pointwise.weight[:, :, 0].T, block.pointwise_bn)
+        return self._joints_out(h)
 
     # -- whole-sequence inference: chunked dilated network with edge padding and optional flip averaging -------
     def _flip_order(self, spec, num_joints: int, which: str) -> JointOrder:
@@ -292,17 +319,17 @@ class TemporalLifter(nn.Module):
             raise ValueError("TemporalLifter.forward_windows: a dense=True model has no strided twin "
                              "(its kernels span the whole dilated range); train it with forward()")
         rf = self.receptive_field()
-        h = self._to_channels(x, "TemporalLifter.forward_windows")
-        if h.shape[-1] != rf:
+        h = self._frames_last(x, "TemporalLifter.forward_windows")
+        if h.shape[1] != rf:
             raise ValueError(f"TemporalLifter.forward_windows: expects windows of exactly the receptive field "
                              f"{rf} frames; got input shape {tuple(x.shape)}")
-        h = self._act(F.conv1d(h, self.expand_conv.weight, stride=self.filter_widths[0]), self.expand_bn)
+        h = self._act(_conv_time(h, self.expand_conv.weight, stride=self.filter_widths[0]), self.expand_bn)
         for block in self.blocks:
             w = block.width
-            residual = h[:, :, (w - 1 if self.causal else w // 2)::w]
-            y = self._act(F.conv1d(h, block.conv.weight, stride=w), block.bn)
-            h = residual + self._act(block.pointwise(y), block.pointwise_bn)
-        return self._from_channels(self.shrink(h))
+            residual = h[:, (w - 1 if self.causal else w // 2)::w]
+            y = self._act(_conv_time(h, block.conv.weight, stride=w), block.bn)
+            h = residual + self._act(y @ block.pointwise.weight[:, :, 0].T, block.pointwise_bn)
+        return self._joints_out(h)
 
     def training_twin(self) -> "StridedTrainingTwin":
         """A module whose ``forward`` is :meth:`forward_windows`; it holds THIS lifter, so they share parameters,
@@ -390,3 +417,29 @@ def reproject(pose_rel, root, intrinsics, distortion_model: str = "h36m"):
     xy = _distort(X[..., :2] / X[..., 2:3], k[..., 4:9], distortion_model)
     uv = xy * k[..., None, 0:2] + k[..., None, 2:4]
     return _from_torch(uv, was_np)
+
+
+def conv1d_reference(model: TemporalLifter, x: torch.Tensor, windows: bool = False) -> torch.Tensor:
+    """``model`` written with ``torch.nn.functional.conv1d`` on ``(B, C, T)`` features, as the published design
+    reads (and as weakpose computed it before the matrix-product layers): the dilated network (``windows=False``,
+    like :meth:`TemporalLifter.forward`) or the strided training twin (``windows=True``). The reference that the
+    tests and ``bench/bench_lifter.py`` compare the fast layers with; not for training."""
+    def act(h, bn):
+        return model.drop(F.relu(bn(h)))
+
+    h = x.reshape(x.shape[0], x.shape[1], -1).transpose(1, 2)
+    w0 = model.filter_widths[0]
+    h = act(F.conv1d(h, model.expand_conv.weight, stride=w0 if windows else 1), model.expand_bn)
+    for block in model.blocks:
+        if windows:
+            w = block.width
+            residual = h[:, :, (w - 1 if model.causal else w // 2)::w]
+            y = act(F.conv1d(h, block.conv.weight, stride=w), block.bn)
+        else:
+            pad = (block.span - 1) // 2
+            start = 2 * pad if model.causal else pad
+            residual = h[:, :, start:start + h.shape[-1] - (block.span - 1)]
+            y = act(block.conv(h), block.bn)
+        h = residual + act(block.pointwise(y), block.pointwise_bn)
+    out = model.shrink(h)
+    return out.transpose(1, 2).reshape(x.shape[0], out.shape[-1], model.num_joints_out, 3)
