@@ -280,7 +280,7 @@ def test_trajectory_model_is_the_same_architecture_with_one_joint():
 @pytest.mark.parametrize("widths, causal, dense", [((3, 3, 3), False, False), ((3, 5), True, False),
                                                    ((3, 3, 3), False, True)])
 def test_matrix_product_layers_equal_conv1d(widths, causal, dense):
-    from weakpose.models.temporal import conv1d_reference
+    from weakpose.models.temporal import conv1d_network
 
     torch.manual_seed(0)
     model = TemporalLifter(filter_widths=widths, channels=24, causal=causal, dense=dense).double().eval()
@@ -293,10 +293,12 @@ def test_matrix_product_layers_equal_conv1d(widths, causal, dense):
     rf = model.receptive_field()
     with torch.no_grad():
         seq = torch.randn(2, rf + 20, 17, 2, dtype=torch.float64)
-        torch.testing.assert_close(model(seq), conv1d_reference(model, seq, windows=False), rtol=0, atol=1e-12)
+        products = model._forward_products(seq.reshape(*seq.shape[:2], -1))  # what training runs
+        torch.testing.assert_close(products, conv1d_network(model, seq, windows=False), rtol=0, atol=1e-12)
+        torch.testing.assert_close(model(seq), products, rtol=0, atol=1e-12)  # inference: the conv1d path
         if not dense:
             win = torch.randn(5, rf, 17, 2, dtype=torch.float64)
-            torch.testing.assert_close(model.forward_windows(win), conv1d_reference(model, win, windows=True),
+            torch.testing.assert_close(model.forward_windows(win), conv1d_network(model, win, windows=True),
                                        rtol=0, atol=1e-12)
     # gradients too (training mode, batch statistics): the backward of the products is the convolution's
     model.train()
@@ -304,7 +306,7 @@ def test_matrix_product_layers_equal_conv1d(widths, causal, dense):
     win = torch.randn(6, rf, 17, 2, dtype=torch.float64)
     fn = model.forward_windows if not dense else model.forward
     grads = []
-    for f in (fn, lambda x: conv1d_reference(model, x, windows=not dense)):
+    for f in (fn, lambda x: conv1d_network(model, x, windows=not dense)):
         model.zero_grad()
         f(win).square().sum().backward()
         grads.append([p.grad.clone() for p in model.parameters()])

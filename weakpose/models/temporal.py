@@ -146,10 +146,11 @@ class TemporalLifter(nn.Module):
                 m.momentum = momentum
 
     # -- shapes and layers ---------------------------------------------------------------------------------------
-    # Features run channels-last, (B, T, C), and every temporal convolution is computed as matrix products with
-    # the conv modules' weights (:func:`_conv_time`): on CPU, oneDNN's conv1d backward is several times slower
-    # than the same products (3.3x for the 27-frame training twin; bench/README.md). The modules stay Conv1d /
-    # BatchNorm1d, so weight files are unchanged.
+    # When gradients are recorded, features run channels-last, (B, T, C), and every temporal convolution is
+    # computed as matrix products with the conv modules' weights (:func:`_conv_time`): on CPU, oneDNN's conv1d
+    # backward is several times slower than the same products (3.3x for the 27-frame training twin;
+    # bench/README.md). Without gradients forward() runs conv1d (:func:`conv1d_network`), whose forward is faster.
+    # The modules stay Conv1d / BatchNorm1d, so weight files are unchanged.
     def _frames_last(self, x: torch.Tensor, who: str) -> torch.Tensor:
         """(B, T, J, F) -> (B, T, J·F)."""
         if not isinstance(x, torch.Tensor):
@@ -187,6 +188,12 @@ class TemporalLifter(nn.Module):
         if h.shape[1] < rf:
             raise ValueError(f"TemporalLifter.forward: sequence of {h.shape[1]} frames is shorter than the receptive "
                              f"field {rf} (input shape {tuple(x.shape)}); use pad_edges=True")
+        if not torch.is_grad_enabled():
+            return conv1d_network(self, x)  # no backward to pay for: oneDNN's conv forward is ~15% faster here
+        return self._forward_products(h)
+
+    def _forward_products(self, h: torch.Tensor) -> torch.Tensor:
+        """The dilated network on channels-last features ``(B, T, J·F)`` as matrix products (training)."""
         h = self._act(_conv_time(h, self.expand_conv.weight), self.expand_bn)
         for block in self.blocks:
             pad = (block.span - 1) // 2
@@ -419,11 +426,11 @@ def reproject(pose_rel, root, intrinsics, distortion_model: str = "h36m"):
     return _from_torch(uv, was_np)
 
 
-def conv1d_reference(model: TemporalLifter, x: torch.Tensor, windows: bool = False) -> torch.Tensor:
+def conv1d_network(model: TemporalLifter, x: torch.Tensor, windows: bool = False) -> torch.Tensor:
     """``model`` written with ``torch.nn.functional.conv1d`` on ``(B, C, T)`` features, as the published design
-    reads (and as weakpose computed it before the matrix-product layers): the dilated network (``windows=False``,
-    like :meth:`TemporalLifter.forward`) or the strided training twin (``windows=True``). The reference that the
-    tests and ``bench/bench_lifter.py`` compare the fast layers with; not for training."""
+    reads (and as weakpose trained it before the matrix-product layers): the dilated network (``windows=False``)
+    or the strided training twin (``windows=True``). :meth:`TemporalLifter.forward` runs it when no gradient is
+    recorded (inference); the tests and ``bench/bench_lifter.py`` compare the matrix-product layers with it."""
     def act(h, bn):
         return model.drop(F.relu(bn(h)))
 
