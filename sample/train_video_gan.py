@@ -48,6 +48,12 @@ class ModelConfig:
     dropout: float = 0.25
     causal: bool = False
     training_twin: bool = True  # False: the dilated network on training windows (same numbers, slower; for bench)
+    # Full supervision only: "chunked" trains the dilated network on chunks of chunk_frames consecutive outputs
+    # (overlapping windows share their features); "twin" the strided twin on single windows; "auto" picks by
+    # receptive field (CHUNKED_FROM below; bench/README.md says why). train.batch_size counts output frames
+    # either way (chunks per step = batch_size / chunk_frames).
+    training: str = "auto"
+    chunk_frames: int = 128
     # The decoupled root (Pavllo et al.): "auto" trains it where its output is used (gan/semi reprojection) and
     # not under full supervision, where it would double the compute for an output nobody reads; "on" also trains
     # it then (absolute camera-frame output, written as trajectory.pt).
@@ -103,6 +109,24 @@ def _real_windows(windows: PoseWindowDataset, length: int, max_windows: int, see
     return pool.index_select(0, idx)
 
 
+# Receptive fields from which "auto" trains on chunks under full supervision (measured: bench/README.md).
+CHUNKED_FROM = 81
+
+
+def _chunked_training(cfg: Config, rf: int) -> bool:
+    mode = cfg.model.training
+    if mode not in ("auto", "twin", "chunked"):
+        raise ValueError(f"model.training must be auto, twin or chunked; got {mode!r}")
+    if mode == "chunked" and cfg.loss.supervision != "full":
+        raise ValueError(f"model.training=chunked is for supervision 'full' (the weak losses are per window); "
+                         f"got {cfg.loss.supervision!r}")
+    if cfg.model.chunk_frames < 1:
+        raise ValueError(f"model.chunk_frames must be >= 1; got {cfg.model.chunk_frames}")
+    if mode == "auto":
+        return cfg.loss.supervision == "full" and rf >= CHUNKED_FROM
+    return mode == "chunked"
+
+
 def main(argv=None) -> int:
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--supervision", choices=SUPERVISION, default=None)
@@ -140,8 +164,16 @@ def main(argv=None) -> int:
     # Training windows: every training subject (their 2D); validation: held-out labelled sequences.
     held_out = {s.key for s in data.splits.val}
     train_seqs = [s for s in data.splits.train if s.key not in held_out]
-    train_ds = PoseWindowDataset(train_seqs, receptive_field=rf + t_win - 1, frame_stride=cfg.data.stride,
-                                 causal=cfg.model.causal, subjects=list(cfg.data.train_subjects))
+    chunked = _chunked_training(cfg, rf)
+    items_per_step = None  # the Trainer's default: train.batch_size windows
+    if chunked:  # chunks tile every frame (no data.stride); a step keeps train.batch_size output frames
+        train_ds = PoseWindowDataset(train_seqs, receptive_field=rf, chunk_frames=cfg.model.chunk_frames,
+                                     causal=cfg.model.causal, subjects=list(cfg.data.train_subjects))
+        items_per_step = max(1, -(-cfg.train.batch_size // cfg.model.chunk_frames))
+        print(f"chunked training: {items_per_step} chunks of {cfg.model.chunk_frames} outputs per step")
+    else:
+        train_ds = PoseWindowDataset(train_seqs, receptive_field=rf + t_win - 1, frame_stride=cfg.data.stride,
+                                     causal=cfg.model.causal, subjects=list(cfg.data.train_subjects))
     # validated on every frame, each held-out view lifted as a whole sequence (VideoGanTask.validate_dataset)
     val_ds = PoseWindowDataset(data.splits.val, receptive_field=rf, causal=cfg.model.causal)
     labelled_ids = [train_ds.subjects.index(s) for s in cfg.data.labelled_subjects if s in train_ds.subjects]
@@ -167,9 +199,10 @@ def main(argv=None) -> int:
                         w_reproj=cfg.loss.w_reproj, w_bone=cfg.loss.w_bone,
                         flip_augmentation=cfg.loss.flip_augmentation, training_twin=cfg.model.training_twin,
                         temporal_critic=temporal, real_windows=real_windows,
-                        temporal_weight=cfg.loss.temporal_weight, temporal_batch=cfg.loss.temporal_batch)
+                        temporal_weight=cfg.loss.temporal_weight, temporal_batch=cfg.loss.temporal_batch,
+                        chunk_frames=cfg.model.chunk_frames if chunked else 1)
     callbacks = [WallClockBudget(cfg.budget_minutes)] if cfg.budget_minutes > 0 else []
-    trainer = Trainer(task, cfg, train_ds, val_ds, resume=args.resume, callbacks=callbacks)
+    trainer = Trainer(task, cfg, train_ds, val_ds, resume=args.resume, callbacks=callbacks, batch_size=items_per_step)
     result = trainer.fit()
     if result.interrupted or not trainer.is_main:
         return 0

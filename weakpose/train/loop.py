@@ -376,7 +376,9 @@ class Trainer:
     ``config`` is the experiment config (saved as ``<out_dir>/config.yaml`` and inside checkpoints); it must be
     a ``TrainConfig`` or have a ``train: TrainConfig`` field. ``resume``: None (fresh run), True (continue from
     ``<out_dir>/last.pt`` when it exists) or a checkpoint path. Steps are counted from 0; ``training_step`` gets
-    the index of the step it performs, and ``trainer.step`` is the number of completed steps.
+    the index of the step it performs, and ``trainer.step`` is the number of completed steps. ``batch_size``:
+    dataset items per step when the script counts ``train.batch_size`` in other units (a chunk holds several
+    output frames); by default ``train.batch_size``.
     Files in ``out_dir``: config.yaml, last.pt, best.pt (when ``best_metric`` is set), metrics.csv,
     metrics.jsonl, tb/ (TensorBoard, when installed).
     """
@@ -389,6 +391,7 @@ class Trainer:
         val_data: Dataset | None = None,
         *,
         collate_fn: Callable[[list[Any]], Any] | None = None,
+        batch_size: int | None = None,
         resume: bool | str | Path | None = None,
         callbacks: Sequence[Any] = (),
     ) -> None:
@@ -422,7 +425,11 @@ class Trainer:
         self.sampler = ShardedSampler(
             len(train_data), seed=self.cfg.seed, shuffle=True, rank=self.ctx.rank, world_size=self.ctx.world_size
         )
-        bs = self.cfg.batch_size
+        # Items per step: train.batch_size unless the script counts it in other units (chunks of several outputs).
+        self.batch_size = int(batch_size) if batch_size is not None else self.cfg.batch_size
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        bs = self.batch_size
         shard = self.sampler.shard_size
         self.steps_per_epoch = shard // bs if self.cfg.drop_last else -(-shard // bs)
         if self.steps_per_epoch < 1:
@@ -619,7 +626,7 @@ class Trainer:
             "step": self.step,
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
-            "batch_size": self.cfg.batch_size,
+            "batch_size": self.batch_size,
             "num_train_samples": len(self.train_data),
             "world_size": self.ctx.world_size,
             "task_class": _class_name(type(self.task)),
@@ -655,7 +662,7 @@ class Trainer:
             self.batch_in_epoch = 0
             return False
         self.sampler.set_epoch(self.epoch)
-        self.sampler.set_start(min(self.batch_in_epoch * cfg.batch_size, self.sampler.shard_size))
+        self.sampler.set_start(min(self.batch_in_epoch * self.batch_size, self.sampler.shard_size))
         loader = self._loader(
             self.train_data,
             self.sampler,
@@ -713,7 +720,7 @@ class Trainer:
             data, collate_fn = BatchedDataset(data), passthrough
         return DataLoader(
             data,
-            batch_size=self.cfg.batch_size,
+            batch_size=self.batch_size,
             sampler=sampler,
             drop_last=drop_last,
             num_workers=self.cfg.num_workers,
@@ -798,18 +805,18 @@ class Trainer:
         self.epoch = int(state["epoch"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
         old_bs, old_world = int(state["batch_size"]), int(state["world_size"])
-        if old_bs != self.cfg.batch_size or old_world != self.ctx.world_size:
+        if old_bs != self.batch_size or old_world != self.ctx.world_size:
             # Continue at the next global-batch boundary after the samples all ranks consumed (see
             # resume_batch_in_epoch); _run_epoch finishes the epoch if that boundary is past its last batch.
             self.batch_in_epoch = min(
                 resume_batch_in_epoch(
-                    self.batch_in_epoch, old_bs, old_world, self.cfg.batch_size, self.ctx.world_size
+                    self.batch_in_epoch, old_bs, old_world, self.batch_size, self.ctx.world_size
                 ),
                 self.steps_per_epoch,
             )
             warnings.warn(
                 f"{path}: batch size/world size changed ({old_bs}x{old_world} -> "
-                f"{self.cfg.batch_size}x{self.ctx.world_size}); continuing epoch {self.epoch} at batch "
+                f"{self.batch_size}x{self.ctx.world_size}); continuing epoch {self.epoch} at batch "
                 f"{self.batch_in_epoch}, but not bit-exactly",
                 stacklevel=3,
             )
