@@ -50,8 +50,8 @@ class ModelConfig:
     training_twin: bool = True  # False: the dilated network on training windows (same numbers, slower; for bench)
     # Full supervision only: "chunked" trains the dilated network on chunks of chunk_frames consecutive outputs
     # (overlapping windows share their features); "twin" the strided twin on single windows; "auto" picks by
-    # receptive field (CHUNKED_FROM below; bench/README.md says why). train.batch_size counts output frames
-    # either way (chunks per step = batch_size / chunk_frames).
+    # receptive field (CHUNKED_FROM below: the twin everywhere so far; bench/README.md says why).
+    # train.batch_size counts output frames either way (chunks per step = batch_size / chunk_frames).
     training: str = "auto"
     chunk_frames: int = 128
     # The decoupled root (Pavllo et al.): "auto" trains it where its output is used (gan/semi reprojection) and
@@ -84,10 +84,14 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
     train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
-        out_dir="runs/video_gan", max_steps=1500, batch_size=128, log_every=50, val_every=250, ckpt_every=250,
+        out_dir="runs/video_gan", max_steps=1500, batch_size=256, log_every=50, val_every=250, ckpt_every=250,
         best_metric="val/p_mpjpe", best_mode="min"))
     budget_minutes: float = 0.0  # > 0: stop after this much wall-clock training time
     test_flip: bool = False  # average each test sequence with its mirror image (VideoPose3D's test-time flip)
+    # Validation views (frames x cameras) at most: held-out sequences evenly spread over the split. Every
+    # validation costs training time; on a Human3.6M-sized set the held-out quarter of the labelled sequences
+    # is ~370 k views (bench/README.md). 0 = all.
+    val_frames: int = 40000
     images_dir: str = "images"
     num_threads: int = 0
 
@@ -109,8 +113,20 @@ def _real_windows(windows: PoseWindowDataset, length: int, max_windows: int, see
     return pool.index_select(0, idx)
 
 
-# Receptive fields from which "auto" trains on chunks under full supervision (measured: bench/README.md).
-CHUNKED_FROM = 81
+def _spread(sequences, max_views: int):
+    """Sequences evenly spread over ``sequences`` holding at most ``max_views`` frames x cameras (0: all; at least
+    one sequence)."""
+    total = sum(s.num_frames * len(s.camera_ids) for s in sequences)
+    if max_views <= 0 or total <= max_views:
+        return list(sequences)
+    every = -(-total // max_views)
+    return list(sequences)[::every] or list(sequences)[:1]
+
+
+# "auto" trains the strided twin at every receptive field: at an equal 3-minute budget on a Human3.6M-sized set
+# (1024 channels, 256 outputs per step) chunks gave 1.5-3.2x the samples/s but worse validation MPJPE at 27, 81 and
+# 243 frames (consecutive outputs make batch-norm statistics and gradients correlated; bench/README.md).
+CHUNKED_FROM = None  # a receptive field from which "auto" would chunk; None: never
 
 
 def _chunked_training(cfg: Config, rf: int) -> bool:
@@ -123,7 +139,7 @@ def _chunked_training(cfg: Config, rf: int) -> bool:
     if cfg.model.chunk_frames < 1:
         raise ValueError(f"model.chunk_frames must be >= 1; got {cfg.model.chunk_frames}")
     if mode == "auto":
-        return cfg.loss.supervision == "full" and rf >= CHUNKED_FROM
+        return cfg.loss.supervision == "full" and CHUNKED_FROM is not None and rf >= CHUNKED_FROM
     return mode == "chunked"
 
 
@@ -175,7 +191,8 @@ def main(argv=None) -> int:
         train_ds = PoseWindowDataset(train_seqs, receptive_field=rf + t_win - 1, frame_stride=cfg.data.stride,
                                      causal=cfg.model.causal, subjects=list(cfg.data.train_subjects))
     # validated on every frame, each held-out view lifted as a whole sequence (VideoGanTask.validate_dataset)
-    val_ds = PoseWindowDataset(data.splits.val, receptive_field=rf, causal=cfg.model.causal)
+    val_ds = PoseWindowDataset(_spread(data.splits.val.sequences, cfg.val_frames), receptive_field=rf,
+                               causal=cfg.model.causal)
     labelled_ids = [train_ds.subjects.index(s) for s in cfg.data.labelled_subjects if s in train_ds.subjects]
     critic = real = None
     if cfg.loss.supervision != "full":
