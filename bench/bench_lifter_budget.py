@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     p.add_argument("--minutes", type=float, default=None)
     p.add_argument("--fields", type=int, nargs="+", default=[27, 81, 243])
     p.add_argument("--chunk", type=int, nargs="+", default=[32, 64, 128],
-                   help="chunk length L for twin-vs-chunked, per receptive field (27, 81, 243 order)")
+                   help="chunk length L for twin-vs-chunked, one per --fields entry in the same order")
     p.add_argument("--old-rev", default=OLD_REV)
     p.add_argument("--data", default=None, help="a VideoPose3D npz folder (default: the budget set, see above)")
     p.add_argument("--work", default=None, help="where runs are written (default: a temporary folder)")
@@ -127,7 +127,9 @@ def main(argv=None) -> int:
         else:
             minutes = args.minutes or 3.0
             pairs = []
-            chunk_of = dict(zip([27, 81, 243], args.chunk))
+            if len(args.chunk) < len(args.fields):
+                p.error(f"--chunk needs one length per --fields entry ({args.fields}); got {args.chunk}")
+            chunk_of = dict(zip(args.fields, args.chunk))
             for rf in args.fields:
                 widths = "[" + ",".join(["3"] * {27: 3, 81: 4, 243: 5}[rf]) + "]"
                 common = ["--supervision", "full", f"model.filter_widths={widths}", *data, *extra]
