@@ -39,7 +39,8 @@ from torch.utils.data import Dataset
 from weakpose.data.datasets import PoseFrameDataset
 from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.evaluation import lifter_protocol, predict_views, report
-from weakpose.models.repnet import RepNetLifter
+from weakpose.lifters import save_lifter
+from weakpose.models.repnet import RepNetCameraLifter, RepNetLifter
 from weakpose.priors import PoseDiscriminator
 from weakpose.tasks.repnet import RepNetTask
 from weakpose.train import TrainConfig, Trainer, start_run
@@ -158,6 +159,14 @@ def main(argv=None) -> int:
     trainer.restore_best(result)
     critic.max_bone_m = PoseDiscriminator().max_bone_m  # the saved prior keeps the default guard
     critic.save(out / "critic.pt")  # the trained critic doubles as a pose prior
+    # lifter.pt: the lifter rotated by its own camera estimate and scaled to the pool's bone length, i.e. the
+    # camera-frame poses this script scores below, so `weakpose evaluate`/`lift` give the same numbers.
+    saved_kwargs = dict(target_bone_length=task.target_bone_length, parents=list(task.parents), **lifter.config)
+    camera_lifter = RepNetCameraLifter(**saved_kwargs)
+    camera_lifter.lifter.load_state_dict(lifter.state_dict())
+    save_lifter(out / "lifter.pt", camera_lifter, "repnet", saved_kwargs, output_frame="camera",
+                meta={"script": "sample/train_repnet.py", "unpaired": cfg.repnet.unpaired, "step": result.best_step,
+                      "selected_on": "validation split of the training subjects"})
 
     test_ds = PoseFrameDataset(data.splits.test)
     views = predict_views(task.predict, test_ds, device=trainer.device)
@@ -183,7 +192,7 @@ def main(argv=None) -> int:
                        keys=["train/loss_reprojection", "train/loss_camera", "train/critic_gap", "val/p_mpjpe",
                              "val/n_mpjpe"],
                        title="RepNet (unpaired 3D), metres / critic units")
-    print(f"wrote {out}/eval.csv, {out}/critic.pt, {images}/repnet_predictions.png, {images}/repnet_curves.png")
+    print(f"wrote {out}/eval.csv, {out}/lifter.pt, {out}/critic.pt, {images}/repnet_predictions.png, {images}/repnet_curves.png")
     return 0
 
 

@@ -30,7 +30,7 @@ import torch
 
 from weakpose.data.datasets import PoseWindowDataset
 from weakpose.data.sources import DataConfig, load_keypoint_data
-from weakpose.evaluation import lifter_protocol, predict_sequences, report
+from weakpose.evaluation import lifter_protocol, predict_roots, predict_sequences, report
 from weakpose.lifters import save_lifter
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel
 from weakpose.priors import PoseDiscriminator
@@ -56,7 +56,7 @@ class ModelConfig:
     chunk_frames: int = 128
     # The decoupled root (Pavllo et al.): "auto" trains it where its output is used (gan/semi reprojection) and
     # not under full supervision, where it would double the compute for an output nobody reads; "on" also trains
-    # it then (absolute camera-frame output, written as trajectory.pt).
+    # it then (absolute camera-frame output; saved inside lifter.pt).
     trajectory: str = "auto"
 
 
@@ -226,14 +226,12 @@ def main(argv=None) -> int:
 
     out = Path(cfg.train.out_dir)
     trainer.restore_best(result)
+    # The decoupled root travels in lifter.pt: `weakpose lift`/`evaluate` then give camera-frame (absolute) poses.
     save_lifter(out / "lifter.pt", pose_model, "temporal", model_kwargs, meta={
         "script": "sample/train_video_gan.py", "supervision": cfg.loss.supervision,
         "temporal_critic": bool(cfg.loss.temporal_critic),
-        "selected_on": "validation split of the labelled subjects", "step": result.best_step})
-    if trajectory is not None:
-        save_lifter(out / "trajectory.pt", trajectory, "trajectory", model_kwargs, meta={
-            "script": "sample/train_video_gan.py", "output": "camera-frame root position, metres (raw: pass "
-            "through VideoGanTask.root_from_output)", "step": result.best_step})
+        "selected_on": "validation split of the labelled subjects", "step": result.best_step},
+        trajectory=trajectory)
     if critic is not None:
         critic.max_bone_m = PoseDiscriminator().max_bone_m
         critic.meta = {"trained_with": "sample/train_video_gan.py", "frame": "camera, root-relative"}
@@ -245,8 +243,13 @@ def main(argv=None) -> int:
         temporal.save(out / "temporal_critic.pt")
     test_ds = PoseWindowDataset(data.splits.test, receptive_field=rf, causal=cfg.model.causal)
     views = predict_sequences(pose_model, test_ds, flip=cfg.test_flip, device=trainer.device)
-    report(views, lifter_protocol(data.two_d_source, data.exclusions, flip_augmentation=cfg.test_flip), out,
-           f"\nTest subjects {cfg.data.test_subjects}; supervision {cfg.loss.supervision}; receptive field {rf}")
+    roots = None if trajectory is None else predict_roots(trajectory, test_ds, flip=cfg.test_flip,
+                                                           device=trainer.device)
+    metrics = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve") + (() if roots is None else ("mrpe", "abs_mpjpe"))
+    report(views, lifter_protocol(data.two_d_source, data.exclusions, flip_augmentation=cfg.test_flip,
+                                  absolute=roots is not None), out,
+           f"\nTest subjects {cfg.data.test_subjects}; supervision {cfg.loss.supervision}; receptive field {rf}",
+           metrics=metrics, roots=roots)
 
     images = Path(cfg.images_dir)
     keys = sorted(views)

@@ -95,22 +95,44 @@ def predict_sequences(model: torch.nn.Module, dataset, flip: bool = False, chunk
     return out
 
 
+@torch.no_grad()
+def predict_roots(trajectory: torch.nn.Module, dataset, flip: bool = False, chunk_frames: int = 4096,
+                  device: torch.device | str = "cpu") -> Dict[Tuple[str, str, str], Tuple[np.ndarray, np.ndarray]]:
+    """The decoupled root model (:class:`~weakpose.models.temporal.TrajectoryModel`) on every view of ``dataset``
+    as a whole sequence: ``{(subject, action, camera): (root_pred (N, 3), root_target (N, 3))}``, camera-frame
+    metres (the target is NaN for views without 3D)."""
+    from weakpose.skeleton import H36M17
+
+    trajectory.eval()
+    dtype = next(trajectory.parameters()).dtype
+    views = list(dataset.view_arrays())
+    out = {}
+    for key, kp, _pose, root in progress(views, len(views), "lift roots", "view"):
+        x = torch.from_numpy(kp).to(device=device, dtype=dtype)
+        pred = trajectory.lift_root_sequence(x, chunk_frames=chunk_frames, flip=H36M17 if flip else None)
+        out[key] = (pred.float().cpu().numpy(), root)
+    return out
+
+
 def evaluate_views(views: Dict[Tuple[str, str, str], Tuple[np.ndarray, np.ndarray]],
-                   metrics: Iterable[str] = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve")) -> EvaluationTable:
-    """Score every (subject, action, camera) view; cameras of one sequence pool into its (subject, action) row."""
+                   metrics: Iterable[str] = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve"),
+                   roots: Dict[Tuple[str, str, str], Tuple[np.ndarray, np.ndarray]] = None) -> EvaluationTable:
+    """Score every (subject, action, camera) view; cameras of one sequence pool into its (subject, action) row.
+    With ``roots`` (:func:`predict_roots`) the absolute metrics "mrpe" and "abs_mpjpe" can be asked for."""
     table = EvaluationTable(metrics=tuple(metrics))
-    for (subject, action, _camera), (pred, target) in sorted(views.items()):
-        table.add(subject, action, pred, target)
+    for key, (pred, target) in sorted(views.items()):
+        pr, tr = roots[key] if roots is not None else (None, None)
+        table.add(key[0], key[1], pred, target, pred_root=pr, target_root=tr)
     return table
 
 
 def report(views, protocol: Protocol, out_dir, header: str = "",
-           metrics: Iterable[str] = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve")) -> EvaluationTable:
-    """Score ``views`` (see :func:`predict_views`), print the per-action table under ``protocol`` and write it to
-    ``out_dir/eval.csv`` and ``out_dir/eval.json``."""
+           metrics: Iterable[str] = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve"), roots=None) -> EvaluationTable:
+    """Score ``views`` (see :func:`predict_views`; ``roots`` see :func:`evaluate_views`), print the per-action
+    table under ``protocol`` and write it to ``out_dir/eval.csv`` and ``out_dir/eval.json``."""
     from pathlib import Path
 
-    table = evaluate_views(views, metrics)
+    table = evaluate_views(views, metrics, roots=roots)
     if header:
         print(header)
     print(table.format(protocol))
@@ -120,12 +142,17 @@ def report(views, protocol: Protocol, out_dir, header: str = "",
 
 
 def lifter_protocol(two_d_source: str, exclusions: Iterable[str] = (), stride: int = 1,
-                    flip_augmentation: bool = False) -> Protocol:
-    """The protocol line of a single-camera lifter evaluated on all frames of every test view."""
+                    flip_augmentation: bool = False, absolute: bool = False,
+                    joints: str = "H36M-17, root included, all 4 cameras") -> Protocol:
+    """The protocol line of a single-camera lifter evaluated on all frames of every test view; ``absolute``: the
+    table also has MRPE / Abs-MPJPE from the lifter's trajectory model."""
+    alignment = ("MPJPE root-relative (P1); P-MPJPE similarity Procrustes, no reflection (P2); "
+                 "N-MPJPE least-squares scale")
+    if absolute:
+        alignment += "; MRPE and Abs-MPJPE camera frame, predicted root, no alignment"
     return Protocol(
-        joints="H36M-17, root included, all 4 cameras",
-        alignment="MPJPE root-relative (P1); P-MPJPE similarity Procrustes, no reflection (P2); "
-                  "N-MPJPE least-squares scale",
+        joints=joints,
+        alignment=alignment,
         two_d_source=two_d_source,
         stride=stride,
         flip_augmentation=flip_augmentation,
@@ -134,4 +161,4 @@ def lifter_protocol(two_d_source: str, exclusions: Iterable[str] = (), stride: i
     )
 
 
-__all__ = ["predict_views", "predict_sequences", "evaluate_views", "report", "lifter_protocol", "progress"]
+__all__ = ["predict_views", "predict_sequences", "predict_roots", "evaluate_views", "report", "lifter_protocol", "progress"]

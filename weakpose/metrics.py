@@ -369,9 +369,23 @@ METRICS: Dict[str, _MetricInfo] = {
     "p_mpjpe": _MetricInfo("P-MPJPE", "mm", 1000.0, "mm"),
     "n_mpjpe": _MetricInfo("N-MPJPE", "mm", 1000.0, "mm"),
     "mpjve": _MetricInfo("MPJVE", "mm/frame", 1000.0, "mm_per_frame"),
+    "mrpe": _MetricInfo("MRPE", "mm", 1000.0, "mm"),
+    "abs_mpjpe": _MetricInfo("Abs-MPJPE", "mm", 1000.0, "mm"),
     "pck": _MetricInfo("PCK", "%", 100.0, "pct"),
     "auc": _MetricInfo("AUC", "%", 100.0, "pct"),
 }
+
+
+def _absolute_errors(name: str, pred, target, pred_root, target_root) -> np.ndarray:
+    """Per-frame MRPE or absolute MPJPE (metres) from root-relative poses and their camera-frame roots."""
+    as_np = lambda a: a.detach().cpu().double().numpy() if _is_torch(a) else np.asarray(a, np.float64)  # noqa: E731
+    pred, target, pr, tr = (as_np(a) for a in (pred, target, pred_root, target_root))
+    if pr.shape != pred.shape[:-2] + (3,) or tr.shape != pr.shape:
+        raise ValueError(f"{name}: roots {pr.shape} / {tr.shape} do not fit poses {pred.shape} (expected "
+                         f"{pred.shape[:-2] + (3,)})")
+    if name == "mrpe":
+        return np.linalg.norm(pr - tr, axis=-1)
+    return np.linalg.norm((pred + pr[..., None, :]) - (target + tr[..., None, :]), axis=-1).mean(-1)
 
 
 def base_action(action: str) -> str:
@@ -519,11 +533,19 @@ class EvaluationTable:
             return auc_per_frame(pred, target, root=self.root)
         raise AssertionError(name)
 
-    def add(self, subject: str, action: str, pred: ArrayLike, target: ArrayLike) -> Dict[str, np.ndarray]:
+    def add(self, subject: str, action: str, pred: ArrayLike, target: ArrayLike, pred_root: Optional[ArrayLike] = None,
+            target_root: Optional[ArrayLike] = None) -> Dict[str, np.ndarray]:
         """Score a sequence (..., N, J, 3) in metres and store its per-frame errors; returns them (NumPy, metres).
 
-        Leading dimensions (e.g. cameras) are flattened into frames; MPJVE differences along axis -3.
+        Leading dimensions (e.g. cameras) are flattened into frames; MPJVE differences along axis -3. The
+        absolute metrics need the camera-frame roots ``pred_root``/``target_root`` (..., N, 3) of root-relative
+        ``pred``/``target``: "mrpe" is the root position error (Pavllo et al. 2019's MRPE), "abs_mpjpe" the MPJPE
+        of ``pose + root`` without root alignment.
         """
+        absolute = [m for m in self.metrics if m in ("mrpe", "abs_mpjpe")]
+        if absolute and (pred_root is None or target_root is None):
+            raise ValueError(f"EvaluationTable.add({subject!r}, {action!r}): metrics {absolute} need pred_root and "
+                             f"target_root")
         pred = pred if _is_torch(pred) else np.asarray(pred)
         target = target if _is_torch(target) else np.asarray(target)
         if tuple(pred.shape) != tuple(target.shape) or len(pred.shape) < 3:
@@ -534,7 +556,8 @@ class EvaluationTable:
         with torch.no_grad():
             errors = {}
             for name in self.metrics:
-                value = self._per_frame(name, pred, target)
+                value = (_absolute_errors(name, pred, target, pred_root, target_root) if name in absolute
+                         else self._per_frame(name, pred, target))
                 if _is_torch(value):
                     value = value.detach().cpu().double().numpy()
                 errors[name] = np.asarray(value, dtype=np.float64).reshape(-1)

@@ -26,6 +26,7 @@ from torch import nn
 
 __all__ = [
     "RepNetLifter",
+    "RepNetCameraLifter",
     "RepNetOutput",
     "center_keypoints",
     "reprojection_loss",
@@ -180,3 +181,29 @@ class RepNetLifter(nn.Module):
         pose = pose - pose[:, self.root:self.root + 1]  # root-relative by construction, like the centred 2D
         camera = self.camera_branch(flat).reshape(-1, 2, 3)
         return RepNetOutput(pose_3d=pose, camera=camera, keypoints_2d=w, scale_2d=scale)
+
+
+class RepNetCameraLifter(nn.Module):
+    """A trained :class:`RepNetLifter` as a plain camera-frame lifter, for ``lifter.pt`` files
+    (``weakpose evaluate`` / ``lift``): ``(B, J, 2) -> (B, J, 3)`` root-relative poses in the CAMERA frame,
+    metres.
+
+    The canonical pose is rotated by the estimated camera (:func:`to_camera_frame`: K orthonormalised into the
+    nearest rotation) and scaled to ``target_bone_length`` (the mean bone length of the training script's 3D pool),
+    because a weak-perspective camera leaves the scale to the prior -- exactly what ``RepNetTask.lift`` does when
+    the training script reports its numbers. The camera's depth axis is the weak-perspective one (no absolute
+    depth): there is no trajectory for RepNet.
+    """
+
+    def __init__(self, target_bone_length: float, parents=None, **lifter_kwargs):
+        super().__init__()
+        from weakpose.skeleton import H36M17
+
+        self.lifter = RepNetLifter(**lifter_kwargs)
+        self.parents = list(H36M17.parents if parents is None else parents)
+        self.register_buffer("target_bone_length", torch.tensor(float(target_bone_length)))
+
+    def forward(self, keypoints_2d: torch.Tensor) -> torch.Tensor:
+        out = self.lifter(keypoints_2d)
+        return rescale_to_bone_length(to_camera_frame(out.pose_3d, out.camera), self.target_bone_length,
+                                      self.parents)

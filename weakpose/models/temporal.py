@@ -377,6 +377,23 @@ class TrajectoryModel(TemporalLifter):
         super().__init__(num_joints_in=num_joints_in, in_features=in_features, num_joints_out=1,
                          filter_widths=filter_widths, channels=channels, dropout=dropout, causal=causal, dense=dense)
 
+    @staticmethod
+    def to_root(raw: torch.Tensor) -> torch.Tensor:
+        """Network output ``(..., 3)`` -> camera-frame root in metres: x, y as output; depth kept in front of the
+        camera, ``z = 0.5 + softplus(raw_z + 4)`` (about 4.5 m at initialisation, where capture subjects stand; a
+        raw depth near zero would make a reprojection loss explode before anything is learnt)."""
+        return torch.cat([raw[..., :2], 0.5 + F.softplus(raw[..., 2:] + 4.0)], dim=-1)
+
+    @torch.no_grad()
+    def lift_root_sequence(self, keypoints: torch.Tensor, chunk_frames: int = 4096,
+                           flip: Optional[JointOrder] = None) -> torch.Tensor:
+        """Whole sequences ``(T, J, F)`` or ``(B, T, J, F)`` of ABSOLUTE normalised 2D -> camera-frame root
+        ``(T, 3)`` / ``(B, T, 3)`` metres (:meth:`lift_sequence` then :meth:`to_root`). With ``flip`` (the input
+        layout, e.g. ``H36M17``) the raw outputs of the sequence and of its mirror (x negated back) are averaged
+        before the depth transform."""
+        spec = None if flip is None else (flip, ([], []))
+        return self.to_root(self.lift_sequence(keypoints, chunk_frames=chunk_frames, flip=spec)[..., 0, :])
+
 
 def _root_like(pose: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
     """Root ``(..., 3)`` or ``(..., 1, 3)`` -> ``(..., 1, 3)`` matching ``pose (..., J, 3)``."""

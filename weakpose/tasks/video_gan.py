@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 import torch
-import torch.nn.functional as F
 
 from weakpose.metrics import mpjpe, mpjpe_per_frame, p_mpjpe, p_mpjpe_per_frame
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel, reproject
@@ -114,10 +113,8 @@ class VideoGanTask(TrainTask):
     # -- pieces ---------------------------------------------------------------------------------------------
     @staticmethod
     def root_from_output(raw: torch.Tensor) -> torch.Tensor:
-        """Trajectory output -> camera-frame root: depth kept in front of the camera (z = 0.5 + softplus(raw + 4),
-        about 4.5 m at initialisation, where capture subjects stand); a raw depth near zero would make the
-        reprojection loss explode before anything is learnt."""
-        return torch.cat([raw[..., :2], 0.5 + F.softplus(raw[..., 2:] + 4.0)], dim=-1)
+        """Trajectory output -> camera-frame root (:meth:`TrajectoryModel.to_root`, kept here for callers)."""
+        return TrajectoryModel.to_root(raw)
 
     @staticmethod
     def reprojection_error(pose: torch.Tensor, root: torch.Tensor, intrinsics: torch.Tensor,
