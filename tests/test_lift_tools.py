@@ -74,8 +74,7 @@ def test_lift_converts_coco_and_writes_npz_and_gif(setup, tmp_path):
                                 "video_metadata": {"clip.mp4": {"w": 640, "h": 360}}}, dtype=object))
     gif = tmp_path / "lift.gif"
     assert cli(["lift", "--checkpoint", str(ckpt), "--keypoints", str(kp_file), "--gif", str(gif)]) == 0
-    out = np.load(tmp_path / "data_2d_custom_clip_3d.npz", allow_pickle=True)["positions_3d"].item()
-    lifted = out["clip.mp4"]["custom"][0]
+    lifted = np.load(tmp_path / "data_2d_custom_clip_3d.npz")["clip.mp4/relative"]
     h36m, _ = coco17_to_h36m17(coco[..., :2].astype(np.float64))
     norm = np.stack([h36m[..., 0] / 640 * 2 - 1, h36m[..., 1] / 640 * 2 - 360 / 640], -1)
     with torch.no_grad():

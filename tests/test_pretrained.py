@@ -113,8 +113,7 @@ def test_lift_without_checkpoint_uses_the_shipped_lifter(lifter, tmp_path):
                                 "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]],
                                 "video_metadata": {"clip.mp4": {"w": w, "h": h}}}, dtype=object))
     assert cli(["lift", "--keypoints", str(kp), "--gif", ""]) == 0
-    lifted = np.load(tmp_path / "data_2d_custom_clip_3d.npz", allow_pickle=True)["positions_3d"].item()
-    got = lifted["clip.mp4"]["custom"][0]
+    got = np.load(tmp_path / "data_2d_custom_clip_3d.npz")["clip.mp4/relative"]
     again, _ = load_lifter(pretrained_path("temporal_lifter"))
     np.testing.assert_allclose(got, lift_recording(again, uv_to_norm(uv, w, h)), atol=1e-4)
 

@@ -57,14 +57,15 @@ def test_lift_without_video_metadata_asks_for_image_size(tmp_path, pixels, capsy
     out = tmp_path / "o.npz"
     assert cli(["lift", "--keypoints", str(path), "--gif", "", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "nometa.npz" in err[0] and "'clip.mp4'" in err[0] and "--image-size W H" in err[0]
-    assert cli(["lift", "--keypoints", str(path), "--gif", "", "--out", str(out), "--image-size", "1920", "1080"]) == 0
+    assert len(err) == 1 and "nometa.npz" in err[0] and "'clip.mp4'" in err[0] and "--width W --height H" in err[0]
+    assert cli(["lift", "--keypoints", str(path), "--gif", "", "--out", str(out), "--width", "1920", "--height",
+                "1080"]) == 0
     # same result as a file that carries the size in its metadata
     meta_path = _custom_file(tmp_path / "meta.npz", pixels, {"clip.mp4": {"w": 1920, "h": 1080}})
     out2 = tmp_path / "o2.npz"
     assert cli(["lift", "--keypoints", str(meta_path), "--gif", "", "--out", str(out2)]) == 0
-    a = np.load(out, allow_pickle=True)["positions_3d"].item()["clip.mp4"]["custom"][0]
-    b = np.load(out2, allow_pickle=True)["positions_3d"].item()["clip.mp4"]["custom"][0]
+    a = np.load(out)["clip.mp4/relative"]
+    b = np.load(out2)["clip.mp4/relative"]
     np.testing.assert_array_equal(a, b)
 
 
@@ -137,8 +138,10 @@ def test_lift_refuses_an_image_size_the_keypoints_do_not_fit(tmp_path, pixels, c
     path = _custom_file(tmp_path / "small.npz", pixels, {"clip.mp4": {"w": 480, "h": 270}})
     assert cli(["lift", "--keypoints", str(path), "--gif", "", "--out", str(tmp_path / "o.npz")]) == 2
     err = capsys.readouterr().err
-    assert "small.npz: video 'clip.mp4' view 0: 100% of the keypoints lie far outside the 480x270 image" in err
+    assert "small.npz: video 'clip.mp4': 100% of the keypoints lie far outside the 480x270 image" in err
+    # the size given on the command line wins over the file's (wrong) metadata, and says so
     assert cli(["lift", "--keypoints", str(path), "--gif", "", "--out", str(tmp_path / "o.npz"),
-                "--image-size", "1920", "1080"]) == 2  # the file's own size wins over the option
+                "--width", "1920", "--height", "1080"]) == 0
+    assert "using 1920x1080, not the file's 480x270" in capsys.readouterr().out
     fits = _custom_file(tmp_path / "fits.npz", pixels, {"clip.mp4": {"w": 1920, "h": 1080}})
     assert cli(["lift", "--keypoints", str(fits), "--gif", "", "--out", str(tmp_path / "o.npz")]) == 0

@@ -14,7 +14,7 @@ SUBCOMMANDS = {
                             "crop an original Human3.6M release (videos/frames, masks) into the multi-view layout"),
     "convert-smpl": ("weakpose.body.model_file", "convert an official SMPL .pkl (no chumpy needed) to weakpose's .npz"),
     "evaluate": ("weakpose.lift_tools:evaluate_main", "per-action errors of a saved lifter on the test subjects"),
-    "lift": ("weakpose.lift_tools:lift_main", "lift a 2D keypoint file to 3D with a saved lifter (npz + GIF)"),
+    "lift": ("weakpose.lift_tools:lift_main", "lift a 2D keypoint file (any common detector format) to 3D: npz + mp4"),
 }
 
 

@@ -569,15 +569,26 @@ def load_videopose3d(path_3d: Optional[PathLike] = None, path_2d: Optional[PathL
 
 
 def _convert_2d(arr, where: str, metadata: dict, layout: Optional[str]) -> View:
-    """One view of a VideoPose3D 2D file -> H36M-17 pixels (+ confidences when the file has them)."""
+    """One view of a VideoPose3D 2D file -> H36M-17 pixels (+ confidences when the file has them).
+
+    Joints a detector did not find (NaN, confidence 0, or exactly (0, 0)) are filled as every keypoint reader
+    fills them (:func:`weakpose.data.keypoint_files.to_h36m17_filled`: interpolated in time, confidence 0); a view
+    with a joint never found is refused. Confidences are returned when the file has them or something was filled.
+    """
+    from weakpose.data.keypoint_files import to_h36m17_filled  # the one fill path of every keypoint reader
+
     arr = np.asarray(arr)
     if arr.ndim != 3:
         raise H36MFormatError(f"{where}: 2D keypoints must have shape (N, J, 2) or (N, J, 3); got {arr.shape}")
     name = resolve_2d_layout(metadata, arr.shape[1], where, layout)
-    xy, conf = check_keypoints_2d(arr, where)
+    xy, conf = check_keypoints_2d(arr, where, allow_missing=True)
     check_pixel_units(xy, where)
-    xy17, conf17 = to_h36m17(xy, name, conf)
-    return np.asarray(xy17, np.float32), (None if conf is None else np.asarray(conf17, np.float32))
+    filled = to_h36m17_filled(xy, conf, name, where)
+    if filled.joints_filled:  # counted and said, never silent
+        log.warning("%s: %s", where, filled.summary())
+    if conf is None and not filled.joints_filled:
+        return filled.xy, None
+    return filled.xy, filled.conf
 
 
 # ---------------------------------------------------------------------------------------------------------

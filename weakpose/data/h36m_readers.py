@@ -117,11 +117,13 @@ def mm_to_metres(arr: np.ndarray, where: str) -> np.ndarray:
     return check_positions_3d(np.asarray(arr, dtype=np.float64) / 1000.0, where)
 
 
-def check_keypoints_2d(arr, where: str, num_joints: Optional[int] = None
+def check_keypoints_2d(arr, where: str, num_joints: Optional[int] = None, allow_missing: bool = False
                        ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Validate 2D keypoints ``(N, J, 2)`` or ``(N, J, 3)`` (third column = confidence) in pixels.
 
-    Returns ``(xy float32 (N, J, 2), confidence float32 (N, J) or None)``.
+    Returns ``(xy float32 (N, J, 2), confidence float32 (N, J) or None)``. NaN/inf values are refused unless
+    ``allow_missing`` (detections: they mark joints not found, which
+    :func:`weakpose.data.keypoint_files.fill_missing` fills).
     """
     arr = _numeric_array(arr, where)
     if arr.ndim != 3 or arr.shape[-1] not in (2, 3):
@@ -130,7 +132,8 @@ def check_keypoints_2d(arr, where: str, num_joints: Optional[int] = None
         raise H36MFormatError(f"{where}: expected {num_joints} joints, got shape {arr.shape}")
     if arr.shape[0] == 0:
         raise H36MFormatError(f"{where}: 2D keypoints have no frames (shape {arr.shape})")
-    _check_finite(arr, where)
+    if not allow_missing:
+        _check_finite(arr, where)
     xy = arr[..., :2].astype(np.float32)
     conf = arr[..., 2].astype(np.float32) if arr.shape[-1] == 3 else None
     return xy, conf
@@ -295,13 +298,21 @@ def check_pair(path_3d, path_2d) -> None:
             f"weakpose make-synthetic)")
 
 
-def resolve_2d_layout(metadata: dict, num_joints: int, where: str, layout: Optional[str] = None) -> str:
-    """The joint layout ('h36m17', 'h36m32', 'coco17', 'mpii16') of a VideoPose3D 2D file.
+#: 2D layouts that convert to H36M-17 (:func:`weakpose.skeleton.to_h36m17`).
+LAYOUTS_2D = ("h36m17", "h36m32", "coco17", "mpii16", "halpe26", "body25")
+# Joint counts that name one layout (17 does not: H36M-17 and COCO-17 share it).
+_LAYOUT_BY_COUNT = {16: "mpii16", 25: "body25", 26: "halpe26", 32: "h36m32"}
 
-    ``metadata['layout_name']`` decides when present ('h36m' with 17 or 32 joints, 'coco', 'mpii'/'mpii16');
-    without it the joint count does (VideoPose3D's GT files: 17 -> H36M-17; its Stacked-Hourglass files:
-    16 -> MPII-16 as in Martinez et al.). ``layout`` overrides both. ``metadata['keypoints_symmetry']``, when
-    present, must match the layout's left/right joints, so a file in an unexpected order fails loudly.
+
+def resolve_2d_layout(metadata: dict, num_joints: int, where: str, layout: Optional[str] = None) -> str:
+    """The joint layout ('h36m17', 'h36m32', 'coco17', 'mpii16', 'halpe26', 'body25') of a VideoPose3D 2D file.
+
+    ``metadata['layout_name']`` decides when present ('h36m' with 17 or 32 joints, 'coco', 'mpii'/'mpii16',
+    'halpe'/'halpe26', 'body25'/'body_25'/'openpose'); without it the joint count does (VideoPose3D's GT files:
+    17 -> H36M-17 when ``keypoints_symmetry`` says so; its Stacked-Hourglass files: 16 -> MPII-16 as in Martinez
+    et al.; 25 -> BODY-25, 26 -> Halpe-26, 32 -> H36M-32). ``layout`` overrides both.
+    ``metadata['keypoints_symmetry']``, when present, must match the layout's left/right joints, so a file in an
+    unexpected order fails loudly.
     """
     declared = metadata.get("num_joints")
     if declared is not None and int(declared) != num_joints:
@@ -310,7 +321,7 @@ def resolve_2d_layout(metadata: dict, num_joints: int, where: str, layout: Optio
     if not name and num_joints == 17:
         name = _layout_of_17_joints(metadata, where)
     if name in ("", "h36m"):
-        by_count = {17: "h36m17", 32: "h36m32", 16: "mpii16"} if not name else {17: "h36m17", 32: "h36m32"}
+        by_count = _LAYOUT_BY_COUNT if not name else {17: "h36m17", 32: "h36m32"}
         if num_joints not in by_count:
             raise H36MFormatError(f"{where}: cannot tell the joint layout of {num_joints} joints "
                                   f"(layout_name={metadata.get('layout_name')!r}); pass layout=")
@@ -318,8 +329,9 @@ def resolve_2d_layout(metadata: dict, num_joints: int, where: str, layout: Optio
     try:
         order = get_order(name)
     except KeyError:
-        raise H36MFormatError(f"{where}: unknown 2D layout {name!r}; known: h36m, h36m32, coco, mpii16") from None
-    if order.name not in ("h36m17", "h36m32", "coco17", "mpii16"):
+        raise H36MFormatError(f"{where}: unknown 2D layout {name!r}; known: h36m, h36m32, coco, mpii16, halpe26, "
+                              f"body25") from None
+    if order.name not in LAYOUTS_2D:
         raise H36MFormatError(f"{where}: 2D layout {order.name!r} cannot be converted to H36M-17")
     if order.num_joints != num_joints:
         raise H36MFormatError(f"{where}: layout {order.name!r} has {order.num_joints} joints, arrays have "
@@ -434,7 +446,7 @@ def list_files(folder: Path, suffix: str) -> List[Path]:
 __all__ = [
     "H36M_ACTIONS", "ACTION_ALIASES", "H36MFormatError", "canonical_action_name", "action_base",
     "is_h36m_subject", "subject_dirs", "split_sh_file_name", "check_positions_3d", "check_keypoints_2d",
-    "check_pixel_units", "NORMALISED_LIMIT",
+    "check_pixel_units", "NORMALISED_LIMIT", "LAYOUTS_2D",
     "mm_to_metres", "read_npz_object", "read_videopose3d_3d", "read_videopose3d_2d", "resolve_2d_layout",
     "PAIR_ID_KEY", "write_npz_pair", "read_pair_id", "check_pair",
     "read_martinez_3d", "read_martinez_sh", "read_cdf_3d", "list_files",
