@@ -179,3 +179,21 @@ def test_repnet_lifter_file_evaluates_to_the_numbers_its_script_reported(synthet
     ours = json.loads(mine.read_text())
     for key in ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm"):
         assert ours["mean_over_actions"][key] == pytest.approx(reported["mean_over_actions"][key], rel=1e-4)
+
+
+def test_evaluate_reads_an_original_release_tree_and_filters_actions(tmp_path, capsys, rng):
+    from fixtures_h36m import write_cdf_pose
+
+    root = tmp_path / "release"
+    for subject in ("S9", "S11"):
+        for action in ("Walking", "Eating"):
+            write_cdf_pose(root, subject, action, make_poses_mm(rng, 10))
+    torch.manual_seed(0)
+    model = MLPLifter(width=16, num_blocks=1, dropout=0.0).eval()
+    ckpt = save_lifter(tmp_path / "lifter.pt", model, "mlp", {"width": 16, "num_blocks": 1, "dropout": 0.0})
+    out = tmp_path / "eval.json"
+    assert cli(["evaluate", "--checkpoint", str(ckpt), "--data3d", str(root), "--actions", "Walking",
+                "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert list(doc["actions"]) == ["Walking"] and doc["frames"] == 2 * 4 * 10  # 2 subjects x 4 cameras
+    assert "2D source GT projection" in capsys.readouterr().out

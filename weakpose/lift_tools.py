@@ -205,11 +205,11 @@ def _render_path(args, out: Path, video: str, several: bool) -> Optional[Path]:
 def _render(path: Path, result, source_video: Optional[str], camera) -> None:
     from weakpose.viz.video import write_lift_gif, write_lift_video
 
-    K = None if camera is None else np.asarray(camera.K, np.float64)
+    K = None if camera is None or not getattr(camera, "intrinsics_given", True) else np.asarray(camera.K, np.float64)
     reprojected, how = result.reprojected_2d(K)
     poses = result.camera_frame if result.camera_frame is not None else result.relative
     fps = result.fps or 25.0
-    title = f"{Path(result.lifter).name}: {result.output_frame} frame; grey = 3D reprojected ({how})"
+    title = f"{Path(result.lifter).name}: {result.output_frame} frame; yellow = 3D reprojected ({how})"
     if path.suffix.lower() == ".gif":
         write_lift_gif(path, result.keypoints_2d, poses, result.image_size, fps, reprojected_2d=reprojected,
                        confidences=result.confidences, title=title)
@@ -234,11 +234,11 @@ def lift_main(argv: Optional[Sequence[str]] = None) -> int:
                    "27-frame temporal lifter shipped with weakpose (trained on CMU motion, see README)")
     p.add_argument("--video", default=None, help="the source video: image size and fps from it, frames drawn under "
                    "the keypoints in the mp4")
-    p.add_argument("--width", type=int, default=None, help="image width in pixels (when neither the file nor "
-                   "--video gives it)")
+    p.add_argument("--width", type=int, default=None, help="image width in pixels (overrides the file's metadata "
+                   "and --video; needed when neither gives it)")
     p.add_argument("--height", type=int, default=None, help="image height in pixels")
     p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None, help=argparse.SUPPRESS)
-    p.add_argument("--fps", type=float, default=None, help="frames per second (default: the video's, else 50)")
+    p.add_argument("--fps", type=float, default=None, help="frames per second (default: --video's, else the file's, else 50)")
     p.add_argument("--camera", default=None, help="extrinsics for world-frame output: a JSON with R (3x3), t "
                    "(metres, x_cam = R X + t) and optional K, or h36m:<subject>:<camera id>")
     p.add_argument("--flip", action="store_true", help="test-time flip averaging (temporal lifters)")
@@ -247,7 +247,7 @@ def lift_main(argv: Optional[Sequence[str]] = None) -> int:
                    "PATH.gif (short clips); default <out>.mp4 next to the npz")
     p.add_argument("--no-render", action="store_true", help="write the npz only")
     p.add_argument("--gif", default=None, help=argparse.SUPPRESS)  # older spelling of --render PATH
-    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--batch-size", type=int, default=1024, help="frames per forward pass of single-frame lifters")
     args = p.parse_args(argv)
     _check_batch_size(p, args.batch_size)
     if args.gif is not None and args.render is None:
@@ -288,7 +288,8 @@ def _lift(args) -> int:
                   f"{track.image_size[0]}x{track.image_size[1]}")
         where = f"{args.keypoints}: video {name!r}"
         results[name] = lift_track(track, image_size=size, fps=fps_option or track.fps or 50.0,
-                                   checkpoint=args.checkpoint, camera=camera, flip=args.flip, name=where)
+                                   checkpoint=args.checkpoint, camera=camera, flip=args.flip, name=where,
+                                   batch_size=args.batch_size)
     out = Path(args.out) if args.out else Path(args.keypoints).with_name(Path(args.keypoints).stem + "_3d.npz")
     save_results(out, results)
     for r in results.values():

@@ -101,8 +101,14 @@ def weak_perspective_fit(poses: np.ndarray, keypoints: np.ndarray) -> np.ndarray
     return (s[:, None, None] * xc + y.mean(-2, keepdims=True)).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=4)
 def _load(checkpoint: str):
+    """The lifter (and trajectory) of ``checkpoint``, read once per file version (lifting many videos)."""
+    return _load_version(checkpoint, os.stat(checkpoint).st_mtime_ns) if os.path.isfile(checkpoint) else \
+        _load_version(checkpoint, None)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_version(checkpoint: str, _mtime):
     from weakpose.lifters import load_lifter, load_trajectory
 
     model, info = load_lifter(checkpoint)
@@ -154,7 +160,9 @@ def camera_from(spec: Any):
     K = np.asarray(spec.get("K", np.eye(3)), np.float64)
     if K.shape != (3, 3):
         raise ValueError(f"{where}: K must be 3x3; got {K.shape}")
-    return Camera(R, t, K, name=spec.get("name"))
+    camera = Camera(R, t, K, name=spec.get("name"))
+    camera.intrinsics_given = "K" in spec  # without K, reprojection falls back to the per-frame fit
+    return camera
 
 
 def lift(keypoints, *, layout: Optional[str] = None, image_size: Optional[Sequence[int]] = None,
@@ -204,7 +212,8 @@ def lift(keypoints, *, layout: Optional[str] = None, image_size: Optional[Sequen
 
 def lift_track(track, *, image_size: Optional[Sequence[int]], fps: Optional[float] = None,
                checkpoint: Optional[PathLike] = None, camera: Any = None, flip: bool = False,
-               device: Union[str, torch.device] = "cpu", chunk_frames: int = 4096, name: str = "") -> LiftResult:
+               device: Union[str, torch.device] = "cpu", chunk_frames: int = 4096, name: str = "",
+               batch_size: int = 4096) -> LiftResult:
     """Lift one prepared H36M-17 track (:class:`~weakpose.data.keypoint_files.Track`): steps 3-5 of :func:`lift`."""
     if image_size is None:
         raise ValueError(f"{name or 'keypoints'}: no image size: the file's metadata has none; pass "
@@ -218,7 +227,9 @@ def lift_track(track, *, image_size: Optional[Sequence[int]], fps: Optional[floa
     model.to(device)
     dtype = next(model.parameters()).dtype
     x = torch.as_tensor(normalize_screen_coordinates(track.xy.astype(np.float32), w, h), dtype=dtype, device=device)
-    relative = _lift_relative(model, x, flip, chunk_frames)
+    if getattr(model, "in_features", 2) == 3:  # lifters trained on (x, y, confidence); filled joints carry 0
+        x = torch.cat([x, torch.as_tensor(track.conf, dtype=dtype, device=device)[..., None]], -1)
+    relative = _lift_relative(model, x, flip, chunk_frames, batch_size)
     out = LiftResult(relative=relative, keypoints_2d=track.xy.astype(np.float32),
                      confidences=track.conf.astype(np.float32), interpolated=track.missing.copy(),
                      image_size=(w, h), layout=track.layout, lifter=ckpt,

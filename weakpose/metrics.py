@@ -489,7 +489,8 @@ class _Sequence:
 class EvaluationTable:
     """Accumulates per-frame errors per (subject, action) for several metrics and summarises them per action.
 
-    ``metrics`` are names from `METRICS` ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "pck", "auc"). Adding the same
+    ``metrics`` are names from `METRICS` ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "mrpe", "abs_mpjpe", "pck", "auc";
+    the two absolute ones need the roots passed to :meth:`add`). Adding the same
     (subject, action) twice appends frames (e.g. one call per camera). Within an action, frames of all its
     sub-actions and subjects are pooled (frame-weighted, as VideoPose3D does per action); the headline mean then
     weights every action equally.

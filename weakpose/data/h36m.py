@@ -493,7 +493,7 @@ def load_videopose3d(path_3d: Optional[PathLike] = None, path_2d: Optional[PathL
     path_3d: ``data_3d_*.npz`` (``positions_3d``: world metres, 32 or 17 joints) or ``None`` for 2D-only data.
     path_2d: ``data_2d_*.npz`` (``positions_2d`` + ``metadata``) or ``None``: then, with ``project_2d``, the 2D
         is the ground-truth projection of the 3D through ``cameras``.
-    layout: override of the 2D layout ('h36m17', 'h36m32', 'coco17', 'mpii16'); by default read from
+    layout: override of the 2D layout ('h36m17', 'h36m32', 'coco17', 'mpii16', 'halpe26', 'body25'); by default read from
         ``metadata`` (see :func:`~weakpose.data.h36m_readers.resolve_2d_layout`).
     cameras: see :func:`resolve_cameras`. Views of H36M subjects are matched to cameras by list position
         (54138969, 55011271, 58860488, 60457274); custom subjects' views are called "0", "1", ...

@@ -305,8 +305,8 @@ def humaneva15_to_h36m17(x, conf=None):
     Returns ``(x17, conf17)`` like the converters of :mod:`weakpose.skeleton`; ``conf17`` is all ones without
     ``conf`` (``(..., 15)``).
 
-    Thirteen joints map directly (pelvis -> Hip, thorax -> Thorax, shoulders, elbows, wrists, hips, knees, ankles
-    -> Feet) and HumanEva's head -> Head. Two are derived, with the smaller confidence of their sources:
+    Fifteen joints map directly (pelvis -> Hip, thorax -> Thorax, shoulders, elbows, wrists, hips, knees, ankles
+    -> Feet, and HumanEva's head -> Head). Two are derived, with the smaller confidence of their sources:
     Spine = midpoint of pelvis and thorax; Neck/Nose = thorax + 0.5 (head - thorax). These are an APPROXIMATION:
     HumanEva's "head" is the centre of the head while H36M's Head is the top of the skull, so Head sits lower
     than a Human3.6M lifter expects and Neck/Nose with it; the lifter's input is slightly off-distribution and its
