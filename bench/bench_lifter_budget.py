@@ -102,6 +102,8 @@ def main(argv=None) -> int:
     p.add_argument("--fields", type=int, nargs="+", default=[27, 81, 243])
     p.add_argument("--chunk", type=int, nargs="+", default=[32, 64, 128],
                    help="chunk length L for twin-vs-chunked, one per --fields entry in the same order")
+    p.add_argument("--chunk-args", nargs="*", default=[],
+                   help="extra key=value settings for the chunked runs only (e.g. train.batch_size=1024)")
     p.add_argument("--old-rev", default=OLD_REV)
     p.add_argument("--data", default=None, help="a VideoPose3D npz folder (default: the budget set, see above)")
     p.add_argument("--work", default=None, help="where runs are written (default: a temporary folder)")
@@ -135,7 +137,8 @@ def main(argv=None) -> int:
                 common = ["--supervision", "full", f"model.filter_widths={widths}", *data, *extra]
                 pairs.append([(f"{rf} twin", ROOT, [*common, "model.training=twin"]),
                               (f"{rf} chunked L={chunk_of[rf]}", ROOT,
-                               [*common, "model.training=chunked", f"model.chunk_frames={chunk_of[rf]}"])])
+                               [*common, "model.training=chunked", f"model.chunk_frames={chunk_of[rf]}",
+                                *args.chunk_args])])
     rows = run_pairs(pairs, minutes, work)
     print_table(f"Temporal lifter after a {minutes:g}-minute training budget ({args.comparison})",
                 f"sample/train_video_gan.py, 1 torch thread per run, two runs at a time; data "

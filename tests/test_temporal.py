@@ -84,7 +84,8 @@ def _numpy_reference(model, x, causal):
             h = h[:, shift:shift + y.shape[1]] + y
             dilation *= w
         y = conv(h, p["shrink.weight"], 1) + p["shrink.bias"][:, None]
-        out.append(y.T.reshape(y.shape[1], -1, 3))
+        y = y.T.reshape(y.shape[1], -1, 3)
+        out.append(y - y[:, :1] if model.root_relative else y)  # joint 0 at the origin by construction
     return np.stack(out)
 
 
@@ -98,6 +99,12 @@ def test_dilated_network_matches_numpy_reference(causal):
         y = model(x)
     assert y.shape == (2, 33 - 27 + 1, 4, 3)
     np.testing.assert_allclose(y.double().numpy(), _numpy_reference(model, x, causal), atol=1e-5)
+    assert y[..., 0, :].abs().max() == 0  # root-relative by construction
+    raw = TemporalLifter(num_joints_in=5, num_joints_out=4, filter_widths=(3, 3, 3), channels=6, causal=causal,
+                         root_relative=False)
+    raw.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        np.testing.assert_allclose(raw.eval()(x).double().numpy(), _numpy_reference(raw, x, causal), atol=1e-5)
 
 
 @pytest.mark.parametrize("widths", [(3, 3, 3), (3, 3, 3, 3, 3), (5, 3, 1)])

@@ -230,6 +230,7 @@ def lift_track(track, *, image_size: Optional[Sequence[int]], fps: Optional[floa
     if getattr(model, "in_features", 2) == 3:  # lifters trained on (x, y, confidence); filled joints carry 0
         x = torch.cat([x, torch.as_tensor(track.conf, dtype=dtype, device=device)[..., None]], -1)
     relative = _lift_relative(model, x, flip, chunk_frames, batch_size)
+    relative = relative - relative[:, :1]  # root-relative whatever the lifter's joint 0 does
     out = LiftResult(relative=relative, keypoints_2d=track.xy.astype(np.float32),
                      confidences=track.conf.astype(np.float32), interpolated=track.missing.copy(),
                      image_size=(w, h), layout=track.layout, lifter=ckpt,

@@ -380,6 +380,7 @@ def _absolute_errors(name: str, pred, target, pred_root, target_root) -> np.ndar
     """Per-frame MRPE or absolute MPJPE (metres) from root-relative poses and their camera-frame roots."""
     as_np = lambda a: a.detach().cpu().double().numpy() if _is_torch(a) else np.asarray(a, np.float64)  # noqa: E731
     pred, target, pr, tr = (as_np(a) for a in (pred, target, pred_root, target_root))
+    pred, target = pred - pred[..., :1, :], target - target[..., :1, :]  # the roots carry the absolute position
     if pr.shape != pred.shape[:-2] + (3,) or tr.shape != pr.shape:
         raise ValueError(f"{name}: roots {pr.shape} / {tr.shape} do not fit poses {pred.shape} (expected "
                          f"{pred.shape[:-2] + (3,)})")

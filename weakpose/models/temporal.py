@@ -97,13 +97,16 @@ class TemporalLifter(nn.Module):
         causal: predict the last frame of each window instead of its centre (real-time use).
         dense: plain convolutions spanning the same frames instead of dilated ones (ablation; inference twin only,
             more parameters).
+        root_relative: subtract the output's joint 0 from every joint, so poses are root-relative BY CONSTRUCTION
+            (default). Training compares root-centred poses, which leaves the raw joint 0 free; adding the
+            decoupled root (trajectory model) to an uncentred pose would put the body beside its root.
 
     The 243-frame configuration ``(3, 3, 3, 3, 3)``, 17 joints in and out, 1024 channels has 16,952,371 parameters.
     """
 
     def __init__(self, num_joints_in: int = 17, in_features: int = 2, num_joints_out: int = 17,
                  filter_widths: Sequence[int] = (3, 3, 3), channels: int = 1024, dropout: float = 0.25,
-                 causal: bool = False, dense: bool = False):
+                 causal: bool = False, dense: bool = False, root_relative: bool = True):
         super().__init__()
         widths = tuple(int(w) for w in filter_widths)
         if not widths or any(w < 1 or w % 2 == 0 for w in widths):
@@ -117,6 +120,7 @@ class TemporalLifter(nn.Module):
         self.num_joints_in, self.in_features = int(num_joints_in), int(in_features)
         self.num_joints_out, self.channels = int(num_joints_out), int(channels)
         self.filter_widths, self.causal, self.dense = widths, bool(causal), bool(dense)
+        self.root_relative = bool(root_relative) and self.num_joints_out > 1
 
         self.expand_conv = nn.Conv1d(self.num_joints_in * self.in_features, channels, widths[0], bias=False)
         self.expand_bn = nn.BatchNorm1d(channels)
@@ -164,7 +168,11 @@ class TemporalLifter(nn.Module):
     def _joints_out(self, h: torch.Tensor) -> torch.Tensor:
         """(B, T', C) -> the 1x1 output convolution (with bias) -> (B, T', J_out, 3)."""
         out = h @ self.shrink.weight[:, :, 0].T + self.shrink.bias
-        return out.reshape(h.shape[0], h.shape[1], self.num_joints_out, 3)
+        return self._centre(out.reshape(h.shape[0], h.shape[1], self.num_joints_out, 3))
+
+    def _centre(self, out: torch.Tensor) -> torch.Tensor:
+        """(..., J_out, 3): joint 0 moved to the origin when ``root_relative``."""
+        return out - out[..., :1, :] if self.root_relative else out
 
     def _act(self, h: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
         """Batch norm over (B·T, C) - the statistics BatchNorm1d takes over (B, C, T) - then ReLU and dropout."""
@@ -375,7 +383,8 @@ class TrajectoryModel(TemporalLifter):
     def __init__(self, num_joints_in: int = 17, in_features: int = 2, filter_widths: Sequence[int] = (3, 3, 3),
                  channels: int = 1024, dropout: float = 0.25, causal: bool = False, dense: bool = False):
         super().__init__(num_joints_in=num_joints_in, in_features=in_features, num_joints_out=1,
-                         filter_widths=filter_widths, channels=channels, dropout=dropout, causal=causal, dense=dense)
+                         filter_widths=filter_widths, channels=channels, dropout=dropout, causal=causal, dense=dense,
+                         root_relative=False)
 
     @staticmethod
     def to_root(raw: torch.Tensor) -> torch.Tensor:
@@ -466,4 +475,4 @@ def conv1d_network(model: TemporalLifter, x: torch.Tensor, windows: bool = False
             y = act(block.conv(h), block.bn)
         h = residual + act(block.pointwise(y), block.pointwise_bn)
     out = model.shrink(h)
-    return out.transpose(1, 2).reshape(x.shape[0], out.shape[-1], model.num_joints_out, 3)
+    return model._centre(out.transpose(1, 2).reshape(x.shape[0], out.shape[-1], model.num_joints_out, 3))
