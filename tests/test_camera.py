@@ -379,3 +379,24 @@ def test_bad_input_messages():
         cam.flipped()
     with pytest.raises(ValueError, match="no image_size"):
         cam.normalize_screen(np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("model", ["h36m", "videopose3d", "opencv"])
+def test_screen_intrinsics_and_their_flip_reproject_like_the_camera(cams, rng, model):
+    """The 9-value intrinsics the lifters take reproject as the camera does, and their flip is the flipped camera's."""
+    from weakpose.geometry.camera import flip_screen_intrinsics, reproject, screen_intrinsics
+
+    cam = cams["S7"]["60457274"].replace(distortion_model=model)
+    w, h = (float(v) for v in cam.image_size)
+    k = screen_intrinsics(cam.K.numpy(), cam.dist.numpy(), w, h)
+    # by hand: f * 2 / w, the principal point normalised like a pixel, the distortion as stored
+    K = cam.K.numpy()
+    np.testing.assert_allclose(k[:4], [K[0, 0] * 2 / w, K[1, 1] * 2 / w, K[0, 2] * 2 / w - 1, K[1, 2] * 2 / w - h / w])
+    np.testing.assert_allclose(k[4:], cam.dist.numpy())
+    flip = cam.flipped()
+    np.testing.assert_allclose(flip_screen_intrinsics(k, model), screen_intrinsics(flip.K.numpy(), flip.dist.numpy(),
+                                                                                   w, h), atol=1e-12)
+    xc = _points_in_front(rng)
+    root = xc[:1]
+    got = reproject(xc - root, root[0], k, distortion_model=model)
+    np.testing.assert_allclose(got, cam.normalize_screen(cam.project_camera(xc)), atol=1e-9)

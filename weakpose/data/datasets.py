@@ -37,6 +37,7 @@ from torch.utils.data import Dataset
 
 from weakpose.data.h36m import H36MData, Sequence
 from weakpose.data.h36m_readers import H36M_ACTIONS
+from weakpose.geometry.camera import normalize_screen_coordinates, screen_intrinsics
 
 
 def _numpy(x) -> np.ndarray:
@@ -46,8 +47,9 @@ def _numpy(x) -> np.ndarray:
 
 
 def normalize_screen(uv: np.ndarray, w: float, h: float) -> np.ndarray:
-    """Pixels -> normalised screen coordinates (same scale on both axes): u/w*2 - 1, v/w*2 - h/w."""
-    return uv / w * 2.0 - np.array([1.0, h / w], dtype=uv.dtype)
+    """Pixels -> normalised screen coordinates (:func:`weakpose.geometry.normalize_screen_coordinates`), NumPy in,
+    NumPy of the same dtype out."""
+    return np.asarray(normalize_screen_coordinates(uv, w, h), dtype=uv.dtype)
 
 
 def window_indices(center: int, num_frames: int, receptive_field: int, causal: bool = False):
@@ -135,9 +137,7 @@ class PoseWindowDataset(Dataset):
         if cam is not None:
             K = _numpy(cam.K).astype(np.float64).reshape(3, 3)
             dist = _numpy(cam.dist).astype(np.float64).reshape(5)
-            f = np.array([K[0, 0], K[1, 1]]) / w * 2.0
-            c = normalize_screen(np.array([K[0, 2], K[1, 2]]), w, h)
-            view.update(K=K, dist=dist, intrinsics=np.concatenate([f, c, dist]))
+            view.update(K=K, dist=dist, intrinsics=np.asarray(screen_intrinsics(K, dist, w, h)))
         else:
             view.update(K=np.full((3, 3), np.nan), dist=np.full(5, np.nan), intrinsics=np.full(9, np.nan))
         return view

@@ -39,8 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from weakpose.geometry.camera import DISTORTION_MODELS, _distort
-from weakpose.geometry.rotations import _from_torch, _to_torch
+from weakpose.geometry.camera import reproject  # noqa: F401  (re-exported: the lifters' weak supervision)
 from weakpose.skeleton import JointOrder, flip_joints
 
 __all__ = ["TemporalLifter", "StridedTrainingTwin", "TrajectoryModel", "reproject"]
@@ -402,54 +401,6 @@ class TrajectoryModel(TemporalLifter):
         before the depth transform."""
         spec = None if flip is None else (flip, ([], []))
         return self.to_root(self.lift_sequence(keypoints, chunk_frames=chunk_frames, flip=spec)[..., 0, :])
-
-
-def _root_like(pose: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
-    """Root ``(..., 3)`` or ``(..., 1, 3)`` -> ``(..., 1, 3)`` matching ``pose (..., J, 3)``."""
-    if root.shape[-1] != 3:
-        raise ValueError(f"reproject: root must have shape (..., 3) or (..., 1, 3); got {tuple(root.shape)}")
-    if root.dim() == pose.dim() - 1:
-        root = root.unsqueeze(-2)
-    elif not (root.dim() == pose.dim() and root.shape[-2] == 1):
-        raise ValueError(f"reproject: root shape {tuple(root.shape)} does not fit pose shape {tuple(pose.shape)} "
-                         f"(expected (..., 3) or (..., 1, 3) with the pose's leading dimensions)")
-    return root
-
-
-def reproject(pose_rel, root, intrinsics, distortion_model: str = "h36m"):
-    """Project root-relative poses plus their root through normalised intrinsics to normalised screen coordinates.
-
-    Args:
-        pose_rel: ``(..., J, 3)`` root-relative camera-frame metres (a :class:`TemporalLifter` output).
-        root: ``(..., 3)`` or ``(..., 1, 3)`` camera-frame root position, metres (a :class:`TrajectoryModel` output).
-        intrinsics: ``(..., 9)`` = [fx, fy, cx, cy, k1, k2, k3, p1, p2] as ``weakpose.data.datasets`` gives them:
-            ``f = f_px·2/w``, ``c`` = the principal point normalised like a pixel (``c_px/w·2 - 1``,
-            ``c_px/w·2 - h/w``), distortion in weakpose's order. Its leading dims are the FIRST leading dims of
-            ``pose_rel`` (``(B, 9)`` for poses ``(B, T, J, 3)``: one camera per sequence) or broadcast against them.
-        distortion_model: as :class:`weakpose.geometry.Camera` (``"h36m"``, the datasets' cameras' default).
-
-    Returns ``(..., J, 2)`` in the normalised screen coordinates of the 2D inputs; equals
-    ``cam.normalize_screen(cam.project_camera(pose_rel + root))`` for a skew-free camera (no clipping: points at or
-    behind the camera give meaningless values). This is VideoPose3D's weak supervision for unlabelled video.
-    numpy or torch; returns the type of ``pose_rel``; differentiable in torch.
-    """
-    if distortion_model not in DISTORTION_MODELS:
-        raise ValueError(f"reproject: distortion_model must be one of {DISTORTION_MODELS}; got {distortion_model!r}")
-    pose, was_np = _to_torch(pose_rel, "pose_rel")
-    if pose.dim() < 2 or pose.shape[-1] != 3:
-        raise ValueError(f"reproject: pose_rel must have shape (..., J, 3); got {tuple(pose.shape)}")
-    r = _root_like(pose, _to_torch(root, "root")[0].to(pose))
-    k = _to_torch(intrinsics, "intrinsics")[0].to(pose)
-    lead = pose.dim() - 2  # the pose's dimensions in front of (J, 3)
-    if k.dim() < 1 or k.shape[-1] != 9 or k.dim() - 1 > lead:
-        raise ValueError(f"reproject: intrinsics must have shape (..., 9) = [fx, fy, cx, cy, k1, k2, k3, p1, p2] "
-                         f"with at most the {lead} leading dims of pose_rel {tuple(pose.shape)}; got {tuple(k.shape)}")
-    # (B, 9) for poses (B, T, J, 3): one camera per sequence, as VideoPose3D passes them
-    k = k.reshape(k.shape[:-1] + (1,) * (lead - (k.dim() - 1)) + (9,))
-    X = pose + r
-    xy = _distort(X[..., :2] / X[..., 2:3], k[..., 4:9], distortion_model)
-    uv = xy * k[..., None, 0:2] + k[..., None, 2:4]
-    return _from_torch(uv, was_np)
 
 
 def conv1d_network(model: TemporalLifter, x: torch.Tensor, windows: bool = False) -> torch.Tensor:

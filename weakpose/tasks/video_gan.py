@@ -25,7 +25,8 @@ from typing import Iterable, Optional
 import torch
 
 from weakpose.metrics import mpjpe, mpjpe_per_frame, p_mpjpe, p_mpjpe_per_frame
-from weakpose.models.temporal import TemporalLifter, TrajectoryModel, reproject
+from weakpose.geometry.camera import flip_screen_intrinsics, reproject
+from weakpose.models.temporal import TemporalLifter, TrajectoryModel
 from weakpose.priors import PoseDiscriminator
 from weakpose.priors.temporal_critic import TemporalPoseCritic
 from weakpose.priors.wgan import critic_gap, critic_loss, generator_loss, gradient_penalty, make_optimizer
@@ -177,8 +178,7 @@ class VideoGanTask(TrainTask):
         kp[half:] = flip_joints(kp[half:], H36M17)
         pose[half:] = flip_joints(pose[half:], H36M17)
         root[half:, ..., 0] = -root[half:, ..., 0]  # (B, 3), or (B, L, 3) for chunks
-        intr[half:, 2] = -intr[half:, 2]
-        intr[half:, 8] = -intr[half:, 8]  # p2 pairs with x in the Human3.6M distortion model
+        intr[half:] = flip_screen_intrinsics(intr[half:])  # the mirrored camera (Camera.flipped, normalised)
         out.update(keypoints_2d=kp, pose_3d=pose, root_3d=root, intrinsics=intr)
         return out
 

@@ -18,6 +18,7 @@ from weakpose.train.checkpoint import (
 )
 from weakpose.train.config import (
     ConfigError,
+    Shortcut,
     TrainConfig,
     add_standard_args,
     apply_overrides,
@@ -101,4 +102,5 @@ __all__ = [
     "set_rng_state",
     "split_train_val",
     "start_run",
+    "Shortcut",
 ]

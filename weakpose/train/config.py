@@ -16,7 +16,9 @@ import collections.abc as cabc
 import dataclasses
 import difflib
 import enum
+import inspect
 import os
+import re
 import types
 import typing
 from pathlib import Path
@@ -39,6 +41,8 @@ __all__ = [
     "config_from_args",
     "parse_config_args",
     "find_train_config",
+    "Shortcut",
+    "config_keys_help",
 ]
 
 C = TypeVar("C")
@@ -504,11 +508,98 @@ def find_train_config(cfg: Any) -> TrainConfig:
 
 # ---------------------------------------------------------------------------------------------- command line
 
+_FIELD_LINE = re.compile(r"^\s+(\w+)\s*:[^#]*?(?:#\s*(.*))?$")
+
+
+def _field_comments(cls: type) -> dict[str, str]:
+    """``field -> help`` for a dataclass: ``metadata["help"]``, else the comment on the field's source line (the
+    style every config here is written in: ``lr: float = 1e-3  # Adam step``), else ""."""
+    out: dict[str, str] = {}
+    try:
+        lines = inspect.getsource(cls).splitlines()
+    except (OSError, TypeError):  # classes built at run time have no source
+        lines = []
+    for line in lines:
+        m = _FIELD_LINE.match(line)
+        if m and m.group(2):
+            out.setdefault(m.group(1), m.group(2).strip())
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("help"):
+            out[f.name] = str(f.metadata["help"])
+    return out
+
+
+def _short_value(value: Any) -> str:
+    text = yaml.safe_dump(config_to_dict(value), default_flow_style=True, width=10_000).strip()
+    text = text[:-4].strip() if text.endswith("...") else text
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def config_keys_help(cls: type, defaults: Any = None) -> list[tuple[str, str, str, str]]:
+    """Every leaf key of a config class: ``(dotted key, type, default, help)``, sections in field order."""
+    base = defaults if defaults is not None else _try_default(cls)
+    rows: list[tuple[str, str, str, str]] = []
+
+    def walk(tp: type, value: Any, prefix: str) -> None:
+        hints, comments = _hints(tp), _field_comments(tp)
+        for f in dataclasses.fields(tp):
+            if not f.init:
+                continue
+            key = f"{prefix}{f.name}"
+            ftp = hints[f.name]
+            current = getattr(value, f.name, None) if value is not None else None
+            if dataclasses.is_dataclass(ftp) and isinstance(ftp, type):
+                walk(ftp, current, key + ".")
+            else:
+                rows.append((key, _type_name(ftp).replace("NoneType", "None"), _short_value(current),
+                             comments.get(f.name, "")))
+
+    walk(cls, base, "")
+    return rows
+
+
+def _keys_epilog(cls: type) -> str:
+    rows = config_keys_help(cls)
+    width = min(34, max(len(k) for k, *_ in rows))
+    lines = ["config keys (KEY=VALUE overrides; YAML files hold the same nested keys):"]
+    for key, tp, default, text in rows:
+        head = f"  {key:<{width}}  {tp} = {default}"
+        lines.append(head + (f"  -- {text}" if text else ""))
+    return "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class Shortcut:
+    """A script's flag that stands for a config override, shown in ``--help``: ``--data DIR`` -> ``data.root=DIR``
+    (``value=None``), or a switch, ``--temporal-critic`` -> ``loss.temporal_critic=true`` (``value="true"``)."""
+
+    flag: str
+    key: str
+    help: str = ""
+    value: Optional[str] = None
+    choices: Optional[Sequence[str]] = None
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        dest = "shortcut_" + self.flag.lstrip("-").replace("-", "_")
+        help_ = f"{self.help} (= {self.key}={self.value or self.flag.lstrip('-').upper().replace('-', '_')})"
+        if self.value is None:
+            parser.add_argument(self.flag, dest=dest, default=None, choices=self.choices, help=help_,
+                                metavar=self.flag.lstrip("-").upper().replace("-", "_"))
+        else:
+            parser.add_argument(self.flag, dest=dest, action="store_const", const=self.value, default=None,
+                                help=help_)
+
+    def override(self, args: argparse.Namespace) -> Optional[str]:
+        value = getattr(args, "shortcut_" + self.flag.lstrip("-").replace("-", "_"), None)
+        return None if value is None else f"{self.key}={value}"
+
 
 def add_standard_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add ``--config``, ``--resume``, ``--resume-from``, ``--device``, ``--out``, ``--debug`` and positional
-    overrides. ``--debug`` is read by :func:`weakpose.train.startup.run_script` (full tracebacks)."""
+    """Add ``--config``, ``--resume``, ``--resume-from``, ``--device``, ``--out``, ``--print-config``, ``--debug``
+    and positional overrides. ``--debug`` is read by :func:`weakpose.train.startup.run_script` (full tracebacks)."""
     parser.add_argument("--config", metavar="YAML", default=None, help="YAML config file")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the resolved config (defaults + YAML + overrides) as YAML and exit")
     parser.add_argument(
         "--resume", action="store_true", help="continue from <out>/last.pt if it exists (start fresh otherwise)"
     )
@@ -519,7 +610,7 @@ def add_standard_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
         "--debug", action="store_true", help="show the full Python traceback of an error instead of one line"
     )
     parser.add_argument(
-        "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.batch_size=64 optim.lr=1e-3"
+        "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.batch_size=64 (keys below)"
     )
     return parser
 
@@ -530,7 +621,7 @@ def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
     When resuming without ``--config``, the run's saved ``config.yaml`` (next to the checkpoint) is the base, so
     ``--resume`` alone continues with the settings the run started with; overrides still apply on top.
     """
-    overrides: list[str] = []
+    overrides: list[str] = list(getattr(args, "shortcut_overrides", None) or [])
     train_key = _train_prefix(cls)
     if args.device is not None:
         overrides.append(f"{train_key}device={args.device}")
@@ -569,15 +660,27 @@ def _train_prefix(cls: type) -> str:
 
 
 def parse_config_args(
-    cls: type[C], argv: Sequence[str] | None = None, description: str | None = None
+    cls: type[C], argv: Sequence[str] | None = None, description: str | None = None,
+    shortcuts: Sequence[Shortcut] = (), prog: str | None = None,
 ) -> tuple[C, argparse.Namespace]:
     """One call for scripts: parse ``argv`` (default ``sys.argv[1:]``) and return ``(config, args)``.
 
+    ``--help`` shows ``description`` (the script's docstring), the standard flags, the script's ``shortcuts`` and
+    every config key with its type, default and help; ``--print-config`` prints the resolved config and exits.
     ``args.resume`` is normalised to ``None`` (fresh run), ``True`` (``--resume``: <out>/last.pt if present) or
-    the checkpoint path given with ``--resume-from``; pass it to ``Trainer(resume=...)``.
+    the checkpoint path given with ``--resume-from``; pass it to ``Trainer(resume=...)``. A shortcut's override
+    comes before the ``key=value`` ones, so an explicit key wins.
     """
-    parser = add_standard_args(argparse.ArgumentParser(description=description))
+    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=_keys_epilog(cls),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_standard_args(parser)
+    for shortcut in shortcuts:
+        shortcut.add_to(parser)
     args = parser.parse_intermixed_args(argv)
+    args.shortcut_overrides = [o for o in (s.override(args) for s in shortcuts) if o is not None]
     cfg = config_from_args(cls, args)
+    if args.print_config:
+        print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False, default_flow_style=False), end="")
+        raise SystemExit(0)
     args.resume = args.resume_from if args.resume_from else (True if args.resume else None)
     return cfg, args

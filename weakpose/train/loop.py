@@ -546,6 +546,9 @@ class Trainer:
             dynamic_ncols=True,
             disable=not (cfg.progress and self.is_main and sys.stderr.isatty()),
         )
+        # Without a terminal (nohup, a batch queue, `| tee`) the bar is off: plain log lines take its place.
+        self._log_lines = cfg.progress and self.is_main and pbar.disable
+        self._fit_clock = (time.perf_counter(), self.step)
         old_handlers = self._install_signal_handlers()
         interrupted = False
         try:
@@ -700,6 +703,8 @@ class Trainer:
             if row:
                 shown = {k: v for k, v in row.items() if k.startswith(("train/", "val/"))}
                 pbar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
+                if getattr(self, "_log_lines", False):
+                    log.info(self._progress_line(shown))
             pbar.update(1)
 
             stop = any_rank(self._stop_requested)
@@ -742,6 +747,17 @@ class Trainer:
             acc = self._acc.setdefault(k, [0.0, 0])
             acc[0] = acc[0] + v
             acc[1] += 1
+
+    def _progress_line(self, shown: Mapping[str, float]) -> str:
+        """``step 250/1500 (17%) | train/loss 0.123 val/mpjpe 0.081 | 3.2 steps/s | ETA 6.5 min``."""
+        start, first_step = self._fit_clock
+        elapsed = time.perf_counter() - start
+        rate = (self.step - first_step) / elapsed if elapsed > 0 else 0.0
+        left = (self.total_steps - self.step) / rate if rate > 0 else float("nan")
+        eta = f"{left / 60:.1f} min" if left == left else "?"
+        values = " ".join(f"{k} {v:.4g}" for k, v in shown.items() if not k.startswith("train/time"))
+        return (f"step {self.step}/{self.total_steps} ({100 * self.step / max(self.total_steps, 1):.0f}%) | {values} | "
+                f"{rate:.3g} steps/s | ETA {eta}")
 
     def _train_row(self) -> dict[str, float]:
         sums = {k: (float(s), float(c)) for k, (s, c) in self._acc.items()}

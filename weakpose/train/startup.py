@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple, Type, TypeVar
 
 import torch
 
-from weakpose.train.config import parse_config_args
+from weakpose.train.config import Shortcut, parse_config_args
 from weakpose.train.seeding import seed_everything
 
 __all__ = ["start_run", "run_script", "is_user_error", "error_message", "USER_ERROR_TYPES", "DEBUG_FLAG",
@@ -40,11 +40,13 @@ USER_ERROR_TYPES: Tuple[Type[BaseException], ...] = (
 )
 
 
-def start_run(config_cls: Type[C], argv: Optional[Sequence[str]] = None) -> Tuple[C, Any]:
-    """Parse ``config_cls`` from ``--config``/``key=value`` arguments, apply its ``num_threads`` (> 0 pins torch's
-    thread count) and seed everything from ``train.seed``; returns ``(config, args)`` like ``parse_config_args``."""
+def start_run(config_cls: Type[C], argv: Optional[Sequence[str]] = None, description: Optional[str] = None,
+              shortcuts: Sequence[Shortcut] = ()) -> Tuple[C, Any]:
+    """Parse ``config_cls`` from ``--config``/``key=value`` arguments (``--help`` shows ``description``, the
+    script's ``shortcuts`` and every config key), apply its ``num_threads`` (> 0 pins torch's thread count) and seed
+    everything from ``train.seed``; returns ``(config, args)`` like ``parse_config_args``."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cfg, args = parse_config_args(config_cls, argv)
+    cfg, args = parse_config_args(config_cls, argv, description=description, shortcuts=shortcuts)
     threads = getattr(cfg, "num_threads", 0)
     if threads and threads > 0:
         torch.set_num_threads(threads)
