@@ -12,14 +12,14 @@ from scipy.spatial.transform import Rotation
 import weakpose.pretrained as pretrained
 from weakpose.data.smpl_params import embedded_smpl_params, embedded_tracks
 from weakpose.pretrained import pretrained_path, slice_path
-from weakpose.pretrained.smpl_prior_recipe import (
+from weakpose.recipes.smpl_prior import (
     ACKNOWLEDGEMENT,
     VAL_SEQUENCES,
     evaluate_smpl_prior,
     load_smpl_prior_slice,
     smpl_prior_params,
 )
-from weakpose.pretrained.split import HELD_OUT_SEQUENCES
+from weakpose.recipes.split import HELD_OUT_SEQUENCES
 from weakpose.priors.smpl_discriminator import FILE_FORMAT, SMPLDiscriminator
 from weakpose.skeleton import SMPL24
 

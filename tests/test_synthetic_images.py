@@ -10,7 +10,8 @@ from weakpose.data.image_layout import (MultiViewImageDataset, crop_cameras, par
                                         sequence_folder)
 from weakpose.data.scene import RoomStyle, crop_box, crop_camera, render_room
 from weakpose.data.synthetic import make_synthetic
-from weakpose.data.synthetic_images import SAMPLED_ACTION, main, make_synthetic_images
+from weakpose.commands.make_synthetic import images_main as main
+from weakpose.data.synthetic_images import SAMPLED_ACTION, make_synthetic_images
 from weakpose.geometry import load_h36m_cameras_json
 
 

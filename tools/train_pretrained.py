@@ -6,7 +6,7 @@
     python tools/train_pretrained.py all
 
 Every run is seeded and uses a fixed number of steps with no checkpoint selection; the held-out CMU sequences
-(weakpose.pretrained.split.HELD_OUT_SEQUENCES, whole sequences) are only read after training, to compute the model
+(weakpose.recipes.split.HELD_OUT_SEQUENCES, whole sequences) are only read after training, to compute the model
 card stored in the file's meta (README "Pretrained models" shows the same figures) and the small slice the tests
 reproduce those figures on. Logs go to runs/pretrained/. The motion is CMU's: "The data used in this project was
 obtained from mocap.cs.cmu.edu. The database was created with funding from NSF EIA-0196217."
@@ -25,8 +25,8 @@ import torch
 
 from weakpose.io_utils import atomic_write_path
 from weakpose.pretrained import PRETRAINED_FILES, WEIGHTS_DIR, slice_path
-from weakpose.pretrained.recordings import held_out_recordings, normalized_2d, training_recordings
-from weakpose.pretrained.split import HELD_OUT_SEQUENCES, cmu_tracks
+from weakpose.recipes.recordings import held_out_recordings, normalized_2d, training_recordings
+from weakpose.recipes.split import HELD_OUT_SEQUENCES, cmu_tracks
 from weakpose.train.startup import run_script
 
 ACKNOWLEDGEMENT = ("The data used in this project was obtained from mocap.cs.cmu.edu. The database was created "
@@ -49,7 +49,7 @@ def _provenance(seconds: float, steps: int) -> dict:
 
 
 def build_temporal_lifter(steps: int, copies: int, batch_size: int, seed: int) -> dict:
-    from weakpose.pretrained.lifter_recipe import (LIFTER_KWARGS, evaluate_lifter, lift_recording, reload,
+    from weakpose.recipes.lifter import (LIFTER_KWARGS, evaluate_lifter, lift_recording, reload,
                                                    save_shipped_lifter, train_lifter)
     from weakpose.data.augment import NoiseConfig, detector_noise
     from weakpose.metrics import mpjpe, p_mpjpe
@@ -101,7 +101,7 @@ def build_temporal_lifter(steps: int, copies: int, batch_size: int, seed: int) -
 
 def build_pose_discriminator(steps: int, copies: int, batch_size: int, seed: int) -> dict:
     from weakpose.priors import PoseDiscriminator
-    from weakpose.pretrained.pose_prior_recipe import (VALIDATION_SEQUENCES, camera_frame_poses,
+    from weakpose.recipes.pose_prior import (VALIDATION_SEQUENCES, camera_frame_poses,
                                                        evaluate_pose_prior, train_pose_prior)
 
     tracks = cmu_tracks("train")
@@ -143,7 +143,7 @@ def build_pose_discriminator(steps: int, copies: int, batch_size: int, seed: int
 
 
 def build_smpl_prior(steps: int, seed: int) -> dict:
-    from weakpose.pretrained.smpl_prior_recipe import train_smpl_prior
+    from weakpose.recipes.smpl_prior import train_smpl_prior
 
     return train_smpl_prior(WEIGHTS_DIR / PRETRAINED_FILES["smpl_prior"], steps=steps, seed=seed,
                             work_dir=RUNS / "smpl_prior")

@@ -8,7 +8,8 @@ from typing import List, Optional
 # subcommand -> ("module[:function]", one-line help); the function defaults to main(argv). Modules are imported
 # lazily so `weakpose --help` stays fast.
 SUBCOMMANDS = {
-    "make-synthetic": ("weakpose.data.synthetic", "write the embedded-default keypoint dataset (Human3.6M layout)"),
+    "make-synthetic": ("weakpose.commands.make_synthetic",
+                       "write the embedded-default keypoint dataset (Human3.6M layout); --images: the image set"),
     "convert-h36m": ("weakpose.data.convert_h36m", "convert an original Human3.6M release to VideoPose3D npz"),
     "convert-h36m-images": ("weakpose.data.convert_h36m_images",
                             "crop an original Human3.6M release (videos/frames, masks) into the multi-view layout"),

@@ -21,6 +21,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from weakpose.data.bones import h36m_like_bone_lengths, rescale_bones  # noqa: F401 (public here too)
 from weakpose.geometry import Camera
 from weakpose.skeleton import H36M17, flip_joints
 
@@ -30,23 +31,6 @@ __all__ = ["h36m_like_bone_lengths", "augment_track", "look_at_world_to_camera",
 #: (width, height) of the image sizes a "random" virtual camera draws from (landscape, portrait and square video).
 VIDEO_SIZES: Tuple[Tuple[int, int], ...] = ((1920, 1080), (1280, 720), (1080, 1920), (1000, 1000), (640, 480),
                                             (1000, 1002))
-
-
-def h36m_like_bone_lengths(rng: np.random.Generator, scale_range: Tuple[float, float] = (0.88, 1.12),
-                           jitter: float = 0.05) -> np.ndarray:
-    """(17,) bone length per child joint (entry 0 = 0), metres: Human3.6M S1's lengths times an overall size
-    factor ``U(scale_range)`` times a per-bone factor ``exp(jitter · N(0, 1))`` shared by left and right."""
-    from weakpose.data.synthetic import H36M_S1_BONE_LENGTHS
-
-    scale = rng.uniform(*scale_range)
-    lengths = np.zeros(H36M17.num_joints)
-    mirror = H36M17.flip_permutation
-    for child in range(1, H36M17.num_joints):
-        if mirror[child] < child:  # the left/right partner was drawn first: same length (people are symmetric)
-            lengths[child] = lengths[mirror[child]]
-        else:
-            lengths[child] = H36M_S1_BONE_LENGTHS[child] * scale * math.exp(jitter * rng.standard_normal())
-    return lengths
 
 
 def _rotation_z(angle: float) -> np.ndarray:
@@ -59,8 +43,6 @@ def augment_track(track: np.ndarray, rng: np.random.Generator, lengths: Optional
     """One augmented copy of a world track ``(N, 17, 3)`` (Z up): mirrored with ``mirror_probability``, bones set
     to ``lengths`` (default: :func:`h36m_like_bone_lengths`), turned by a uniform heading about the vertical
     through the trajectory's centre, which is moved to x = y = 0; the lowest ankle level stays on the floor."""
-    from weakpose.data.synthetic import rescale_bones
-
     p = np.asarray(track, dtype=np.float64)
     if p.ndim != 3 or p.shape[1:] != (H36M17.num_joints, 3):
         raise ValueError(f"augment_track: expected a track of shape (N, 17, 3); got {p.shape}")

@@ -373,7 +373,7 @@ def embedded_smpl_params(num_betas: int = 10, seed: int = 0, max_frames: Optiona
     head): the set is real motion, but of a simplified kind. ``max_frames``: at most that many frames per sequence,
     evenly spaced. ``body``: a :class:`weakpose.body.BodyModel` (default :meth:`BodyModel.default`).
     ``tracks``: other world tracks to retarget instead, ``[(label, (N, 17, 3))]`` in the same convention
-    (e.g. :func:`weakpose.pretrained.split.cmu_tracks`); ``None`` = :func:`embedded_tracks`.
+    (e.g. :func:`weakpose.recipes.split.cmu_tracks`); ``None`` = :func:`embedded_tracks`.
     """
     import torch
 

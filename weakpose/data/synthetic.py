@@ -48,6 +48,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from weakpose.data.bones import H36M_S1_BONE_LENGTHS, h36m_like_bone_lengths, rescale_bones  # noqa: F401
 from weakpose.data.cmu import CMU_ACTION_NAMES, load_cmu_bvh_clips, load_cmu_motion
 from weakpose.data.h36m_readers import H36MFormatError, check_pair, write_npz_pair
 from weakpose.io_utils import atomic_write_text
@@ -69,17 +70,6 @@ FPS = 50.0
 DATA_3D_NAME = "data_3d_synthetic.npz"
 DATA_2D_NAME = "data_2d_synthetic_gt.npz"
 SUMMARY_NAME = "synthetic_summary.json"
-
-#: Bone lengths (metres) of Human3.6M subject S1, keyed by the child joint of each H36M-17 bone. From the rest
-#: offsets of the H36M skeleton (e.g. thigh 442.9 mm, shin 454.2 mm, Hip->Thorax 233.4 + 257.1 mm).
-H36M_S1_BONE_LENGTHS: Dict[int, float] = {
-    1: 0.1329, 2: 0.4429, 3: 0.4542,  # right hip, thigh, shin
-    4: 0.1329, 5: 0.4429, 6: 0.4542,  # left
-    7: 0.2334, 8: 0.2571, 9: 0.1211, 10: 0.1150,  # Hip->Spine, Spine->Thorax, Thorax->Neck/Nose, ->Head
-    11: 0.1510, 12: 0.2789, 13: 0.2517,  # left shoulder, upper arm, forearm
-    14: 0.1510, 15: 0.2789, 16: 0.2517,  # right
-}
-
 
 @dataclass
 class SyntheticConfig:
@@ -179,24 +169,8 @@ def split_sources(clips: Sequence[SourceClip], config: SyntheticConfig) -> Dict[
 
 def subject_bone_lengths(subject: str, config: SyntheticConfig) -> np.ndarray:
     """(17,) bone length per child joint (entry 0, the root, is 0), metres; symmetric left/right."""
-    from weakpose.data.augment import h36m_like_bone_lengths  # one symmetric draw for both users
-
     return h36m_like_bone_lengths(_rng(config.seed, "bones", subject), config.subject_scale_range,
                                   config.bone_jitter)
-
-
-def rescale_bones(poses: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """H36M-17 poses (..., 17, 3) with every bone set to ``lengths[child]``, bone directions and root kept."""
-    poses = np.asarray(poses, dtype=np.float64)
-    out = np.empty_like(poses)
-    out[..., 0, :] = poses[..., 0, :]
-    for child, parent in enumerate(H36M17.parents):  # parents precede children in H36M-17
-        if parent < 0:
-            continue
-        bone = poses[..., child, :] - poses[..., parent, :]
-        norm = np.linalg.norm(bone, axis=-1, keepdims=True)
-        out[..., child, :] = out[..., parent, :] + bone / np.maximum(norm, 1e-12) * lengths[child]
-    return out
 
 
 def _rotation_z(angle: float) -> np.ndarray:
@@ -353,15 +327,9 @@ def ensure_synthetic(data_dir: PathLike = "data/synthetic", **overrides) -> Synt
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``weakpose make-synthetic``: write the embedded-default dataset (Human3.6M layout, real CMU motion).
-
-    With ``--images`` it renders the multi-view image set instead (:mod:`weakpose.data.synthetic_images`).
-    """
+    """``weakpose make-synthetic`` (without ``--images``, which :mod:`weakpose.commands.make_synthetic` routes to
+    the image set): write the embedded-default dataset (Human3.6M layout, real CMU motion)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "--images" in argv:
-        from weakpose.data.synthetic_images import main as images_main
-
-        return images_main([a for a in argv if a != "--images"])
     defaults = SyntheticConfig()
     parser = argparse.ArgumentParser(
         prog="weakpose make-synthetic",

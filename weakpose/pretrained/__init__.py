@@ -11,7 +11,7 @@ name                   what                                         load with
 
 Each file is a dict of plain types and tensors (``torch.load(weights_only=True)`` reads it) whose ``meta`` holds
 its model card: training data, augmentation, protocol and the figures on CMU sequences held out from training
-(:mod:`weakpose.pretrained.split`). ``tools/train_pretrained.py`` rebuilds every file from the shipped motion.
+(:mod:`weakpose.recipes.split`). ``tools/train_pretrained.py`` rebuilds every file from the shipped motion.
 The motion is CMU's: *The data used in this project was obtained from mocap.cs.cmu.edu. The database was created
 with funding from NSF EIA-0196217.*
 """

@@ -5,7 +5,7 @@ window (13 past + 13 future frames) sees both sides of every frame; Pavllo et al
 27-frame model more accurate than a causal one of the same size, and 27 frames keep the network small enough to
 ship (512 channels, 2.2 M parameters, stored in half precision). A causal model only pays off for live video.
 
-Training: windows of :func:`weakpose.pretrained.recordings.training_recordings` with fresh detector-like noise
+Training: windows of :func:`weakpose.recipes.recordings.training_recordings` with fresh detector-like noise
 (:func:`weakpose.data.augment.detector_noise`) on every batch, MPJPE loss on root-relative camera-frame joints,
 Adam with an exponentially decaying rate, a fixed number of steps and no checkpoint selection (nothing held out is
 looked at before the end). Protocol of the card: :func:`evaluate_lifter` on the held-out recordings.
@@ -26,7 +26,7 @@ from weakpose.geometry import normalize_screen_coordinates
 from weakpose.lifters import load_lifter, save_lifter
 from weakpose.metrics import mpjpe_per_frame, p_mpjpe_per_frame
 from weakpose.models.temporal import TemporalLifter
-from weakpose.pretrained.recordings import Recording, normalized_2d
+from weakpose.recipes.recordings import Recording, normalized_2d
 
 __all__ = ["LIFTER_KWARGS", "WindowSampler", "train_lifter", "evaluate_lifter", "lift_recording"]
 

@@ -2,7 +2,7 @@
 
 Why the camera frame: a prior regularises what lifters and regressors output, and those output camera-frame poses
 (x right, y down, z forward). The real poses are the root-relative camera-frame joints of
-:func:`weakpose.pretrained.recordings.training_recordings` (Human3.6M-like proportions, mirrored, every heading,
+:func:`weakpose.recipes.recordings.training_recordings` (Human3.6M-like proportions, mirrored, every heading,
 Human3.6M-like and random virtual cameras, so every viewing elevation the cameras give), plus a left/right mirror
 of half of each batch. The critic learns against :class:`weakpose.tasks.pose_prior.PoseGenerator` with the usual
 WGAN-GP settings. A WGAN critic's ranking of implausible poses drifts as it chases the generator, so every
@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from weakpose.priors import PoseDiscriminator
 from weakpose.priors.corruptions import corrupted_versions
-from weakpose.pretrained.recordings import Recording
+from weakpose.recipes.recordings import Recording
 from weakpose.tasks.pose_prior import PoseGenerator, PosePriorTask
 
 __all__ = ["VALIDATION_SEQUENCES", "camera_frame_poses", "train_pose_prior", "evaluate_pose_prior",

@@ -7,7 +7,7 @@ generator (:class:`weakpose.tasks.smpl_prior.SMPLPriorTask`), with the architect
 
 Data: the CMU motion shipped with weakpose (*The data used in this project was obtained from mocap.cs.cmu.edu. The
 database was created with funding from NSF EIA-0196217.*), split by whole sequence
-(:func:`weakpose.pretrained.split.cmu_tracks`), retargeted onto the default body with a sampled shape per sequence
+(:func:`weakpose.recipes.split.cmu_tracks`), retargeted onto the default body with a sampled shape per sequence
 (:func:`weakpose.data.smpl_params.embedded_smpl_params`). Checkpoint selection, if any, uses a few whole TRAINING
 sequences (:data:`VAL_SEQUENCES`, left out of the gradient steps); the held-out split is only ever evaluated.
 
@@ -124,7 +124,7 @@ def smpl_prior_params(split: str, seed: int = 0, max_frames: Optional[int] = Non
     """SMPL parameters of ``cmu_tracks(split)`` (``"train"`` or ``"held_out"``) retargeted onto the default body,
     one shape ``betas ~ N(0, beta_std²)`` per sequence drawn from ``seed`` and the sequence name;
     ``max_frames``: at most that many evenly spaced frames per sequence."""
-    from weakpose.pretrained.split import cmu_tracks
+    from weakpose.recipes.split import cmu_tracks
 
     params = embedded_smpl_params(num_betas=num_betas, seed=seed, max_frames=max_frames, beta_std=beta_std,
                                   tracks=cmu_tracks(split))
@@ -255,7 +255,7 @@ def train_smpl_prior(out_path, steps: int = 5000, seed: int = 0, work_dir=None, 
     Both files are written atomically; every figure is measured with the weights loaded back from the file.
     """
     from weakpose.pretrained import slice_path
-    from weakpose.pretrained.split import HELD_OUT_SEQUENCES
+    from weakpose.recipes.split import HELD_OUT_SEQUENCES
 
     t_start = time.perf_counter()
     out_path = Path(out_path)
@@ -333,7 +333,7 @@ def train_smpl_prior(out_path, steps: int = 5000, seed: int = 0, work_dir=None, 
             "model": "SMPLDiscriminator (HMR's factorised SMPL pose-and-shape discriminator)",
             "method": "Kanazawa et al., CVPR 2018 (HMR discriminator); Mao et al., ICCV 2017 (least-squares GAN); "
                       "trained against a small 6D-rotation generator (Zhou et al., CVPR 2019)",
-            "data": "CMU motion shipped with weakpose (weakpose.pretrained.split.cmu_tracks('train')), retargeted "
+            "data": "CMU motion shipped with weakpose (weakpose.recipes.split.cmu_tracks('train')), retargeted "
                     "onto the default body (weakpose.body.retarget.retarget_h36m17: no twist about limb axes; "
                     "collars, wrists, hands, feet, spine2, head at rest), betas ~ N(0, 1) per sequence",
             "augmentation": f"left/right mirror of half of each real batch ({recipe.mirror}); real betas redrawn "
