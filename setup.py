@@ -12,7 +12,7 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="MIT",
-    python_requires=">=3.9",
+    python_requires=">=3.10",  # the config code reads X | Y annotations (types.UnionType)
     packages=find_packages(include=["weakpose", "weakpose.*"]),
     package_data={"weakpose": ["data/assets/*", "data/assets/*/*", "body/assets/*", "pretrained/weights/*"]},
     include_package_data=True,
@@ -29,7 +29,7 @@ setup(
         "pillow>=9",  # image crops (the image pipeline reads and writes JPEG/PNG frames)
     ],
     extras_require={
-        "test": ["pytest>=7", "smplx>=0.1.28", "imageio>=2.28", "av>=10", "imageio-ffmpeg>=0.4"],
+        "test": ["pytest>=7", "ruff>=0.5", "smplx>=0.1.28", "imageio>=2.28", "av>=10", "imageio-ffmpeg>=0.4"],
         # reading the original Human3.6M videos (weakpose convert-h36m-images); either decoder is enough
         "h36m-video": ["imageio>=2.28", "av>=10", "imageio-ffmpeg>=0.4"],
         "smpl": ["smplx>=0.1.28"],

@@ -22,11 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from bench.common import print_table, time_interleaved  # noqa: E402
 from body_fixtures import make_smpl_sized_model, write_npz, write_plain_pkl  # noqa: E402
+
+from bench.common import print_table, time_interleaved  # noqa: E402
 from weakpose.body import BodyModel  # noqa: E402
-
-
 
 
 def main(argv=None) -> int:

@@ -25,7 +25,7 @@ import torch
 
 from weakpose.io_utils import atomic_write_path
 from weakpose.pretrained import PRETRAINED_FILES, WEIGHTS_DIR, slice_path
-from weakpose.recipes.recordings import held_out_recordings, normalized_2d, training_recordings
+from weakpose.recipes.recordings import held_out_recordings, training_recordings
 from weakpose.recipes.split import HELD_OUT_SEQUENCES, cmu_tracks
 from weakpose.train.startup import run_script
 
@@ -49,10 +49,16 @@ def _provenance(seconds: float, steps: int) -> dict:
 
 
 def build_temporal_lifter(steps: int, copies: int, batch_size: int, seed: int) -> dict:
-    from weakpose.recipes.lifter import (LIFTER_KWARGS, evaluate_lifter, lift_recording, reload,
-                                                   save_shipped_lifter, train_lifter)
     from weakpose.data.augment import NoiseConfig, detector_noise
     from weakpose.metrics import mpjpe, p_mpjpe
+    from weakpose.recipes.lifter import (
+        LIFTER_KWARGS,
+        evaluate_lifter,
+        lift_recording,
+        reload,
+        save_shipped_lifter,
+        train_lifter,
+    )
 
     train_tracks = cmu_tracks("train")
     train = training_recordings(train_tracks, copies, seed=seed)
@@ -101,8 +107,12 @@ def build_temporal_lifter(steps: int, copies: int, batch_size: int, seed: int) -
 
 def build_pose_discriminator(steps: int, copies: int, batch_size: int, seed: int) -> dict:
     from weakpose.priors import PoseDiscriminator
-    from weakpose.recipes.pose_prior import (VALIDATION_SEQUENCES, camera_frame_poses,
-                                                       evaluate_pose_prior, train_pose_prior)
+    from weakpose.recipes.pose_prior import (
+        VALIDATION_SEQUENCES,
+        camera_frame_poses,
+        evaluate_pose_prior,
+        train_pose_prior,
+    )
 
     tracks = cmu_tracks("train")
     train_tracks = [t for t in tracks if t[0] not in VALIDATION_SEQUENCES]

@@ -25,8 +25,16 @@ import numpy as np
 
 from weakpose.data import h36m_report as rep
 from weakpose.data.h36m import (
-    DEFAULT_EXCLUSIONS, CameraSpec, detect_source, h36m_camera_ids, project_to_cameras, resolve_cameras,
-    scan_cdf_tree, scan_martinez_tree, select_sources, usable_sources,
+    DEFAULT_EXCLUSIONS,
+    CameraSpec,
+    detect_source,
+    h36m_camera_ids,
+    project_to_cameras,
+    resolve_cameras,
+    scan_cdf_tree,
+    scan_martinez_tree,
+    select_sources,
+    usable_sources,
 )
 from weakpose.data.h36m_readers import H36MFormatError, write_npz_pair
 from weakpose.data.h36m_report import LoadReport

@@ -44,11 +44,24 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Un
 import numpy as np
 
 from weakpose.data.h36m_readers import (
-    ACTION_ALIASES, H36MFormatError, action_base, canonical_action_name, list_files, read_cdf_3d, subject_dirs,
+    ACTION_ALIASES,
+    H36MFormatError,
+    action_base,
+    canonical_action_name,
+    list_files,
+    read_cdf_3d,
+    subject_dirs,
 )
 from weakpose.data.image_layout import (
-    INDEX_NAME, SequenceEntry, annotation_name, background_name, camera_index, frame_name, read_index,
-    sequence_folder, write_index,
+    INDEX_NAME,
+    SequenceEntry,
+    annotation_name,
+    background_name,
+    camera_index,
+    frame_name,
+    read_index,
+    sequence_folder,
+    write_index,
 )
 from weakpose.data.scene import crop_box
 from weakpose.geometry import H36M_CAMERA_IDS, H36M_IMAGE_SIZES

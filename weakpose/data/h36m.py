@@ -44,10 +44,24 @@ import numpy as np
 
 from weakpose.data import h36m_report as rep
 from weakpose.data.h36m_readers import (
-    H36M_ACTIONS, H36MFormatError, action_base, canonical_action_name, check_keypoints_2d, check_positions_3d,
-    is_h36m_subject, list_files, read_cdf_3d, read_martinez_3d, read_martinez_sh, read_videopose3d_2d,
-    read_videopose3d_3d, resolve_2d_layout, split_sh_file_name, subject_dirs, check_pair,
+    H36M_ACTIONS,
+    H36MFormatError,
+    action_base,
+    canonical_action_name,
+    check_keypoints_2d,
+    check_pair,
     check_pixel_units,
+    check_positions_3d,
+    is_h36m_subject,
+    list_files,
+    read_cdf_3d,
+    read_martinez_3d,
+    read_martinez_sh,
+    read_videopose3d_2d,
+    read_videopose3d_3d,
+    resolve_2d_layout,
+    split_sh_file_name,
+    subject_dirs,
 )
 from weakpose.data.h36m_report import LoadReport
 from weakpose.skeleton import h36m32_to_17, to_h36m17

@@ -40,8 +40,13 @@ from typing import Iterable, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from weakpose.data.h36m_readers import (H36MFormatError, check_keypoints_2d, check_pixel_units,
-                                        read_videopose3d_2d, read_videopose3d_3d)
+from weakpose.data.h36m_readers import (
+    H36MFormatError,
+    check_keypoints_2d,
+    check_pixel_units,
+    read_videopose3d_2d,
+    read_videopose3d_3d,
+)
 from weakpose.data.h36m_report import LENGTH_MISMATCH, LENGTH_TRIMMED, MISSING_2D, LoadReport
 from weakpose.metrics import EvaluationTable, Protocol, base_action
 from weakpose.safe_npz import NpzFileError, SafeNpz

@@ -56,7 +56,12 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from weakpose.data.h36m_readers import (
-    LAYOUTS_2D, H36MFormatError, check_keypoints_2d, check_pixel_units, read_videopose3d_2d, resolve_2d_layout,
+    LAYOUTS_2D,
+    H36MFormatError,
+    check_keypoints_2d,
+    check_pixel_units,
+    read_videopose3d_2d,
+    resolve_2d_layout,
 )
 from weakpose.safe_npz import NpzFileError, SafeNpz
 from weakpose.skeleton import H36M17, get_order, to_h36m17

@@ -33,13 +33,13 @@ from weakpose.data.image_layout import (
     SequenceEntry,
     annotation_name,
     background_name,
+    camera_index,
     frame_name,
     sequence_folder,
-    camera_index,
     write_index,
 )
 from weakpose.data.scene import RoomStyle, crop_box, crop_camera, render_room
-from weakpose.geometry import Camera, H36M_CAMERA_IDS, load_h36m_cameras_json
+from weakpose.geometry import H36M_CAMERA_IDS, Camera, load_h36m_cameras_json
 from weakpose.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from weakpose.io_utils import atomic_write_path, clean_output_folder
 

@@ -2,8 +2,15 @@
 from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig, NVSLatent
 from weakpose.models.mlp_lifter import MLPLifter
 from weakpose.models.repnet import RepNetLifter, RepNetOutput
-from weakpose.models.resnet import (ResNet, build_resnet, load_torchvision_weights, resnet18, resnet34, resnet50,
-                                    resnext50_32x4d)
+from weakpose.models.resnet import (
+                                    ResNet,
+                                    build_resnet,
+                                    load_torchvision_weights,
+                                    resnet18,
+                                    resnet34,
+                                    resnet50,
+                                    resnext50_32x4d,
+)
 from weakpose.models.smpl_regressor import SMPLRegression, SMPLRegressor
 from weakpose.models.temporal import StridedTrainingTwin, TemporalLifter, TrajectoryModel, reproject
 

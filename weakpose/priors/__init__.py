@@ -11,21 +11,25 @@ and the SMPL-parameter prior (HMR-style, least-squares GAN) for body-pose rotati
     loss = task_loss + 0.01 * smpl_prior.loss(body_pose_rotmats, betas)   # (B, 23, 3, 3), (B, 10)
 """
 from weakpose.priors.discriminator import FILE_FORMAT, PoseDiscriminator
-from weakpose.priors.smpl_discriminator import FILE_FORMAT as SMPL_FILE_FORMAT
-from weakpose.priors.smpl_discriminator import (SMPLDiscriminator, as_rotmats, lsgan_discriminator_loss,
-                                                lsgan_generator_loss)
-from weakpose.priors.temporal_critic import TEMPORAL_FILE_FORMAT, TemporalPoseCritic, pose_windows
 from weakpose.priors.kcs import H36M17_BONES, bone_vectors, bones_from_parents, incidence_matrix, kcs_matrix
+from weakpose.priors.smpl_discriminator import FILE_FORMAT as SMPL_FILE_FORMAT
+from weakpose.priors.smpl_discriminator import (
+                                                SMPLDiscriminator,
+                                                as_rotmats,
+                                                lsgan_discriminator_loss,
+                                                lsgan_generator_loss,
+)
+from weakpose.priors.temporal_critic import TEMPORAL_FILE_FORMAT, TemporalPoseCritic, pose_windows
 from weakpose.priors.wgan import (
-    BETAS,
-    GP_WEIGHT,
-    LEARNING_RATE,
-    N_CRITIC,
-    critic_gap,
-    critic_loss,
-    generator_loss,
-    gradient_penalty,
-    make_optimizer,
+                                                BETAS,
+                                                GP_WEIGHT,
+                                                LEARNING_RATE,
+                                                N_CRITIC,
+                                                critic_gap,
+                                                critic_loss,
+                                                generator_loss,
+                                                gradient_penalty,
+                                                make_optimizer,
 )
 
 __all__ = [

@@ -21,8 +21,8 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from weakpose.priors.prior_file import load_prior, save_prior, score_without_grad
 from weakpose.priors.kcs import H36M17_BONES, kcs_matrix
+from weakpose.priors.prior_file import load_prior, save_prior, score_without_grad
 from weakpose.priors.wgan import generator_loss
 
 __all__ = ["PoseDiscriminator", "FILE_FORMAT"]

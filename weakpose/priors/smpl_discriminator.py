@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from weakpose.priors.prior_file import load_prior, save_prior
 from weakpose.geometry.rotations import axis_angle_to_matrix
+from weakpose.priors.prior_file import load_prior, save_prior
 
 __all__ = ["SMPLDiscriminator", "FILE_FORMAT", "NUM_BODY_JOINTS", "NUM_OUTPUTS", "as_rotmats",
            "lsgan_discriminator_loss", "lsgan_generator_loss"]

@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from weakpose.priors.prior_file import load_prior, save_prior, score_without_grad
 from weakpose.priors.kcs import H36M17_BONES, kcs_matrix
+from weakpose.priors.prior_file import load_prior, save_prior, score_without_grad
 from weakpose.priors.wgan import generator_loss
 
 __all__ = ["TemporalPoseCritic", "TEMPORAL_FILE_FORMAT", "pose_windows"]

@@ -12,7 +12,6 @@ looked at before the end). Protocol of the card: :func:`evaluate_lifter` on the 
 """
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -26,7 +25,7 @@ from weakpose.geometry import normalize_screen_coordinates
 from weakpose.lifters import load_lifter, save_lifter
 from weakpose.metrics import mpjpe_per_frame, p_mpjpe_per_frame
 from weakpose.models.temporal import TemporalLifter
-from weakpose.recipes.recordings import Recording, normalized_2d
+from weakpose.recipes.recordings import Recording
 
 __all__ = ["LIFTER_KWARGS", "WindowSampler", "train_lifter", "evaluate_lifter", "lift_recording"]
 

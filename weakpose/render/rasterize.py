@@ -37,7 +37,16 @@ import torch
 import torch.nn.functional as F
 
 from ..geometry.camera import Camera
-from .culling import ScreenFaces, as_faces, as_vertex_colors, as_vertices, iter_pairs, local_corners, project_faces, screen_faces
+from .culling import (
+    ScreenFaces,
+    as_faces,
+    as_vertex_colors,
+    as_vertices,
+    iter_pairs,
+    local_corners,
+    project_faces,
+    screen_faces,
+)
 
 __all__ = ["SoftRasterizer", "soft_silhouette", "image_size_of"]
 

@@ -24,8 +24,8 @@ from typing import Iterable, Optional
 
 import torch
 
-from weakpose.metrics import mpjpe, mpjpe_per_frame, p_mpjpe, p_mpjpe_per_frame
 from weakpose.geometry.camera import flip_screen_intrinsics, reproject
+from weakpose.metrics import mpjpe, mpjpe_per_frame, p_mpjpe, p_mpjpe_per_frame
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel
 from weakpose.priors import PoseDiscriminator
 from weakpose.priors.temporal_critic import TemporalPoseCritic

@@ -8,7 +8,6 @@ Typical use::
     train, val = split_train_val(train_items, key_fn=lambda s: s.subject, val_groups=["S8"])
     Trainer(task, cfg, MyDataset(train), MyDataset(val), resume=args.resume).fit()
 """
-from weakpose.train.startup import start_run
 from weakpose.train.checkpoint import (
     CHECKPOINT_FORMAT,
     CheckpointMismatchError,
@@ -54,6 +53,7 @@ from weakpose.train.loop import (
 from weakpose.train.metrics_log import CSVLogger, JSONLLogger, make_loggers, read_csv_log, read_jsonl_log
 from weakpose.train.run_lock import RunFolderLock, RunFolderLockedError
 from weakpose.train.seeding import derive_seed, get_rng_state, seed_everything, set_deterministic, set_rng_state
+from weakpose.train.startup import start_run
 
 __all__ = [
     "CHECKPOINT_FORMAT",
