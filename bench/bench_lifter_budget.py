@@ -61,8 +61,10 @@ def budget_set(out: Path, test_frames: int = 20_000) -> Path:
 
 
 def _run(script_root: Path, out: Path, minutes: float, args: list, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, str(script_root / "sample" / "train_video_gan.py"), "--budget-minutes", str(minutes),
-           f"train.out_dir={out}", f"images_dir={out / 'images'}", "num_threads=1", *args]
+    script = script_root / "sample" / "train_video_gan.py"
+    run = "run." if "run: RunConfig" in script.read_text() else ""  # an older revision's keys had no run section
+    cmd = [sys.executable, str(script), "--budget-minutes", str(minutes),
+           f"train.out_dir={out}", f"{run}images_dir={out / 'images'}", f"{run}num_threads=1", *args]
     env = dict(os.environ, PYTHONPATH=str(script_root), OMP_NUM_THREADS="1")
     return subprocess.Popen(cmd, cwd=script_root, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
 

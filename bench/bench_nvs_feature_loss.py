@@ -56,6 +56,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     args, extra = p.parse_known_args(argv)
     import train_enc_dec  # noqa: E402  (sample script)
+
     from weakpose.data.image_layout import held_out_sequences
     from weakpose.data.nvs_pairs import NVSPairDataset
     from weakpose.models.encoder_decoder import EncoderDecoder
@@ -69,7 +70,7 @@ def main(argv=None) -> int:
         out = out_root / setting
         t = time.perf_counter()
         overrides = [f"loss.feature_loss={kind}", f"loss.foreground_weight={float(fg or 0)}", f"train.max_steps={args.steps}", f"train.out_dir={out}",
-                     f"images_dir={out / 'images'}", f"num_threads={args.threads}", "train.progress=false", *extra]
+                     f"run.images_dir={out / 'images'}", f"run.num_threads={args.threads}", "train.progress=false", *extra]
         rc = train_enc_dec.main(overrides)
         if rc:
             return rc

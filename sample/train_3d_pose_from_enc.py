@@ -5,31 +5,32 @@ Run sample/train_enc_dec.py first (it writes runs/enc_dec/enc_dec.pt). Then:
     python sample/train_3d_pose_from_enc.py                       # frozen NVS encoder + MLP, S1 labels
     python sample/train_3d_pose_from_enc.py --encoder all         # the ablation: NVS / random frozen / end-to-end
     python sample/train_3d_pose_from_enc.py --encoder end-to-end  # encoder trained on S1's labels only
-    python sample/train_3d_pose_from_enc.py --data data/h36m_crops encoder_path=runs/enc_dec/enc_dec.pt
+    python sample/train_3d_pose_from_enc.py --data data/h36m_crops model.encoder_path=runs/enc_dec/enc_dec.pt
 
-Encoders: ``nvs`` (the novel-view-synthesis encoder, frozen), ``random`` (the same architecture, randomly
-initialised, frozen), ``end-to-end`` (randomly initialised and trained with the regressor on the one subject's
-labels). The regressor is the same in all three: two fully connected layers of 2048, batch norm, dropout 0.5,
-trained once per ``weight_decays`` value (AdamW) and kept where the labelled subject's validation MPJPE is lowest.
-Labels: ``labelled_subject`` only (every ``val_every``-th of its sequences is held out to pick the checkpoint);
-errors are reported on the test subjects S9 and S11 (root-relative H36M-17, all frames and the four cameras):
-MPJPE, N-MPJPE (scale-aligned) and P-MPJPE (Procrustes-aligned), in mm.
-``turn_augment=on`` (or ``both``: each encoder with and without, as separate rows) turns the latent and the target
+Encoders (``model.encoder_variant``, or ``--encoder``): ``nvs`` (the novel-view-synthesis encoder of
+``model.encoder_path``, frozen), ``random`` (the same architecture, randomly initialised, frozen), ``end-to-end``
+(randomly initialised and trained with the regressor on the labels), ``all`` (the three in turn: the ablation).
+The regressor is the same in all three: two fully connected layers of 2048, batch norm, dropout 0.5, trained once
+per ``optim.weight_decays`` value (AdamW) and kept where the labelled subject's validation MPJPE is lowest.
+Labels: ``data.labelled_subjects`` only (every ``data.val_every``-th of their sequences is held out to pick the
+checkpoint); errors are reported on the test subjects S9 and S11 (root-relative H36M-17, all frames and the four
+cameras): MPJPE, N-MPJPE (scale-aligned) and P-MPJPE (Procrustes-aligned), in mm.
+``augment.turn=on`` (or ``both``: each encoder with and without, as separate rows) turns the latent and the target
 together by random angles about the vertical while training (our addition to the paper; see
 weakpose.tasks.pose_from_latent); those runs go to <encoder>_turns/.
 Writes runs/pose_from_enc/<encoder>/ (eval.json; checkpoints and metrics.csv in wd_<decay>/),
-runs/pose_from_enc/ablation.json and .md with --encoder all, and images/pose_from_enc_predictions.png.
+runs/pose_from_enc/ablation.json and .md with --encoder all, and runs/pose_from_enc/images/
+pose_from_enc_predictions.png (run.images_dir elsewhere; run.images_dir=images regenerates the README's figure).
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import json
 import sys
 import time
 from pathlib import Path
-from typing import List
+from typing import List, Literal
 
 import numpy as np
 import torch
@@ -41,7 +42,8 @@ from weakpose.io_utils import atomic_write_text
 from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
 from weakpose.tasks.pose_from_latent import (LatentCache, LatentPoseRegressor, PoseFromLatentTask, closest_pose,
                                              encode_dataset, pose_errors)
-from weakpose.train import TrainConfig, Trainer, start_run
+from weakpose.train import Shortcut, TrainConfig, Trainer, start_run
+from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
 from weakpose.viz import save_pose_comparison
 
@@ -49,34 +51,63 @@ ENCODERS = ("nvs", "random", "end-to-end")
 
 
 @dataclasses.dataclass
-class Config:
-    data_root: str = DEFAULT_IMAGE_ROOT
-    encoder_path: str = "runs/enc_dec/enc_dec.pt"
-    encoder: str = "nvs"  # nvs | random | end-to-end | all
-    labelled_subject: str = "S1"
+class DataConfig:
+    root: str = DEFAULT_IMAGE_ROOT  # a crop layout (weakpose.data.image_layout)
+    labelled_subjects: List[str] = dataclasses.field(default_factory=lambda: ["S1"])  # whose 3D labels train
     test_subjects: List[str] = dataclasses.field(default_factory=lambda: ["S9", "S11"])
-    val_every: int = 5
-    hidden: int = 2048
+    val_every: int = 5  # every val_every-th sequence of the labelled subjects is held out to pick the checkpoint
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    encoder_path: str = "runs/enc_dec/enc_dec.pt"  # the trained encoder-decoder (sample/train_enc_dec.py)
+    # which encoder the regressor reads: nvs (encoder_path, frozen) | random (its architecture, random, frozen) |
+    # end-to-end (random, trained with the regressor on the labels) | all (the three in turn: the ablation)
+    encoder_variant: Literal["nvs", "random", "end-to-end", "all"] = "nvs"  # all: the ablation (or --encoder)
+    hidden: int = 2048  # the regressor's two fully connected layers
     dropout: float = 0.5
-    lr: float = 1e-3
-    encoder_lr: float = 1e-4  # end-to-end: the encoder's learning rate
+
+
+@dataclasses.dataclass
+class OptimConfig:
+    lr: float = 1e-3  # the regressor's step size
+    encoder_lr: float = 1e-4  # end-to-end: the encoder's step size
     # the regressor is trained once per value (AdamW's decoupled decay; 0 = Adam) and the one with the lowest MPJPE
     # on the labelled subject's held-out sequences is kept, for each encoder alike
-    weight_decays: List[float] = dataclasses.field(default_factory=lambda: [0.0, 1.0, 10.0])
+    weight_decays: List[float] = dataclasses.field(default_factory=lambda: [0.0, 1.0, 10.0])  # AdamW; best kept
+    end_to_end_steps: int = 800  # end-to-end trains on images: fewer, slower steps
+
+
+@dataclasses.dataclass
+class AugmentConfig:
     # turn latent and target together about the vertical (weakpose.tasks.pose_from_latent): off (the paper's
     # recipe) | on | both (each encoder twice, reported as separate rows; S1's validation cannot judge turns it
     # never shows, so this is not chosen on validation)
-    turn_augment: str = "off"
-    end_to_end_steps: int = 800  # end-to-end trains on images: fewer, slower steps
+    turn: Literal["off", "on", "both"] = "off"  # turn latent and target about the vertical (both: two rows)
+
+
+@dataclasses.dataclass
+class Config:
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
         out_dir="runs/pose_from_enc", max_steps=2000, batch_size=64, log_every=50, val_every=250, ckpt_every=500,
         best_metric="val/mpjpe_mm"))
-    images_dir: str = "images"
-    num_threads: int = 0
+    run: RunConfig = dataclasses.field(default_factory=RunConfig)
+
+
+SHORTCUTS = (
+    *run_shortcuts("a crop layout (weakpose.data.image_layout), e.g. data/h36m_crops"),
+    Shortcut("--encoder", "model.encoder_variant",
+             "nvs | random | end-to-end | all: which encoder the regressor reads; 'all' runs the ablation",
+             choices=ENCODERS + ("all",)),
+)
 
 
 def _encoder_for(mode: str, cfg: Config) -> EncoderDecoder:
-    trained = EncoderDecoder.load(cfg.encoder_path)
+    trained = EncoderDecoder.load(cfg.model.encoder_path)
     if mode == "nvs":
         return trained
     torch.manual_seed(cfg.train.seed)
@@ -95,13 +126,14 @@ def fit_one(mode: str, weight_decay: float, turns: bool, cfg: Config, args, data
     """Train the regressor (and, end to end, the encoder) once; returns (best validation MPJPE, regressor,
     encoder, training result)."""
     encoder = _encoder_for(mode, cfg)
-    regressor = LatentPoseRegressor(in_features=encoder.config.num_points * 3, hidden=cfg.hidden, dropout=cfg.dropout)
+    regressor = LatentPoseRegressor(in_features=encoder.config.num_points * 3, hidden=cfg.model.hidden,
+                                    dropout=cfg.model.dropout)
     train_ds, val_ds = datasets["train"], datasets["val"]
     if mode == "end-to-end":
-        cfg.train.max_steps = cfg.end_to_end_steps
+        cfg.train.max_steps = cfg.optim.end_to_end_steps
         cfg.train.batch_size = min(cfg.train.batch_size, 32)
-        cfg.train.val_every = max(1, cfg.end_to_end_steps // 4)
-        task = PoseFromLatentTask(regressor, encoder=encoder, lr=cfg.lr, encoder_lr=cfg.encoder_lr,
+        cfg.train.val_every = max(1, cfg.optim.end_to_end_steps // 4)
+        task = PoseFromLatentTask(regressor, encoder=encoder, lr=cfg.optim.lr, encoder_lr=cfg.optim.encoder_lr,
                                   weight_decay=weight_decay, turn_augment=turns)
         fit_train, fit_val = train_ds, val_ds
     else:
@@ -109,9 +141,9 @@ def fit_one(mode: str, weight_decay: float, turns: bool, cfg: Config, args, data
             p.requires_grad_(False)
         fit_train = LatentCache(_cached_latents(datasets, mode, "train", encoder))
         fit_val = LatentCache(_cached_latents(datasets, mode, "val", encoder)) if val_ds is not None else None
-        task = PoseFromLatentTask(regressor, lr=cfg.lr, weight_decay=weight_decay, turn_augment=turns)
+        task = PoseFromLatentTask(regressor, lr=cfg.optim.lr, weight_decay=weight_decay, turn_augment=turns)
     print(f"\n== encoder: {mode}, regressor weight decay {weight_decay:g}{', turns' if turns else ''} ==")
-    trainer = Trainer(task, cfg, fit_train, fit_val, resume=args.resume)
+    trainer = Trainer(task, cfg, fit_train, fit_val, resume=args.resume, callbacks=cfg.run.budget_callbacks())
     result = trainer.fit()
     if not result.interrupted:
         trainer.restore_best(result)
@@ -121,13 +153,13 @@ def fit_one(mode: str, weight_decay: float, turns: bool, cfg: Config, args, data
 
 def run_one(mode: str, turns: bool, cfg: Config, args, datasets: dict) -> dict:
     """Train the regressor for one encoder mode (with or without turns), once per weight decay of
-    ``cfg.weight_decays``, keep the one with the lowest validation MPJPE (the labelled subject's held-out
+    ``cfg.optim.weight_decays``, keep the one with the lowest validation MPJPE (the labelled subject's held-out
     sequences), and report its test errors."""
     fits = []
-    for wd in cfg.weight_decays:
+    for wd in cfg.optim.weight_decays:
         run_cfg = copy.deepcopy(cfg)
         run_cfg.train.out_dir = str(Path(cfg.train.out_dir) / (f"{mode}_turns" if turns else mode) /
-                                    (f"wd_{wd:g}" if len(cfg.weight_decays) > 1 else ""))
+                                    (f"wd_{wd:g}" if len(cfg.optim.weight_decays) > 1 else ""))
         fit = fit_one(mode, wd, turns, run_cfg, args, datasets)
         if fit[3].interrupted:
             return {}
@@ -144,7 +176,7 @@ def run_one(mode: str, turns: bool, cfg: Config, args, datasets: dict) -> dict:
               "test": errors,
               "weight_decay": weight_decay, "val_mpjpe_mm": val_mpjpe,
               "val_by_weight_decay": {f"{f[1]:g}": f[0] for f in fits},
-              "num_test_views": int(len(pred)), "labelled_subject": cfg.labelled_subject,
+              "num_test_views": int(len(pred)), "labelled_subjects": list(cfg.data.labelled_subjects),
               "num_train_views": len(datasets["train"])}
     atomic_write_text(Path(cfg.train.out_dir).parent / "eval.json" if len(fits) > 1 else
                       Path(cfg.train.out_dir) / "eval.json", json.dumps(report, indent=1))
@@ -197,7 +229,7 @@ def references(datasets: dict) -> dict:
 def table(reports: List[dict], cfg: Config, n_frames: int, refs: dict) -> str:
     """The ablation as a markdown table; MPJPE is split by whether the labelled subject performed the test
     view's action when the test set has both kinds."""
-    who = cfg.labelled_subject
+    who = "+".join(cfg.data.labelled_subjects)
     split = all(g in reports[0]["test"] for g in ("seen actions", "unseen actions"))
     head = "| encoder | MPJPE | N-MPJPE | P-MPJPE |"
     if split:
@@ -205,7 +237,7 @@ def table(reports: List[dict], cfg: Config, n_frames: int, refs: dict) -> str:
         head += f" MPJPE, actions {who} performed ({counts[0]} views) | MPJPE, other actions ({counts[1]} views) |"
     head += " regressor weight decay (chosen on validation) |"
     lines = [f"3D pose from the encoder latent, labels of {who} only; test subjects "
-             f"{'+'.join(cfg.test_subjects)}, {n_frames} views (every frame x 4 cameras), root-relative H36M-17, "
+             f"{'+'.join(cfg.data.test_subjects)}, {n_frames} views (every frame x 4 cameras), root-relative H36M-17, "
              "mean over views (mm)", "", head, "|---" * head.count(" | ") + "|---|"]
 
     def row(name: str, errors: dict, extra: str) -> str:
@@ -226,43 +258,30 @@ def table(reports: List[dict], cfg: Config, n_frames: int, refs: dict) -> str:
 
 
 def main(argv=None) -> int:
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--data", default=None, help="crop-layout root (shortcut for data_root=...)")
-    pre.add_argument("--encoder", choices=ENCODERS + ("all",), default=None)
-    known, rest = pre.parse_known_args(sys.argv[1:] if argv is None else argv)
-    cfg, args = start_run(Config, rest)
-    if known.data:
-        cfg.data_root = known.data
-    if known.encoder:
-        cfg.encoder = known.encoder
+    cfg, args = start_run(Config, argv, description=__doc__, shortcuts=SHORTCUTS)
     t0 = time.perf_counter()
-    if not Path(cfg.encoder_path).is_file():
-        print(f"{cfg.encoder_path}: no encoder-decoder yet; run `python sample/train_enc_dec.py` first",
-              file=sys.stderr)
+    d, variant = cfg.data, cfg.model.encoder_variant
+    if not Path(cfg.model.encoder_path).is_file():
+        print(f"{cfg.model.encoder_path}: no encoder-decoder yet; run `python sample/train_enc_dec.py` first "
+              f"(or point at one with model.encoder_path=<file>)", file=sys.stderr)
         return 2
-    if cfg.data_root == DEFAULT_IMAGE_ROOT:
-        ensure_synthetic_images(cfg.data_root)
-    size = EncoderDecoder.load(cfg.encoder_path).image_size
-    keep, held = held_out_sequences(cfg.val_every)
-    labelled = [cfg.labelled_subject]
+    if d.root == DEFAULT_IMAGE_ROOT:
+        ensure_synthetic_images(d.root)
+    size = EncoderDecoder.load(cfg.model.encoder_path).image_size
+    keep, held = held_out_sequences(d.val_every)
+    labelled = list(d.labelled_subjects)
     datasets = {
-        "train": SingleViewDataset(cfg.data_root, labelled, size, labelled_subjects=labelled, sequence_filter=keep),
-        "val": SingleViewDataset(cfg.data_root, labelled, size, labelled_subjects=labelled, sequence_filter=held),
-        "test": SingleViewDataset(cfg.data_root, cfg.test_subjects, size, labelled_subjects=cfg.test_subjects),
+        "train": SingleViewDataset(d.root, labelled, size, labelled_subjects=labelled, sequence_filter=keep),
+        "val": SingleViewDataset(d.root, labelled, size, labelled_subjects=labelled, sequence_filter=held),
+        "test": SingleViewDataset(d.root, d.test_subjects, size, labelled_subjects=d.test_subjects),
     }
     if len(datasets["val"]) == 0:
         datasets["val"] = None
-    print(f"3D labels: {len(datasets['train'])} views of {cfg.labelled_subject} (+{len(datasets['val'] or [])} held "
-          f"out to validate); test: {len(datasets['test'])} views of {cfg.test_subjects}")
-    if cfg.encoder not in ENCODERS + ("all",):
-        print(f"encoder={cfg.encoder!r}: choose one of {ENCODERS + ('all',)}", file=sys.stderr)
-        return 2
+    print(f"3D labels: {len(datasets['train'])} views of {labelled} (+{len(datasets['val'] or [])} held "
+          f"out to validate); test: {len(datasets['test'])} views of {d.test_subjects}")
     turn_choices = {"off": (False,), "on": (True,), "both": (False, True)}
-    if cfg.turn_augment not in turn_choices:
-        print(f"turn_augment={cfg.turn_augment!r}: choose one of {tuple(turn_choices)}", file=sys.stderr)
-        return 2
-    modes = [(m, t) for t in turn_choices[cfg.turn_augment]
-             for m in (ENCODERS if cfg.encoder == "all" else (cfg.encoder,))]
+    modes = [(m, t) for t in turn_choices[cfg.augment.turn]
+             for m in (ENCODERS if variant == "all" else (variant,))]
     reports = [r for r in (run_one(m, t, cfg, args, datasets) for m, t in modes) if r]
     if len(reports) != len(modes):
         return 0
@@ -270,19 +289,19 @@ def main(argv=None) -> int:
     text = table(reports, cfg, len(datasets["test"]), refs)
     print("\n" + text)
     out = Path(cfg.train.out_dir)
-    if cfg.encoder == "all":
+    if variant == "all":
         atomic_write_text(out / "ablation.md", text + "\n")
         atomic_write_text(out / "ablation.json", json.dumps(
             [{k: v for k, v in r.items() if k not in ("pred", "target")} for r in reports]
             + [{"encoder": f"reference: {name}", "test": errors} for name, errors in refs.items()], indent=1))
     first = reports[0]
     picks = np.linspace(0, len(first["pred"]) - 1, 4).astype(int)
-    image = Path(cfg.images_dir) / "pose_from_enc_predictions.png"
+    image = cfg.run.images(out) / "pose_from_enc_predictions.png"
     save_pose_comparison(image, poses_2d=None, poses_pred=[first["pred"][i].numpy() for i in picks],
                          poses_true=[first["target"][i].numpy() for i in picks],
                          titles=[f"test view {i}" for i in picks], up_axis="-y")
     print(f"finished in {time.perf_counter() - t0:.0f} s; wrote {image}" +
-          (f", {out / 'ablation.md'}" if cfg.encoder == "all" else ""))
+          (f", {out / 'ablation.md'}" if variant == "all" else ""))
     return 0
 
 

@@ -7,7 +7,8 @@ al. 2019; :class:`weakpose.models.smpl_regressor.SMPLRegressor`) supervised by
 
 * 3D joints of ONE labelled subject (``data.labelled_subjects``, default S1): H36M-17 regressed from the vertices;
 * silhouettes of every training subject in ALL four views, through the soft rasteriser (SoftRas) at a reduced size;
-* the SMPL prior (HMR's discriminator, ``runs/smpl_prior/smpl_prior.pt``) when that file exists.
+* the SMPL prior (HMR's discriminator, ``model.prior_path``, default ``runs/smpl_prior/smpl_prior.pt`` from
+  ``python sample/train_smpl_prior.py``) when that file exists.
 
 Model selection (best.pt) uses the silhouette IoU on held-out SEQUENCES of the training subjects (every
 ``data.val_every``-th one: masks only, no extra 3D labels); the test subjects (S9, S11) are only read for the final
@@ -17,13 +18,14 @@ root-relative in the real camera frame.
 Examples:
 
     python sample/train_SMPL_from_enc.py                       # ~4 min on CPU, needs runs/enc_dec/enc_dec.pt
-    python sample/train_SMPL_from_enc.py --data data/h36m_crops encoder=runs/enc_dec/enc_dec.pt
-    python sample/train_SMPL_from_enc.py use_prior=false loss.weight_joints=0   # silhouettes only
+    python sample/train_SMPL_from_enc.py --data data/h36m_crops model.encoder_path=runs/enc_dec/enc_dec.pt
+    python sample/train_SMPL_from_enc.py loss.use_prior=false loss.weight_joints=0   # silhouettes only
     python sample/train_SMPL_from_enc.py --resume               # continue a killed run
 
 Writes runs/smpl_from_enc/{regressor.pt, metrics.csv, eval.csv, eval.json, summary.json (the trained regressor
-and, for comparison, its starting point: the mean parameters)},
-images/smpl_from_enc_overlays.png (meshes over the held-out input crops) and images/smpl_from_enc_curves.png.
+and, for comparison, its starting point: the mean parameters)}, and in runs/smpl_from_enc/images/
+(run.images_dir elsewhere; run.images_dir=images regenerates the README's figures) smpl_from_enc_overlays.png
+(meshes over the held-out input crops) and smpl_from_enc_curves.png.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 import numpy as np
 import torch
@@ -47,8 +49,10 @@ from weakpose.metrics import Protocol, mpjpe, n_mpjpe, p_mpjpe
 from weakpose.models.smpl_regressor import SMPLRegressor, chordal_mean_rotation
 from weakpose.tasks.smpl_from_enc import LatentFrames, SMPLFromEncTask, collate_frames, encode_dataset
 from weakpose.train import TrainConfig, Trainer, start_run
+from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
 from weakpose.viz import plot_metric_curves
+from weakpose.viz.report_figures import save_mesh_overlays
 
 @dataclasses.dataclass
 class DataConfig:
@@ -56,14 +60,14 @@ class DataConfig:
     subjects is held out for model selection (0 = none). silhouette_size: side of the rendered silhouettes and
     downsampled masks (px). test_stride: every test_stride-th test frame is evaluated."""
 
-    root: str = DEFAULT_IMAGE_ROOT
+    root: str = DEFAULT_IMAGE_ROOT  # a crop layout (weakpose.data.image_layout)
     train_subjects: List[str] = dataclasses.field(default_factory=lambda: ["S1", "S5", "S6", "S7", "S8"])
     test_subjects: List[str] = dataclasses.field(default_factory=lambda: ["S9", "S11"])
-    labelled_subjects: List[str] = dataclasses.field(default_factory=lambda: ["S1"])
-    val_every: int = 5
-    stride: int = 1
-    test_stride: int = 1
-    silhouette_size: int = 64
+    labelled_subjects: List[str] = dataclasses.field(default_factory=lambda: ["S1"])  # whose 3D joints train
+    val_every: int = 5  # every val_every-th training sequence is held out for model selection (0 = none)
+    stride: int = 1  # keep every n-th training frame
+    test_stride: int = 1  # evaluate every n-th test frame
+    silhouette_size: int = 64  # side of rendered silhouettes and downsampled masks (px)
 
 
 @dataclasses.dataclass
@@ -72,10 +76,12 @@ class ModelConfig:
     rotation over the embedded CMU training motion retargeted to SMPL, weakpose.data.smpl_params) or 'zero' (the
     T-pose). Either way the root starts upright and facing the camera, betas at 0."""
 
+    encoder_path: str = "runs/enc_dec/enc_dec.pt"  # the trained encoder-decoder (sample/train_enc_dec.py), frozen
+    prior_path: str = "runs/smpl_prior/smpl_prior.pt"  # the SMPL prior (sample/train_smpl_prior.py), if it exists
     hidden: int = 1024   # HMR/SPIN
     iterations: int = 3  # HMR/SPIN
     dropout: float = 0.5
-    mean_pose: str = "mocap"
+    mean_pose: str = "mocap"  # mocap | zero: where the iterative regression starts
 
 
 @dataclasses.dataclass
@@ -84,18 +90,19 @@ class LossConfig:
     soft rasteriser's sharpness in px² at the silhouette size; input_views: views used as input per training frame
     (each prediction is rendered into all views; 0 = all)."""
 
-    weight_joints: float = 10.0
+    weight_joints: float = 10.0  # mean squared joint distance (m^2) against the labelled subjects' 3D
     weight_silhouette: float = 1.0
     weight_prior: float = 1.0
-    weight_betas: float = 1e-3
-    silhouette_kind: str = "iou"
-    sigma: float = 0.1
-    input_views: int = 1
+    weight_betas: float = 1e-3  # squared betas (shape regularisation)
+    use_prior: bool = True  # add the SMPL prior of model.prior_path when that file exists
+    silhouette_kind: str = "iou"  # iou | mse
+    sigma: float = 0.1  # soft rasteriser sharpness, px^2 at the silhouette size
+    input_views: int = 1  # views used as input per training frame (0 = all)
 
 
 @dataclasses.dataclass
 class OptimConfig:
-    lr: float = 5e-5
+    lr: float = 5e-5  # Adam step size
     weight_decay: float = 0.0
 
 
@@ -108,30 +115,13 @@ class Config:
     train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
         out_dir="runs/smpl_from_enc", max_steps=300, batch_size=8, log_every=25, val_every=100, ckpt_every=100,
         best_metric="val/iou", best_mode="max"))
-    encoder: str = "runs/enc_dec/enc_dec.pt"
-    prior: str = "runs/smpl_prior/smpl_prior.pt"
-    use_prior: bool = True  # use the prior file when it exists
-    encode_batch_size: int = 32
-    overlay_samples: int = 4
-    images_dir: str = "images"
-    num_threads: int = 1  # small CPU ops: one thread is fastest on a shared box (0 = torch's default)
+    encode_batch_size: int = 32  # crops per forward pass when the frozen encoder caches latents
+    figure_rows: int = 4  # test frames in the overlay figure
+    # small CPU ops: one thread is fastest on a shared box
+    run: RunConfig = dataclasses.field(default_factory=lambda: RunConfig(num_threads=1))
 
 
-def _data_argv(argv: Optional[Sequence[str]]) -> List[str]:
-    """``--data ROOT`` (or ``--data=ROOT``) -> the override ``data.root=ROOT``."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    out: List[str] = []
-    i = 0
-    while i < len(args):
-        if args[i] == "--data":
-            if i + 1 >= len(args):
-                raise ValueError("--data needs a folder (a crop layout with index.json)")
-            out.append(f"data.root={args[i + 1]}")
-            i += 2
-            continue
-        out.append(f"data.root={args[i][7:]}" if args[i].startswith("--data=") else args[i])
-        i += 1
-    return out
+SHORTCUTS = run_shortcuts("a crop layout (weakpose.data.image_layout), e.g. data/h36m_crops")
 
 
 def load_encoder(path: str):
@@ -139,19 +129,19 @@ def load_encoder(path: str):
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no encoder checkpoint; train the multi-view encoder first with "
-                                f"`python sample/train_enc_dec.py` (or point at one with encoder=<file>)")
+                                f"`python sample/train_enc_dec.py` (or point at one with model.encoder_path=<file>)")
     encoder = EncoderDecoder.load(path, map_location="cpu").eval()
     encoder.requires_grad_(False)
     return encoder
 
 
 def load_prior(cfg: Config):
-    if not cfg.use_prior:
-        print("SMPL prior: off (use_prior=false)")
+    if not cfg.loss.use_prior:
+        print("SMPL prior: off (loss.use_prior=false)")
         return None
-    path = Path(cfg.prior)
+    path = Path(cfg.model.prior_path)
     if not path.is_file():
-        print(f"SMPL prior: {path} not found, training without it (make it with python sample/train_GAN.py)")
+        print(f"SMPL prior: {path} not found, training without it (make it with python sample/train_smpl_prior.py)")
         return None
     from weakpose.priors.smpl_discriminator import SMPLDiscriminator
 
@@ -201,73 +191,28 @@ def split_sequences(dataset: MultiViewImageDataset, every: int) -> tuple[list, l
     return train, val
 
 
-# ----------------------------------------------------------------------------------------------------------- images
-
-
-def _vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    tri = vertices[:, faces]  # (B, F, 3, 3)
-    n = torch.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)
-    out = torch.zeros_like(vertices)
-    for k in range(3):
-        out.index_add_(1, faces[:, k], n)
-    return torch.nn.functional.normalize(out, dim=-1)
-
-
 @torch.no_grad()
 def save_overlays(path: Path, dataset: MultiViewImageDataset, frames: LatentFrames, task: SMPLFromEncTask,
                   picks: Sequence[int], iou: np.ndarray) -> None:
-    """Rows: held-out frames; columns: views. Each cell: the mesh regressed from THAT crop, hard-rendered over
-    it (grey, shaded by the normal towards the camera), the ground-truth mask outlined in green."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from weakpose.data.image_layout import crop_cameras
-    from weakpose.render import HardRasterizer
-
-    faces = task.body.faces.cpu()
+    """Rows: held-out frames; columns: views. Each cell: the mesh regressed from THAT crop over it, the
+    ground-truth mask outlined in green (:func:`weakpose.viz.report_figures.save_mesh_overlays`)."""
     batch = collate_frames([frames[i] for i in picks])
     batch = {k: (v.to(task.device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
     verts = task.evaluate_batch(batch)["vertices_world"].cpu()  # (P, V, N, 3)
-    v = verts.shape[1]
-    fig, axes = plt.subplots(len(picks), v, figsize=(2.2 * v, 2.3 * len(picks)), squeeze=False)
-    for r, i in enumerate(picks):
-        sample = dataset[int(frames.tensors["index"][i])]
-        cam = crop_cameras(sample)
-        size = sample["image"].shape[-1]
-        raster = HardRasterizer((size, size))
-        centre = cam.center.reshape(v, 1, 3)
-        normals = _vertex_normals(verts[r], faces)
-        towards = torch.nn.functional.normalize(centre - verts[r], dim=-1)
-        shade = (0.35 + 0.65 * (normals * towards).sum(-1).abs())[..., None] * torch.tensor([0.85, 0.85, 0.95])
-        frags = raster.render(verts[r].double(), faces, cam.to(dtype=torch.float64), vertex_colors=shade.double())
-        for j in range(v):
-            img = sample["image"][j].permute(1, 2, 0).numpy()
-            m = frags.mask[j].numpy()[..., None]
-            over = np.where(m, 0.3 * img + 0.7 * frags.rgb[j].numpy(), img)
-            ax = axes[r, j]
-            ax.imshow(np.clip(over, 0, 1), interpolation="nearest")
-            ax.contour(sample["mask"][j, 0].numpy(), levels=[0.5], colors="lime", linewidths=0.6)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(f"{sample['subject']} {sample['action'][:10]} f{sample['frame']}\ncam {j + 1}, "
-                         f"IoU {iou[i, j, j]:.2f}", fontsize=7)
-    fig.suptitle("SMPL regressed from the frozen encoder's latent of each crop (held-out subjects); "
-                 "green: true mask", fontsize=8)
-    fig.tight_layout()
-    with atomic_write_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    samples = [dataset[int(frames.tensors["index"][i])] for i in picks]
+    own_iou = np.stack([np.diagonal(iou[i]) for i in picks])
+    save_mesh_overlays(path, samples, verts, task.body.faces.cpu(), own_iou,
+                       title="SMPL regressed from the frozen encoder's latent of each crop (held-out subjects); "
+                             "green: true mask")
 
 
 # ----------------------------------------------------------------------------------------------------------- main
 
 
 def main(argv=None) -> int:
-    cfg, args = start_run(Config, _data_argv(argv))
+    cfg, args = start_run(Config, argv, description=__doc__, shortcuts=SHORTCUTS)
     t0 = time.perf_counter()
-    encoder = load_encoder(cfg.encoder)
+    encoder = load_encoder(cfg.model.encoder_path)
     prior = load_prior(cfg)
     root = Path(cfg.data.root)
     if str(root) == DEFAULT_IMAGE_ROOT:
@@ -307,16 +252,17 @@ def main(argv=None) -> int:
         print(f"no validation sequences (data.val_every={d.val_every}): keeping the last checkpoint")
         cfg.train.best_metric = None
     trainer = Trainer(task, cfg, train_ds, val_ds if len(val_ds) else None, collate_fn=collate_frames,
-                      resume=args.resume)
+                      resume=args.resume, callbacks=cfg.run.budget_callbacks())
     result = trainer.fit()
     if result.interrupted or not trainer.is_main:
         return 0
 
-    out, images = Path(cfg.train.out_dir), Path(cfg.images_dir)
+    out = Path(cfg.train.out_dir)
+    images = cfg.run.images(out)
     trainer.restore_best(result)
     regressor.cpu().eval()
     payload = {"format": "weakpose.SMPLRegressor/1", "config": regressor.config,
-               "meta": {"encoder": cfg.encoder, "data": cfg.data.root, "steps": int(result.step),
+               "meta": {"encoder": cfg.model.encoder_path, "data": cfg.data.root, "steps": int(result.step),
                         "labelled_subjects": list(d.labelled_subjects), "prior": prior is not None},
                "state_dict": {k: v.detach().cpu() for k, v in regressor.state_dict().items()}}
     with atomic_write_path(out / "regressor.pt") as tmp:
@@ -361,7 +307,7 @@ def main(argv=None) -> int:
             print(f"{'  trained, ' + s_:34s} {r['mpjpe_mm']:7.1f} {r['p_mpjpe_mm']:8.1f} {r['n_mpjpe_mm']:8.1f} "
                   f"{r['iou_own_view']:8.3f} {r['iou_other_views']:9.3f}")
 
-    n = min(cfg.overlay_samples, len(test))
+    n = min(cfg.figure_rows, len(test))
     picks = [int(round(k * (len(test) - 1) / max(1, n - 1))) for k in range(n)] if n > 1 else [0]
     save_overlays(images / "smpl_from_enc_overlays.png", test_source, test, task, picks, iou)
     plot_metric_curves(out / "metrics.csv", images / "smpl_from_enc_curves.png",

@@ -6,18 +6,19 @@ data/synthetic_images on first use) for a few minutes on a CPU. Examples:
     python sample/train_enc_dec.py                                   # embedded default
     python sample/train_enc_dec.py --data data/h36m_crops            # a converted Human3.6M crop layout
     python sample/train_enc_dec.py --budget-minutes 30 train.device=cuda data.image_size=128 model.backbone=resnet50
+    python sample/train_enc_dec.py --config configs/enc_dec_gpu.yaml   # the paper's 128 px, ResNet-50, on a GPU
     python sample/train_enc_dec.py model.backbone_weights=resnet18-f37072fd.pth   # start from your ImageNet weights
     python sample/train_enc_dec.py --resume                          # continue a killed run
 
 Trains on the training subjects only (every ``data.val_every``-th of their sequences is held out to validate and
 pick the checkpoint); the test subjects (S9, S11) are never read. Writes runs/enc_dec/enc_dec.pt (load with
 ``weakpose.models.encoder_decoder.EncoderDecoder.load``; sample/train_3d_pose_from_enc.py and
-sample/train_SMPL_from_enc.py read it), metrics.csv, and images/enc_dec_reconstructions.png (input view, target
-view, re-rendered view, target background) as training proceeds, plus images/enc_dec_curves.png.
+sample/train_SMPL_from_enc.py read it as model.encoder_path), metrics.csv, and in runs/enc_dec/images/
+(run.images_dir elsewhere; run.images_dir=images regenerates the README's figures) enc_dec_reconstructions.png
+(input view, target view, re-rendered view, target background) as training proceeds, plus enc_dec_curves.png.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import time
@@ -31,7 +32,8 @@ from weakpose.data.nvs_pairs import NVSPairDataset, flatten_pairs
 from weakpose.data.synthetic_images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
 from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
 from weakpose.tasks.nvs import NVSTask, reconstruct
-from weakpose.train import Callback, TrainConfig, Trainer, WallClockBudget, start_run
+from weakpose.train import Callback, TrainConfig, Trainer, start_run
+from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
 from weakpose.viz import plot_metric_curves, save_image_rows
 
@@ -43,21 +45,21 @@ class DataConfig:
     """root: a crop layout (weakpose.data.image_layout). val_every: every val_every-th sequence of the training
     subjects is held out for validation. image_size: crops are resized to this (the model's input size)."""
 
-    root: str = DEFAULT_IMAGE_ROOT
+    root: str = DEFAULT_IMAGE_ROOT  # a crop layout (weakpose.data.image_layout)
     train_subjects: List[str] = dataclasses.field(default_factory=lambda: list(TRAIN_SUBJECTS))
-    val_every: int = 5
+    val_every: int = 5  # every val_every-th training sequence is held out to validate
     val_pairs_per_frame: int = 2  # camera pairs per held-out frame (of 12) scored at each validation
-    image_size: int = 64
-    stride: int = 1
+    image_size: int = 64  # crop side in pixels (the paper: 128)
+    stride: int = 1  # keep every n-th frame
 
 
 @dataclasses.dataclass
 class ModelConfig:
-    backbone: str = "resnet18"
+    backbone: str = "resnet18"  # resnet18 | resnet34 | resnet50 | resnext50_32x4d (the paper: resnet50)
     backbone_weights: str = ""  # torchvision-format ResNet weights to start the encoder from (optional)
     init_from: str = ""  # a saved enc_dec.pt to start all weights from (new data, longer training); fresh optimiser
-    num_points: int = 200
-    appearance_dim: int = 128
+    num_points: int = 200  # the 3D latent: num_points x 3
+    appearance_dim: int = 128  # the appearance latent swapped between frames
     decoder_width: int = 256
     hidden: int = 1024
 
@@ -68,9 +70,14 @@ class LossConfig:
     foreground_weight: the L1 is weighted 1 + this x the target's difference from the known background
     (weakpose.tasks.nvs). The defaults reconstructed the person best in bench/bench_nvs_feature_loss.py."""
 
-    feature_loss: str = "ssim"
-    feature_weight: float = 1.0
-    foreground_weight: float = 4.0
+    feature_loss: str = "ssim"  # ssim | random | none | imagenet:<torchvision ResNet weights>
+    weight_feature: float = 1.0  # the feature (or 1 - SSIM) term next to the L1
+    foreground_weight: float = 4.0  # L1 weighted 1 + this x the target's difference from the background
+
+
+@dataclasses.dataclass
+class OptimConfig:
+    lr: float = 1e-3  # Adam step size
 
 
 @dataclasses.dataclass
@@ -78,14 +85,15 @@ class Config:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
-    lr: float = 1e-3
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
         out_dir="runs/enc_dec", max_steps=600, batch_size=8, log_every=20, val_every=150, ckpt_every=150,
         best_metric="val/l1"))
-    budget_minutes: float = 0.0  # > 0: stop after this much wall-clock training time
-    images_dir: str = "images"
-    figure_rows: int = 6
-    num_threads: int = 0  # convolutions use both cores well (0 = torch's default)
+    figure_rows: int = 6  # rows of the reconstruction figure (pairs of views of held-out frames)
+    run: RunConfig = dataclasses.field(default_factory=RunConfig)  # convolutions use both cores well
+
+
+SHORTCUTS = run_shortcuts("a crop layout (weakpose.data.image_layout), e.g. data/h36m_crops")
 
 
 class ReconstructionFigure(Callback):
@@ -124,15 +132,7 @@ def start_weights_from(model: EncoderDecoder, path: str) -> None:
 
 
 def main(argv=None) -> int:
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--data", default=None, help="crop-layout root (shortcut for data.root=...)")
-    pre.add_argument("--budget-minutes", type=float, default=None)
-    known, rest = pre.parse_known_args(sys.argv[1:] if argv is None else argv)
-    cfg, args = start_run(Config, rest)
-    if known.data:
-        cfg.data.root = known.data
-    if known.budget_minutes is not None:
-        cfg.budget_minutes = known.budget_minutes
+    cfg, args = start_run(Config, argv, description=__doc__, shortcuts=SHORTCUTS)
     t0 = time.perf_counter()
     root = Path(cfg.data.root)
     if str(root) == DEFAULT_IMAGE_ROOT:
@@ -156,16 +156,16 @@ def main(argv=None) -> int:
     if m.backbone_weights:
         report = model.load_backbone_weights(m.backbone_weights)
         print(f"encoder backbone initialised from {m.backbone_weights} (skipped: {report.get('skipped')})")
-    task = NVSTask(model, feature_loss=cfg.loss.feature_loss, feature_weight=cfg.loss.feature_weight, lr=cfg.lr,
+    task = NVSTask(model, feature_loss=cfg.loss.feature_loss, feature_weight=cfg.loss.weight_feature, lr=cfg.optim.lr,
                    foreground_weight=cfg.loss.foreground_weight)
 
     figure_ds = val_ds or train_ds
     picks = torch.linspace(0, len(figure_ds) - 1, max(1, cfg.figure_rows // 2)).long().tolist()
     fixed = flatten_pairs(torch.utils.data.default_collate([figure_ds[i] for i in picks]))
-    images = Path(cfg.images_dir)
+    images = cfg.run.images(cfg.train.out_dir)
     figure = ReconstructionFigure(images / "enc_dec_reconstructions.png", fixed,
                                   "held-out sequences of the training subjects" if val_ds else "training frames")
-    callbacks = [figure] + ([WallClockBudget(cfg.budget_minutes)] if cfg.budget_minutes > 0 else [])
+    callbacks = [figure, *cfg.run.budget_callbacks()]
     trainer = Trainer(task, cfg, train_ds, val_ds, resume=args.resume, callbacks=callbacks)
     result = trainer.fit()
     if result.interrupted or not trainer.is_main:

@@ -6,11 +6,14 @@ subjects are never read. Examples:
 
     python sample/train_pose_prior.py                        # ~2-3 min on 2 CPU cores
     python sample/train_pose_prior.py data.root=data/h36m/data_3d_h36m.npz train.max_steps=20000 train.device=cuda
-    python sample/train_pose_prior.py prior.frame=camera     # a prior for camera-frame poses (y down)
+    python sample/train_pose_prior.py model.frame=camera     # a prior for camera-frame poses (y down)
     python sample/train_pose_prior.py --resume               # continue a killed run
 
-Writes runs/pose_prior/prior.pt (load with ``weakpose.priors.PoseDiscriminator.load``), metrics.csv,
-images/pose_prior_samples.png (generator samples after training) and images/pose_prior_curves.png.
+Real poses: every ``data.stride``-th frame of the training subjects' sequences, every ``data.val_every``-th
+sequence held out to validate on.
+Writes runs/pose_prior/prior.pt (load with ``weakpose.priors.PoseDiscriminator.load``), metrics.csv, and in
+runs/pose_prior/images/ (run.images_dir elsewhere; run.images_dir=images regenerates the README's figures)
+pose_prior_samples.png (generator samples after training) and pose_prior_curves.png.
 Method: Wandt & Rosenhahn, CVPR 2019 (critic, KCS); Gulrajani et al., NeurIPS 2017 (WGAN-GP).
 """
 from __future__ import annotations
@@ -29,25 +32,14 @@ from weakpose.priors import PoseDiscriminator
 from weakpose.skeleton import H36M17
 from weakpose.tasks.pose_prior import PoseGenerator, PosePriorTask, RealPoseDataset, real_poses
 from weakpose.train import TrainConfig, Trainer, start_run
+from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
 from weakpose.viz import plot_metric_curves, save_pose_comparison
 
 
 @dataclasses.dataclass
-class PriorDataConfig:
-    """frame: 'world' (dataset world frame, z up) or 'camera' (every camera view, y down). val_every: every
-    val_every-th training sequence is held out to validate on. rotate/mirror: augment real poses by a random
-    rotation about the up axis and a left/right mirror."""
-
-    frame: Literal["world", "camera"] = "world"
-    stride: int = 1
-    val_every: int = 5
-    rotate: bool = True
-    mirror: bool = True
-
-
-@dataclasses.dataclass
 class ModelConfig:
+    frame: Literal["world", "camera"] = "world"  # the poses the prior judges: world (z up) or camera (y down)
     pose_width: int = 100
     num_blocks: int = 1
     kcs_width: int = 100
@@ -59,23 +51,38 @@ class ModelConfig:
 
 @dataclasses.dataclass
 class OptimConfig:
-    lr: float = 1e-4
+    lr: float = 1e-4  # Adam step size (critic and generator)
     beta1: float = 0.5
     beta2: float = 0.9
-    n_critic: int = 5
-    gp_weight: float = 10.0
+    n_critic: int = 5  # critic steps per generator step
+
+
+@dataclasses.dataclass
+class LossConfig:
+    weight_gradient_penalty: float = 10.0  # WGAN-GP's lambda
+
+
+@dataclasses.dataclass
+class AugmentConfig:
+    rotate: bool = True  # real poses turned by a random angle about the up axis
+    mirror: bool = True  # left/right mirror of real poses
 
 
 @dataclasses.dataclass
 class Config:
-    data: DataConfig = dataclasses.field(default_factory=DataConfig)
-    prior: PriorDataConfig = dataclasses.field(default_factory=PriorDataConfig)
+    # every val_every-th training sequence is held out to validate on (all training subjects' sequences)
+    data: DataConfig = dataclasses.field(default_factory=lambda: DataConfig(val_every=5))
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    loss: LossConfig = dataclasses.field(default_factory=LossConfig)
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
         out_dir="runs/pose_prior", max_steps=3000, batch_size=256, log_every=50, val_every=500, ckpt_every=1000))
-    images_dir: str = "images"
-    num_threads: int = 1  # these networks are small: one thread is fastest (0 = torch's default)
+    # these networks are small: one thread is fastest
+    run: RunConfig = dataclasses.field(default_factory=lambda: RunConfig(num_threads=1))
+
+
+SHORTCUTS = run_shortcuts("3D poses: a VideoPose3D data_3d_*.npz, a Martinez tree or an original-release tree")
 
 
 def implausible_versions(poses: np.ndarray, rng: np.random.Generator) -> dict:
@@ -88,34 +95,36 @@ def implausible_versions(poses: np.ndarray, rng: np.random.Generator) -> dict:
 
 
 def main(argv=None) -> int:
-    cfg, args = start_run(Config, argv)
+    cfg, args = start_run(Config, argv, description=__doc__, shortcuts=SHORTCUTS)
     t0 = time.perf_counter()
 
     data = load_keypoint_data(cfg.data)
     seqs = list(data.splits.train.sequences)  # training subjects only: the test subjects are never read
-    k = cfg.prior.val_every
+    k, frame = cfg.data.val_every, cfg.model.frame
     val_seqs = [s for i, s in enumerate(seqs) if k and i % k == k - 1]
     train_seqs = [s for s in seqs if s not in val_seqs]
-    train_poses = real_poses(train_seqs, cfg.prior.frame, cfg.prior.stride)
-    val_poses = real_poses(val_seqs, cfg.prior.frame) if val_seqs else np.zeros((0, 17, 3), np.float32)
-    print(f"pose prior on {len(train_poses)} {cfg.prior.frame}-frame poses of {sorted({s.subject for s in train_seqs})}"
+    train_poses = real_poses(train_seqs, frame, cfg.data.stride)
+    val_poses = real_poses(val_seqs, frame) if val_seqs else np.zeros((0, 17, 3), np.float32)
+    print(f"pose prior on {len(train_poses)} {frame}-frame poses of {sorted({s.subject for s in train_seqs})}"
           f", validating on {len(val_poses)} poses of {len(val_seqs)} held-out sequences")
 
     m = cfg.model
     critic = PoseDiscriminator(pose_width=m.pose_width, num_blocks=m.num_blocks, kcs_width=m.kcs_width,
                                fused_width=m.fused_width)
     generator = PoseGenerator(noise_dim=m.noise_dim, width=m.generator_width, num_blocks=m.generator_blocks)
-    up_axis = "z" if cfg.prior.frame == "world" else "y"
+    up_axis = "z" if frame == "world" else "y"
     task = PosePriorTask(critic, generator, lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2),
-                         n_critic=cfg.optim.n_critic, gp_weight=cfg.optim.gp_weight, rotate=cfg.prior.rotate,
-                         up_axis=up_axis, mirror=cfg.prior.mirror)
+                         n_critic=cfg.optim.n_critic, gp_weight=cfg.loss.weight_gradient_penalty,
+                         rotate=cfg.augment.rotate, up_axis=up_axis, mirror=cfg.augment.mirror)
     val_ds = RealPoseDataset(val_poses) if len(val_poses) else None
-    trainer = Trainer(task, cfg, RealPoseDataset(train_poses), val_ds, resume=args.resume)
+    trainer = Trainer(task, cfg, RealPoseDataset(train_poses), val_ds, resume=args.resume,
+                      callbacks=cfg.run.budget_callbacks())
     result = trainer.fit()
     if result.interrupted or not trainer.is_main:
         return 0
 
-    out, images = Path(cfg.train.out_dir), Path(cfg.images_dir)
+    out = Path(cfg.train.out_dir)
+    images = cfg.run.images(out)
     critic.cpu().eval()
     generator.cpu().eval()
     check = val_poses if len(val_poses) else train_poses
@@ -129,7 +138,7 @@ def main(argv=None) -> int:
         samples = generator.sample(6, generator=torch.Generator().manual_seed(0)).numpy()
     gap = result.last_validation.get("val/critic_gap")
     critic.meta = {
-        "frame": cfg.prior.frame, "up_axis": up_axis, "joint_order": "h36m17", "units": "metres",
+        "frame": frame, "up_axis": up_axis, "joint_order": "h36m17", "units": "metres",
         "data": cfg.data.root or "embedded synthetic default (CMU motion)",
         "train_subjects": sorted({s.subject for s in train_seqs}), "num_train_poses": int(len(train_poses)),
         "steps": int(result.step), "val_critic_gap": None if gap is None else float(gap),
@@ -139,7 +148,7 @@ def main(argv=None) -> int:
 
     save_pose_comparison(images / "pose_prior_samples.png", poses_2d=None, poses_pred=list(samples),
                          titles=[f"generated {i}" for i in range(len(samples))],
-                         up_axis="z" if cfg.prior.frame == "world" else "-y")
+                         up_axis="z" if frame == "world" else "-y")
     plot_metric_curves(out / "metrics.csv", images / "pose_prior_curves.png",
                        keys=["train/critic_gap", "val/critic_gap", "val/bone_length_error"],
                        log_y=False, title="pose prior: critic gap E[real]-E[fake]; generator bone error (m)")

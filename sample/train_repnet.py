@@ -1,11 +1,11 @@
-"""Train RepNet (a lifter with a camera branch) from 2D keypoints and UNPAIRED 3D poses, then evaluate.
+r"""Train RepNet (a lifter with a camera branch) from 2D keypoints and UNPAIRED 3D poses, then evaluate.
 
 Wandt & Rosenhahn, *RepNet: Weakly Supervised Training of an Adversarial Reprojection Network for 3D Human Pose
 Estimation*, CVPR 2019. Losses: a WGAN-GP critic (weakpose.priors.PoseDiscriminator, pose + KCS paths) against
 unpaired real 3D poses, reprojection ||W - KX||_F through the estimated weak-perspective camera K, and camera
 orthogonality ||2/tr(KK^T) KK^T - I||_F. No 2D frame is ever paired with its own 3D during training.
 
-How the data is unpaired (``repnet.unpaired``):
+How the data is unpaired (``unpaired``):
   * ``subjects`` (default): 2D from the training subjects NOT in ``data.labelled_subjects`` (default S1, S5, S6);
     the 3D pool from the ``data.labelled_subjects`` (default S7, S8) -- different people, different recordings.
   * ``shuffle``: 2D from every training subject; the 3D pool from ``data.labelled_subjects``; real poses are drawn
@@ -24,8 +24,11 @@ Examples:
     python sample/train_repnet.py                                  # embedded synthetic default, GT 2D
     python sample/train_repnet.py data.root=data/h36m/data_3d_h36m.npz \
         data.path_2d=data/h36m/data_2d_h36m_cpn_ft_h36m_dbb.npz train.max_steps=100000 train.device=cuda
-    python sample/train_repnet.py repnet.unpaired=shuffle data.labelled_subjects=[S1,S5,S6,S7,S8]
+    python sample/train_repnet.py unpaired=shuffle data.labelled_subjects=[S1,S5,S6,S7,S8]
     python sample/train_repnet.py --resume
+
+Writes runs/repnet/ (checkpoints, metrics.csv, eval.json, lifter.pt, critic.pt) and its figures in
+runs/repnet/images/ (run.images_dir elsewhere; run.images_dir=images regenerates the README's figures).
 """
 from __future__ import annotations
 
@@ -44,8 +47,10 @@ from weakpose.models.repnet import RepNetCameraLifter, RepNetLifter
 from weakpose.priors import PoseDiscriminator
 from weakpose.tasks.repnet import RepNetTask
 from weakpose.train import TrainConfig, Trainer, start_run
+from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
-from weakpose.viz import plot_metric_curves, save_pose_comparison
+from weakpose.viz import plot_metric_curves
+from weakpose.viz.report_figures import save_view_predictions
 
 
 TRAINING_MAX_BONE_M = 50.0
@@ -62,29 +67,41 @@ class ModelConfig:
 
 
 @dataclasses.dataclass
-class RepNetConfig:
-    unpaired: str = "subjects"  # 'subjects' | 'shuffle' (see the module docstring)
-    lr: float = 1e-3
-    critic_lr: float = 1e-4
-    n_critic: int = 5
-    weight_adversarial: float = 1.0
-    weight_reprojection: float = 1.0
-    weight_camera: float = 1.0
-    yaw_augment: bool = True
-    lr_decay: float = 0.95
+class OptimConfig:
+    lr: float = 1e-3  # the lifter's Adam step size
+    critic_lr: float = 1e-4  # the critic's Adam step size
+    n_critic: int = 5  # critic steps per lifter step
+    lr_decay: float = 0.95  # both learning rates are multiplied by this every decay_every steps
     decay_every: int = 200
+
+
+@dataclasses.dataclass
+class LossConfig:
+    weight_adversarial: float = 1.0  # the critic's Wasserstein term
+    weight_reprojection: float = 1.0  # ||W - KX||_F through the estimated camera
+    weight_camera: float = 1.0  # camera orthogonality ||2/tr(KK^T) KK^T - I||_F
+
+
+@dataclasses.dataclass
+class AugmentConfig:
+    yaw: bool = True  # rotate the 3D pool about the vertical by a random angle
 
 
 @dataclasses.dataclass
 class Config:
     data: DataConfig = dataclasses.field(default_factory=lambda: DataConfig(labelled_subjects=["S7", "S8"]))
+    unpaired: str = "subjects"  # 'subjects' | 'shuffle': how 2D and 3D are kept apart (module docstring)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
-    repnet: RepNetConfig = dataclasses.field(default_factory=RepNetConfig)
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    loss: LossConfig = dataclasses.field(default_factory=LossConfig)
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
         out_dir="runs/repnet", max_steps=1500, batch_size=128, log_every=50, val_every=250,
         ckpt_every=500, best_metric="val/p_mpjpe", best_mode="min"))
-    images_dir: str = "images"
-    num_threads: int = 0  # 0 = torch's default
+    run: RunConfig = dataclasses.field(default_factory=RunConfig)
+
+
+SHORTCUTS = run_shortcuts("3D poses: a VideoPose3D data_3d_*.npz, a Martinez tree or an original-release tree")
 
 
 class KeypointsOnly(Dataset):
@@ -109,18 +126,18 @@ class KeypointsOnly(Dataset):
 
 
 def unpaired_split(data, cfg: Config):
-    """(2D training sequences, 3D pool (N, 17, 3) root-relative world metres) for ``cfg.repnet.unpaired``."""
+    """(2D training sequences, 3D pool (N, 17, 3) root-relative world metres) for ``cfg.unpaired``."""
     labelled = set(cfg.data.labelled_subjects)
     held_out = {s.key for s in data.splits.val}
-    if cfg.repnet.unpaired == "subjects":
+    if cfg.unpaired == "subjects":
         seqs_2d = [s for s in data.splits.train if s.subject not in labelled]
-    elif cfg.repnet.unpaired == "shuffle":
+    elif cfg.unpaired == "shuffle":
         seqs_2d = [s for s in data.splits.train if s.key not in held_out]
     else:
-        raise ValueError(f"repnet.unpaired must be 'subjects' or 'shuffle'; got {cfg.repnet.unpaired!r}")
+        raise ValueError(f"unpaired must be 'subjects' or 'shuffle'; got {cfg.unpaired!r}")
     if not seqs_2d:
         raise ValueError(f"no 2D training sequences: every training subject {cfg.data.train_subjects} is in "
-                         f"data.labelled_subjects {sorted(labelled)} (the 3D pool) with repnet.unpaired=subjects")
+                         f"data.labelled_subjects {sorted(labelled)} (the 3D pool) with unpaired=subjects")
     pool = [s.positions_3d[::cfg.data.stride] for s in data.labelled if s.positions_3d is not None]
     if not pool:
         raise ValueError(f"no 3D poses of data.labelled_subjects {sorted(labelled)} for the critic")
@@ -129,7 +146,7 @@ def unpaired_split(data, cfg: Config):
 
 
 def main(argv=None) -> int:
-    cfg, args = start_run(Config, argv)
+    cfg, args = start_run(Config, argv, description=__doc__, shortcuts=SHORTCUTS)
 
     data = load_keypoint_data(cfg.data)
     seqs_2d, pool = unpaired_split(data, cfg)
@@ -137,20 +154,20 @@ def main(argv=None) -> int:
     val_ds = PoseFrameDataset(data.splits.val)
     subjects_2d = sorted({s.subject for s in seqs_2d})
     print(f"2D: {len(train_ds)} frames x cameras of {subjects_2d}; unpaired 3D pool: {len(pool)} world poses of "
-          f"{cfg.data.labelled_subjects} (mode '{cfg.repnet.unpaired}'); validation: {len(val_ds)} held-out "
+          f"{cfg.data.labelled_subjects} (mode '{cfg.unpaired}'); validation: {len(val_ds)} held-out "
           f"frames of {sorted({s.subject for s in data.splits.val})}")
 
-    m, r = cfg.model, cfg.repnet
+    m, o, lo = cfg.model, cfg.optim, cfg.loss
     lifter = RepNetLifter(width=m.width, num_blocks=m.num_blocks, normalize_scale=m.normalize_scale)
     # The critic's millimetre guard (median bone > 2 m) is loosened while it judges an untrained lifter, whose
     # first outputs can be any size; the pool itself is checked for metres by RepNetTask.
     critic = PoseDiscriminator(pose_width=m.critic_pose_width, kcs_width=m.critic_kcs_width,
                                num_blocks=m.critic_blocks, max_bone_m=TRAINING_MAX_BONE_M)
-    task = RepNetTask(lifter, critic, pool, lr=r.lr, critic_lr=r.critic_lr, n_critic=r.n_critic,
-                      weight_adversarial=r.weight_adversarial, weight_reprojection=r.weight_reprojection,
-                      weight_camera=r.weight_camera, yaw_augment=r.yaw_augment, lr_decay=r.lr_decay,
-                      decay_every=r.decay_every)
-    trainer = Trainer(task, cfg, train_ds, val_ds, resume=args.resume)
+    task = RepNetTask(lifter, critic, pool, lr=o.lr, critic_lr=o.critic_lr, n_critic=o.n_critic,
+                      weight_adversarial=lo.weight_adversarial, weight_reprojection=lo.weight_reprojection,
+                      weight_camera=lo.weight_camera, yaw_augment=cfg.augment.yaw, lr_decay=o.lr_decay,
+                      decay_every=o.decay_every)
+    trainer = Trainer(task, cfg, train_ds, val_ds, resume=args.resume, callbacks=cfg.run.budget_callbacks())
     result = trainer.fit()
     if result.interrupted or not trainer.is_main:
         return 0
@@ -165,7 +182,7 @@ def main(argv=None) -> int:
     camera_lifter = RepNetCameraLifter(**saved_kwargs)
     camera_lifter.lifter.load_state_dict(lifter.state_dict())
     save_lifter(out / "lifter.pt", camera_lifter, "repnet", saved_kwargs, output_frame="camera",
-                meta={"script": "sample/train_repnet.py", "unpaired": cfg.repnet.unpaired, "step": result.best_step,
+                meta={"script": "sample/train_repnet.py", "unpaired": cfg.unpaired, "step": result.best_step,
                       "selected_on": "validation split of the training subjects"})
 
     test_ds = PoseFrameDataset(data.splits.test)
@@ -175,24 +192,17 @@ def main(argv=None) -> int:
         alignment="P-MPJPE similarity Procrustes, no reflection (P2); N-MPJPE least-squares scale; MPJPE after "
                   "rotating by the estimated camera and scaling to the 3D pool's mean bone length")
     report(views, protocol, out, f"\nTest subjects {cfg.data.test_subjects}; no paired 3D used (RepNet, "
-                                 f"unpaired mode '{cfg.repnet.unpaired}')")
+                                 f"unpaired mode '{cfg.unpaired}')")
 
-    images = Path(cfg.images_dir)
+    images = cfg.run.images(out)
     inputs_2d = {(s.subject, s.action, cam): kp for s in data.splits.test for cam, kp in s.positions_2d.items()}
-    keys = sorted(views)
-    picks = [keys[(i * len(keys)) // 5] for i in range(min(5, len(keys)))]
-    frames = [len(views[k][0]) // 2 for k in picks]
-    save_pose_comparison(
-        images / "repnet_predictions.png",
-        poses_2d=[inputs_2d[k][f] for k, f in zip(picks, frames)],
-        poses_pred=[views[k][0][f] for k, f in zip(picks, frames)],
-        poses_true=[views[k][1][f] for k, f in zip(picks, frames)],
-        titles=[f"{s} {a}, camera {c}" for s, a, c in picks])
+    save_view_predictions(images / "repnet_predictions.png", views, inputs_2d)
     plot_metric_curves(out / "metrics.csv", images / "repnet_curves.png",
                        keys=["train/loss_reprojection", "train/loss_camera", "train/critic_gap", "val/p_mpjpe",
                              "val/n_mpjpe"],
                        title="RepNet (unpaired 3D), metres / critic units")
-    print(f"wrote {out}/eval.csv, {out}/lifter.pt, {out}/critic.pt, {images}/repnet_predictions.png, {images}/repnet_curves.png")
+    print(f"wrote {out}/eval.csv, {out}/lifter.pt, {out}/critic.pt, {images}/repnet_predictions.png, "
+          f"{images}/repnet_curves.png")
     return 0
 
 

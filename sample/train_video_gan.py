@@ -1,4 +1,4 @@
-"""Train a temporal-convolution lifter (Pavllo et al. 2019) with a decoupled root, weakly supervised by
+r"""Train a temporal-convolution lifter (Pavllo et al. 2019) with a decoupled root, weakly supervised by
 reprojection and a KCS pose critic (Wandt & Rosenhahn 2019), and evaluate it per action on S9/S11.
 
     python sample/train_video_gan.py                          # --supervision gan, embedded default
@@ -16,14 +16,17 @@ labelled subjects, never on S9/S11.
 features; :class:`weakpose.priors.temporal_critic.TemporalPoseCritic`) on ``loss.temporal_window`` consecutive
 lifted frames of ``loss.temporal_batch`` windows per step, real motion being unpaired windows of the training
 subjects' 3D; training windows then carry ``temporal_window - 1`` extra 2D frames. Off by default.
+
+Writes runs/video_gan/ (checkpoints, metrics.csv, eval.json, lifter.pt, critic.pt) and its figures in
+runs/video_gan/images/ (run.images_dir elsewhere; run.images_dir=images regenerates the README's figures).
+configs/video_gan_paper.yaml holds VideoPose3D's settings, configs/video_gan_h36m.yaml a real Human3.6M run.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from typing import List
+from typing import List, Literal
 
 import numpy as np
 import torch
@@ -36,46 +39,57 @@ from weakpose.models.temporal import TemporalLifter, TrajectoryModel
 from weakpose.priors import PoseDiscriminator
 from weakpose.priors.temporal_critic import TemporalPoseCritic, pose_windows
 from weakpose.tasks.video_gan import SUPERVISION, VideoGanTask
-from weakpose.train import TrainConfig, Trainer, WallClockBudget, start_run
+from weakpose.train import Shortcut, TrainConfig, Trainer, start_run
+from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
-from weakpose.viz import plot_metric_curves, save_pose_comparison
+from weakpose.viz import plot_metric_curves
+from weakpose.viz.report_figures import save_view_predictions
 
 
 @dataclasses.dataclass
 class ModelConfig:
-    filter_widths: List[int] = dataclasses.field(default_factory=lambda: [3, 3, 3])  # 27 frames
+    filter_widths: List[int] = dataclasses.field(default_factory=lambda: [3, 3, 3])  # 27 frames; [3,3,3,3,3]: 243
     channels: int = 256  # the published design uses 1024; 256 keeps the CPU default to a few minutes
     dropout: float = 0.25
-    causal: bool = False
+    causal: bool = False  # only past frames (live video); False: a window centred on each frame
     training_twin: bool = True  # False: the dilated network on training windows (same numbers, slower; for bench)
     # Full supervision only: "chunked" trains the dilated network on chunks of chunk_frames consecutive outputs
     # (overlapping windows share their features); "twin" the strided twin on single windows; "auto" picks by
     # receptive field (CHUNKED_FROM below: the twin everywhere so far; bench/README.md says why).
     # train.batch_size counts output frames either way (chunks per step = batch_size / chunk_frames).
-    training: str = "auto"
-    chunk_frames: int = 128
+    training: Literal["auto", "twin", "chunked"] = "auto"  # full supervision: strided twin | chunks | auto
+    chunk_frames: int = 128  # outputs per chunk with training=chunked
     # The decoupled root (Pavllo et al.): "auto" trains it where its output is used (gan/semi reprojection) and
     # not under full supervision, where it would double the compute for an output nobody reads; "on" also trains
     # it then (absolute camera-frame output; saved inside lifter.pt).
-    trajectory: str = "auto"
+    trajectory: Literal["auto", "on", "off"] = "auto"  # the decoupled root: auto = where reprojection uses it
 
 
 @dataclasses.dataclass
 class LossConfig:
-    supervision: str = "gan"
-    n_critic: int = 3
-    w_adv: float = 0.05
-    w_reproj: float = 1.0
-    w_bone: float = 1.0
-    lr: float = 1e-3
-    lr_decay: float = 0.95
-    decay_every: int = 200
-    flip_augmentation: bool = True
+    # gan: no 3D labels; semi: 3D of data.labelled_subjects plus the weak losses; full: every subject's 3D
+    supervision: Literal["gan", "semi", "full"] = "gan"  # gan | semi | full (what the lifter learns from)
+    weight_adversarial: float = 0.05  # the per-frame KCS critic's term
+    weight_reprojection: float = 1.0  # pose + root reprojected through the known intrinsics
+    weight_bone: float = 1.0  # bone lengths of unlabelled poses against the labelled ones (semi)
     temporal_critic: bool = False  # a critic of motion windows besides the per-frame one (not with "full")
-    temporal_weight: float = 0.05
+    weight_temporal: float = 0.05  # the motion critic's term
     temporal_window: int = 9       # odd: consecutive frames per motion window
     temporal_batch: int = 16       # windows per step lifted to temporal_window frames (each costs that many)
     temporal_channels: int = 128  # 256 costs ~0.08 s more per step on one CPU thread
+
+
+@dataclasses.dataclass
+class OptimConfig:
+    lr: float = 1e-3  # Adam step size of the lifter (and the critics)
+    lr_decay: float = 0.95  # the learning rate is multiplied by this every decay_every steps
+    decay_every: int = 200
+    n_critic: int = 3  # critic steps per lifter step
+
+
+@dataclasses.dataclass
+class AugmentConfig:
+    flip: bool = True  # left/right mirror of training windows (2D and 3D together)
 
 
 @dataclasses.dataclass
@@ -83,17 +97,25 @@ class Config:
     data: DataConfig = dataclasses.field(default_factory=lambda: DataConfig(stride=2))
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
         out_dir="runs/video_gan", max_steps=1500, batch_size=256, log_every=50, val_every=250, ckpt_every=250,
         best_metric="val/p_mpjpe", best_mode="min"))
-    budget_minutes: float = 0.0  # > 0: stop after this much wall-clock training time
     test_flip: bool = False  # average each test sequence with its mirror image (VideoPose3D's test-time flip)
     # Validation views (frames x cameras) at most: held-out sequences evenly spread over the split. Every
     # validation costs training time; on a Human3.6M-sized set the held-out quarter of the labelled sequences
     # is ~370 k views (bench/README.md). 0 = all.
-    val_frames: int = 40000
-    images_dir: str = "images"
-    num_threads: int = 0
+    val_frames: int = 40000  # validation views (frames x cameras) at most; 0 = all
+    run: RunConfig = dataclasses.field(default_factory=RunConfig)
+
+
+SHORTCUTS = (
+    *run_shortcuts("3D poses: a VideoPose3D data_3d_*.npz, a Martinez tree or an original-release tree"),
+    Shortcut("--supervision", "loss.supervision", "gan | semi | full: what the lifter learns from",
+             choices=SUPERVISION),
+    Shortcut("--temporal-critic", "loss.temporal_critic", "add the critic of motion windows", value="true"),
+)
 
 
 def _real_pool(windows: PoseWindowDataset, max_poses: int, seed: int) -> torch.Tensor:
@@ -144,18 +166,9 @@ def _chunked_training(cfg: Config, rf: int) -> bool:
 
 
 def main(argv=None) -> int:
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--supervision", choices=SUPERVISION, default=None)
-    pre.add_argument("--budget-minutes", type=float, default=None)
-    pre.add_argument("--temporal-critic", action="store_true", help="add the motion critic (loss.temporal_critic)")
-    known, rest = pre.parse_known_args(sys.argv[1:] if argv is None else argv)
-    cfg, args = start_run(Config, rest)
-    if known.supervision:
-        cfg.loss.supervision = known.supervision
-    if known.budget_minutes is not None:
-        cfg.budget_minutes = known.budget_minutes
-    if known.temporal_critic:
-        cfg.loss.temporal_critic = True
+    cfg, args = start_run(Config, argv, description=__doc__, shortcuts=SHORTCUTS)
+    if cfg.loss.supervision not in SUPERVISION:
+        raise ValueError(f"loss.supervision must be one of {', '.join(SUPERVISION)}; got {cfg.loss.supervision!r}")
     if cfg.loss.temporal_critic and cfg.loss.supervision == "full":
         print("loss.temporal_critic ignored: supervision 'full' has no unlabelled windows to judge")
         cfg.loss.temporal_critic = False
@@ -208,18 +221,18 @@ def main(argv=None) -> int:
         temporal = TemporalPoseCritic(window=t_win, channels=cfg.loss.temporal_channels, max_bone_m=float("inf"))
         real_windows = _real_windows(train_ds, t_win, 20000, cfg.train.seed + 2)
         print(f"temporal critic: {len(real_windows)} unpaired real windows of {t_win} frames; "
-              f"{cfg.loss.temporal_batch} lifted windows per step, weight {cfg.loss.temporal_weight}")
+              f"{cfg.loss.temporal_batch} lifted windows per step, weight {cfg.loss.weight_temporal}")
 
     task = VideoGanTask(pose_model, trajectory, critic, cfg.loss.supervision, real_poses=real,
-                        labelled_subject_ids=labelled_ids, lr=cfg.loss.lr, lr_decay=cfg.loss.lr_decay,
-                        decay_every=cfg.loss.decay_every, n_critic=cfg.loss.n_critic, w_adv=cfg.loss.w_adv,
-                        w_reproj=cfg.loss.w_reproj, w_bone=cfg.loss.w_bone,
-                        flip_augmentation=cfg.loss.flip_augmentation, training_twin=cfg.model.training_twin,
-                        temporal_critic=temporal, real_windows=real_windows,
-                        temporal_weight=cfg.loss.temporal_weight, temporal_batch=cfg.loss.temporal_batch,
+                        labelled_subject_ids=labelled_ids, lr=cfg.optim.lr, lr_decay=cfg.optim.lr_decay,
+                        decay_every=cfg.optim.decay_every, n_critic=cfg.optim.n_critic,
+                        w_adv=cfg.loss.weight_adversarial, w_reproj=cfg.loss.weight_reprojection,
+                        w_bone=cfg.loss.weight_bone, flip_augmentation=cfg.augment.flip,
+                        training_twin=cfg.model.training_twin, temporal_critic=temporal, real_windows=real_windows,
+                        temporal_weight=cfg.loss.weight_temporal, temporal_batch=cfg.loss.temporal_batch,
                         chunk_frames=cfg.model.chunk_frames if chunked else 1)
-    callbacks = [WallClockBudget(cfg.budget_minutes)] if cfg.budget_minutes > 0 else []
-    trainer = Trainer(task, cfg, train_ds, val_ds, resume=args.resume, callbacks=callbacks, batch_size=items_per_step)
+    trainer = Trainer(task, cfg, train_ds, val_ds, resume=args.resume, callbacks=cfg.run.budget_callbacks(),
+                      batch_size=items_per_step)
     result = trainer.fit()
     if result.interrupted or not trainer.is_main:
         return 0
@@ -251,14 +264,8 @@ def main(argv=None) -> int:
            f"\nTest subjects {cfg.data.test_subjects}; supervision {cfg.loss.supervision}; receptive field {rf}",
            metrics=metrics, roots=roots)
 
-    images = Path(cfg.images_dir)
-    keys = sorted(views)
-    picks = [keys[(i * len(keys)) // 5] for i in range(min(5, len(keys)))]
-    frames = [len(views[k][0]) // 2 for k in picks]
-    save_pose_comparison(images / f"video_gan_{cfg.loss.supervision}_predictions.png", poses_2d=None,
-                         poses_pred=[views[k][0][f] for k, f in zip(picks, frames)],
-                         poses_true=[views[k][1][f] for k, f in zip(picks, frames)],
-                         titles=[f"{s} {a}, camera {c}" for s, a, c in picks])
+    images = cfg.run.images(out)
+    save_view_predictions(images / f"video_gan_{cfg.loss.supervision}_predictions.png", views)
     keys_logged = ["train/loss", "train/loss_reproj", "train/critic_gap", "train/loss_mpjpe", "val/p_mpjpe"]
     if temporal is not None:
         keys_logged.insert(3, "train/temporal_critic_gap")

@@ -169,7 +169,7 @@ def test_repnet_lifter_file_evaluates_to_the_numbers_its_script_reported(synthet
     syn_dir = Path(synthetic.data_3d).parent
     assert _script("train_repnet").main([
         f"data.synthetic_dir={syn_dir}", "model.width=32", "train.max_steps=3", "train.val_every=3",
-        "train.batch_size=32", "data.val_every=2", f"train.out_dir={out}", f"images_dir={out / 'images'}"]) == 0
+        "train.batch_size=32", "data.val_every=2", f"train.out_dir={out}", f"run.images_dir={out / 'images'}"]) == 0
     reported = json.loads((out / "eval.json").read_text())
     model, info = load_lifter(out / "lifter.pt")
     assert info["kind"] == "repnet" and info["output_frame"] == "camera"

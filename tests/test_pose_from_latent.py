@@ -13,7 +13,7 @@ from weakpose.data.synthetic import make_synthetic
 from weakpose.data.synthetic_images import make_synthetic_images
 from weakpose.models.encoder_decoder import EncoderDecoder
 from weakpose.tasks.pose_from_latent import LatentPoseRegressor, PoseFromLatentTask, closest_pose, pose_errors
-from weakpose.train import read_csv_log
+from weakpose.train import ConfigError, read_csv_log
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,7 +113,7 @@ def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
     enc_dec = _load_script("train_enc_dec")
     rc = enc_dec.main(["--data", str(crops), "data.image_size=32", "data.train_subjects=[S1]", "data.val_every=2",
                        "model.decoder_width=32", "model.hidden=64", "train.max_steps=3", "train.val_every=3",
-                       "train.batch_size=2", "train.out_dir=runs/enc_dec", "images_dir=images", "train.progress=false"])
+                       "train.batch_size=2", "train.out_dir=runs/enc_dec", "run.images_dir=images", "train.progress=false"])
     assert rc == 0
     model = EncoderDecoder.load("runs/enc_dec/enc_dec.pt")
     assert model.image_size == 32 and model.meta["steps"] == 3
@@ -131,16 +131,16 @@ def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
         enc_dec.start_weights_from(other, "runs/enc_dec/enc_dec.pt")
 
     pose = _load_script("train_3d_pose_from_enc")
-    rc = pose.main(["--data", str(crops), "--encoder", "all", "test_subjects=[S9]", "val_every=2", "hidden=32",
-                    "train.max_steps=4", "end_to_end_steps=2", "train.batch_size=8", "train.progress=false",
-                    "train.out_dir=runs/pose_from_enc", "images_dir=images"])
+    rc = pose.main(["--data", str(crops), "--encoder", "all", "data.test_subjects=[S9]", "data.val_every=2",
+                    "model.hidden=32", "train.max_steps=4", "optim.end_to_end_steps=2", "train.batch_size=8",
+                    "train.progress=false", "train.out_dir=runs/pose_from_enc", "run.images_dir=images"])
     assert rc == 0
     reports = json.loads(Path("runs/pose_from_enc/ablation.json").read_text())
     assert [r["encoder"] for r in reports] == ["nvs", "random", "end-to-end", "reference: mean pose",
                                                "reference: closest pose"]
     for r in reports[:3]:
         # the regressor kept is the weight decay with the lowest validation MPJPE
-        assert set(r["val_by_weight_decay"]) == {f"{w:g}" for w in pose.Config().weight_decays}
+        assert set(r["val_by_weight_decay"]) == {f"{w:g}" for w in pose.Config().optim.weight_decays}
         assert r["val_by_weight_decay"][f"{r['weight_decay']:g}"] == min(r["val_by_weight_decay"].values())
         e = r["test"]["all"]
         assert e["p_mpjpe_mm"] <= e["n_mpjpe_mm"] + 1e-6 and np.isfinite(e["mpjpe_mm"])
@@ -164,15 +164,17 @@ def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
     assert reports[4]["test"]["all"]["mpjpe_mm"] <= reports[3]["test"]["all"]["mpjpe_mm"]
     assert Path("images/pose_from_enc_predictions.png").is_file()
 
-    # turn_augment=both: the encoder twice, without and with turns, each in its own directory and row
-    rc = pose.main(["--data", str(crops), "--encoder", "nvs", "turn_augment=both", "weight_decays=[0]",
-                    "test_subjects=[S9]", "val_every=2", "hidden=32", "train.max_steps=2", "train.batch_size=8",
-                    "train.progress=false", "train.out_dir=runs/turns", "images_dir=images"])
+    # augment.turn=both: the encoder twice, without and with turns, each in its own directory and row
+    rc = pose.main(["--data", str(crops), "--encoder", "nvs", "augment.turn=both", "optim.weight_decays=[0]",
+                    "data.test_subjects=[S9]", "data.val_every=2", "model.hidden=32", "train.max_steps=2",
+                    "train.batch_size=8", "train.progress=false", "train.out_dir=runs/turns",
+                    "run.images_dir=images"])
     assert rc == 0
     plain, turned = (json.loads(Path(f"runs/turns/{d}/eval.json").read_text()) for d in ("nvs", "nvs_turns"))
     assert (plain["turn_augment"], turned["turn_augment"]) == (False, True)
     assert plain["test"]["all"] != turned["test"]["all"]
-    assert pose.main(["--data", str(crops), "turn_augment=sometimes", "train.out_dir=runs/bad"]) == 2
+    with pytest.raises(ConfigError, match="augment.turn.*'off', 'on', 'both'"):
+        pose.main(["--data", str(crops), "augment.turn=sometimes", "train.out_dir=runs/bad"])
 
 
 def test_closest_pose_against_brute_force():

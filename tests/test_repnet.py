@@ -250,9 +250,9 @@ def test_unpaired_split_keeps_2d_and_3d_subjects_apart():
     seqs_2d, pool = script.unpaired_split(data, cfg)
     assert {s.subject for s in seqs_2d} == {"S1", "S5"}
     assert len(pool) == 12 and set(np.unique(pool)) == {0.0}  # root-relative, from S7/S8 sequences only
-    cfg.repnet.unpaired = "shuffle"
+    cfg.unpaired = "shuffle"
     seqs_2d, _ = script.unpaired_split(data, cfg)
     assert {s.key for s in seqs_2d} == {s.key for s in train} - {("S8", "Run")}  # validation 2D never trained on
-    cfg.repnet.unpaired = "pairs"
+    cfg.unpaired = "pairs"
     with pytest.raises(ValueError, match="unpaired"):
         script.unpaired_split(data, cfg)

@@ -81,3 +81,42 @@ def test_every_sample_script_help_lists_its_config_keys(script, capsys):
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert "config keys" in out and "train.batch_size" in out and "--print-config" in out
+
+
+# The flags each script takes besides the standard ones; --help must list every one of them.
+SCRIPT_SHORTCUTS = {
+    "train_3d_pose_from_enc.py": ["--data", "--budget-minutes", "--encoder"],
+    "train_video_gan.py": ["--data", "--budget-minutes", "--supervision", "--temporal-critic"],
+}
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_sample_script_help_lists_its_shortcuts_and_run_section(script, capsys):
+    with pytest.raises(SystemExit):
+        _load(script).main(["--help"])
+    out = capsys.readouterr().out
+    for flag in SCRIPT_SHORTCUTS.get(script, ["--data", "--budget-minutes"]):
+        assert flag in out, (script, flag)
+    for key in ("data.root", "run.images_dir", "run.num_threads", "run.budget_minutes", "optim.lr"):
+        assert key in out, (script, key)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_one_spelling_per_concept(script):
+    """Learning rates live in optim, loss weights are loss.weight_*, data is data.root, figures/threads/budget are
+    in the run section, and a run writes its figures into its own folder unless told otherwise."""
+    module = _load(script)
+    keys = [key for key, *_ in config_keys_help(module.Config)]
+    for key in keys:
+        leaf = key.rsplit(".", 1)[-1]
+        if leaf == "lr" or leaf.endswith("_lr") or leaf in ("lr_decay", "decay_every", "n_critic"):
+            assert key.startswith("optim."), (script, key)
+        assert not leaf.startswith("w_") and leaf not in ("data_root", "encoder", "prior"), (script, key)
+        if leaf in ("images_dir", "num_threads", "budget_minutes"):
+            assert key == f"run.{leaf}", (script, key)
+        if "weight" in leaf and leaf not in ("weight_decay", "weight_decays", "backbone_weights"):
+            # foreground_weight weights pixels within the L1, not a loss term
+            assert key.startswith("loss.weight_") or key == "loss.foreground_weight", (script, key)
+    assert "data.root" in keys
+    cfg = module.Config()
+    assert cfg.run.images(cfg.train.out_dir) == Path(cfg.train.out_dir) / "images"  # never the tracked images/

@@ -1,5 +1,6 @@
 """SMPL-parameter prior: HMR discriminator maths, LSGAN losses, files, SMPL parameter readers, the embedded default,
 mirror augmentation, and a short training run."""
+import dataclasses
 import importlib.util
 import sys
 from pathlib import Path
@@ -403,15 +404,32 @@ def test_short_training_scores_real_above_reversed_knees(embedded, tmp_path):
     assert float((real > knees).float().mean()) >= 0.95
 
 
-def test_sample_script_runs(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("train_GAN", ROOT / "sample" / "train_GAN.py")
+def _load_sample(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "sample" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["train_GAN"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
+    return module
+
+
+def test_sample_script_runs(tmp_path, monkeypatch):
+    module = _load_sample("train_smpl_prior")
     monkeypatch.chdir(tmp_path)
     assert module.main(["data.max_frames=8", "train.max_steps=6", "train.val_every=3", "train.batch_size=16",
-                        "model.full_width=32", "train.tensorboard=false", "num_threads=0"]) == 0
+                        "model.full_width=32", "train.tensorboard=false", "run.num_threads=0"]) == 0
     prior = SMPLDiscriminator.load(tmp_path / "runs" / "smpl_prior" / "smpl_prior.pt")
     assert prior.meta["steps"] == 6 and prior.config["full_width"] == 32
-    assert (tmp_path / "images" / "smpl_prior_curves.png").stat().st_size > 1000
+    # figures go into the run folder; the tracked images/ is written only when asked (run.images_dir=images)
+    assert (tmp_path / "runs" / "smpl_prior" / "images" / "smpl_prior_curves.png").stat().st_size > 1000
+    assert not (tmp_path / "images").exists()
     assert (tmp_path / "runs" / "smpl_prior" / "metrics.csv").is_file()
+
+
+def test_train_gan_is_the_smpl_prior_script(capsys):
+    alias, script = _load_sample("train_GAN"), _load_sample("train_smpl_prior")
+    assert alias.main.__module__ == "train_smpl_prior"
+    assert [f.name for f in dataclasses.fields(alias.Config)] == [f.name for f in dataclasses.fields(script.Config)]
+    with pytest.raises(SystemExit) as done:
+        alias.main(["--print-config", "data.root=/data/amass_npz"])
+    assert done.value.code == 0
+    assert "root: /data/amass_npz" in capsys.readouterr().out

@@ -371,13 +371,13 @@ def test_sample_script_end_to_end(crops, tmp_path):
     sys.modules["train_SMPL_from_enc"] = script
     spec.loader.exec_module(script)
     with pytest.raises(FileNotFoundError, match="missing.pt: no encoder checkpoint.*train_enc_dec.py"):
-        script.main([f"encoder={tmp_path / 'missing.pt'}"])
+        script.main([f"model.encoder_path={tmp_path / 'missing.pt'}"])
     out = tmp_path / "run"
-    rc = script.main(["--data", str(root), f"encoder={enc_path}", f"prior={tmp_path / 'none.pt'}",
+    rc = script.main(["--data", str(root), f"model.encoder_path={enc_path}", f"model.prior_path={tmp_path / 'none.pt'}",
                       "data.train_subjects=[S1]", "data.test_subjects=[S9]", "data.val_every=0",
                       f"data.silhouette_size={SIL}", "model.hidden=32", "train.max_steps=2", "train.batch_size=2",
                       "train.progress=false", "train.tensorboard=false", f"train.out_dir={out}",
-                      f"images_dir={tmp_path / 'images'}", "overlay_samples=2"])
+                      f"run.images_dir={tmp_path / 'images'}", "figure_rows=2"])
     assert rc == 0
     for name in ("regressor.pt", "eval.csv", "summary.json", "metrics.csv"):
         assert (out / name).is_file(), name

@@ -107,10 +107,10 @@ def test_sample_script_trains_and_saves_a_loadable_prior(cmu, tmp_path):
     np.savez(data_3d, positions_3d=positions)
     script = _load_script()
     out, images = tmp_path / "run", tmp_path / "images"
-    rc = script.main([f"data.root={data_3d}", f"train.out_dir={out}", f"images_dir={images}", "train.max_steps=20",
+    rc = script.main([f"data.root={data_3d}", f"train.out_dir={out}", f"run.images_dir={images}", "train.max_steps=20",
                       "train.batch_size=32", "train.log_every=5", "train.val_every=10", "train.progress=false",
                       "train.tensorboard=false", "model.kcs_width=16", "model.pose_width=16", "model.fused_width=16",
-                      "model.generator_width=16", "prior.val_every=3"])
+                      "model.generator_width=16", "data.val_every=3"])
     assert rc == 0
     prior = PoseDiscriminator.load(out / "prior.pt")
     assert prior.meta["frame"] == "world" and prior.meta["steps"] == 20

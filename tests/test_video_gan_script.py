@@ -33,7 +33,7 @@ def tiny(tmp_path_factory):
 def _args(tiny, out, *more):
     return ["--supervision", "full", f"data.synthetic_dir={tiny}", "model.filter_widths=[3,3]", "model.channels=16",
             "train.max_steps=4", "train.val_every=2", "train.log_every=1", f"train.out_dir={out}",
-            f"images_dir={out / 'images'}", *more]
+            f"run.images_dir={out / 'images'}", *more]
 
 
 def test_chunked_full_supervision_run_and_resume(script, tiny, tmp_path, capsys):

@@ -47,7 +47,8 @@ def start_run(config_cls: Type[C], argv: Optional[Sequence[str]] = None, descrip
     everything from ``train.seed``; returns ``(config, args)`` like ``parse_config_args``."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg, args = parse_config_args(config_cls, argv, description=description, shortcuts=shortcuts)
-    threads = getattr(cfg, "num_threads", 0)
+    run = getattr(cfg, "run", None)  # the shared run section (weakpose.train.run_config), or a top-level key
+    threads = getattr(run, "num_threads", None) if run is not None else getattr(cfg, "num_threads", 0)
     if threads and threads > 0:
         torch.set_num_threads(threads)
     seed_everything(cfg.train.seed)
