@@ -34,9 +34,9 @@ def main(argv=None) -> int:
     pred = torch.from_numpy(rng.normal(size=(n, 17, 3))).float()
     gt = torch.from_numpy(rng.normal(size=(n, 17, 3))).float()
 
-    from weakpose.data.datasets import PoseFrameDataset
-    from weakpose.data.h36m import load_videopose3d
-    from weakpose.data.synthetic import make_synthetic
+    from weakpose.data.datasets.poses import PoseFrameDataset
+    from weakpose.data.h36m.loaders import load_videopose3d
+    from weakpose.data.synthetic.keypoints import make_synthetic
 
     tmp = tempfile.mkdtemp()
     paths = make_synthetic(tmp, max_frames=200, include_bvh=False)

@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import print_table, time_it  # noqa: E402
-from weakpose.data.datasets import PoseWindowDataset  # noqa: E402
-from weakpose.data.h36m import load_videopose3d  # noqa: E402
-from weakpose.data.synthetic import make_synthetic  # noqa: E402
+from weakpose.data.datasets.poses import PoseWindowDataset  # noqa: E402
+from weakpose.data.h36m.loaders import load_videopose3d  # noqa: E402
+from weakpose.data.synthetic.keypoints import make_synthetic  # noqa: E402
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel, conv1d_network  # noqa: E402
 
 TARGETS = {"train_27_1thread": 560, "chunk_over_twin_243": 3.0, "infer_27_1thread": 6000,

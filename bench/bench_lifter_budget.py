@@ -35,8 +35,8 @@ OLD_REV = "53fa48d"  # main before the batched generator / whole-sequence work (
 
 def budget_set(out: Path, test_frames: int = 20_000) -> Path:
     """The Human3.6M-sized set with its test subjects trimmed to ``test_frames`` frames (written once)."""
-    from weakpose.data.h36m_readers import read_videopose3d_2d, read_videopose3d_3d, write_npz_pair
-    from weakpose.data.synthetic import DATA_2D_NAME, DATA_3D_NAME, make_synthetic
+    from weakpose.data.h36m.readers import read_videopose3d_2d, read_videopose3d_3d, write_npz_pair
+    from weakpose.data.synthetic.keypoints import DATA_2D_NAME, DATA_3D_NAME, make_synthetic
 
     if (out / DATA_3D_NAME).is_file() and (out / DATA_2D_NAME).is_file():
         return out

@@ -28,7 +28,7 @@ from common import print_table  # noqa: E402
 
 @torch.no_grad()
 def score(model, dataset, batch_size: int = 8) -> dict:
-    from weakpose.data.nvs_pairs import flatten_pairs
+    from weakpose.data.datasets.nvs_pairs import flatten_pairs
     from weakpose.losses import ssim
     from weakpose.tasks.nvs import reconstruct
 
@@ -57,8 +57,8 @@ def main(argv=None) -> int:
     args, extra = p.parse_known_args(argv)
     import train_enc_dec  # noqa: E402  (sample script)
 
-    from weakpose.data.image_layout import held_out_sequences
-    from weakpose.data.nvs_pairs import NVSPairDataset
+    from weakpose.data.datasets.multiview import held_out_sequences
+    from weakpose.data.datasets.nvs_pairs import NVSPairDataset
     from weakpose.models.encoder_decoder import EncoderDecoder
     from weakpose.train import parse_config_args
 

@@ -35,13 +35,19 @@ from typing import List, Literal
 import numpy as np
 import torch
 
-from weakpose.data.image_layout import held_out_sequences
-from weakpose.data.nvs_pairs import SingleViewDataset
-from weakpose.data.synthetic_images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
+from weakpose.data.datasets.multiview import held_out_sequences
+from weakpose.data.datasets.nvs_pairs import SingleViewDataset
+from weakpose.data.synthetic.images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
 from weakpose.io_utils import atomic_write_text
 from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
-from weakpose.tasks.pose_from_latent import (LatentCache, LatentPoseRegressor, PoseFromLatentTask, closest_pose,
-                                             encode_dataset, pose_errors)
+from weakpose.tasks.pose_from_latent import (
+    LatentCache,
+    LatentPoseRegressor,
+    PoseFromLatentTask,
+    closest_pose,
+    encode_dataset,
+    pose_errors,
+)
 from weakpose.train import Shortcut, TrainConfig, Trainer, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
@@ -52,7 +58,7 @@ ENCODERS = ("nvs", "random", "end-to-end")
 
 @dataclasses.dataclass
 class DataConfig:
-    root: str = DEFAULT_IMAGE_ROOT  # a crop layout (weakpose.data.image_layout)
+    root: str = DEFAULT_IMAGE_ROOT  # a crop layout (weakpose.data.datasets.multiview)
     labelled_subjects: List[str] = dataclasses.field(default_factory=lambda: ["S1"])  # whose 3D labels train
     test_subjects: List[str] = dataclasses.field(default_factory=lambda: ["S9", "S11"])
     val_every: int = 5  # every val_every-th sequence of the labelled subjects is held out to pick the checkpoint
@@ -99,7 +105,7 @@ class Config:
 
 
 SHORTCUTS = (
-    *run_shortcuts("a crop layout (weakpose.data.image_layout), e.g. data/h36m_crops"),
+    *run_shortcuts("a crop layout (weakpose.data.datasets.multiview), e.g. data/h36m_crops"),
     Shortcut("--encoder", "model.encoder_variant",
              "nvs | random | end-to-end | all: which encoder the regressor reads; 'all' runs the ablation",
              choices=ENCODERS + ("all",)),

@@ -40,8 +40,8 @@ from typing import List, Sequence
 import numpy as np
 import torch
 
-from weakpose.data.image_layout import MultiViewImageDataset
-from weakpose.data.synthetic_images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
+from weakpose.data.datasets.multiview import MultiViewImageDataset
+from weakpose.data.synthetic.images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
 from weakpose.evaluation import report
 from weakpose.geometry.rotations import matrix_to_rot6d
 from weakpose.io_utils import atomic_write_path, atomic_write_text
@@ -54,13 +54,14 @@ from weakpose.train.startup import run_script
 from weakpose.viz import plot_metric_curves
 from weakpose.viz.report_figures import save_mesh_overlays
 
+
 @dataclasses.dataclass
 class DataConfig:
-    """root: a crop layout (weakpose.data.image_layout). val_every: every val_every-th sequence of the training
+    """root: a crop layout (weakpose.data.datasets.multiview). val_every: every val_every-th sequence of the training
     subjects is held out for model selection (0 = none). silhouette_size: side of the rendered silhouettes and
     downsampled masks (px). test_stride: every test_stride-th test frame is evaluated."""
 
-    root: str = DEFAULT_IMAGE_ROOT  # a crop layout (weakpose.data.image_layout)
+    root: str = DEFAULT_IMAGE_ROOT  # a crop layout (weakpose.data.datasets.multiview)
     train_subjects: List[str] = dataclasses.field(default_factory=lambda: ["S1", "S5", "S6", "S7", "S8"])
     test_subjects: List[str] = dataclasses.field(default_factory=lambda: ["S9", "S11"])
     labelled_subjects: List[str] = dataclasses.field(default_factory=lambda: ["S1"])  # whose 3D joints train
@@ -121,7 +122,7 @@ class Config:
     run: RunConfig = dataclasses.field(default_factory=lambda: RunConfig(num_threads=1))
 
 
-SHORTCUTS = run_shortcuts("a crop layout (weakpose.data.image_layout), e.g. data/h36m_crops")
+SHORTCUTS = run_shortcuts("a crop layout (weakpose.data.datasets.multiview), e.g. data/h36m_crops")
 
 
 def load_encoder(path: str):

@@ -27,9 +27,9 @@ from typing import List
 
 import torch
 
-from weakpose.data.image_layout import held_out_sequences
-from weakpose.data.nvs_pairs import NVSPairDataset, flatten_pairs
-from weakpose.data.synthetic_images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
+from weakpose.data.datasets.multiview import held_out_sequences
+from weakpose.data.datasets.nvs_pairs import NVSPairDataset, flatten_pairs
+from weakpose.data.synthetic.images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
 from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
 from weakpose.tasks.nvs import NVSTask, reconstruct
 from weakpose.train import Callback, TrainConfig, Trainer, start_run
@@ -42,10 +42,10 @@ TRAIN_SUBJECTS = ["S1", "S5", "S6", "S7", "S8"]
 
 @dataclasses.dataclass
 class DataConfig:
-    """root: a crop layout (weakpose.data.image_layout). val_every: every val_every-th sequence of the training
+    """root: a crop layout (weakpose.data.datasets.multiview). val_every: every val_every-th sequence of the training
     subjects is held out for validation. image_size: crops are resized to this (the model's input size)."""
 
-    root: str = DEFAULT_IMAGE_ROOT  # a crop layout (weakpose.data.image_layout)
+    root: str = DEFAULT_IMAGE_ROOT  # a crop layout (weakpose.data.datasets.multiview)
     train_subjects: List[str] = dataclasses.field(default_factory=lambda: list(TRAIN_SUBJECTS))
     val_every: int = 5  # every val_every-th training sequence is held out to validate
     val_pairs_per_frame: int = 2  # camera pairs per held-out frame (of 12) scored at each validation
@@ -93,7 +93,7 @@ class Config:
     run: RunConfig = dataclasses.field(default_factory=RunConfig)  # convolutions use both cores well
 
 
-SHORTCUTS = run_shortcuts("a crop layout (weakpose.data.image_layout), e.g. data/h36m_crops")
+SHORTCUTS = run_shortcuts("a crop layout (weakpose.data.datasets.multiview), e.g. data/h36m_crops")
 
 
 class ReconstructionFigure(Callback):

@@ -20,8 +20,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-
-from weakpose.data.datasets import PoseFrameDataset
+from weakpose.data.datasets.poses import PoseFrameDataset
 from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.evaluation import lifter_protocol, predict_views, report
 from weakpose.lifters import save_lifter

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
-from weakpose.data.datasets import PoseFrameDataset
+from weakpose.data.datasets.poses import PoseFrameDataset
 from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.evaluation import lifter_protocol, predict_views, report
 from weakpose.lifters import save_lifter
@@ -51,7 +51,6 @@ from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
 from weakpose.viz import plot_metric_curves
 from weakpose.viz.report_figures import save_view_predictions
-
 
 TRAINING_MAX_BONE_M = 50.0
 

@@ -31,7 +31,7 @@ from typing import List, Literal
 import numpy as np
 import torch
 
-from weakpose.data.datasets import PoseWindowDataset
+from weakpose.data.datasets.poses import PoseWindowDataset
 from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.evaluation import lifter_protocol, predict_roots, predict_sequences, report
 from weakpose.lifters import save_lifter

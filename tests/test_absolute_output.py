@@ -8,12 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fixtures_h36m import (
+    load_camera_json,
+    make_poses_mm,
+    project_numpy,
+    world_to_camera_numpy,
+    write_martinez_3d,
+    write_martinez_sh,
+)
 
 import weakpose
-from fixtures_h36m import load_camera_json, make_poses_mm, project_numpy, world_to_camera_numpy, \
-    write_martinez_3d, write_martinez_sh
 from weakpose.cli import main as cli
-from weakpose.data.synthetic import make_synthetic
+from weakpose.data.synthetic.keypoints import make_synthetic
 from weakpose.geometry import default_h36m_cameras_path
 from weakpose.lifters import load_lifter, load_trajectory, save_lifter
 from weakpose.models import MLPLifter
@@ -100,7 +106,7 @@ def test_evaluate_reports_root_error_and_absolute_mpjpe(lifter_with_root, synthe
     doc = json.loads(out.read_text())
     assert (tmp_path / "eval_S9.json").is_file() and (tmp_path / "eval_S11.json").is_file()
     # independent: every test view lifted by hand, targets from the file's cameras
-    from weakpose.data.h36m import load_videopose3d
+    from weakpose.data.h36m.loaders import load_videopose3d
 
     data = load_videopose3d(synthetic.data_3d, synthetic.data_2d).select(subjects=["S9", "S11"])
     root_err, abs_err = [], []

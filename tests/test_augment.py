@@ -5,12 +5,18 @@ import numpy as np
 import pytest
 import torch
 
-from weakpose.data.augment import (NoiseConfig, augment_track, detector_noise, h36m_like_bone_lengths,
-                                   look_at_world_to_camera, sample_camera)
-from weakpose.data.synthetic import H36M_S1_BONE_LENGTHS
+from weakpose.data.motion.augment import (
+    NoiseConfig,
+    augment_track,
+    detector_noise,
+    h36m_like_bone_lengths,
+    look_at_world_to_camera,
+    sample_camera,
+)
+from weakpose.data.synthetic.keypoints import H36M_S1_BONE_LENGTHS
+from weakpose.priors.corruptions import bend_backwards, corrupted_versions, scale_bone, turn_head
 from weakpose.recipes.recordings import held_out_recordings, record, training_recordings
 from weakpose.recipes.split import HELD_OUT_SEQUENCES, cmu_tracks
-from weakpose.priors.corruptions import bend_backwards, corrupted_versions, scale_bone, turn_head
 from weakpose.skeleton import H36M17
 
 torch.set_num_threads(1)

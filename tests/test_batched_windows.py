@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch.utils.data import default_collate
 
-from weakpose.data.datasets import PoseFrameDataset, PoseWindowDataset
-from weakpose.data.h36m import load_videopose3d
-from weakpose.data.synthetic import make_synthetic
+from weakpose.data.datasets.poses import PoseFrameDataset, PoseWindowDataset
+from weakpose.data.h36m.loaders import load_videopose3d
+from weakpose.data.synthetic.keypoints import make_synthetic
 from weakpose.models.temporal import TemporalLifter
 from weakpose.tasks.supervised_lifter import SupervisedLifterTask
 from weakpose.tasks.video_gan import VideoGanTask

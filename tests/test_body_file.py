@@ -11,8 +11,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-
 from body_fixtures import make_smpl_sized_model, write_chumpy_pkl, write_npz
+
 from weakpose.body import BodyModel
 from weakpose.body.model_file import (
     BodyModelData,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from body_fixtures import make_smpl_sized_model, write_chumpy_pkl, write_npz, write_plain_pkl
 from scipy.spatial.transform import Rotation
 
-from body_fixtures import make_smpl_sized_model, write_chumpy_pkl, write_npz, write_plain_pkl
-from weakpose.body import BodyModel, BodyModelData, lbs as lbs_module
+from weakpose.body import BodyModel, BodyModelData
+from weakpose.body import lbs as lbs_module
 from weakpose.body import model as model_module
 from weakpose.skeleton import SMPL24
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # fixtures

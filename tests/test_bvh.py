@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from weakpose.data import cmu
-from weakpose.data.bvh import BvhFormatError, euler_channels_to_matrix, parse_bvh, read_bvh, resample
+from weakpose.data.motion import cmu
+from weakpose.data.motion.bvh import BvhFormatError, euler_channels_to_matrix, parse_bvh, read_bvh, resample
 from weakpose.skeleton import H36M17, bone_lengths
 
 SHARED_DATA = Path(os.environ.get("WEAKPOSE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

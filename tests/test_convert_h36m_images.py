@@ -13,15 +13,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures_h36m import H36M32_TO_17, load_camera_json, project_numpy, truncate_file, write_cdf_pose
 from PIL import Image
 
-from fixtures_h36m import H36M32_TO_17, load_camera_json, project_numpy, truncate_file, write_cdf_pose
-from weakpose.data.convert_h36m_images import (
-    ACTION_IDS, MatMasks, convert_h36m_images, crop_resample, find_release_sequences, main, open_frame_source,
+from weakpose.data.datasets.multiview import MultiViewImageDataset
+from weakpose.data.h36m.convert_images import (
+    ACTION_IDS,
+    MatMasks,
+    convert_h36m_images,
+    crop_resample,
+    find_release_sequences,
+    main,
+    open_frame_source,
     temporal_median_background,
 )
-from weakpose.data.h36m_readers import H36MFormatError
-from weakpose.data.image_layout import MultiViewImageDataset
+from weakpose.data.h36m.readers import H36MFormatError
 from weakpose.geometry import default_h36m_cameras_path
 
 SUBJECT = "S9"
@@ -327,7 +333,7 @@ def test_rerun_skips_done_sequences(release, converted, tmp_path, monkeypatch):
     npz = out / "annotations" / "s_09_act_14_subact_01.npz"
     before = npz.stat().st_mtime_ns
     index_before = json.loads((out / "index.json").read_text())
-    import weakpose.data.convert_h36m_images as mod
+    import weakpose.data.h36m.convert_images as mod
 
     def fail(*a, **k):
         raise AssertionError("a done sequence or background was converted again")
@@ -446,7 +452,7 @@ def test_video_frames_with_either_decoder(tmp_path, monkeypatch, plugin):
     """Frame count, seeking and sequential decoding agree with the frames written, with PyAV or imageio-ffmpeg."""
     iio = pytest.importorskip("imageio.v3")
     pytest.importorskip("av" if plugin == "pyav" else "imageio_ffmpeg")
-    import weakpose.data.convert_h36m_images as mod
+    import weakpose.data.h36m.convert_images as mod
 
     frames = np.zeros((15, 48, 64, 3), np.uint8)
     frames[:] = (np.arange(15) * 16)[:, None, None, None]  # flat grey levels: frame k is 16 k

@@ -6,14 +6,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader
-
 from fixtures_h36m import (
-    CAMERA_IDS, H36M32_TO_17, load_camera_json, make_poses_mm, world_to_camera_numpy, write_videopose3d_2d,
+    CAMERA_IDS,
+    H36M32_TO_17,
+    load_camera_json,
+    make_poses_mm,
+    world_to_camera_numpy,
+    write_videopose3d_2d,
     write_videopose3d_3d,
 )
-from weakpose.data.datasets import PoseFrameDataset, PoseWindowDataset, window_indices
-from weakpose.data.h36m import load_videopose3d
+from torch.utils.data import DataLoader
+
+from weakpose.data.datasets.poses import PoseFrameDataset, PoseWindowDataset, window_indices
+from weakpose.data.h36m.loaders import load_videopose3d
 
 CAMERA_JSON = Path(__file__).resolve().parents[1] / "weakpose" / "data" / "assets" / "h36m_cameras.json"
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from weakpose.cli import main as cli
-from weakpose.data.datasets import PoseFrameDataset, PoseWindowDataset
-from weakpose.data.h36m import load_videopose3d
-from weakpose.data.synthetic import make_synthetic
+from weakpose.data.datasets.poses import PoseFrameDataset, PoseWindowDataset
+from weakpose.data.h36m.loaders import load_videopose3d
+from weakpose.data.synthetic.keypoints import make_synthetic
 from weakpose.evaluation import evaluate_views, predict_sequences, predict_views
 from weakpose.lifters import save_lifter
 from weakpose.metrics import mpjpe_per_frame, p_mpjpe_per_frame

@@ -3,15 +3,20 @@ import shutil
 
 import numpy as np
 import pytest
-
 from fixtures_h36m import make_poses_mm, write_martinez_3d
-from weakpose.data import h36m_readers
-from weakpose.data.convert_h36m import convert_h36m_release, main as convert_main
-from weakpose.data.h36m import load_h36m, load_videopose3d
-from weakpose.data.h36m_readers import (
-    PAIR_ID_KEY, H36MFormatError, check_pair, read_pair_id, write_npz_pair,
+
+from weakpose.data.h36m import readers as h36m_readers
+from weakpose.data.h36m.convert import convert_h36m_release
+from weakpose.data.h36m.convert import main as convert_main
+from weakpose.data.h36m.loaders import load_h36m, load_videopose3d
+from weakpose.data.h36m.readers import (
+    PAIR_ID_KEY,
+    H36MFormatError,
+    check_pair,
+    read_pair_id,
+    write_npz_pair,
 )
-from weakpose.data.synthetic import ensure_synthetic, make_synthetic
+from weakpose.data.synthetic.keypoints import ensure_synthetic, make_synthetic
 
 
 def _tree(root, rng, frames):

@@ -5,18 +5,37 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from fixtures_h36m import (
-    CAMERA_IDS, H36M32_TO_17, load_camera_json, make_poses_mm, project_numpy, truncate_file, write_cdf_pose,
-    write_martinez_3d, write_martinez_cameras_h5, write_martinez_sh, write_videopose3d_2d, write_videopose3d_3d,
+    CAMERA_IDS,
+    H36M32_TO_17,
+    load_camera_json,
+    make_poses_mm,
+    project_numpy,
+    truncate_file,
+    write_cdf_pose,
+    write_martinez_3d,
+    write_martinez_cameras_h5,
+    write_martinez_sh,
+    write_videopose3d_2d,
+    write_videopose3d_3d,
 )
-from weakpose.data import h36m_report as rep
-from weakpose.data.convert_h36m import convert_h36m_release, main as convert_main
-from weakpose.data.h36m import (
-    DEFAULT_EXCLUSIONS, TEST_SUBJECTS, TRAIN_SUBJECTS, H36MFormatError, SplitConfig, load_h36m,
-    load_h36m_release, load_martinez, load_videopose3d, split_protocol,
+
+from weakpose.data.h36m import report as rep
+from weakpose.data.h36m.convert import convert_h36m_release
+from weakpose.data.h36m.convert import main as convert_main
+from weakpose.data.h36m.loaders import (
+    DEFAULT_EXCLUSIONS,
+    TEST_SUBJECTS,
+    TRAIN_SUBJECTS,
+    H36MFormatError,
+    SplitConfig,
+    load_h36m,
+    load_h36m_release,
+    load_martinez,
+    load_videopose3d,
+    split_protocol,
 )
-from weakpose.data.h36m_readers import H36M_ACTIONS, canonical_action_name
+from weakpose.data.h36m.readers import H36M_ACTIONS, canonical_action_name
 
 CAMERA_JSON = Path(__file__).resolve().parents[1] / "weakpose" / "data" / "assets" / "h36m_cameras.json"
 # MPII-16 joint i is H36M-32 joint MPII_TO_32[i] (docs/formats.md), written out independently of weakpose.
@@ -420,7 +439,7 @@ def test_incomplete_release_is_counted_per_action(tmp_path, rng):
 
 
 def test_weakpose_synthetic_files_load_unchanged(tmp_path, cam_json):
-    from weakpose.data.synthetic import make_synthetic
+    from weakpose.data.synthetic.keypoints import make_synthetic
 
     paths = make_synthetic(tmp_path, max_frames=30)
     data = load_videopose3d(paths.data_3d, paths.data_2d)
@@ -457,7 +476,7 @@ def test_17_joint_files_without_layout_are_refused_unless_symmetry_or_layout_tel
 
 
 def test_2d_shorter_than_3d_warns_with_counts_and_is_refused_beyond_a_few_frames(tmp_path, rng, caplog):
-    from weakpose.data.h36m import MAX_3D_FRAMES_DROPPED
+    from weakpose.data.h36m.loaders import MAX_3D_FRAMES_DROPPED
 
     pos = {"S1": {"Walking": metres(rng, 20)}}
     p3 = write_videopose3d_3d(tmp_path / "d3.npz", pos)

@@ -8,10 +8,16 @@ import pytest
 import torch
 from torch import nn
 
-from weakpose.data.h36m_readers import H36MFormatError
-from weakpose.data.h36m_report import LENGTH_MISMATCH, LENGTH_TRIMMED
-from weakpose.data.humaneva import (H36M17_TO_HUMANEVA15, HUMANEVA15, evaluate_humaneva, humaneva15_to_h36m17,
-                                    is_humaneva_file, load_humaneva)
+from weakpose.data.h36m.readers import H36MFormatError
+from weakpose.data.h36m.report import LENGTH_MISMATCH, LENGTH_TRIMMED
+from weakpose.data.humaneva import (
+    H36M17_TO_HUMANEVA15,
+    HUMANEVA15,
+    evaluate_humaneva,
+    humaneva15_to_h36m17,
+    is_humaneva_file,
+    load_humaneva,
+)
 from weakpose.geometry.camera import normalize_screen_coordinates
 from weakpose.models.mlp_lifter import MLPLifter
 from weakpose.models.temporal import TemporalLifter

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from weakpose import skeleton as sk
-from weakpose.data.h36m import load_videopose3d
-from weakpose.data.h36m_readers import H36MFormatError
+from weakpose.data.h36m.loaders import load_videopose3d
+from weakpose.data.h36m.readers import H36MFormatError
 from weakpose.data.keypoint_files import fill_missing, read_keypoints, select_person, to_h36m17_filled
 
 T = 12

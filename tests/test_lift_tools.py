@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from weakpose.cli import main as cli
-from weakpose.data.h36m import load_videopose3d
-from weakpose.data.synthetic import make_synthetic
+from weakpose.data.h36m.loaders import load_videopose3d
+from weakpose.data.synthetic.keypoints import make_synthetic
 from weakpose.lifters import load_lifter, save_lifter
 from weakpose.models import MLPLifter
 from weakpose.skeleton import coco17_to_h36m17

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from weakpose.data.datasets import PoseFrameDataset
+from weakpose.data.datasets.poses import PoseFrameDataset
 from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.evaluation import evaluate_views, lifter_protocol, predict_views
 from weakpose.metrics import mpjpe
@@ -14,7 +14,7 @@ from weakpose.train import TrainConfig, Trainer
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from weakpose.data.synthetic import make_synthetic
+    from weakpose.data.synthetic.keypoints import make_synthetic
 
     d = tmp_path_factory.mktemp("syn")
     make_synthetic(d, max_frames=40, include_bvh=False, actions=["Walking", "Jumping", "Running"])

@@ -9,7 +9,6 @@ import torch
 
 from weakpose import metrics as M
 
-
 # ----------------------------------------------------------------------------------------------------------------
 # Independent references (plain NumPy, one frame at a time).
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 from scipy.ndimage import correlate1d
 
-from weakpose.data.image_layout import MultiViewImageDataset
-from weakpose.data.nvs_pairs import NVSPairDataset, SingleViewDataset, appearance_swap_index, flatten_pairs
-from weakpose.data.synthetic import make_synthetic
-from weakpose.data.synthetic_images import make_synthetic_images
+from weakpose.data.datasets.multiview import MultiViewImageDataset
+from weakpose.data.datasets.nvs_pairs import NVSPairDataset, SingleViewDataset, appearance_swap_index, flatten_pairs
+from weakpose.data.synthetic.images import make_synthetic_images
+from weakpose.data.synthetic.keypoints import make_synthetic
 from weakpose.geometry.rotations import axis_angle_to_matrix
 from weakpose.geometry.virtual_camera import latent_rotation, look_at_rotation, rotate_points, virtual_rotation
 from weakpose.losses import FeatureLoss, ssim
@@ -257,7 +257,7 @@ def test_background_attention_and_weighted_l1():
 
 
 def test_held_out_sequences_split_every_nth(crops):
-    from weakpose.data.image_layout import held_out_sequences, read_index
+    from weakpose.data.datasets.multiview import held_out_sequences, read_index
 
     keep, held = held_out_sequences(2)
     train = MultiViewImageDataset(crops, sequence_filter=keep)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from weakpose.data.synthetic import make_synthetic
-from weakpose.data.synthetic_images import make_synthetic_images
+from weakpose.data.synthetic.images import make_synthetic_images
+from weakpose.data.synthetic.keypoints import make_synthetic
 from weakpose.models.encoder_decoder import EncoderDecoder
 from weakpose.tasks.pose_from_latent import LatentPoseRegressor, PoseFromLatentTask, closest_pose, pose_errors
 from weakpose.train import ConfigError, read_csv_log
@@ -147,8 +147,8 @@ def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
     assert "(a) NVS-pretrained" in Path("runs/pose_from_enc/ablation.md").read_text()
     # the reference row: S1's mean pose, checked by hand against the test labels
     sys.path.insert(0, str(ROOT / "sample"))
-    from weakpose.data.image_layout import held_out_sequences
-    from weakpose.data.nvs_pairs import SingleViewDataset
+    from weakpose.data.datasets.multiview import held_out_sequences
+    from weakpose.data.datasets.nvs_pairs import SingleViewDataset
 
     train = SingleViewDataset(crops, ["S1"], 32, labelled_subjects=["S1"], sequence_filter=held_out_sequences(2)[0])
     test = SingleViewDataset(crops, ["S9"], 32)
@@ -260,7 +260,7 @@ def test_turn_augment_turns_latent_and_target_together():
 
 
 def test_world_up_points_from_pelvis_to_head(crops):
-    from weakpose.data.nvs_pairs import SingleViewDataset
+    from weakpose.data.datasets.nvs_pairs import SingleViewDataset
 
     ds = SingleViewDataset(crops, ["S1", "S9"], 32)
     cosines = []

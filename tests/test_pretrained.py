@@ -8,10 +8,10 @@ from weakpose.cli import main as cli
 from weakpose.lifters import load_lifter
 from weakpose.metrics import mpjpe, p_mpjpe
 from weakpose.pretrained import PRETRAINED_FILES, load_pretrained_lifter, pretrained_path, slice_path
-from weakpose.recipes.lifter import lift_recording
-from weakpose.recipes.pose_prior import evaluate_pose_prior
 from weakpose.priors import PoseDiscriminator
 from weakpose.priors.corruptions import corrupted_versions
+from weakpose.recipes.lifter import lift_recording
+from weakpose.recipes.pose_prior import evaluate_pose_prior
 
 torch.set_num_threads(1)
 

@@ -12,6 +12,7 @@ from scipy.spatial.transform import Rotation
 import weakpose.pretrained as pretrained
 from weakpose.data.smpl_params import embedded_smpl_params, embedded_tracks
 from weakpose.pretrained import pretrained_path, slice_path
+from weakpose.priors.smpl_discriminator import FILE_FORMAT, SMPLDiscriminator
 from weakpose.recipes.smpl_prior import (
     ACKNOWLEDGEMENT,
     VAL_SEQUENCES,
@@ -20,7 +21,6 @@ from weakpose.recipes.smpl_prior import (
     smpl_prior_params,
 )
 from weakpose.recipes.split import HELD_OUT_SEQUENCES
-from weakpose.priors.smpl_discriminator import FILE_FORMAT, SMPLDiscriminator
 from weakpose.skeleton import SMPL24
 
 torch.set_num_threads(1)

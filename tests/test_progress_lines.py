@@ -3,6 +3,7 @@ import logging
 import re
 
 import _ddp_worker as W
+
 from weakpose.train import Trainer
 
 

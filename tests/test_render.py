@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from weakpose.geometry import Camera
-from weakpose.render import (HardRasterizer, SoftRasterizer, body_mesh, front_camera, get_renderer, uv_sphere)
+from weakpose.render import HardRasterizer, SoftRasterizer, body_mesh, front_camera, get_renderer, uv_sphere
 from weakpose.render.culling import chunk_bounds
 
 D = torch.float64

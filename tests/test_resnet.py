@@ -4,9 +4,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from weakpose.models.resnet import (IMAGENET_MEAN, IMAGENET_STD, RESNET_NAMES, BasicBlock, Bottleneck, ResNet,
-                                    build_resnet, load_torchvision_weights, normalize_imagenet, resnet18, resnet34,
-                                    resnet50, resnext50_32x4d)
+from weakpose.models.resnet import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    RESNET_NAMES,
+    BasicBlock,
+    Bottleneck,
+    ResNet,
+    build_resnet,
+    load_torchvision_weights,
+    normalize_imagenet,
+    resnet18,
+    resnet34,
+    resnet50,
+    resnext50_32x4d,
+)
 
 # Published torchvision parameter counts (1000-way fc).
 PUBLISHED_PARAMS = {

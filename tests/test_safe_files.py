@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from weakpose.cli import main as cli
-from weakpose.data.cmu import build_cmu_motion_asset
-from weakpose.data.h36m import load_h36m, load_videopose3d
-from weakpose.data.h36m_readers import H36MFormatError, read_videopose3d_2d, read_videopose3d_3d
+from weakpose.data.h36m.loaders import load_h36m, load_videopose3d
+from weakpose.data.h36m.readers import H36MFormatError, read_videopose3d_2d, read_videopose3d_3d
+from weakpose.data.motion.cmu import build_cmu_motion_asset
 from weakpose.safe_npz import NpzFileError, RefusedPickleError, load_npz, npz_value
 
 
@@ -115,8 +115,8 @@ def test_refusal_names_file_key_and_global(crafted):
 
 
 def test_image_renderer_keypoint_dir_refuses_crafted_tracks(crafted, tmp_path):
-    from weakpose.data.synthetic import DATA_2D_NAME, DATA_3D_NAME
-    from weakpose.data.synthetic_images import SyntheticImageConfig, _load_tracks
+    from weakpose.data.synthetic.images import SyntheticImageConfig, _load_tracks
+    from weakpose.data.synthetic.keypoints import DATA_2D_NAME, DATA_3D_NAME
 
     files, _, marker = crafted
     kp = tmp_path / "kp"
@@ -179,7 +179,7 @@ def test_npy_and_truncated_files_get_one_clear_error(tmp_path, rng):
 
 def test_every_npz_reader_refuses_npy_and_pickles_in_one_line(tmp_path, crafted):
     """SMPL parameter files and image-layout annotations: a .npy or a pickle where an .npz belongs."""
-    from weakpose.data.image_layout import load_annotation
+    from weakpose.data.datasets.multiview import load_annotation
     from weakpose.data.smpl_params import load_smpl_npz
 
     files, _, marker = crafted

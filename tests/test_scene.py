@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from weakpose.data.scene import RoomStyle, crop_box, crop_camera, render_room
+from weakpose.data.synthetic.scene import RoomStyle, crop_box, crop_camera, render_room
 from weakpose.geometry import load_h36m_cameras_json
 
 

@@ -2,13 +2,14 @@
 import numpy as np
 import pytest
 import torch
-
 from body_fixtures import make_smpl_sized_model, write_chumpy_pkl, write_npz
+
 from weakpose.body import BodyModel
-from weakpose.body.model_file import BodyModelFileError, main as convert_smpl_main
+from weakpose.body.model_file import BodyModelFileError
+from weakpose.body.model_file import main as convert_smpl_main
 from weakpose.cli import main as cli
-from weakpose.data.h36m import load_videopose3d
-from weakpose.data.h36m_readers import H36MFormatError
+from weakpose.data.h36m.loaders import load_videopose3d
+from weakpose.data.h36m.readers import H36MFormatError
 
 COCO_META = {"layout_name": "coco", "num_joints": 17}
 
@@ -107,7 +108,7 @@ def test_non_finite_body_inputs_are_refused(tmp_path):
 
 def test_camera_filters_naming_unknown_ids_are_refused(tmp_path):
     from weakpose.data.sources import DataConfig, load_keypoint_data
-    from weakpose.data.synthetic import make_synthetic
+    from weakpose.data.synthetic.keypoints import make_synthetic
 
     make_synthetic(tmp_path / "syn", max_frames=12, include_bvh=False, actions=["Walking"])
     cfg = DataConfig(synthetic_dir=str(tmp_path / "syn"), cameras=["54138969", "5413896"])
@@ -119,9 +120,9 @@ def test_camera_filters_naming_unknown_ids_are_refused(tmp_path):
 
 
 def test_image_dataset_camera_and_subject_filters_that_leave_nothing_are_refused(tmp_path):
-    from weakpose.data.image_layout import MultiViewImageDataset
-    from weakpose.data.synthetic import make_synthetic
-    from weakpose.data.synthetic_images import make_synthetic_images
+    from weakpose.data.datasets.multiview import MultiViewImageDataset
+    from weakpose.data.synthetic.images import make_synthetic_images
+    from weakpose.data.synthetic.keypoints import make_synthetic
 
     make_synthetic(tmp_path / "kp", max_frames=30, include_bvh=False, actions=["Walking"])
     root = make_synthetic_images(tmp_path / "img", subjects=["S9"], max_frames=2, sampled_frames=1, image_size=32,

@@ -69,9 +69,9 @@ def _tiny_encoder(size: int):
 @pytest.fixture(scope="module")
 def crops(tmp_path_factory):
     """A tiny rendered crop set (S1 labelled, S9 not; 3 frames each, 4 views, 32 px) and its cached latents."""
-    from weakpose.data.image_layout import MultiViewImageDataset
-    from weakpose.data.synthetic import make_synthetic
-    from weakpose.data.synthetic_images import make_synthetic_images
+    from weakpose.data.datasets.multiview import MultiViewImageDataset
+    from weakpose.data.synthetic.images import make_synthetic_images
+    from weakpose.data.synthetic.keypoints import make_synthetic
 
     kp = tmp_path_factory.mktemp("kp")
     make_synthetic(kp, max_frames=30, include_bvh=False, actions=["Walking"])

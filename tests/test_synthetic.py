@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from weakpose.data import synthetic
-from weakpose.data.cmu import CMU_ACTION_NAMES, facing_direction
+from weakpose.data.motion.cmu import CMU_ACTION_NAMES, facing_direction
+from weakpose.data.synthetic import keypoints as synthetic
 from weakpose.skeleton import H36M17
 
-CAMERA_JSON = Path(synthetic.__file__).resolve().parent / "assets" / "h36m_cameras.json"
+CAMERA_JSON = Path(synthetic.__file__).resolve().parents[1] / "assets" / "h36m_cameras.json"
 CAMERA_ORDER = ["54138969", "55011271", "58860488", "60457274"]
 SMALL = dict(max_frames=30)
 

@@ -1,17 +1,20 @@
 """The rendered multi-view default: labels, cameras, masks and images must agree with each other."""
-import json
 
 import numpy as np
 import pytest
-import torch
 
 from weakpose.body import BodyModel
-from weakpose.data.image_layout import (MultiViewImageDataset, crop_cameras, parse_sequence_folder, read_index,
-                                        sequence_folder)
-from weakpose.data.scene import RoomStyle, crop_box, crop_camera, render_room
-from weakpose.data.synthetic import make_synthetic
 from weakpose.commands.make_synthetic import images_main as main
-from weakpose.data.synthetic_images import SAMPLED_ACTION, make_synthetic_images
+from weakpose.data.datasets.multiview import (
+    MultiViewImageDataset,
+    crop_cameras,
+    parse_sequence_folder,
+    read_index,
+    sequence_folder,
+)
+from weakpose.data.synthetic.images import SAMPLED_ACTION, make_synthetic_images
+from weakpose.data.synthetic.keypoints import make_synthetic
+from weakpose.data.synthetic.scene import RoomStyle, crop_box, crop_camera, render_room
 from weakpose.geometry import load_h36m_cameras_json
 
 

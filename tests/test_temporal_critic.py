@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from weakpose.data.cmu import load_cmu_motion
-from weakpose.data.datasets import PoseWindowDataset
+from weakpose.data.datasets.poses import PoseWindowDataset
+from weakpose.data.motion.cmu import load_cmu_motion
 from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel
 from weakpose.priors import H36M17_BONES, PoseDiscriminator, critic_loss, gradient_penalty, make_optimizer
@@ -179,7 +179,7 @@ RF, T = 9, 5
 
 @pytest.fixture(scope="module")
 def long_windows(tmp_path_factory):
-    from weakpose.data.synthetic import make_synthetic
+    from weakpose.data.synthetic.keypoints import make_synthetic
 
     d = tmp_path_factory.mktemp("vgt")
     make_synthetic(d, max_frames=40, include_bvh=False, actions=["Walking", "Jumping"])

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from weakpose.data.cmu import load_cmu_motion
-from weakpose.data.h36m import Sequence
+from weakpose.data.h36m.loaders import Sequence
+from weakpose.data.motion.cmu import load_cmu_motion
 from weakpose.geometry import load_h36m_cameras_json
 from weakpose.priors import PoseDiscriminator, kcs_matrix
 from weakpose.skeleton import H36M17, flip_joints

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from weakpose.data.datasets import PoseWindowDataset
+from weakpose.data.datasets.poses import PoseWindowDataset
 from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.metrics import mpjpe
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel, reproject
@@ -25,7 +25,7 @@ def _task(supervision, labelled=(), real=None):
 
 @pytest.fixture(scope="module")
 def windows(tmp_path_factory):
-    from weakpose.data.synthetic import make_synthetic
+    from weakpose.data.synthetic.keypoints import make_synthetic
 
     d = tmp_path_factory.mktemp("vg")
     make_synthetic(d, max_frames=40, include_bvh=False, actions=["Walking", "Jumping"])

@@ -23,7 +23,7 @@ def script():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from weakpose.data.synthetic import make_synthetic
+    from weakpose.data.synthetic.keypoints import make_synthetic
 
     d = tmp_path_factory.mktemp("vgs")
     make_synthetic(d, max_frames=40, include_bvh=False, actions=["Walking", "Jumping"])

@@ -7,8 +7,7 @@ import pytest
 imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
 
 from weakpose.skeleton import H36M17  # noqa: E402
-from weakpose.viz.video import (LiftFrameRenderer, iter_video_frames, video_info, write_lift_gif,  # noqa: E402
-                                write_lift_video)
+from weakpose.viz.video import LiftFrameRenderer, iter_video_frames, video_info, write_lift_gif, write_lift_video  # noqa: E402
 
 # Bone offsets from each H36M-17 joint's parent (metres; camera frame: x right, y down, z forward) of a body
 # facing the camera, so the subject's left is +x.

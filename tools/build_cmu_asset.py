@@ -3,7 +3,7 @@
     python tools/build_cmu_asset.py PATH/TO/cmu_h36m17.npz [--out weakpose/data/assets/cmu/cmu_h36m17_50hz.npz]
 
 The source file (38 CMU sequences as H36M-17 positions at 120 Hz, see its README) is converted by
-weakpose.data.cmu.build_cmu_motion_asset: floor subtracted, resampled to 50 Hz, stored as float32 root + int16
+weakpose.data.motion.cmu.build_cmu_motion_asset: floor subtracted, resampled to 50 Hz, stored as float32 root + int16
 root-relative joints (0.1 mm). The data used in this project was obtained from mocap.cs.cmu.edu. The database was
 created with funding from NSF EIA-0196217.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from weakpose.data.cmu import CMU_MOTION_ASSET, build_cmu_motion_asset
+from weakpose.data.motion.cmu import CMU_MOTION_ASSET, build_cmu_motion_asset
 
 
 def main(argv=None) -> int:

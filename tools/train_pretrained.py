@@ -49,7 +49,7 @@ def _provenance(seconds: float, steps: int) -> dict:
 
 
 def build_temporal_lifter(steps: int, copies: int, batch_size: int, seed: int) -> dict:
-    from weakpose.data.augment import NoiseConfig, detector_noise
+    from weakpose.data.motion.augment import NoiseConfig, detector_noise
     from weakpose.metrics import mpjpe, p_mpjpe
     from weakpose.recipes.lifter import (
         LIFTER_KWARGS,

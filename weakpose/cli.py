@@ -10,8 +10,8 @@ from typing import List, Optional
 SUBCOMMANDS = {
     "make-synthetic": ("weakpose.commands.make_synthetic",
                        "write the embedded-default keypoint dataset (Human3.6M layout); --images: the image set"),
-    "convert-h36m": ("weakpose.data.convert_h36m", "convert an original Human3.6M release to VideoPose3D npz"),
-    "convert-h36m-images": ("weakpose.data.convert_h36m_images",
+    "convert-h36m": ("weakpose.data.h36m.convert", "convert an original Human3.6M release to VideoPose3D npz"),
+    "convert-h36m-images": ("weakpose.data.h36m.convert_images",
                             "crop an original Human3.6M release (videos/frames, masks) into the multi-view layout"),
     "convert-smpl": ("weakpose.body.model_file", "convert an official SMPL .pkl (no chumpy needed) to weakpose's .npz"),
     "evaluate": ("weakpose.lift_tools:evaluate_main", "per-action errors of a saved lifter on the test subjects"),

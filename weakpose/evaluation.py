@@ -75,7 +75,7 @@ def predict_views(predict: Predictor, dataset: Dataset, batch_size: int = 1024,
 @torch.no_grad()
 def predict_sequences(model: torch.nn.Module, dataset, flip: bool = False, chunk_frames: int = 4096,
                       device: torch.device | str = "cpu") -> Dict[Tuple[str, str, str], Tuple[np.ndarray, np.ndarray]]:
-    """A temporal lifter on every view of ``dataset`` (a :class:`~weakpose.data.datasets.PoseWindowDataset`) as a
+    """A temporal lifter on every view of ``dataset`` (a :class:`~weakpose.data.datasets.poses.PoseWindowDataset`) as a
     whole sequence (:meth:`~weakpose.models.temporal.TemporalLifter.lift_sequence`): the same predictions as
     :func:`predict_views` on every frame's window, without recomputing each frame's receptive field.
 

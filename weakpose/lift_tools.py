@@ -21,8 +21,8 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from weakpose.data.datasets import PoseFrameDataset, PoseWindowDataset
-from weakpose.data.h36m import TEST_SUBJECTS
+from weakpose.data.datasets.poses import PoseFrameDataset, PoseWindowDataset
+from weakpose.data.h36m.loaders import TEST_SUBJECTS
 from weakpose.evaluation import evaluate_views, lifter_protocol, predict_sequences, predict_views
 from weakpose.lifters import lift_batch, load_lifter, receptive_field
 
@@ -74,7 +74,7 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _load_evaluation_data(args):
     """(test data, 2D source label, exclusions, joints label) from any source the readers know."""
-    from weakpose.data.h36m import detect_source, load_h36m
+    from weakpose.data.h36m.loaders import detect_source, load_h36m
 
     kind = detect_source(args.data3d)
     subjects = args.subjects or list(TEST_SUBJECTS)

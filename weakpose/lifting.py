@@ -137,7 +137,7 @@ def camera_from(spec: Any):
         parts = spec.split(":")
         if len(parts) != 3:
             raise ValueError(f"camera {spec!r}: expected h36m:<subject>:<camera id>, e.g. h36m:S9:54138969")
-        from weakpose.data.h36m import resolve_cameras
+        from weakpose.data.h36m.loaders import resolve_cameras
 
         cams = resolve_cameras("h36m")
         try:

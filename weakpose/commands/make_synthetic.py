@@ -1,6 +1,6 @@
 """``weakpose make-synthetic``: the embedded default's data, keypoints (Human3.6M npz layout) or, with
 ``--images``, the rendered multi-view image set with an overview figure. A command on the top floor: it joins the
-data generators (:mod:`weakpose.data.synthetic`, :mod:`weakpose.data.synthetic_images`) with the figures of
+data generators (:mod:`weakpose.data.synthetic.keypoints`, :mod:`weakpose.data.synthetic.images`) with the figures of
 :mod:`weakpose.viz`, which the data modules never import."""
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from weakpose.data.image_layout import MultiViewImageDataset
-from weakpose.data.synthetic import main as keypoints_main
-from weakpose.data.synthetic_images import SyntheticImageConfig, make_synthetic_images
+from weakpose.data.datasets.multiview import MultiViewImageDataset
+from weakpose.data.synthetic.images import SyntheticImageConfig, make_synthetic_images
+from weakpose.data.synthetic.keypoints import main as keypoints_main
 from weakpose.viz import draw_multiview_overview
 
 __all__ = ["main", "images_main"]

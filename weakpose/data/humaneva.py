@@ -40,14 +40,14 @@ from typing import Iterable, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from weakpose.data.h36m_readers import (
+from weakpose.data.h36m.readers import (
     H36MFormatError,
     check_keypoints_2d,
     check_pixel_units,
     read_videopose3d_2d,
     read_videopose3d_3d,
 )
-from weakpose.data.h36m_report import LENGTH_MISMATCH, LENGTH_TRIMMED, MISSING_2D, LoadReport
+from weakpose.data.h36m.report import LENGTH_MISMATCH, LENGTH_TRIMMED, MISSING_2D, LoadReport
 from weakpose.metrics import EvaluationTable, Protocol, base_action
 from weakpose.safe_npz import NpzFileError, SafeNpz
 from weakpose.skeleton import H36M17, JointOrder, flip_joints
@@ -91,7 +91,7 @@ _MAX_ABS_METRES = 100.0  # a capture room never spans 100 m: larger coordinates 
 
 
 class HumanEvaLoadReport(LoadReport):
-    """:class:`~weakpose.data.h36m_report.LoadReport` of a HumanEva load (same reasons and entries)."""
+    """:class:`~weakpose.data.h36m.report.LoadReport` of a HumanEva load (same reasons and entries)."""
 
     def summary(self, max_lines: int = 20) -> str:
         return super().summary(max_lines).replace("Human3.6M load report", "HumanEva-I load report", 1)
@@ -230,7 +230,7 @@ def load_humaneva(path_3d, path_2d, subjects: Optional[Sequence[str]] = None,
     Views whose 2D is missing are skipped; where a view's 2D and 3D lengths differ by at most
     :data:`MAX_TRIM_FRAMES` both are cut to the shorter (with a warning), beyond that the view is skipped. Every
     skip and trim is in the returned list's ``.report``. Wrong shapes, non-finite values, a 2D file of another
-    layout or a subject not in the file raise :class:`~weakpose.data.h36m_readers.H36MFormatError` (a
+    layout or a subject not in the file raise :class:`~weakpose.data.h36m.readers.H36MFormatError` (a
     ``ValueError``) naming the file and key.
     """
     positions_3d = read_videopose3d_3d(path_3d)

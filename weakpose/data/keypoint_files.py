@@ -28,7 +28,7 @@ What every track holds: ``xy`` (T, 17, 2) float32 PIXELS in the H36M-17 order of
 the source are derived as :func:`weakpose.skeleton.to_h36m17` documents (Hip = mid-hips, Thorax = mid-shoulders,
 Spine = their midpoint, Neck/Nose = nose, Head = head top or extrapolated from the ears; confidence = the minimum
 over the sources). Images are read in pixels only: normalised coordinates are refused
-(:func:`~weakpose.data.h36m_readers.check_pixel_units`).
+(:func:`~weakpose.data.h36m.readers.check_pixel_units`).
 
 Missing detections, one path for every reader (:func:`to_h36m17_filled`): a joint is missing when a coordinate is
 NaN/inf, its confidence is 0 or not finite, or it is exactly (0, 0) (what detectors write for "not found"). Missing
@@ -42,7 +42,7 @@ else by name. Numbered frames absent from a file (an image where the detector fo
 put back as missing frames when they are the minority of the span (a video); otherwise (ids of unrelated
 images) only the frames present are kept.
 
-Every error is one line that names the file, raised as :class:`~weakpose.data.h36m_readers.H36MFormatError`
+Every error is one line that names the file, raised as :class:`~weakpose.data.h36m.readers.H36MFormatError`
 (a ``ValueError``); a path that does not exist raises ``FileNotFoundError``.
 """
 from __future__ import annotations
@@ -55,7 +55,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from weakpose.data.h36m_readers import (
+from weakpose.data.h36m.readers import (
     LAYOUTS_2D,
     H36MFormatError,
     check_keypoints_2d,

@@ -1,7 +1,7 @@
 """Where a sample script's keypoint data comes from: a user's Human3.6M files, or the embedded default.
 
 Every script shares :class:`DataConfig`; :func:`load_keypoint_data` turns it into split :class:`H36MData`. With
-``root`` unset the embedded default (:mod:`weakpose.data.synthetic`) is generated on first use, so a fresh
+``root`` unset the embedded default (:mod:`weakpose.data.synthetic.keypoints`) is generated on first use, so a fresh
 checkout trains end to end without any download.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
-from weakpose.data.h36m import (
+from weakpose.data.h36m.loaders import (
     TEST_SUBJECTS,
     TRAIN_SUBJECTS,
     H36MData,
@@ -20,7 +20,7 @@ from weakpose.data.h36m import (
     load_h36m,
     split_protocol,
 )
-from weakpose.data.synthetic import ensure_synthetic
+from weakpose.data.synthetic.keypoints import ensure_synthetic
 
 
 @dataclass

@@ -6,7 +6,7 @@ window (13 past + 13 future frames) sees both sides of every frame; Pavllo et al
 ship (512 channels, 2.2 M parameters, stored in half precision). A causal model only pays off for live video.
 
 Training: windows of :func:`weakpose.recipes.recordings.training_recordings` with fresh detector-like noise
-(:func:`weakpose.data.augment.detector_noise`) on every batch, MPJPE loss on root-relative camera-frame joints,
+(:func:`weakpose.data.motion.augment.detector_noise`) on every batch, MPJPE loss on root-relative camera-frame joints,
 Adam with an exponentially decaying rate, a fixed number of steps and no checkpoint selection (nothing held out is
 looked at before the end). Protocol of the card: :func:`evaluate_lifter` on the held-out recordings.
 """
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from weakpose.data.augment import NoiseConfig, detector_noise
+from weakpose.data.motion.augment import NoiseConfig, detector_noise
 from weakpose.geometry import normalize_screen_coordinates
 from weakpose.lifters import load_lifter, save_lifter
 from weakpose.metrics import mpjpe_per_frame, p_mpjpe_per_frame

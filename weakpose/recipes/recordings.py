@@ -1,7 +1,7 @@
 """Virtual recordings of CMU tracks: what the shipped models train and are measured on.
 
 A :class:`Recording` is one track seen by one camera: 2D pixels, the camera-frame 3D and the image size. Training
-recordings (:func:`training_recordings`) are augmented (:mod:`weakpose.data.augment`: Human3.6M-like proportions,
+recordings (:func:`training_recordings`) are augmented (:mod:`weakpose.data.motion.augment`: Human3.6M-like proportions,
 mirroring, heading, virtual cameras of both kinds); held-out recordings (:func:`held_out_recordings`) give each
 held-out track Human3.6M-like proportions and films it with the four real Human3.6M cameras of S9 — the protocol
 of every model card.
@@ -13,7 +13,7 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
-from weakpose.data.augment import augment_track, h36m_like_bone_lengths, sample_camera
+from weakpose.data.motion.augment import augment_track, h36m_like_bone_lengths, sample_camera
 from weakpose.geometry import Camera, load_h36m_cameras_json, normalize_screen_coordinates
 
 __all__ = ["Recording", "record", "training_recordings", "held_out_recordings", "normalized_2d"]

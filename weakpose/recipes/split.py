@@ -25,7 +25,7 @@ def cmu_tracks(split: str) -> List[Tuple[str, np.ndarray]]:
     """``[(label, (N, 17, 3) float64)]`` world tracks (metres, Z up, 50 Hz, floor at z = 0) of ``split``:
     ``"train"`` (CMU sequences not held out + the BVH clips) or ``"held_out"``. As in the keypoint default, the
     root joint is moved to the hip midpoint (Human3.6M's pelvis sits at hip height, CMU's root above it)."""
-    from weakpose.data.cmu import load_cmu_bvh_clips, load_cmu_motion
+    from weakpose.data.motion.cmu import load_cmu_bvh_clips, load_cmu_motion
 
     if split not in ("train", "held_out"):
         raise ValueError(f"cmu_tracks: split must be 'train' or 'held_out'; got {split!r}")

@@ -1,7 +1,7 @@
 """Training the multi-view encoder-decoder by novel-view synthesis (Rhodin et al., ECCV 2018).
 
 One step: encode the source views of ``2B`` frames (pairs of same-subject frames, see
-:mod:`weakpose.data.nvs_pairs`), rotate each 3D latent into its target view (``R_target · R_sourceᵀ``), swap the
+:mod:`weakpose.data.datasets.nvs_pairs`), rotate each 3D latent into its target view (``R_target · R_sourceᵀ``), swap the
 appearance latents within each pair, decode over the target views' backgrounds, and compare with the target
 views: L1 on pixels plus ``feature_weight`` × a feature loss (:class:`weakpose.losses.FeatureLoss`).
 
@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
-from weakpose.data.nvs_pairs import appearance_swap_index, flatten_pairs
+from weakpose.data.datasets.nvs_pairs import appearance_swap_index, flatten_pairs
 from weakpose.geometry.virtual_camera import latent_rotation
 from weakpose.losses import FeatureLoss, ssim
 from weakpose.models.encoder_decoder import EncoderDecoder

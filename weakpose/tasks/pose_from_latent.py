@@ -53,7 +53,7 @@ class LatentPoseRegressor(nn.Module):
 @torch.no_grad()
 def encode_dataset(encoder: EncoderDecoder, dataset: Dataset, batch_size: int = 64, device="cpu",
                    progress: bool = True) -> dict:
-    """Latents and labels of every item of a :class:`weakpose.data.nvs_pairs.SingleViewDataset`:
+    """Latents and labels of every item of a :class:`weakpose.data.datasets.nvs_pairs.SingleViewDataset`:
     ``latent`` (N, P, 3), ``pose_3d`` (N, 17, 3), ``has_3d`` (N,), ``world_up`` (N, 3), ``subject`` list."""
     from tqdm.auto import tqdm
 

@@ -205,7 +205,7 @@ def encode_dataset(encoder: nn.Module, dataset: Dataset, labelled_subjects: Iter
                    silhouette_size: int = 64, batch_size: int = 16, device: torch.device | str = "cpu",
                    desc: str = "encode", progress: bool = True) -> LatentFrames:
     """Run the frozen ``encoder`` once over every view of every frame of a
-    :class:`weakpose.data.image_layout.MultiViewImageDataset`-like ``dataset`` and keep what training needs.
+    :class:`weakpose.data.datasets.multiview.MultiViewImageDataset`-like ``dataset`` and keep what training needs.
 
     Crops are resized to ``encoder.image_size``; masks are area-averaged to ``silhouette_size`` (coverage kept as
     a fraction) and the crop intrinsics scaled to match. ``has_3d`` is True for ``labelled_subjects``.

@@ -57,7 +57,7 @@ def vertex_normals(vertices, faces):
 
 def save_mesh_overlays(path: str | Path, samples: Sequence[Mapping[str, Any]], vertices, faces,
                        iou: Optional[np.ndarray] = None, title: str = "") -> None:
-    """Rows: samples of a multi-view crop dataset (:class:`weakpose.data.image_layout.MultiViewImageDataset`);
+    """Rows: samples of a multi-view crop dataset (:class:`weakpose.data.datasets.multiview.MultiViewImageDataset`);
     columns: their views. Each cell: the mesh of that view, hard-rendered over the crop (grey, shaded by the
     normal towards the camera), the true mask outlined in green.
 
@@ -70,7 +70,7 @@ def save_mesh_overlays(path: str | Path, samples: Sequence[Mapping[str, Any]], v
     import matplotlib.pyplot as plt
     import torch
 
-    from weakpose.data.image_layout import crop_cameras
+    from weakpose.data.datasets.multiview import crop_cameras
     from weakpose.io_utils import atomic_write_path
     from weakpose.render import HardRasterizer
 

@@ -1,6 +1,6 @@
 """Human3.6M (Ionescu et al. 2014) in memory: sequences, loaders for the three common releases, protocol splits.
 
-Loaders (each returns :class:`H36MData` = sequences + :class:`~weakpose.data.h36m_report.LoadReport`):
+Loaders (each returns :class:`H36MData` = sequences + :class:`~weakpose.data.h36m.report.LoadReport`):
 
 * :func:`load_videopose3d` -- ``data_3d_*.npz`` / ``data_2d_*.npz`` of VideoPose3D (Pavllo et al. 2019), and
   custom in-the-wild 2D files in the same layout (one "subject" per video, 1+ cameras).
@@ -17,7 +17,7 @@ Conventions, chosen once:
 
 * Action names are VideoPose3D's: sub-actions after a space (``"Walking 1"``), ``Photo`` and ``WalkDog`` for the
   ``TakingPhoto``/``WalkingDog`` of the original and Martinez files, ``_`` read as a space
-  (:func:`~weakpose.data.h36m_readers.canonical_action_name`). Custom (non ``S<n>``) subjects keep their names.
+  (:func:`~weakpose.data.h36m.readers.canonical_action_name`). Custom (non ``S<n>``) subjects keep their names.
 * :data:`DEFAULT_EXCLUSIONS`: S11 ``Directions`` (corrupt video, dropped by VideoPose3D and Martinez et al.) is
   excluded by default and reported as such; pass ``exclude=()`` to keep it.
 * A release missing files is reported: each protocol subject should have 2 sequences of each of the 15 actions
@@ -26,7 +26,7 @@ Conventions, chosen once:
   shorter than its 3D (never so in real releases) drops 3D frames with a warning, and is refused (sequence
   skipped) beyond :data:`MAX_3D_FRAMES_DROPPED` frames.
 * A 3D and a 2D file that weakpose wrote as a pair must carry the same pair id
-  (:func:`~weakpose.data.h36m_readers.check_pair`): a pair with one file replaced alone is refused.
+  (:func:`~weakpose.data.h36m.readers.check_pair`): a pair with one file replaced alone is refused.
 * Every loader logs its report's summary (a WARNING when something was skipped, so it shows by default).
 * Errors: a source that cannot be opened at all (missing file, npz without the key) raises. Inside a source, a
   bad sequence (corrupt or truncated file, wrong shape, NaNs, wrong units) is SKIPPED AND REPORTED, or raised
@@ -42,8 +42,15 @@ from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, 
 
 import numpy as np
 
-from weakpose.data import h36m_report as rep
-from weakpose.data.h36m_readers import (
+from weakpose.data.h36m import report as rep
+from weakpose.data.h36m.protocol import (  # noqa: E402,F401  (part of this module's API since v0.1)
+    DEFAULT_EXCLUSIONS,
+    FPS,
+    SEQUENCES_PER_ACTION,
+    TEST_SUBJECTS,
+    TRAIN_SUBJECTS,
+)
+from weakpose.data.h36m.readers import (
     H36M_ACTIONS,
     H36MFormatError,
     action_base,
@@ -63,17 +70,8 @@ from weakpose.data.h36m_readers import (
     split_sh_file_name,
     subject_dirs,
 )
-from weakpose.data.h36m_report import LoadReport
+from weakpose.data.h36m.report import LoadReport
 from weakpose.skeleton import h36m32_to_17, to_h36m17
-
-TRAIN_SUBJECTS: Tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
-TEST_SUBJECTS: Tuple[str, ...] = ("S9", "S11")
-#: (subject, action) pairs left out by default. S11 Directions has a corrupt video in every release.
-DEFAULT_EXCLUSIONS: Tuple[Tuple[str, str], ...] = (("S11", "Directions"),)
-#: Every protocol subject performs each of the 15 actions twice (30 sequences; VideoPose3D and Martinez et al.
-#: check the same count).
-SEQUENCES_PER_ACTION = 2
-FPS = 50.0
 
 log = logging.getLogger(__name__)
 
@@ -508,7 +506,7 @@ def load_videopose3d(path_3d: Optional[PathLike] = None, path_2d: Optional[PathL
     path_2d: ``data_2d_*.npz`` (``positions_2d`` + ``metadata``) or ``None``: then, with ``project_2d``, the 2D
         is the ground-truth projection of the 3D through ``cameras``.
     layout: override of the 2D layout ('h36m17', 'h36m32', 'coco17', 'mpii16', 'halpe26', 'body25'); by default read from
-        ``metadata`` (see :func:`~weakpose.data.h36m_readers.resolve_2d_layout`).
+        ``metadata`` (see :func:`~weakpose.data.h36m.readers.resolve_2d_layout`).
     cameras: see :func:`resolve_cameras`. Views of H36M subjects are matched to cameras by list position
         (54138969, 55011271, 58860488, 60457274); custom subjects' views are called "0", "1", ...
     When both files are given, a sequence must be in both (the other is reported as missing 2D / missing 3D).

@@ -17,7 +17,7 @@ Annotation npz keys (N frames of the sequence; metres, world frame Z up, H36M-17
 frame numbers; and per camera c in ``camera_ids`` (C,): ``crop_boxes`` (C,N,3) = (x0, y0, side) in full-image
 pixels, ``R`` (C,3,3), ``t`` (C,3) metres, ``K`` (C,3,3), ``dist`` (C,5) = [k1,k2,k3,p1,p2], ``image_sizes`` (C,2).
 A crop of size S is the full image's square (x0, y0, side) resampled to S x S: its camera is
-:func:`weakpose.data.scene.crop_camera` of the full camera.
+:func:`weakpose.data.synthetic.scene.crop_camera` of the full camera.
 
 Backgrounds (optional, needed by the encoder-decoder, which injects the target view's background in its decoder):
 ``<root>/backgrounds/s_09_ca_01.jpg`` is camera 1's full image of subject S9's room without the person (the
@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from weakpose.data.scene import crop_intrinsics
+from weakpose.data.synthetic.scene import crop_intrinsics
 from weakpose.geometry import H36M_CAMERA_IDS, Camera
 from weakpose.safe_npz import SafeNpz
 

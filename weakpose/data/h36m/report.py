@@ -1,7 +1,7 @@
 """What a Human3.6M loader found, loaded, trimmed and skipped, and why.
 
 Releases found in the wild miss a few sequences or carry a corrupt file; a loader must say so instead of crashing
-or silently returning less data. Every loader in :mod:`weakpose.data.h36m` returns a :class:`LoadReport` next to
+or silently returning less data. Every loader in :mod:`weakpose.data.h36m.loaders` returns a :class:`LoadReport` next to
 its sequences; ``print(report)`` shows a summary, ``report.entries`` the details.
 """
 from __future__ import annotations

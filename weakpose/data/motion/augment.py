@@ -4,7 +4,7 @@ Used to train the shipped models (:mod:`weakpose.pretrained`) on CMU motion, whi
 with a short trunk, a few actors and no cameras. Each function does one thing, on NumPy arrays, H36M-17 joints in
 metres, world frame Z up:
 
-* :func:`h36m_like_bone_lengths` + :func:`weakpose.data.synthetic.rescale_bones` — give every recording
+* :func:`h36m_like_bone_lengths` + :func:`weakpose.data.synthetic.keypoints.rescale_bones` — give every recording
   Human3.6M-like proportions (Human3.6M subject S1's bone lengths, an overall size factor and per-bone jitter);
 * :func:`augment_track` — mirror, re-proportion, turn to a random heading, centre on the origin, feet on the floor;
 * :func:`sample_camera` — a virtual camera looking at the person: ``"h36m"`` (Human3.6M-like placement and
@@ -21,7 +21,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from weakpose.data.bones import h36m_like_bone_lengths, rescale_bones  # noqa: F401 (public here too)
+from weakpose.data.motion.bones import h36m_like_bone_lengths, rescale_bones  # noqa: F401 (public here too)
 from weakpose.geometry import Camera
 from weakpose.skeleton import H36M17, flip_joints
 

@@ -16,7 +16,7 @@ reads Human3.6M's ``data_3d_h36m.npz`` / ``data_2d_h36m_gt.npz`` reads these unc
 How it is made (all deterministic given ``seed``):
 
 1. **Motion**: the 38 CMU sequences shipped in ``weakpose/data/assets/cmu`` (8 actions; 50 Hz, Z up, floor at 0)
-   plus the three shipped BVH clips read through :mod:`weakpose.data.bvh` (actions ``StartWalk`` and ``Hop``).
+   plus the three shipped BVH clips read through :mod:`weakpose.data.motion.bvh` (actions ``StartWalk`` and ``Hop``).
    Long sequences are cut to a window of at most ``max_frames`` frames.
 2. **No leakage**: each *source sequence* goes either to the training subjects (S1, S5, S6, S7, S8) or to the test
    subjects (S9, S11), never both; every action gets at least one test sequence, and actions with one sequence
@@ -48,9 +48,9 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from weakpose.data.bones import H36M_S1_BONE_LENGTHS, h36m_like_bone_lengths, rescale_bones  # noqa: F401
-from weakpose.data.cmu import CMU_ACTION_NAMES, load_cmu_bvh_clips, load_cmu_motion
-from weakpose.data.h36m_readers import H36MFormatError, check_pair, write_npz_pair
+from weakpose.data.h36m.readers import H36MFormatError, check_pair, write_npz_pair
+from weakpose.data.motion.bones import H36M_S1_BONE_LENGTHS, h36m_like_bone_lengths, rescale_bones  # noqa: F401
+from weakpose.data.motion.cmu import CMU_ACTION_NAMES, load_cmu_bvh_clips, load_cmu_motion
 from weakpose.io_utils import atomic_write_text
 from weakpose.skeleton import H36M17, flip_joints
 
@@ -64,9 +64,8 @@ __all__ = [
 
 PathLike = Union[str, os.PathLike]
 
-TRAIN_SUBJECTS: Tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
-TEST_SUBJECTS: Tuple[str, ...] = ("S9", "S11")
-FPS = 50.0
+from weakpose.data.h36m.protocol import FPS, TEST_SUBJECTS, TRAIN_SUBJECTS  # noqa: E402  (one home of the protocol)
+
 DATA_3D_NAME = "data_3d_synthetic.npz"
 DATA_2D_NAME = "data_2d_synthetic_gt.npz"
 SUMMARY_NAME = "synthetic_summary.json"

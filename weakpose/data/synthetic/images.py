@@ -6,7 +6,7 @@ its own clothes, and renders every frame through the four real Human3.6M cameras
 static textured room (also written once per subject and camera, without the person, as the layout's background
 image), as root-centred crops (a ``cube_size`` cube around the pelvis projected into the image and
 resampled to ``image_size`` pixels, as Rhodin et al. 2018 crop). Output: the layout of
-:mod:`weakpose.data.image_layout` (per-sequence-and-camera folders of JPEG frames and PNG masks, per-sequence
+:mod:`weakpose.data.datasets.multiview` (per-sequence-and-camera folders of JPEG frames and PNG masks, per-sequence
 annotations with H36M-17 and SMPL-24 3D joints, SMPL parameters, cameras and crop boxes, and ``index.json``).
 
 How the motion becomes body poses: the keypoint default's H36M-17 world tracks (its subjects' own bone lengths)
@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from weakpose.body.appearance import sample_clothing, vertex_colours
 from weakpose.body.retarget import retarget_h36m17
-from weakpose.data.image_layout import (
+from weakpose.data.datasets.multiview import (
     SequenceEntry,
     annotation_name,
     background_name,
@@ -38,7 +38,7 @@ from weakpose.data.image_layout import (
     sequence_folder,
     write_index,
 )
-from weakpose.data.scene import RoomStyle, crop_box, crop_camera, render_room
+from weakpose.data.synthetic.scene import RoomStyle, crop_box, crop_camera, render_room
 from weakpose.geometry import H36M_CAMERA_IDS, Camera, load_h36m_cameras_json
 from weakpose.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from weakpose.io_utils import atomic_write_path, clean_output_folder
@@ -78,11 +78,11 @@ class SyntheticImageConfig:
 
 def _load_tracks(cfg: SyntheticImageConfig, out_dir: Path) -> Dict[str, Dict[str, np.ndarray]]:
     """H36M-17 world tracks (metres, Z up, 50 Hz) of the keypoint default, per subject and action."""
-    from weakpose.data.synthetic import ensure_synthetic
+    from weakpose.data.synthetic.keypoints import ensure_synthetic
 
     keypoint_dir = Path(cfg.keypoint_dir) if cfg.keypoint_dir else out_dir / "keypoints"
     paths = ensure_synthetic(keypoint_dir, seed=cfg.seed, **({"actions": cfg.actions} if cfg.actions else {}))
-    from weakpose.data.h36m_readers import read_videopose3d_3d
+    from weakpose.data.h36m.readers import read_videopose3d_3d
 
     tracks = read_videopose3d_3d(paths.data_3d)  # a user's --keypoint-dir file: read without unpickling code
     if cfg.subjects:
@@ -325,7 +325,7 @@ def ensure_synthetic_images(root=DEFAULT_IMAGE_ROOT) -> Path:
     """
     import json
 
-    from weakpose.data.image_layout import INDEX_NAME
+    from weakpose.data.datasets.multiview import INDEX_NAME
 
     root = Path(root)
     index_path = root / INDEX_NAME

@@ -23,8 +23,8 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
-from weakpose.data import h36m_report as rep
-from weakpose.data.h36m import (
+from weakpose.data.h36m import report as rep
+from weakpose.data.h36m.loaders import (
     DEFAULT_EXCLUSIONS,
     CameraSpec,
     detect_source,
@@ -36,8 +36,8 @@ from weakpose.data.h36m import (
     select_sources,
     usable_sources,
 )
-from weakpose.data.h36m_readers import H36MFormatError, write_npz_pair
-from weakpose.data.h36m_report import LoadReport
+from weakpose.data.h36m.readers import H36MFormatError, write_npz_pair
+from weakpose.data.h36m.report import LoadReport
 from weakpose.io_utils import atomic_write_path
 from weakpose.skeleton import H36M17, h36m32_to_17
 

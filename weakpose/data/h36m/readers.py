@@ -1,7 +1,7 @@
 """Readers of the published Human3.6M file formats, one function per format, with strict validation.
 
 Each reader opens ONE file and returns arrays in weakpose units (metres, pixels) in the file's own joint order;
-:mod:`weakpose.data.h36m` assembles them into sequences. Any problem raises :class:`H36MFormatError` (a
+:mod:`weakpose.data.h36m.loaders` assembles them into sequences. Any problem raises :class:`H36MFormatError` (a
 ``ValueError``) or ``FileNotFoundError`` whose message names the file, the key and the shape involved.
 
 Formats (see ``docs/formats.md``):

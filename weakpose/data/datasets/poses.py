@@ -35,8 +35,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from weakpose.data.h36m import H36MData, Sequence
-from weakpose.data.h36m_readers import H36M_ACTIONS
+from weakpose.data.h36m.loaders import H36MData, Sequence
+from weakpose.data.h36m.readers import H36M_ACTIONS
 from weakpose.geometry.camera import normalize_screen_coordinates, screen_intrinsics
 
 

@@ -26,7 +26,7 @@ from typing import Dict, Optional, Union
 
 import numpy as np
 
-from weakpose.data.bvh import BvhMotion, read_bvh, resample
+from weakpose.data.motion.bvh import BvhMotion, read_bvh, resample
 from weakpose.io_utils import atomic_write_path
 from weakpose.safe_npz import SafeNpz
 from weakpose.skeleton import H36M17
@@ -43,7 +43,7 @@ PathLike = Union[str, os.PathLike]
 #: CMU's FAQ: ASF/AMC (and cgspeed BVH) lengths are inches scaled by 0.45; multiply by this to get metres.
 CMU_UNITS_TO_METRES = 0.0254 / 0.45
 
-CMU_ASSET_DIR = Path(__file__).resolve().parent / "assets" / "cmu"
+CMU_ASSET_DIR = Path(__file__).resolve().parents[1] / "assets" / "cmu"  # weakpose/data/assets/cmu
 CMU_MOTION_ASSET = CMU_ASSET_DIR / "cmu_h36m17_50hz.npz"
 
 #: The three CMU subject-131 clips shipped as BVH (already rescaled to metres), and the action each shows.
@@ -66,7 +66,7 @@ CMU_ACTION_NAMES = {
 }
 
 # H36M-17 joint -> BVH node name, one table per naming scheme seen in CMU conversions. End sites are
-# "<parent>_End" (see weakpose.data.bvh). The "cmu131" names are those of the shipped scaled_131_0x.bvh files.
+# "<parent>_End" (see weakpose.data.motion.bvh). The "cmu131" names are those of the shipped scaled_131_0x.bvh files.
 BVH_NAME_TABLES: Dict[str, tuple] = {
     "cmu131": (
         "Hips", "RightHip", "RightKnee", "RightAnkle", "LeftHip", "LeftKnee", "LeftAnkle",

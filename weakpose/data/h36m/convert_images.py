@@ -1,5 +1,5 @@
 """``weakpose convert-h36m-images``: the original Human3.6M release -> the multi-view crop layout of
-:mod:`weakpose.data.image_layout`, so the image pipeline (``sample/train_enc_dec.py --data <out>``) trains on real
+:mod:`weakpose.data.datasets.multiview`, so the image pipeline (``sample/train_enc_dec.py --data <out>``) trains on real
 frames.
 
 Inputs, per subject ``S1, S5, S6, S7, S8, S9, S11`` of the release root (Ionescu et al. 2014):
@@ -15,7 +15,7 @@ Inputs, per subject ``S1, S5, S6, S7, S8, S9, S11`` of the release root (Ionescu
   Without them the set is converted without masks (a warning; ``index.json`` says ``"masks": false``).
 
 Per sequence every ``frame_step``-th frame is kept; each camera's crop is the root-centred square of
-:func:`weakpose.data.scene.crop_box` (a ``cube_size`` cube facing the camera at the pelvis, as Rhodin et al. 2018
+:func:`weakpose.data.synthetic.scene.crop_box` (a ``cube_size`` cube facing the camera at the pelvis, as Rhodin et al. 2018
 crop), resampled to ``image_size`` pixels (Pillow's antialiased bilinear resize over the exact fractional box;
 pixels outside the frame are black, masks become 0..255 coverage). Per subject and camera the empty room is the
 temporal median of ``background_frames`` frames spread uniformly over that camera's videos (the person moves,
@@ -43,16 +43,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Un
 
 import numpy as np
 
-from weakpose.data.h36m_readers import (
-    ACTION_ALIASES,
-    H36MFormatError,
-    action_base,
-    canonical_action_name,
-    list_files,
-    read_cdf_3d,
-    subject_dirs,
-)
-from weakpose.data.image_layout import (
+from weakpose.data.datasets.multiview import (
     INDEX_NAME,
     SequenceEntry,
     annotation_name,
@@ -63,7 +54,16 @@ from weakpose.data.image_layout import (
     sequence_folder,
     write_index,
 )
-from weakpose.data.scene import crop_box
+from weakpose.data.h36m.readers import (
+    ACTION_ALIASES,
+    H36MFormatError,
+    action_base,
+    canonical_action_name,
+    list_files,
+    read_cdf_3d,
+    subject_dirs,
+)
+from weakpose.data.synthetic.scene import crop_box
 from weakpose.geometry import H36M_CAMERA_IDS, H36M_IMAGE_SIZES
 from weakpose.io_utils import atomic_write_path, clean_output_folder
 
@@ -78,7 +78,7 @@ ACTION_IDS: Dict[str, int] = {
 #: S11 Directions: its 54138969 video is corrupt (VideoPose3D and Martinez et al. drop the sequence too).
 DEFAULT_EXCLUSIONS: Tuple[Tuple[str, str], ...] = (("S11", "Directions"),)
 VIDEO_EXTRA = "h36m-video"
-GENERATOR = "weakpose.data.convert_h36m_images"
+GENERATOR = "weakpose.data.h36m.convert_images"
 _FRAME_FILE = re.compile(r"^(?:frame|img)_(\d+)\.(?:jpe?g|png)$", re.IGNORECASE)
 
 
@@ -595,7 +595,7 @@ def _write_annotation(path: Path, joints: np.ndarray, frame_numbers: np.ndarray,
 
 def _existing_entry(seq: ReleaseSequence, opts: _Options) -> Tuple[SequenceEntry, bool]:
     """The entry of a sequence an earlier run converted (from its annotation npz)."""
-    from weakpose.data.image_layout import load_annotation
+    from weakpose.data.datasets.multiview import load_annotation
 
     ann = load_annotation(opts.out / "annotations" / seq.annotation)
     cam_ids = [str(c) for c in ann["camera_ids"]]
@@ -690,7 +690,7 @@ def convert_h36m_images(release_root: PathLike, out_dir: PathLike, subjects: Opt
     """
     from tqdm.auto import tqdm
 
-    from weakpose.data.h36m import resolve_cameras
+    from weakpose.data.h36m.loaders import resolve_cameras
 
     if frame_step < 1 or image_size < 8 or cube_size <= 0 or not 0 < background_scale <= 1:
         raise ValueError(f"need frame_step >= 1, image_size >= 8, cube_size > 0 and 0 < background_scale <= 1; "

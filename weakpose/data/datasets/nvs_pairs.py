@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from weakpose.data.image_layout import MultiViewImageDataset
+from weakpose.data.datasets.multiview import MultiViewImageDataset
 from weakpose.geometry.virtual_camera import virtual_rotation
 
 PathLike = Union[str, os.PathLike]

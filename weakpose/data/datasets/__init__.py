@@ -1,0 +1,7 @@
+"""torch Datasets: pose windows and frames with their batch generators (:mod:`.poses`), the multi-view image
+layout (:mod:`.multiview`) and novel-view pairs (:mod:`.nvs_pairs`).
+
+``from weakpose.data.datasets import PoseWindowDataset, PoseFrameDataset`` gives the pose datasets.
+"""
+from weakpose.data.datasets.poses import *  # noqa: F401,F403
+from weakpose.data.datasets.poses import __all__  # noqa: F401
