@@ -5,10 +5,11 @@
 Each setting runs sample/train_enc_dec.py for the same number of steps on the same data (the embedded default
 unless data.root=... is given) with L1 + 1.0 x one of: nothing ("none"), the L1 distance of features of a ResNet-18
 with fixed random weights ("random"), 1 - SSIM ("ssim"); "+fg4" also weights the L1 by 1 + 4 x the target's
-difference from the known background (weakpose.tasks.nvs.background_attention). Every setting is then scored the same way on the held-out
-validation sequences (training subjects; 4 camera pairs per frame; appearance swapped as in training; the
-checkpoint each run chose on that split): L1 and SSIM of the whole re-rendered target view, and L1 on the person (pixels of the target mask > 0.5,
-where the background given to the decoder does not help). Lower L1, higher SSIM are better.
+difference from the known background (weakpose.tasks.nvs.background_attention). Every setting is then scored the
+same way on the held-out validation sequences (training subjects; 4 camera pairs per frame; appearance swapped as in
+training; the checkpoint each run chose on that split): L1 and SSIM of the whole re-rendered target view, and L1 on
+the person (pixels of the target mask > 0.5, where the background given to the decoder does not help). Lower L1,
+higher SSIM are better.
 """
 from __future__ import annotations
 
@@ -69,8 +70,10 @@ def main(argv=None) -> int:
         kind, _, fg = setting.partition("+fg")
         out = out_root / setting
         t = time.perf_counter()
-        overrides = [f"loss.feature_loss={kind}", f"loss.foreground_weight={float(fg or 0)}", f"train.max_steps={args.steps}", f"train.out_dir={out}",
-                     f"run.images_dir={out / 'images'}", f"run.num_threads={args.threads}", "train.progress=false", *extra]
+        overrides = [f"loss.feature_loss={kind}", f"loss.foreground_weight={float(fg or 0)}",
+                     f"train.max_steps={args.steps}", f"train.out_dir={out}",
+                     f"run.images_dir={out / 'images'}", f"run.num_threads={args.threads}", "train.progress=false",
+                     *extra]
         rc = train_enc_dec.main(overrides)
         if rc:
             return rc
@@ -81,7 +84,8 @@ def main(argv=None) -> int:
         val = NVSPairDataset(cfg.data.root, cfg.data.train_subjects, model.image_size, seed=cfg.train.seed + 1,
                              sequence_filter=held, masks=True, pairs_per_frame=4)
         s = score(model, val)
-        rows.append([setting, args.steps, f"{seconds:.0f}", f"{s['l1']:.4f}", f"{s['ssim']:.3f}", f"{s['person_l1']:.4f}"])
+        rows.append([setting, args.steps, f"{seconds:.0f}", f"{s['l1']:.4f}", f"{s['ssim']:.3f}",
+                     f"{s['person_l1']:.4f}"])
     print_table("encoder-decoder reconstruction loss ablation (L1 + 1.0 x feature term; +fgλ: background-"
                 "difference weighted L1)",
                 f"{args.steps} steps each, batch 8 pairs of frames, 64 px, ResNet-18 encoder; scored on held-out "

@@ -4,8 +4,8 @@ With no dataset given this runs on the embedded default (synthetic Human3.6M-lay
 generated into data/synthetic on first use). Examples:
 
     python sample/train_lifter_baseline.py
-    python sample/train_lifter_baseline.py train.max_steps=20000 train.device=cuda data.root=data/h36m/data_3d_h36m.npz \
-        data.path_2d=data/h36m/data_2d_h36m_cpn_ft_h36m_dbb.npz
+    python sample/train_lifter_baseline.py train.max_steps=20000 train.device=cuda \
+        data.root=data/h36m/data_3d_h36m.npz data.path_2d=data/h36m/data_2d_h36m_cpn_ft_h36m_dbb.npz
     python sample/train_lifter_baseline.py --resume          # continue a killed run
     python sample/train_lifter_baseline.py run.images_dir=images   # regenerate the README's figures
     torchrun --nproc_per_node 2 sample/train_lifter_baseline.py

@@ -218,5 +218,6 @@ def test_chumpy_expression_without_value(smpl, tmp_path):
         (tmp_path / "expr.pkl").write_bytes(pickle.dumps(bad, protocol=2))
     # An expression under a key the format does not use is ignored; under a needed key it is reported.
     _assert_same_model(load_body_model_file(tmp_path / "extra.pkl"), smpl["arrays"])
-    with pytest.raises(BodyModelFileError, match=r"expr\.pkl: key 'v_template' is a chumpy expression \(chumpy\.ch\.Ch\)"):
+    with pytest.raises(BodyModelFileError,
+                       match=r"expr\.pkl: key 'v_template' is a chumpy expression \(chumpy\.ch\.Ch\)"):
         load_body_model_file(tmp_path / "expr.pkl")

@@ -112,7 +112,8 @@ def test_two_d_only_sequences(tmp_path):
     rng = np.random.default_rng(2)
     kp = rng.uniform(0, 640, (5, 17, 2)).astype(np.float32)
     p = write_videopose3d_2d(tmp_path / "custom.npz", {"video": {"custom": [kp]}},
-                             {"layout_name": "h36m", "num_joints": 17, "video_metadata": {"video": {"w": 640, "h": 480}}})
+                             {"layout_name": "h36m", "num_joints": 17,
+                              "video_metadata": {"video": {"w": 640, "h": 480}}})
     data = load_videopose3d(path_2d=p)
     assert len(PoseFrameDataset(data)) == 0  # require_3d by default
     ds = PoseWindowDataset(data, receptive_field=3, require_3d=False)

@@ -384,7 +384,8 @@ def test_convert_release_writes_videopose3d_layout(tmp_path, rng, cam_json):
     assert convert_main(["--root", str(root), "--out", str(tmp_path / "cli" / "d3.npz"), "--no-gt-2d",
                          "--subjects", "S11"]) == 0
     cli = np.load(tmp_path / "cli" / "d3.npz", allow_pickle=True)["positions_3d"].item()
-    assert sorted(cli["S11"]) == ["Directions", "Greeting 2"] and not (tmp_path / "cli" / "data_2d_h36m_gt.npz").exists()
+    assert (sorted(cli["S11"]) == ["Directions", "Greeting 2"]
+            and not (tmp_path / "cli" / "data_2d_h36m_gt.npz").exists())
     assert convert_main(["--root", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 1
     assert convert_main(["--root", str(root), "--out", str(tmp_path / "y"), "--strict"]) == 1
     assert not (tmp_path / "y").exists() or not any((tmp_path / "y").iterdir())

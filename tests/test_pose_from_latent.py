@@ -113,7 +113,8 @@ def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
     enc_dec = _load_script("train_enc_dec")
     rc = enc_dec.main(["--data", str(crops), "data.image_size=32", "data.train_subjects=[S1]", "data.val_every=2",
                        "model.decoder_width=32", "model.hidden=64", "train.max_steps=3", "train.val_every=3",
-                       "train.batch_size=2", "train.out_dir=runs/enc_dec", "run.images_dir=images", "train.progress=false"])
+                       "train.batch_size=2", "train.out_dir=runs/enc_dec", "run.images_dir=images",
+                       "train.progress=false"])
     assert rc == 0
     model = EncoderDecoder.load("runs/enc_dec/enc_dec.pt")
     assert model.image_size == 32 and model.meta["steps"] == 3

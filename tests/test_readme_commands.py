@@ -4,8 +4,8 @@ docstrings and the first-line comments of configs/*.yaml.
 Each ``python sample/<script>.py ARGS`` (or ``torchrun ... sample/<script>.py ARGS``) found in a fenced code block
 or an inline code span (shell continuations joined, ``#`` comments and ``&&`` chains cut) runs in-process as
 ``main([*ARGS, "--print-config"])`` (a quoted ``--help`` as it is), which resolves the whole config (YAML file,
-shortcuts, key=value overrides) and exits 0 without training. A renamed key or flag therefore fails here, naming the file and the command.
-A command this test cannot check fails too: nothing is skipped silently.
+shortcuts, key=value overrides) and exits 0 without training. A renamed key or flag therefore fails here, naming the
+file and the command. A command this test cannot check fails too: nothing is skipped silently.
 """
 from __future__ import annotations
 

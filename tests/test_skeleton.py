@@ -67,7 +67,8 @@ def _coco_from_h36m(p17):
         c[..., name(coco), :] = p17[..., h, :]
     thorax, head = p17[..., 8, :], p17[..., 10, :]
     ears = (head + 0.5 * thorax) / 1.5  # solves head = ears + 0.5 (ears - thorax)
-    side = np.zeros_like(ears); side[..., 0] = 0.07
+    side = np.zeros_like(ears)
+    side[..., 0] = 0.07
     c[..., name("l_ear"), :], c[..., name("r_ear"), :] = ears + side, ears - side
     c[..., name("l_eye"), :], c[..., name("r_eye"), :] = p17[..., 9, :] + side / 2, p17[..., 9, :] - side / 2
     return c

@@ -221,7 +221,8 @@ def _random_cameras(rng, n):
 
 
 def _normalised_intrinsics(K, dist, w, h):
-    """The 9-vector of weakpose.data.datasets.poses, written out: f·2/w, c mapped like a pixel, then [k1, k2, k3, p1, p2]."""
+    """The 9-vector of weakpose.data.datasets.poses, written out: f·2/w, c mapped like a pixel, then
+    [k1, k2, k3, p1, p2]."""
     f = np.stack([K[:, 0, 0], K[:, 1, 1]], -1) * 2 / w
     c = np.stack([K[:, 0, 2] / w * 2 - 1, K[:, 1, 2] / w * 2 - h / w], -1)
     return np.concatenate([f, c, dist], -1)

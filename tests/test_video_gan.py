@@ -70,7 +70,8 @@ def test_short_gan_run_lowers_reprojection_error(windows, tmp_path):
 
     def reproj_error():
         with torch.no_grad():
-            task.pose_model.eval(); task.trajectory_model.eval()
+            task.pose_model.eval()
+            task.trajectory_model.eval()
             pred = task.pose_model.forward_windows(batch["keypoints_2d"])[:, 0]
             root = task.root_from_output(task.trajectory_model.forward_windows(batch["keypoints_2d"])[:, 0, 0])
             uv = reproject(pred, root, batch["intrinsics"])
@@ -103,7 +104,8 @@ def test_straightforward_training_path_gives_the_same_step(windows):
     b.training_twin = False
     b.flip_augmentation = a.flip_augmentation = False
     for t in (a, b):
-        t.pose_model.eval(); t.trajectory_model.eval()  # batch norm statistics differ by position in train mode
+        t.pose_model.eval()  # batch norm statistics differ by position in train mode
+        t.trajectory_model.eval()
     out_a, out_b = a.training_step(batch, 0), b.training_step(batch, 0)
     torch.testing.assert_close(out_a["loss"], out_b["loss"], rtol=1e-5, atol=1e-6)
     for pa, pb in zip(a.pose_model.parameters(), b.pose_model.parameters()):

@@ -161,4 +161,5 @@ def lifter_protocol(two_d_source: str, exclusions: Iterable[str] = (), stride: i
     )
 
 
-__all__ = ["predict_views", "predict_sequences", "predict_roots", "evaluate_views", "report", "lifter_protocol", "progress"]
+__all__ = ["predict_views", "predict_sequences", "predict_roots", "evaluate_views", "report", "lifter_protocol",
+           "progress"]

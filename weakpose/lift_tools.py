@@ -30,7 +30,8 @@ from weakpose.lifters import lift_batch, load_lifter, receptive_field
 def _dataset(data, model, require_3d: bool):
     rf = receptive_field(model)
     if rf > 1:
-        return PoseWindowDataset(data, receptive_field=rf, require_3d=require_3d, causal=getattr(model, "causal", False))
+        return PoseWindowDataset(data, receptive_field=rf, require_3d=require_3d,
+                                 causal=getattr(model, "causal", False))
     return PoseFrameDataset(data, require_3d=require_3d)
 
 
@@ -238,7 +239,8 @@ def lift_main(argv: Optional[Sequence[str]] = None) -> int:
                    "and --video; needed when neither gives it)")
     p.add_argument("--height", type=int, default=None, help="image height in pixels")
     p.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None, help=argparse.SUPPRESS)
-    p.add_argument("--fps", type=float, default=None, help="frames per second (default: --video's, else the file's, else 50)")
+    p.add_argument("--fps", type=float, default=None,
+                   help="frames per second (default: --video's, else the file's, else 50)")
     p.add_argument("--camera", default=None, help="extrinsics for world-frame output: a JSON with R (3x3), t "
                    "(metres, x_cam = R X + t) and optional K, or h36m:<subject>:<camera id>")
     p.add_argument("--flip", action="store_true", help="test-time flip averaging (temporal lifters)")

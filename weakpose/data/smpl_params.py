@@ -344,8 +344,8 @@ def _sequence_seed(seed: int, label: str) -> np.random.Generator:
 def embedded_tracks(include_test: bool = False):
     """The shipped CMU motion as H36M-17 world tracks (metres, Z up, 50 Hz), one per source sequence:
     ``list of (label, (N, 17, 3) float64)``. By default only the sequences the keypoint default gives to its
-    TRAINING subjects (:func:`weakpose.data.synthetic.keypoints.split_sources`), so a prior trained on these has never seen
-    the motion of the test subjects. The root is moved to the hip midpoint, as the keypoint default does."""
+    TRAINING subjects (:func:`weakpose.data.synthetic.keypoints.split_sources`), so a prior trained on these has never
+    seen the motion of the test subjects. The root is moved to the hip midpoint, as the keypoint default does."""
     from weakpose.data.synthetic.keypoints import SyntheticConfig, load_source_clips, split_sources
 
     cfg = SyntheticConfig()

@@ -660,7 +660,8 @@ def reproject(pose_rel, root, intrinsics, distortion_model: str = "h36m"):
     Args:
         pose_rel: ``(..., J, 3)`` root-relative camera-frame metres (a ``TemporalLifter`` output).
         root: ``(..., 3)`` or ``(..., 1, 3)`` camera-frame root position, metres (a ``TrajectoryModel`` output).
-        intrinsics: ``(..., 9)`` = [fx, fy, cx, cy, k1, k2, k3, p1, p2] as ``weakpose.data.datasets.poses`` gives them (:func:`screen_intrinsics`):
+        intrinsics: ``(..., 9)`` = [fx, fy, cx, cy, k1, k2, k3, p1, p2] as ``weakpose.data.datasets.poses`` gives
+            them (:func:`screen_intrinsics`):
             ``f = f_px·2/w``, ``c`` = the principal point normalised like a pixel (``c_px/w·2 - 1``,
             ``c_px/w·2 - h/w``), distortion in weakpose's order. Its leading dims are the FIRST leading dims of
             ``pose_rel`` (``(B, 9)`` for poses ``(B, T, J, 3)``: one camera per sequence) or broadcast against them.

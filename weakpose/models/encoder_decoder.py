@@ -140,13 +140,15 @@ class EncoderDecoder(nn.Module):
     def load(cls, path: Union[str, os.PathLike], map_location="cpu") -> "EncoderDecoder":
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no encoder-decoder file (train one with `python sample/train_enc_dec.py`)")
+            raise FileNotFoundError(f"{path}: no encoder-decoder file "
+                                    f"(train one with `python sample/train_enc_dec.py`)")
         try:
             state = torch.load(path, map_location=map_location, weights_only=True)
         except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
             raise ValueError(f"{path}: not a readable encoder-decoder file ({e})") from None
         if not isinstance(state, dict) or state.get("format") != FILE_FORMAT:
-            raise ValueError(f"{path}: not a {FILE_FORMAT} file (format {state.get('format') if isinstance(state, dict) else type(state).__name__})")
+            raise ValueError(f"{path}: not a {FILE_FORMAT} file "
+                             f"(format {state.get('format') if isinstance(state, dict) else type(state).__name__})")
         model = cls(EncoderDecoderConfig(**state["config"]))
         model.load_state_dict(state["state_dict"])
         model.meta = state.get("meta", {})

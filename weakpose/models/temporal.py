@@ -26,8 +26,8 @@ VideoPose3D does at test time) so output ``t`` is the pose of input frame ``t`` 
 :meth:`TemporalLifter.lift_sequence` does the same for whole (arbitrarily long) sequences in bounded memory, in
 overlapping chunks, optionally averaging with the mirrored sequence (VideoPose3D's test-time flip augmentation).
 
-Units: inputs are normalised screen coordinates (``weakpose.data.datasets.poses``: u/w·2 - 1, v/w·2 - h/w), joints in the
-order the caller trains with (H36M-17 by default); :class:`TemporalLifter` outputs root-relative camera-frame METRES
+Units: inputs are normalised screen coordinates (``weakpose.data.datasets.poses``: u/w·2 - 1, v/w·2 - h/w), joints in
+the order the caller trains with (H36M-17 by default); :class:`TemporalLifter` outputs root-relative camera-frame METRES
 (whatever the targets are), :class:`TrajectoryModel` the camera-frame root position in METRES.
 """
 from __future__ import annotations

@@ -248,9 +248,10 @@ def train_smpl_prior(out_path, steps: int = 5000, seed: int = 0, work_dir=None, 
 
     ``steps`` optimiser steps of :class:`SMPLPriorTask` (batch 128) on ``smpl_prior_params("train", seed)`` minus
     :data:`VAL_SEQUENCES`, validating on those every ``recipe.train.val_every`` steps and keeping the weights of
-    the best validation by ``recipe.selection_metric`` in the last ``1 - recipe.selection_start`` of the steps. ``work_dir``: where the run's checkpoints and metrics go (a
-    temporary directory, removed afterwards, when None). ``half``: store float16 weights (half the file) if no
-    held-out fraction moves by more than :data:`HALF_TOLERANCE` against float32 storage; both are in the card.
+    the best validation by ``recipe.selection_metric`` in the last ``1 - recipe.selection_start`` of the steps.
+    ``work_dir``: where the run's checkpoints and metrics go (a temporary directory, removed afterwards, when None).
+    ``half``: store float16 weights (half the file) if no held-out fraction moves by more than
+    :data:`HALF_TOLERANCE` against float32 storage; both are in the card.
     ``slice_out``: where the slice goes (default :func:`weakpose.pretrained.slice_path` ``("smpl_prior")``).
     Both files are written atomically; every figure is measured with the weights loaded back from the file.
     """

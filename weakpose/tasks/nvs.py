@@ -1,8 +1,8 @@
 """Training the multi-view encoder-decoder by novel-view synthesis (Rhodin et al., ECCV 2018).
 
 One step: encode the source views of ``2B`` frames (pairs of same-subject frames, see
-:mod:`weakpose.data.datasets.nvs_pairs`), rotate each 3D latent into its target view (``R_target · R_sourceᵀ``), swap the
-appearance latents within each pair, decode over the target views' backgrounds, and compare with the target
+:mod:`weakpose.data.datasets.nvs_pairs`), rotate each 3D latent into its target view (``R_target · R_sourceᵀ``), swap
+the appearance latents within each pair, decode over the target views' backgrounds, and compare with the target
 views: L1 on pixels plus ``feature_weight`` × a feature loss (:class:`weakpose.losses.FeatureLoss`).
 
 ``foreground_weight`` (λ) optionally re-weights the L1 by ``1 + λ·a``, where ``a`` in [0, 1] is how far each target

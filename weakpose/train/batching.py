@@ -1,8 +1,8 @@
 """Datasets that hand out whole batches: DataLoader calls ``__getitems__`` with a batch's indices.
 
-A dataset with a ``get_batch(indices) -> dict`` method (the pose datasets of :mod:`weakpose.data.datasets.poses`) gathers a
-batch by index arithmetic instead of building and collating one sample at a time. :class:`BatchedDataset` exposes
-it to ``DataLoader``; its batches are already collated, so the loader's ``collate_fn`` is :func:`passthrough`.
+A dataset with a ``get_batch(indices) -> dict`` method (the pose datasets of :mod:`weakpose.data.datasets.poses`)
+gathers a batch by index arithmetic instead of building and collating one sample at a time. :class:`BatchedDataset`
+exposes it to ``DataLoader``; its batches are already collated, so the loader's ``collate_fn`` is :func:`passthrough`.
 Sampling (order, sharding, exact resume) is the sampler's business and does not change.
 """
 from __future__ import annotations

@@ -52,7 +52,9 @@ def plot_pose_3d(ax, pose: np.ndarray, order: JointOrder = H36M17, style="-", al
     ax.set_ylim(-radius, radius)
     ax.set_zlim(-radius, radius)
     ax.set_box_aspect((1, 1, 1))
-    ax.set_xticklabels([]); ax.set_yticklabels([]); ax.set_zticklabels([])
+    ax.set_xticklabels([])
+    ax.set_yticklabels([])
+    ax.set_zticklabels([])
 
 
 def save_pose_comparison(path, poses_2d: Optional[Sequence[np.ndarray]], poses_pred: Sequence[np.ndarray],
@@ -67,7 +69,8 @@ def save_pose_comparison(path, poses_2d: Optional[Sequence[np.ndarray]], poses_p
             ax = fig.add_subplot(rows, n, i + 1)
             plot_pose_2d(ax, poses_2d[i], order, image_size=image_size)
             ax.set_title(titles[i] if titles else f"input {i}", fontsize=9)
-            ax.set_xticks([]); ax.set_yticks([])
+            ax.set_xticks([])
+            ax.set_yticks([])
         ax = fig.add_subplot(rows, n, (rows - 1) * n + i + 1, projection="3d")
         if poses_true is not None:
             plot_pose_3d(ax, poses_true[i], order, style="--", alpha=0.5, up_axis=up_axis)

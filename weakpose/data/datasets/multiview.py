@@ -302,7 +302,8 @@ class MultiViewImageDataset(Dataset):
             folder = entry.folder(cam_id)
             images.append(_read_image(self.root / "images" / folder /
                                       frame_name(folder, frame_no, self.index.get("image_suffix", ".jpg"))))
-            mask_path = self.root / "masks" / folder / frame_name(folder, frame_no, self.index.get("mask_suffix", ".png"))
+            mask_path = self.root / "masks" / folder / frame_name(folder, frame_no,
+                                                                  self.index.get("mask_suffix", ".png"))
             masks.append(_read_image(mask_path, "L") if self.load_masks and mask_path.exists()
                          else np.zeros((self.size, self.size), np.uint8))
             Ks.append(crop_intrinsics(ann["K"][c], ann["crop_boxes"][c, f], self.size))
@@ -354,5 +355,6 @@ def crop_cameras(sample: dict) -> Camera:
 
 
 __all__ = ["sequence_folder", "parse_sequence_folder", "frame_name", "annotation_name", "camera_index",
-           "SequenceEntry", "background_name", "crop_background", "held_out_sequences", "write_index", "read_index", "load_annotation", "MultiViewImageDataset", "crop_cameras",
+           "SequenceEntry", "background_name", "crop_background", "held_out_sequences", "write_index", "read_index",
+           "load_annotation", "MultiViewImageDataset", "crop_cameras",
            "INDEX_NAME"]

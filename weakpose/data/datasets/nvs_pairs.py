@@ -93,8 +93,9 @@ class NVSPairDataset(Dataset):
     Item keys (leading dim 2 = the two frames): ``source``, ``target``, ``target_background`` (2,3,s,s) in [0,1];
     ``R_source``, ``R_target`` (2,3,3) world->virtual camera; ``subject`` (str); ``target_mask`` (2,1,s,s) when
     ``masks``. ``pairs_per_frame``: all ordered camera pairs of each frame (None), or that many drawn once per
-    frame (e.g. 1 for a quick validation set). ``sequence_filter`` keeps the sequences it accepts (see MultiViewImageDataset). The second frame is drawn from
-    the same subject's other frames by a generator seeded from (seed, index), so resumed runs see the same items.
+    frame (e.g. 1 for a quick validation set). ``sequence_filter`` keeps the sequences it accepts (see
+    MultiViewImageDataset). The second frame is drawn from the same subject's other frames by a generator seeded
+    from (seed, index), so resumed runs see the same items.
     """
 
     def __init__(self, root: PathLike, subjects: Optional[Iterable[str]] = None, image_size: int = 64,

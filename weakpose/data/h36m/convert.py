@@ -86,7 +86,8 @@ def convert_h36m_release(root: PathLike, out: PathLike, *, source: str = "auto",
     sources = select_sources(scanned, subjects, None, report)
     if not sources:
         raise FileNotFoundError(f"no Human3.6M sequences under {str(root)!r} (expected "
-                                f"{'S*/MyPoseFeatures/D3_Positions/*.cdf' if kind == 'cdf' else 'S*/MyPoses/3D_positions/*.h5'})")
+                                + ("S*/MyPoseFeatures/D3_Positions/*.cdf" if kind == "cdf"
+                                   else "S*/MyPoses/3D_positions/*.h5") + ")")
     positions: Dict[str, Dict[str, np.ndarray]] = {}
     for src in usable_sources(sources, exclude, report):
         try:

@@ -15,8 +15,8 @@ Inputs, per subject ``S1, S5, S6, S7, S8, S9, S11`` of the release root (Ionescu
   Without them the set is converted without masks (a warning; ``index.json`` says ``"masks": false``).
 
 Per sequence every ``frame_step``-th frame is kept; each camera's crop is the root-centred square of
-:func:`weakpose.data.synthetic.scene.crop_box` (a ``cube_size`` cube facing the camera at the pelvis, as Rhodin et al. 2018
-crop), resampled to ``image_size`` pixels (Pillow's antialiased bilinear resize over the exact fractional box;
+:func:`weakpose.data.synthetic.scene.crop_box` (a ``cube_size`` cube facing the camera at the pelvis, as Rhodin et al.
+2018 crop), resampled to ``image_size`` pixels (Pillow's antialiased bilinear resize over the exact fractional box;
 pixels outside the frame are black, masks become 0..255 coverage). Per subject and camera the empty room is the
 temporal median of ``background_frames`` frames spread uniformly over that camera's videos (the person moves,
 the room does not), written to ``backgrounds/s_09_ca_01.jpg`` at ``background_scale`` of the full resolution.

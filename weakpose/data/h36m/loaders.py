@@ -505,8 +505,8 @@ def load_videopose3d(path_3d: Optional[PathLike] = None, path_2d: Optional[PathL
     path_3d: ``data_3d_*.npz`` (``positions_3d``: world metres, 32 or 17 joints) or ``None`` for 2D-only data.
     path_2d: ``data_2d_*.npz`` (``positions_2d`` + ``metadata``) or ``None``: then, with ``project_2d``, the 2D
         is the ground-truth projection of the 3D through ``cameras``.
-    layout: override of the 2D layout ('h36m17', 'h36m32', 'coco17', 'mpii16', 'halpe26', 'body25'); by default read from
-        ``metadata`` (see :func:`~weakpose.data.h36m.readers.resolve_2d_layout`).
+    layout: override of the 2D layout ('h36m17', 'h36m32', 'coco17', 'mpii16', 'halpe26', 'body25'); by default read
+        from ``metadata`` (see :func:`~weakpose.data.h36m.readers.resolve_2d_layout`).
     cameras: see :func:`resolve_cameras`. Views of H36M subjects are matched to cameras by list position
         (54138969, 55011271, 58860488, 60457274); custom subjects' views are called "0", "1", ...
     When both files are given, a sequence must be in both (the other is reported as missing 2D / missing 3D).
@@ -816,7 +816,8 @@ def split_protocol(data: H36MData, config: Optional[SplitConfig] = None, **overr
 
 
 __all__ = [
-    "TRAIN_SUBJECTS", "TEST_SUBJECTS", "DEFAULT_EXCLUSIONS", "SEQUENCES_PER_ACTION", "FPS", "check_complete", "H36M_ACTIONS", "Sequence", "H36MData",
+    "TRAIN_SUBJECTS", "TEST_SUBJECTS", "DEFAULT_EXCLUSIONS", "SEQUENCES_PER_ACTION", "FPS", "check_complete",
+    "H36M_ACTIONS", "Sequence", "H36MData",
     "LoadReport", "H36MFormatError", "SequenceSource", "load_videopose3d", "load_martinez", "load_h36m_release",
     "load_h36m", "detect_source", "scan_martinez_tree", "scan_cdf_tree", "select_sources", "usable_sources",
     "resolve_cameras", "project_to_cameras",

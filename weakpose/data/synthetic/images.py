@@ -340,4 +340,5 @@ def ensure_synthetic_images(root=DEFAULT_IMAGE_ROOT) -> Path:
     return root
 
 
-__all__ = ["ensure_synthetic_images", "DEFAULT_IMAGE_ROOT", "SyntheticImageConfig", "SyntheticImagePaths", "make_synthetic_images", "SAMPLED_ACTION"]
+__all__ = ["ensure_synthetic_images", "DEFAULT_IMAGE_ROOT", "SyntheticImageConfig", "SyntheticImagePaths",
+           "make_synthetic_images", "SAMPLED_ACTION"]
