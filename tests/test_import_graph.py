@@ -12,8 +12,8 @@ FLOORS = [
     {"metrics", "render", "body"},
     {"models", "priors", "data"},
     {"losses", "train"},
-    {"evaluation", "viz"},
-    {"tasks", "lifting", "lift_tools", "cli", "commands", "recipes", "__main__", "__init__"},
+    {"evaluation", "viz", "lifting"},  # lifting: the weakpose.lift() API the lift command calls
+    {"tasks", "cli", "commands", "recipes", "__main__", "__init__"},
 ]
 FLOOR = {room: i for i, rooms in enumerate(FLOORS) for room in rooms}
 

@@ -14,8 +14,10 @@ SUBCOMMANDS = {
     "convert-h36m-images": ("weakpose.data.h36m.convert_images",
                             "crop an original Human3.6M release (videos/frames, masks) into the multi-view layout"),
     "convert-smpl": ("weakpose.body.model_file", "convert an official SMPL .pkl (no chumpy needed) to weakpose's .npz"),
-    "evaluate": ("weakpose.lift_tools:evaluate_main", "per-action errors of a saved lifter on the test subjects"),
-    "lift": ("weakpose.lift_tools:lift_main", "lift a 2D keypoint file (any common detector format) to 3D: npz + mp4"),
+    "evaluate": ("weakpose.evaluation.commands:evaluate_main",
+                 "per-action errors of a saved lifter on the test subjects"),
+    "lift": ("weakpose.evaluation.commands:lift_main",
+             "lift a 2D keypoint file (any common detector format) to 3D: npz + mp4"),
 }
 
 

@@ -23,7 +23,8 @@ import numpy as np
 
 from weakpose.data.datasets.poses import PoseFrameDataset, PoseWindowDataset
 from weakpose.data.h36m.loaders import TEST_SUBJECTS
-from weakpose.evaluation import evaluate_views, lifter_protocol, predict_sequences, predict_views
+from weakpose.evaluation.predict import predict_sequences, predict_views
+from weakpose.evaluation.tables import evaluate_views, lifter_protocol
 from weakpose.lifters import lift_batch, load_lifter, receptive_field
 
 
@@ -102,7 +103,7 @@ def _load_evaluation_data(args):
 
 
 def _evaluate(args) -> int:
-    from weakpose.evaluation import predict_roots
+    from weakpose.evaluation.predict import predict_roots
     from weakpose.lifters import load_trajectory
 
     model, info = load_lifter(args.checkpoint)
