@@ -5,7 +5,7 @@
 Each setting runs sample/train_enc_dec.py for the same number of steps on the same data (the embedded default
 unless data.root=... is given) with L1 + 1.0 x one of: nothing ("none"), the L1 distance of features of a ResNet-18
 with fixed random weights ("random"), 1 - SSIM ("ssim"); "+fg4" also weights the L1 by 1 + 4 x the target's
-difference from the known background (weakpose.tasks.nvs.background_attention). Every setting is then scored the
+difference from the known background (weakpose.losses.image.background_attention). Every setting is then scored the
 same way on the held-out validation sequences (training subjects; 4 camera pairs per frame; appearance swapped as in
 training; the checkpoint each run chose on that split): L1 and SSIM of the whole re-rendered target view, and L1 on
 the person (pixels of the target mask > 0.5, where the background given to the decoder does not help). Lower L1,
@@ -31,7 +31,7 @@ from common import print_table  # noqa: E402
 def score(model, dataset, batch_size: int = 8) -> dict:
     from weakpose.data.datasets.nvs_pairs import flatten_pairs
     from weakpose.losses import ssim
-    from weakpose.tasks.nvs import reconstruct
+    from weakpose.models.encoder_decoder import reconstruct
 
     model.eval()
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)

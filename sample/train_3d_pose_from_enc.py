@@ -35,19 +35,16 @@ from typing import List, Literal
 import numpy as np
 import torch
 
+from weakpose.data.datasets.latents import LatentCache, encode_views
 from weakpose.data.datasets.multiview import held_out_sequences
 from weakpose.data.datasets.nvs_pairs import SingleViewDataset
 from weakpose.data.synthetic.images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
+from weakpose.evaluation.references import closest_pose
 from weakpose.io_utils import atomic_write_text
+from weakpose.metrics import pose_errors
 from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
-from weakpose.tasks.pose_from_latent import (
-    LatentCache,
-    LatentPoseRegressor,
-    PoseFromLatentTask,
-    closest_pose,
-    encode_dataset,
-    pose_errors,
-)
+from weakpose.models.latent_pose import LatentPoseRegressor
+from weakpose.tasks.pose_from_latent import PoseFromLatentTask
 from weakpose.train import Shortcut, TrainConfig, Trainer, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
@@ -124,7 +121,7 @@ def _cached_latents(datasets: dict, mode: str, split: str, encoder: EncoderDecod
     """A frozen encoder's latents of one split, computed once per run (the encoder is the same for every fit)."""
     key = f"latents/{mode}/{split}"
     if key not in datasets:
-        datasets[key] = encode_dataset(encoder, datasets[split])
+        datasets[key] = encode_views(encoder, datasets[split])
     return datasets[key]
 
 
@@ -174,7 +171,7 @@ def run_one(mode: str, turns: bool, cfg: Config, args, datasets: dict) -> dict:
     test_ds = datasets["test"]
     regressor.cpu().eval()
     encoder.cpu().eval()
-    encoded = encode_dataset(encoder, test_ds)
+    encoded = encode_views(encoder, test_ds)
     with torch.no_grad():
         pred = torch.cat([regressor(chunk) for chunk in encoded["latent"].split(256)])
     errors = grouped_errors(pred, encoded["pose_3d"], datasets)

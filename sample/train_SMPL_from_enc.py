@@ -40,6 +40,7 @@ from typing import List, Sequence
 import numpy as np
 import torch
 
+from weakpose.data.datasets.latents import LatentFrames, collate_frames, encode_frames
 from weakpose.data.datasets.multiview import MultiViewImageDataset
 from weakpose.data.synthetic.images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
 from weakpose.evaluation import report
@@ -47,7 +48,7 @@ from weakpose.geometry.rotations import matrix_to_rot6d
 from weakpose.io_utils import atomic_write_path, atomic_write_text
 from weakpose.metrics import Protocol, mpjpe, n_mpjpe, p_mpjpe
 from weakpose.models.smpl_regressor import SMPLRegressor, chordal_mean_rotation
-from weakpose.tasks.smpl_from_enc import LatentFrames, SMPLFromEncTask, collate_frames, encode_dataset
+from weakpose.tasks.smpl_from_enc import SMPLFromEncTask
 from weakpose.train import TrainConfig, Trainer, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
@@ -225,8 +226,8 @@ def main(argv=None) -> int:
     source = MultiViewImageDataset(root, subjects=d.train_subjects, stride=d.stride)
     if len(source) == 0:
         raise ValueError(f"{root}: no frames of the training subjects {d.train_subjects}")
-    frames = encode_dataset(encoder, source, d.labelled_subjects, d.silhouette_size, cfg.encode_batch_size,
-                            desc="encode train")
+    frames = encode_frames(encoder, source, d.labelled_subjects, d.silhouette_size, cfg.encode_batch_size,
+                           desc="encode train")
     train_idx, val_idx = split_sequences(source, d.val_every)
     train_ds, val_ds = frames.subset(train_idx), frames.subset(val_idx)
     labelled = int(train_ds.tensors["has_3d"].sum())
@@ -273,7 +274,7 @@ def main(argv=None) -> int:
     test_source = MultiViewImageDataset(root, subjects=d.test_subjects, stride=d.test_stride)
     if len(test_source) == 0:
         raise ValueError(f"{root}: no frames of the test subjects {d.test_subjects}")
-    test = encode_dataset(encoder, test_source, (), d.silhouette_size, cfg.encode_batch_size, desc="encode test")
+    test = encode_frames(encoder, test_source, (), d.silhouette_size, cfg.encode_batch_size, desc="encode test")
     views, iou = task.evaluate(test, batch_size=16)
     protocol = Protocol(
         joints="H36M-17 regressed from the SMPL vertices, root included, every camera as input",

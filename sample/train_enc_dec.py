@@ -30,8 +30,8 @@ import torch
 from weakpose.data.datasets.multiview import held_out_sequences
 from weakpose.data.datasets.nvs_pairs import NVSPairDataset, flatten_pairs
 from weakpose.data.synthetic.images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
-from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
-from weakpose.tasks.nvs import NVSTask, reconstruct
+from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig, reconstruct
+from weakpose.tasks.nvs import NVSTask
 from weakpose.train import Callback, TrainConfig, Trainer, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
@@ -68,7 +68,8 @@ class ModelConfig:
 class LossConfig:
     """feature_loss: 'ssim' (default), 'random', 'none' or 'imagenet:<torchvision ResNet weights>'.
     foreground_weight: the L1 is weighted 1 + this x the target's difference from the known background
-    (weakpose.tasks.nvs). The defaults reconstructed the person best in bench/bench_nvs_feature_loss.py."""
+    (weakpose.losses.background_attention). The defaults reconstructed the person best in
+    bench/bench_nvs_feature_loss.py."""
 
     feature_loss: str = "ssim"  # ssim | random | none | imagenet:<torchvision ResNet weights>
     weight_feature: float = 1.0  # the feature (or 1 - SSIM) term next to the L1

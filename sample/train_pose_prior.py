@@ -27,10 +27,12 @@ from typing import Literal
 import numpy as np
 import torch
 
+from weakpose.data.datasets.pose_pool import RealPoseDataset, real_poses
 from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.priors import PoseDiscriminator
+from weakpose.priors.generators import PoseGenerator
 from weakpose.skeleton import H36M17
-from weakpose.tasks.pose_prior import PoseGenerator, PosePriorTask, RealPoseDataset, real_poses
+from weakpose.tasks.pose_prior import PosePriorTask
 from weakpose.train import TrainConfig, Trainer, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script

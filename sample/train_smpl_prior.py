@@ -29,10 +29,13 @@ from typing import Optional
 import numpy as np
 import torch
 
+from weakpose.data.datasets.pose_pool import SMPLParamDataset
 from weakpose.data.smpl_params import SMPLParams, embedded_smpl_params, load_smpl_param_files
 from weakpose.geometry.rotations import axis_angle_to_matrix
+from weakpose.priors.corruptions import implausible_versions
+from weakpose.priors.generators import SMPLGenerator
 from weakpose.priors.smpl_discriminator import SMPLDiscriminator
-from weakpose.tasks.smpl_prior import SMPLGenerator, SMPLParamDataset, SMPLPriorTask, implausible_versions
+from weakpose.tasks.smpl_prior import SMPLPriorTask
 from weakpose.train import TrainConfig, Trainer, split_train_val, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script

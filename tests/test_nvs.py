@@ -12,8 +12,9 @@ from weakpose.data.synthetic.keypoints import make_synthetic
 from weakpose.geometry.rotations import axis_angle_to_matrix
 from weakpose.geometry.virtual_camera import latent_rotation, look_at_rotation, rotate_points, virtual_rotation
 from weakpose.losses import FeatureLoss, ssim
+from weakpose.losses.image import background_attention, weighted_l1
 from weakpose.models.encoder_decoder import EncoderDecoder
-from weakpose.tasks.nvs import NVSTask, background_attention, weighted_l1
+from weakpose.tasks.nvs import NVSTask
 
 
 @pytest.fixture(scope="module")

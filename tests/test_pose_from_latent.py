@@ -11,8 +11,11 @@ import torch
 
 from weakpose.data.synthetic.images import make_synthetic_images
 from weakpose.data.synthetic.keypoints import make_synthetic
+from weakpose.evaluation.references import closest_pose
+from weakpose.metrics import pose_errors
 from weakpose.models.encoder_decoder import EncoderDecoder
-from weakpose.tasks.pose_from_latent import LatentPoseRegressor, PoseFromLatentTask, closest_pose, pose_errors
+from weakpose.models.latent_pose import LatentPoseRegressor
+from weakpose.tasks.pose_from_latent import PoseFromLatentTask
 from weakpose.train import ConfigError, read_csv_log
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,7 +219,7 @@ def test_test_views_are_split_by_the_labelled_subjects_actions():
 
 
 def test_random_turns_are_rotations_about_the_given_axis():
-    from weakpose.tasks.pose_from_latent import random_turns
+    from weakpose.geometry.rotations import random_turns
 
     gen = torch.Generator().manual_seed(1)
     up = torch.randn(50, 3, dtype=torch.float64, generator=gen) * 3
@@ -235,7 +238,7 @@ def test_random_turns_are_rotations_about_the_given_axis():
 
 
 def test_turn_augment_turns_latent_and_target_together():
-    from weakpose.tasks.pose_from_latent import random_turns
+    from weakpose.geometry.rotations import random_turns
 
     class Linear(torch.nn.Module):  # not turn-equivariant (a fixed offset), so turning changes the loss
         def __init__(self):

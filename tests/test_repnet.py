@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from weakpose.geometry.rotations import random_yaw
 from weakpose.models.repnet import (
     RepNetLifter,
     camera_loss,
@@ -19,7 +20,7 @@ from weakpose.models.repnet import (
     to_camera_frame,
 )
 from weakpose.skeleton import H36M17
-from weakpose.tasks.repnet import RepNetTask, random_yaw
+from weakpose.tasks.repnet import RepNetTask
 from weakpose.train import TrainConfig, Trainer, read_csv_log
 
 ROOT = Path(__file__).resolve().parents[1]

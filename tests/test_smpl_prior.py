@@ -13,6 +13,7 @@ from scipy.spatial.transform import Rotation
 
 from weakpose.body import BodyModel
 from weakpose.body.retarget import SWING_BONES
+from weakpose.data.datasets.pose_pool import SMPLParamDataset
 from weakpose.data.smpl_params import (
     SMPLParams,
     embedded_smpl_params,
@@ -23,7 +24,9 @@ from weakpose.data.smpl_params import (
     mirror_axis_angle,
     mirror_params,
 )
+from weakpose.priors.corruptions import KNEE_JOINTS, implausible_versions, reverse_knees
 from weakpose.priors.discriminator import PoseDiscriminator
+from weakpose.priors.generators import SMPLGenerator
 from weakpose.priors.smpl_discriminator import (
     SMPLDiscriminator,
     as_rotmats,
@@ -31,14 +34,7 @@ from weakpose.priors.smpl_discriminator import (
     lsgan_generator_loss,
 )
 from weakpose.skeleton import SMPL24, flip_joints
-from weakpose.tasks.smpl_prior import (
-    KNEE_JOINTS,
-    SMPLGenerator,
-    SMPLParamDataset,
-    SMPLPriorTask,
-    implausible_versions,
-    reverse_knees,
-)
+from weakpose.tasks.smpl_prior import SMPLPriorTask
 from weakpose.train import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]

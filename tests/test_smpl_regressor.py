@@ -12,24 +12,18 @@ import torch
 from torch import nn
 
 from weakpose.body import BodyModel
-from weakpose.geometry.camera import Camera
+from weakpose.data.datasets.latents import collate_frames, encode_frames
+from weakpose.data.datasets.multiview import resize_images
+from weakpose.geometry.camera import Camera, scale_intrinsics
 from weakpose.geometry.rotations import axis_angle_to_matrix, matrix_to_rot6d, rot6d_to_matrix
-from weakpose.geometry.virtual_camera import virtual_rotation
+from weakpose.geometry.virtual_camera import place_body, virtual_rotation
+from weakpose.losses.body import joint_loss, silhouette_loss
+from weakpose.metrics import silhouette_iou
+from weakpose.models.encoder_decoder import latent_features
 from weakpose.models.smpl_regressor import SMPLRegressor, chordal_mean_rotation, upright_facing_camera
 from weakpose.render import HardRasterizer
 from weakpose.skeleton import SMPL24
-from weakpose.tasks.smpl_from_enc import (
-    SMPLFromEncTask,
-    collate_frames,
-    encode_dataset,
-    joint_loss,
-    latent_features,
-    place_body,
-    resize_images,
-    scale_intrinsics,
-    silhouette_iou,
-    silhouette_loss,
-)
+from weakpose.tasks.smpl_from_enc import SMPLFromEncTask
 from weakpose.train import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +74,7 @@ def crops(tmp_path_factory):
                           keypoint_dir=str(kp))
     dataset = MultiViewImageDataset(out)
     encoder = _tiny_encoder(32)
-    frames = encode_dataset(encoder, dataset, ["S1"], silhouette_size=SIL, batch_size=4, progress=False)
+    frames = encode_frames(encoder, dataset, ["S1"], silhouette_size=SIL, batch_size=4, progress=False)
     return dataset, encoder, frames, out
 
 

@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 import torch
 
+from weakpose.data.datasets.pose_pool import RealPoseDataset, real_poses
 from weakpose.data.h36m.loaders import Sequence
 from weakpose.data.motion.cmu import load_cmu_motion
 from weakpose.geometry import load_h36m_cameras_json
 from weakpose.priors import PoseDiscriminator, kcs_matrix
+from weakpose.priors.generators import PoseGenerator
 from weakpose.skeleton import H36M17, flip_joints
-from weakpose.tasks.pose_prior import PoseGenerator, PosePriorTask, RealPoseDataset, real_poses
+from weakpose.tasks.pose_prior import PosePriorTask
 from weakpose.train import TrainConfig, Trainer, read_csv_log
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,6 +17,8 @@ Conventions (see docs/formats.md, "Metrics"):
   metres per frame.
 - PCK: fraction of joints whose root-relative error is strictly below 150 mm; AUC: mean PCK over the 31 thresholds
   0, 5, ..., 150 mm (MPI-INF-3DHP evaluation convention, Mehta et al. 2017).
+- ``pose_errors``: MPJPE, N-MPJPE and P-MPJPE of a torch batch as a dict of millimetres; ``silhouette_iou``: the
+  intersection over union of binarised ``(..., H, W)`` silhouettes per image (torch), for body regressors.
 
 `EvaluationTable` accumulates per-frame errors per (subject, action), merges sub-actions ("Walking 1" -> "Walking")
 and reports both the mean over actions (each action weighted equally: what lifting papers report) and the
@@ -61,6 +63,8 @@ __all__ = [
     "p_mpjpe_per_frame",
     "pck",
     "pck_per_frame",
+    "pose_errors",
+    "silhouette_iou",
 ]
 
 PCK_THRESHOLD = 0.15  # metres
@@ -350,6 +354,29 @@ def auc(
     spaced values 0..0.15 m, the MPI-INF-3DHP convention)."""
     curve, as_torch = _pck_curve_per_frame("auc", pred, target, thresholds, alignment, root, joints)
     return _out_scalar(curve.mean(), as_torch)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Summaries of a batch in millimetres, and silhouette overlap.
+
+
+def pose_errors(pred: torch.Tensor, target: torch.Tensor) -> dict:
+    """MPJPE / N-MPJPE / P-MPJPE in millimetres (root-relative, all 17 joints, mean over frames)."""
+    p, t = pred.double(), target.double()
+    return {"mpjpe_mm": 1000 * float(mpjpe(p, t)), "n_mpjpe_mm": 1000 * float(n_mpjpe(p, t)),
+            "p_mpjpe_mm": 1000 * float(p_mpjpe(p, t))}
+
+
+def silhouette_iou(pred_binary: torch.Tensor, mask_binary: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Intersection over union per image ``(...)`` of ``(..., H, W)`` silhouettes, both binarised as ``> threshold``
+    (binary inputs pass unchanged). An image where both are empty has IoU 1."""
+    if pred_binary.shape != mask_binary.shape or pred_binary.ndim < 2:
+        raise ValueError(f"silhouette_iou: shapes {tuple(pred_binary.shape)} and {tuple(mask_binary.shape)} must be "
+                         "the same (..., H, W)")
+    a, b = pred_binary > threshold, mask_binary > threshold
+    inter = (a & b).sum((-2, -1)).double()
+    union = (a | b).sum((-2, -1)).double()
+    return torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union)).to(torch.float32)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Evaluation: whole-sequence prediction of every view (:mod:`.predict`), per-action tables under a protocol
-(:mod:`.tables`) and the ``weakpose evaluate`` / ``weakpose lift`` commands (:mod:`.commands`)."""
+(:mod:`.tables`), reference predictions such as the closest-pose oracle (:mod:`.references`) and the
+``weakpose evaluate`` / ``weakpose lift`` commands (:mod:`.commands`)."""
 from weakpose.evaluation.predict import (
     collate_keep_lists,
     predict_roots,
@@ -7,7 +8,8 @@ from weakpose.evaluation.predict import (
     predict_views,
     progress,
 )
+from weakpose.evaluation.references import closest_pose
 from weakpose.evaluation.tables import evaluate_views, lifter_protocol, report
 
 __all__ = ["predict_views", "predict_sequences", "predict_roots", "evaluate_views", "report", "lifter_protocol",
-           "progress", "collate_keep_lists"]
+           "progress", "collate_keep_lists", "closest_pose"]

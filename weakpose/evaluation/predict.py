@@ -5,26 +5,18 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, Tuple
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from weakpose.data.datasets.multiview import collate_keep_lists
 from weakpose.train.batching import batched_loader, has_get_batch
 
 log = logging.getLogger(__name__)
 
 Predictor = Callable[[Dict[str, torch.Tensor]], torch.Tensor]
-
-
-def collate_keep_lists(items: List[dict]) -> dict:
-    """Stack tensors, keep other values (strings, camera-id lists) as per-sample lists."""
-    out = {}
-    for k in items[0]:
-        v = [it[k] for it in items]
-        out[k] = torch.stack(v) if isinstance(v[0], torch.Tensor) else v
-    return out
 
 
 def progress(iterable, total: int, desc: str, unit: str = "it"):

@@ -51,6 +51,7 @@ __all__ = [
     "unnormalize_screen_coordinates",
     "screen_intrinsics",
     "flip_screen_intrinsics",
+    "scale_intrinsics",
     "reproject",
     "load_h36m_cameras_json",
     "load_martinez_cameras_h5",
@@ -614,6 +615,14 @@ def get_subject_cameras(cameras: Mapping[str, Mapping[str, Camera]], subject,
                         camera_ids: Sequence[str] = H36M_CAMERA_IDS) -> Camera:
     """The cameras of one subject stacked into a batch of ``len(camera_ids)`` (H36M order by default)."""
     return Camera.stack([get_camera(cameras, subject, c) for c in camera_ids])
+
+
+def scale_intrinsics(K: torch.Tensor, factor: float) -> torch.Tensor:
+    """``K`` of a crop resampled by ``factor`` (new size / old size): focal lengths and principal point scale
+    (pixel (x, y) covers [x, x+1) × [y, y+1), so continuous image coordinates simply scale)."""
+    K = K.clone()
+    K[..., :2, :] *= factor
+    return K
 
 
 # ---------------------------------------------------------------------------------------------------------------

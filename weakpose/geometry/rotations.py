@@ -11,10 +11,16 @@ Conventions (all matrices act on column vectors, ``y = R @ x``):
   scipy's uppercase convention).
 
 Small angles use Taylor expansions so values and gradients stay finite at exactly zero rotation.
+
+Random rotations (torch only) for augmentation and corrupted copies: :func:`random_rotations` (uniform over SO(3)),
+and the rotations about the vertical, whose one home this is — :func:`rotate_about_axis` (given angles about a
+coordinate axis), :func:`random_yaw` (uniform angles about a coordinate axis) and :func:`random_turns` (uniform
+angles about per-sample vertical directions).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Tuple
+import math
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 import torch
@@ -29,6 +35,10 @@ __all__ = [
     "rot6d_to_matrix",
     "matrix_to_rot6d",
     "euler_to_matrix",
+    "random_rotations",
+    "rotate_about_axis",
+    "random_yaw",
+    "random_turns",
 ]
 
 # Below this squared angle the closed forms lose precision (and their gradients go 0/0); Taylor series are exact
@@ -265,3 +275,43 @@ def euler_to_matrix(angles, order: str = "ZYX", degrees: bool = False):
     for i in range(1, len(order)):
         r = r @ _elementary(order[i], a[..., i])
     return _from_torch(r, was_np)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Random rotations, and rotations about the vertical (torch only)
+
+
+def random_rotations(shape, generator: Optional[torch.Generator] = None, dtype=torch.float32) -> torch.Tensor:
+    """Uniformly distributed rotation matrices ``shape + (3, 3)`` (normalised Gaussian quaternions)."""
+    q = torch.randn(*shape, 4, generator=generator, dtype=dtype)
+    return quaternion_to_matrix(q / q.norm(dim=-1, keepdim=True))
+
+
+def rotate_about_axis(poses: torch.Tensor, angles: torch.Tensor, axis: int) -> torch.Tensor:
+    """Rotate each pose (B, J, 3) by its angle (B,) about coordinate ``axis`` (right-handed)."""
+    i, j = [a for a in range(3) if a != axis]
+    c, s = torch.cos(angles)[:, None], torch.sin(angles)[:, None]
+    out = poses.clone()
+    out[..., i] = c * poses[..., i] - s * poses[..., j]
+    out[..., j] = s * poses[..., i] + c * poses[..., j]
+    return out
+
+
+def random_yaw(poses: torch.Tensor, up_axis: int = 2, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Rotate each pose (B, J, 3) by a uniform random angle about coordinate axis ``up_axis`` (world vertical)."""
+    angle = torch.rand(poses.shape[0], generator=generator, dtype=poses.dtype).to(poses.device) * (2 * math.pi)
+    c, s = torch.cos(angle), torch.sin(angle)
+    a, b = [i for i in range(3) if i != up_axis]
+    rot = torch.zeros(poses.shape[0], 3, 3, dtype=poses.dtype, device=poses.device)
+    rot[:, a, a], rot[:, a, b], rot[:, b, a], rot[:, b, b] = c, -s, s, c
+    rot[:, up_axis, up_axis] = 1.0
+    return poses @ rot.transpose(1, 2)
+
+
+def random_turns(world_up: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """``(B, 3, 3)`` rotations by uniform random angles about each ``(B, 3)`` vertical axis (normalised here)."""
+    if world_up.ndim != 2 or world_up.shape[1] != 3:
+        raise ValueError(f"random_turns: world_up must be (B, 3), got {tuple(world_up.shape)}")
+    angle = torch.rand(len(world_up), generator=generator, dtype=world_up.dtype) * (2 * torch.pi)
+    axis = world_up / world_up.norm(dim=-1, keepdim=True)
+    return axis_angle_to_matrix(axis * angle.to(world_up.device)[:, None])

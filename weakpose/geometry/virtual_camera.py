@@ -8,12 +8,16 @@ through ``R_B · R_Aᵀ`` with both R the world→virtual-camera rotations.
 
 The look-at rotation used here is the minimal one (about the axis ``d × z``) taking the root direction ``d`` to
 the optical axis, so the virtual camera keeps the real camera's roll as far as possible.
+
+:func:`place_body` goes the other way: a body predicted in a crop's virtual frame is put into the world.
 """
 from __future__ import annotations
 
+from typing import Tuple
+
 import torch
 
-__all__ = ["look_at_rotation", "virtual_rotation", "latent_rotation", "rotate_points"]
+__all__ = ["look_at_rotation", "virtual_rotation", "latent_rotation", "rotate_points", "place_body"]
 
 
 def look_at_rotation(direction: torch.Tensor, eps: float = 1e-9) -> torch.Tensor:
@@ -59,3 +63,31 @@ def rotate_points(points: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"rotate_points: points (B, N, 3) and rotation (B, 3, 3); got {tuple(points.shape)} "
                          f"and {tuple(rotation.shape)}")
     return points @ rotation.transpose(-1, -2)
+
+
+# place_body lives here, not in weakpose.body nor weakpose.losses: it uses nothing of a body model (any vertices
+# and joints with the pelvis at joint 0) and is no loss; it is the inverse of this module's world->virtual mapping
+# (R_v of virtual_rotation, centred on the root), so it sits beside it on the lowest floor, for losses, tasks and
+# evaluation alike.
+def place_body(vertices_v: torch.Tensor, joints_v: torch.Tensor, R_v: torch.Tensor, root_world: torch.Tensor,
+               root_offset: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Put a body predicted in a crop's virtual camera frame into the world.
+
+    ``vertices_v (B, N, 3)`` and ``joints_v (B, 17, 3)`` (H36M-17, joint 0 = pelvis, regressed from the vertices)
+    in the virtual frame; ``R_v (B, 3, 3)`` world->virtual rotation; ``root_world (B, 3)`` metres, the point the
+    crop is centred on; ``root_offset (B, 3)`` metres in the virtual frame. The body is made root-relative at its
+    pelvis, moved by ``root_offset``, rotated to world axes by ``R_vᵀ`` and translated to ``root_world``:
+    ``x_world = R_vᵀ (x_v − pelvis_v + root_offset) + root_world``. Returns ``(vertices_world, joints_world)``.
+    """
+    b = vertices_v.shape[0]
+    for name, value, shape in (("joints_v", joints_v, (b, None, 3)), ("R_v", R_v, (b, 3, 3)),
+                               ("root_world", root_world, (b, 3)), ("root_offset", root_offset, (b, 3))):
+        if value.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, value.shape)):
+            raise ValueError(f"place_body: {name} must be {tuple('?' if s is None else s for s in shape)} for "
+                             f"vertices {tuple(vertices_v.shape)}; got {tuple(value.shape)}")
+    shift = root_offset[:, None] - joints_v[:, :1]
+
+    def to_world(x: torch.Tensor) -> torch.Tensor:
+        return (x + shift) @ R_v + root_world[:, None]  # row vectors: (R_vᵀ x)ᵀ = xᵀ R_v
+
+    return to_world(vertices_v), to_world(joints_v)

@@ -1,4 +1,5 @@
-"""Image reconstruction losses for the encoder-decoder: SSIM and feature ("perceptual") losses.
+"""Image reconstruction losses for the encoder-decoder: SSIM, feature ("perceptual") losses, and the
+foreground-weighted L1 of novel-view synthesis (:func:`background_attention`, :func:`weighted_l1`).
 
 A perceptual loss compares images in the feature space of a network (Johnson et al., ECCV 2016; Rhodin et al. 2018
 add one to the L1 pixel loss of their novel-view synthesis). The usual network is ImageNet-trained, but weakpose
@@ -23,9 +24,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ssim", "FeatureLoss", "FEATURE_LOSSES"]
+__all__ = ["ssim", "FeatureLoss", "FEATURE_LOSSES", "background_attention", "weighted_l1"]
 
 FEATURE_LOSSES = ("none", "random", "ssim", "imagenet:<path to torchvision ResNet weights>")
+
+
+def background_attention(target: torch.Tensor, background: torch.Tensor, scale: float = 0.1) -> torch.Tensor:
+    """``(B, 1, H, W)`` in [0, 1]: the mean absolute colour difference from the background, divided by ``scale``
+    and clipped (differences above ``scale`` count fully)."""
+    return ((target - background).abs().mean(dim=1, keepdim=True) / scale).clamp(max=1.0)
+
+
+def weighted_l1(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Σ w·|pred − target| / Σ w (weights broadcast over channels): a weighted mean absolute error."""
+    w = weights.expand_as(pred)
+    return (w * (pred - target).abs()).sum() / w.sum()
 
 
 def _gaussian_window(size: int, sigma: float, dtype, device) -> torch.Tensor:

@@ -18,17 +18,18 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Mapping, Optional, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from weakpose.geometry.virtual_camera import rotate_points
+from weakpose.data.datasets.nvs_pairs import appearance_swap_index
+from weakpose.geometry.virtual_camera import latent_rotation, rotate_points
 from weakpose.models.resnet import build_resnet, load_torchvision_weights, normalize_imagenet
 
 FILE_FORMAT = "weakpose.encoder_decoder/1"
-__all__ = ["NVSLatent", "EncoderDecoderConfig", "EncoderDecoder", "FILE_FORMAT"]
+__all__ = ["NVSLatent", "EncoderDecoderConfig", "EncoderDecoder", "FILE_FORMAT", "reconstruct", "latent_features"]
 
 
 @dataclass
@@ -153,3 +154,20 @@ class EncoderDecoder(nn.Module):
         model.load_state_dict(state["state_dict"])
         model.meta = state.get("meta", {})
         return model.eval()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the model applied to a batch, and its latent as a regressor's input
+
+
+def reconstruct(model: EncoderDecoder, batch: Mapping[str, Any], swap: bool = True) -> torch.Tensor:
+    """The target views of a flattened batch (:func:`weakpose.data.datasets.nvs_pairs.flatten_pairs`) re-rendered
+    from its source views (appearance swapped in pairs)."""
+    rotation = latent_rotation(batch["R_source"], batch["R_target"])
+    index = appearance_swap_index(len(rotation), rotation.device) if swap else None
+    return model(batch["source"], rotation, batch["target_background"], index)
+
+
+def latent_features(latent: NVSLatent) -> torch.Tensor:
+    """A regressor's input ``(B, 3·P + A)``: the 3D latent points flattened, then the appearance latent."""
+    return torch.cat([latent.points.flatten(1), latent.appearance.flatten(1)], dim=1)

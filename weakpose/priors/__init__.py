@@ -1,4 +1,6 @@
-"""Learned 3D pose priors: the kinematic chain space (KCS), WGAN-GP losses and RepNet's pose critic.
+"""Learned 3D pose priors: the kinematic chain space (KCS), WGAN-GP losses and RepNet's pose critic, the
+generators the critics are trained against (:mod:`.generators`) and implausible copies of real samples to check
+them with (:mod:`.corruptions`).
 
 Typical use as a regulariser (poses (B, 17, 3) in metres, H36M-17 order)::
 
@@ -11,6 +13,7 @@ and the SMPL-parameter prior (HMR-style, least-squares GAN) for body-pose rotati
     loss = task_loss + 0.01 * smpl_prior.loss(body_pose_rotmats, betas)   # (B, 23, 3, 3), (B, 10)
 """
 from weakpose.priors.discriminator import FILE_FORMAT, PoseDiscriminator
+from weakpose.priors.generators import PoseGenerator, SMPLGenerator
 from weakpose.priors.kcs import H36M17_BONES, bone_vectors, bones_from_parents, incidence_matrix, kcs_matrix
 from weakpose.priors.smpl_discriminator import FILE_FORMAT as SMPL_FILE_FORMAT
 from weakpose.priors.smpl_discriminator import (
@@ -37,4 +40,5 @@ __all__ = [
     "bone_vectors", "bones_from_parents", "critic_gap", "critic_loss", "generator_loss", "gradient_penalty",
     "incidence_matrix", "kcs_matrix", "make_optimizer", "SMPLDiscriminator", "SMPL_FILE_FORMAT", "as_rotmats",
     "lsgan_discriminator_loss", "lsgan_generator_loss", "TEMPORAL_FILE_FORMAT", "TemporalPoseCritic", "pose_windows",
+    "PoseGenerator", "SMPLGenerator",
 ]

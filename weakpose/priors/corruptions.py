@@ -1,6 +1,8 @@
-"""Implausible copies of real 3D poses, to check that a pose prior prefers the real ones.
+"""Implausible copies of real samples, to check that a prior prefers the real ones: 3D joint positions for the
+pose critic, SMPL body-joint rotations and shapes for the SMPL-parameter discriminator.
 
-Each corruption keeps everything but one thing a human body cannot do (H36M-17 joints, metres, any frame):
+3D poses (H36M-17 joints, metres, any frame; NumPy). Each corruption keeps everything but one thing a human body
+cannot do:
 
 * :func:`bend_backwards` — a knee or elbow bent the wrong way: the distal bone turned 180° about the proximal
   bone's axis, so a joint flexed by θ becomes hyperextended by θ (only poses flexed by ≥ ``min_flexion_deg`` count);
@@ -9,16 +11,25 @@ Each corruption keeps everything but one thing a human body cannot do (H36M-17 j
 
 :func:`corrupted_versions` applies each to a batch; the pretrained pose prior's model card reports how often the
 prior scores the real pose above each corrupted copy.
+
+SMPL parameters (body-joint rotation matrices (B, 23, 3, 3) and betas (B, k); torch): :func:`reverse_knees` (both
+knees bent backwards) and :func:`implausible_versions` (every joint random, knees backwards, one joint random,
+betas ×5); the pretrained SMPL prior's model card reports the same fraction for each.
 """
 from __future__ import annotations
 
-from typing import Dict, Tuple
+import math
+from typing import Dict, Optional, Tuple
 
 import numpy as np
+import torch
 
-from weakpose.skeleton import H36M17
+from weakpose.geometry.rotations import axis_angle_to_matrix, random_rotations
+from weakpose.priors.smpl_discriminator import NUM_BODY_JOINTS
+from weakpose.skeleton import H36M17, SMPL24
 
-__all__ = ["LIMB_BONES", "bend_backwards", "turn_head", "scale_bone", "descendants", "corrupted_versions"]
+__all__ = ["LIMB_BONES", "bend_backwards", "turn_head", "scale_bone", "descendants", "corrupted_versions",
+           "KNEE_JOINTS", "reverse_knees", "implausible_versions"]
 
 #: Child joints of the thigh, shin, upper-arm and forearm bones of H36M-17 (both sides).
 LIMB_BONES: Tuple[int, ...] = tuple(H36M17.index(j) for j in (
@@ -115,3 +126,40 @@ def corrupted_versions(poses, rng: np.random.Generator) -> Dict[str, Tuple[np.nd
         "limb bone x1.4": (scale_bone(p, bones, 1.4), everyone),
         "limb bone x0.6": (scale_bone(p, bones, 0.6), everyone),
     }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# SMPL parameters
+
+#: body_pose indices (SMPL joint - 1) of the knees
+KNEE_JOINTS = (SMPL24.index("l_knee") - 1, SMPL24.index("r_knee") - 1)
+
+
+def reverse_knees(rotmats: torch.Tensor, degrees: float = 90.0) -> torch.Tensor:
+    """Copies of (B, 23, 3, 3) body poses with both knees bent BACKWARDS by ``degrees``.
+
+    SMPL's knee flexes about its +x axis (the shin swings back, R_x(+θ) takes the down-pointing shin towards -z,
+    behind the body); R_x(-θ) bends it the way no knee goes.
+    """
+    out = rotmats.clone()
+    a = math.radians(degrees)
+    aa = torch.tensor([-a, 0.0, 0.0], dtype=rotmats.dtype, device=rotmats.device)
+    out[:, list(KNEE_JOINTS)] = axis_angle_to_matrix(aa).expand(len(rotmats), 2, 3, 3)
+    return out
+
+
+def implausible_versions(rotmats: torch.Tensor, betas: torch.Tensor,
+                         generator: Optional[torch.Generator] = None) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
+    """Broken copies of real (rotmats (B, 23, 3, 3), betas (B, k)): name -> (rotmats, betas).
+
+    'random rotations': every joint a uniformly random rotation; 'knees backwards': both knees hyper-extended by
+    90°; 'one joint random': one random joint per sample replaced by a random rotation; 'betas x5': shape
+    coefficients five times as far from the mean (an implausible body).
+    """
+    n = len(rotmats)
+    rand = random_rotations((n, NUM_BODY_JOINTS), generator).to(rotmats)
+    one = rotmats.clone()
+    pick = torch.randint(0, NUM_BODY_JOINTS, (n,), generator=generator).to(rotmats.device)
+    one[torch.arange(n, device=rotmats.device), pick] = rand[:, 0]
+    return {"random rotations": (rand, betas), "knees backwards": (reverse_knees(rotmats), betas),
+            "one joint random": (one, betas), "betas x5": (rotmats, 5.0 * betas)}

@@ -4,7 +4,7 @@ Why the camera frame: a prior regularises what lifters and regressors output, an
 (x right, y down, z forward). The real poses are the root-relative camera-frame joints of
 :func:`weakpose.recipes.recordings.training_recordings` (Human3.6M-like proportions, mirrored, every heading,
 Human3.6M-like and random virtual cameras, so every viewing elevation the cameras give), plus a left/right mirror
-of half of each batch. The critic learns against :class:`weakpose.tasks.pose_prior.PoseGenerator` with the usual
+of half of each batch. The critic learns against :class:`weakpose.priors.generators.PoseGenerator` with the usual
 WGAN-GP settings. A WGAN critic's ranking of implausible poses drifts as it chases the generator, so every
 ``select_every`` steps the critic is scored by :func:`evaluate_pose_prior` on VALIDATION poses (whole training-side
 sequences kept out of its training, :data:`VALIDATION_SEQUENCES`) and the best one is kept; the held-out
@@ -23,8 +23,9 @@ from tqdm import tqdm
 
 from weakpose.priors import PoseDiscriminator
 from weakpose.priors.corruptions import corrupted_versions
+from weakpose.priors.generators import PoseGenerator
 from weakpose.recipes.recordings import Recording
-from weakpose.tasks.pose_prior import PoseGenerator, PosePriorTask
+from weakpose.tasks.pose_prior import PosePriorTask
 
 __all__ = ["VALIDATION_SEQUENCES", "camera_frame_poses", "train_pose_prior", "evaluate_pose_prior",
            "mean_rank_accuracy"]

@@ -12,7 +12,7 @@ database was created with funding from NSF EIA-0196217.*), split by whole sequen
 sequences (:data:`VAL_SEQUENCES`, left out of the gradient steps); the held-out split is only ever evaluated.
 
 Figures (:func:`evaluate_smpl_prior`): a prior should score real bodies above broken copies of the same bodies, so
-for every corruption of :func:`weakpose.tasks.smpl_prior.implausible_versions` the card gives the fraction of
+for every corruption of :func:`weakpose.priors.corruptions.implausible_versions` the card gives the fraction of
 held-out real frames scored above their own corrupted copy, plus the mean score of the real frames. They are
 computed with the weights exactly as stored (the written file is loaded back), on the whole held-out split and on
 the small stored slice (:func:`weakpose.pretrained.slice_path`) that the tests re-score.
@@ -31,11 +31,14 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import numpy as np
 import torch
 
+from weakpose.data.datasets.pose_pool import SMPLParamDataset
 from weakpose.data.smpl_params import SMPLParams, embedded_smpl_params
 from weakpose.geometry.rotations import axis_angle_to_matrix
 from weakpose.io_utils import atomic_write_path
+from weakpose.priors.corruptions import implausible_versions
+from weakpose.priors.generators import SMPLGenerator
 from weakpose.priors.smpl_discriminator import NUM_BODY_JOINTS, SMPLDiscriminator
-from weakpose.tasks.smpl_prior import SMPLGenerator, SMPLParamDataset, SMPLPriorTask, implausible_versions
+from weakpose.tasks.smpl_prior import SMPLPriorTask
 from weakpose.train import TrainConfig, Trainer
 
 __all__ = ["smpl_prior_params", "evaluate_smpl_prior", "train_smpl_prior", "load_smpl_prior_slice",
@@ -339,7 +342,7 @@ def train_smpl_prior(out_path, steps: int = 5000, seed: int = 0, work_dir=None, 
                     "collars, wrists, hands, feet, spine2, head at rest), betas ~ N(0, 1) per sequence",
             "augmentation": f"left/right mirror of half of each real batch ({recipe.mirror}); real betas redrawn "
                             f"from N(0, {recipe.beta_std:g}²) every batch",
-            "protocol": "for each corruption of weakpose.tasks.smpl_prior.implausible_versions (seed "
+            "protocol": "for each corruption of weakpose.priors.corruptions.implausible_versions (seed "
                         f"{EVAL_SEED}): fraction of held-out real frames scored (mean of the 25 outputs) above "
                         "their own corrupted copy; plus the mean real score (1 = real, 0 = generated). Measured "
                         "with the weights loaded back from this file. Held-out sequences are never trained on nor "

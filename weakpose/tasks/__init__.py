@@ -1,4 +1,17 @@
-"""Training tasks: what one optimisation step of a sample script does (plugged into :class:`weakpose.train.Trainer`)."""
-from weakpose.tasks.supervised_lifter import SupervisedLifterTask
+"""Training tasks: what one optimisation step of a sample script does (plugged into :class:`weakpose.train.Trainer`).
 
-__all__ = ["SupervisedLifterTask"]
+Only :class:`weakpose.train.TrainTask` subclasses live here; the networks, datasets, losses, metrics and caches
+they use live in their rooms (:mod:`weakpose.models`, :mod:`weakpose.data.datasets`, :mod:`weakpose.losses`,
+:mod:`weakpose.metrics`, :mod:`weakpose.priors`).
+"""
+from weakpose.tasks.nvs import NVSTask
+from weakpose.tasks.pose_from_latent import PoseFromLatentTask
+from weakpose.tasks.pose_prior import PosePriorTask
+from weakpose.tasks.repnet import RepNetTask
+from weakpose.tasks.smpl_from_enc import SMPLFromEncTask
+from weakpose.tasks.smpl_prior import SMPLPriorTask
+from weakpose.tasks.supervised_lifter import SupervisedLifterTask
+from weakpose.tasks.video_gan import VideoGanTask
+
+__all__ = ["NVSTask", "PoseFromLatentTask", "PosePriorTask", "RepNetTask", "SMPLFromEncTask", "SMPLPriorTask",
+           "SupervisedLifterTask", "VideoGanTask"]

@@ -6,9 +6,10 @@ the appearance latents within each pair, decode over the target views' backgroun
 views: L1 on pixels plus ``feature_weight`` × a feature loss (:class:`weakpose.losses.FeatureLoss`).
 
 ``foreground_weight`` (λ) optionally re-weights the L1 by ``1 + λ·a``, where ``a`` in [0, 1] is how far each target
-pixel is from the known empty background (:func:`background_attention`). The person covers a small part of a crop,
-so with plain L1 the decoder first learns the (given) room; the weights move the gradient onto the person without
-any mask or label: only the background the decoder already receives is used.
+pixel is from the known empty background (:func:`weakpose.losses.background_attention`). The person covers a small
+part of a crop, so with plain L1 the decoder first learns the (given) room; the weights move the gradient onto the
+person without any mask or label: only the background the decoder already receives is used. The re-rendering itself
+is :func:`weakpose.models.encoder_decoder.reconstruct`.
 """
 from __future__ import annotations
 
@@ -17,32 +18,12 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
-from weakpose.data.datasets.nvs_pairs import appearance_swap_index, flatten_pairs
-from weakpose.geometry.virtual_camera import latent_rotation
-from weakpose.losses import FeatureLoss, ssim
-from weakpose.models.encoder_decoder import EncoderDecoder
+from weakpose.data.datasets.nvs_pairs import flatten_pairs
+from weakpose.losses import FeatureLoss, background_attention, ssim, weighted_l1
+from weakpose.models.encoder_decoder import EncoderDecoder, reconstruct
 from weakpose.train import TrainTask
 
-__all__ = ["NVSTask", "reconstruct", "background_attention", "weighted_l1"]
-
-
-def background_attention(target: torch.Tensor, background: torch.Tensor, scale: float = 0.1) -> torch.Tensor:
-    """``(B, 1, H, W)`` in [0, 1]: the mean absolute colour difference from the background, divided by ``scale``
-    and clipped (differences above ``scale`` count fully)."""
-    return ((target - background).abs().mean(dim=1, keepdim=True) / scale).clamp(max=1.0)
-
-
-def weighted_l1(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Σ w·|pred − target| / Σ w (weights broadcast over channels): a weighted mean absolute error."""
-    w = weights.expand_as(pred)
-    return (w * (pred - target).abs()).sum() / w.sum()
-
-
-def reconstruct(model: EncoderDecoder, batch: Mapping[str, Any], swap: bool = True) -> torch.Tensor:
-    """The target views of a flattened batch re-rendered from its source views (appearance swapped in pairs)."""
-    rotation = latent_rotation(batch["R_source"], batch["R_target"])
-    index = appearance_swap_index(len(rotation), rotation.device) if swap else None
-    return model(batch["source"], rotation, batch["target_background"], index)
+__all__ = ["NVSTask"]
 
 
 class NVSTask(TrainTask):

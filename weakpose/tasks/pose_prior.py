@@ -1,109 +1,33 @@
 """Train a 3D pose prior: RepNet's critic (Wandt & Rosenhahn 2019) against a noise-to-pose generator, WGAN-GP.
 
 A critic only learns what "real" means by being shown something that is not; here that is a small generator
-mapping Gaussian noise to root-relative poses, trained adversarially (Gulrajani et al. 2017: λ = 10, per-sample
+mapping Gaussian noise to root-relative poses (:class:`weakpose.priors.generators.PoseGenerator`), trained
+adversarially (Gulrajani et al. 2017: λ = 10, per-sample
 interpolation, Adam 1e-4, β = (0.5, 0.9), ``n_critic`` critic steps per generator step). After training the
 critic is the prior (:class:`weakpose.priors.PoseDiscriminator`); the generator is a by-product whose samples show
 what the critic accepts.
 
-Poses everywhere: (B, J, 3) metres, root-relative, H36M-17 order by default.
+Poses everywhere: (B, J, 3) metres, root-relative, H36M-17 order by default; real ones come from
+:mod:`weakpose.data.datasets.pose_pool` (:func:`~weakpose.data.datasets.pose_pool.real_poses`,
+:class:`~weakpose.data.datasets.pose_pool.RealPoseDataset`).
 """
 from __future__ import annotations
 
 import math
-from typing import Any, List, Mapping, Optional
+from typing import Any, Mapping, Optional
 
-import numpy as np
 import torch
-from torch import nn
-from torch.utils.data import Dataset
 
+from weakpose.geometry.rotations import rotate_about_axis
 from weakpose.priors import PoseDiscriminator, critic_loss, generator_loss, gradient_penalty, kcs_matrix
+from weakpose.priors.generators import PoseGenerator
 from weakpose.priors.wgan import BETAS, GP_WEIGHT, LEARNING_RATE, N_CRITIC, make_optimizer
 from weakpose.skeleton import H36M17, JointOrder, flip_joints
 from weakpose.train import TrainTask
 
-__all__ = ["PoseGenerator", "RealPoseDataset", "PosePriorTask", "real_poses", "AXES"]
+__all__ = ["PosePriorTask", "AXES"]
 
 AXES = {"x": 0, "y": 1, "z": 2}
-
-
-class PoseGenerator(nn.Module):
-    """Noise (B, noise_dim) -> root-relative poses (B, J, 3) metres (the root joint is exactly 0).
-
-    A residual MLP: linear -> leaky ReLU -> ``num_blocks`` residual blocks -> linear to J·3.
-    """
-
-    def __init__(self, num_joints: int = 17, noise_dim: int = 32, width: int = 256, num_blocks: int = 2):
-        super().__init__()
-        self.num_joints, self.noise_dim = int(num_joints), int(noise_dim)
-        self.inp = nn.Sequential(nn.Linear(noise_dim, width), nn.LeakyReLU(0.2))
-        self.blocks = nn.ModuleList(
-            nn.Sequential(nn.Linear(width, width), nn.LeakyReLU(0.2), nn.Linear(width, width))
-            for _ in range(num_blocks))
-        self.out = nn.Linear(width, (num_joints - 1) * 3)  # the root is not generated: it is the origin
-
-    def forward(self, noise: torch.Tensor) -> torch.Tensor:
-        if noise.ndim != 2 or noise.shape[1] != self.noise_dim:
-            raise ValueError(f"PoseGenerator expects noise (B, {self.noise_dim}), got {tuple(noise.shape)}")
-        h = self.inp(noise)
-        for block in self.blocks:
-            h = nn.functional.leaky_relu(h + block(h), 0.2)
-        rest = self.out(h).reshape(len(noise), self.num_joints - 1, 3)
-        return torch.cat([rest.new_zeros(len(noise), 1, 3), rest], dim=1)
-
-    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """``n`` poses from fresh noise (drawn from ``generator`` when given, on the module's device)."""
-        device = next(self.parameters()).device
-        noise = torch.randn(n, self.noise_dim, generator=generator).to(device)
-        return self(noise)
-
-
-def real_poses(sequences, frame: str = "world", stride: int = 1) -> np.ndarray:
-    """Root-relative 3D poses (N, J, 3) float32 metres from sequences with ``positions_3d``.
-
-    frame: 'world' (the dataset's world frame; Human3.6M's is z-up) or 'camera' (every camera of each sequence,
-    x right, y down, z forward). stride: keep every ``stride``-th frame.
-    """
-    if frame not in ("world", "camera"):
-        raise ValueError(f"frame must be 'world' or 'camera', got {frame!r}")
-    chunks: List[np.ndarray] = []
-    for seq in sequences:
-        if seq.positions_3d is None:
-            raise ValueError(f"sequence {seq.subject}/{seq.action} has no 3D positions to learn a prior from")
-        world = np.asarray(seq.positions_3d)[::stride]
-        views = [world] if frame == "world" else [np.asarray(cam.world_to_camera(world))
-                                                  for _, cam in sorted(seq.cameras.items())]
-        chunks.extend(v - v[:, :1] for v in views)
-    if not chunks:
-        raise ValueError("no sequences to take real poses from")
-    return np.concatenate(chunks).astype(np.float32)
-
-
-class RealPoseDataset(Dataset):
-    """Map-style dataset of poses (N, J, 3) metres; an item is one (J, 3) float32 tensor."""
-
-    def __init__(self, poses: np.ndarray):
-        poses = np.asarray(poses, dtype=np.float32)
-        if poses.ndim != 3 or poses.shape[-1] != 3:
-            raise ValueError(f"RealPoseDataset needs poses (N, J, 3) in metres, got {poses.shape}")
-        self.poses = torch.from_numpy(poses)
-
-    def __len__(self) -> int:
-        return len(self.poses)
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.poses[index]
-
-
-def _rotate_about(poses: torch.Tensor, angles: torch.Tensor, axis: int) -> torch.Tensor:
-    """Rotate each pose (B, J, 3) by its angle (B,) about coordinate ``axis`` (right-handed)."""
-    i, j = [a for a in range(3) if a != axis]
-    c, s = torch.cos(angles)[:, None], torch.sin(angles)[:, None]
-    out = poses.clone()
-    out[..., i] = c * poses[..., i] - s * poses[..., j]
-    out[..., j] = s * poses[..., i] + c * poses[..., j]
-    return out
 
 
 class PosePriorTask(TrainTask):
@@ -143,7 +67,7 @@ class PosePriorTask(TrainTask):
             real = torch.cat([real[:half], flip_joints(real[half:], self.order, axis=self.mirror_axis)])
         if self.rotate:
             angles = torch.rand(len(real), device=real.device, dtype=real.dtype) * (2 * math.pi)
-            real = _rotate_about(real, angles, self.up_axis)
+            real = rotate_about_axis(real, angles, self.up_axis)
         return real
 
     def _noise(self, n: int, device) -> torch.Tensor:

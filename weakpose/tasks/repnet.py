@@ -17,13 +17,13 @@ choices except for the rotation's sign ambiguities that Procrustes removes.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from weakpose.geometry.rotations import random_yaw
 from weakpose.metrics import mpjpe, n_mpjpe, p_mpjpe
 from weakpose.models.repnet import (
     RepNetLifter,
@@ -37,18 +37,7 @@ from weakpose.priors.wgan import critic_loss, generator_loss, gradient_penalty
 from weakpose.skeleton import H36M17
 from weakpose.train import TrainTask
 
-__all__ = ["RepNetTask", "random_yaw"]
-
-
-def random_yaw(poses: torch.Tensor, up_axis: int = 2, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Rotate each pose (B, J, 3) by a uniform random angle about coordinate axis ``up_axis`` (world vertical)."""
-    angle = torch.rand(poses.shape[0], generator=generator, dtype=poses.dtype).to(poses.device) * (2 * math.pi)
-    c, s = torch.cos(angle), torch.sin(angle)
-    a, b = [i for i in range(3) if i != up_axis]
-    rot = torch.zeros(poses.shape[0], 3, 3, dtype=poses.dtype, device=poses.device)
-    rot[:, a, a], rot[:, a, b], rot[:, b, a], rot[:, b, b] = c, -s, s, c
-    rot[:, up_axis, up_axis] = 1.0
-    return poses @ rot.transpose(1, 2)
+__all__ = ["RepNetTask"]
 
 
 class RepNetTask(TrainTask):
@@ -57,7 +46,8 @@ class RepNetTask(TrainTask):
     lifter: :class:`RepNetLifter`. critic: a module mapping (B, J, 3) metres to (B,) values, e.g.
     :class:`weakpose.priors.PoseDiscriminator`. real_poses: (N, J, 3) root-relative metres, H36M-17 order, in the
     canonical frame the lifter should learn (weakpose: world frame, z up); never paired with the 2D batches.
-    yaw_augment: rotate every drawn real pose about ``up_axis`` by a random angle (the pool of a few subjects
+    yaw_augment: rotate every drawn real pose about ``up_axis`` by a random angle
+    (:func:`weakpose.geometry.rotations.random_yaw`; the pool of a few subjects
     then covers all headings; the camera branch absorbs the heading).
     Optimisers: Adam for both; the critic uses WGAN-GP's lr 1e-4, betas (0.5, 0.9).
     Batches: ``keypoints_2d`` (B, J, 2) (any 2D unit; centred inside the lifter); validation batches also need

@@ -1,131 +1,35 @@
 """Train an SMPL-parameter prior: HMR's discriminator (Kanazawa et al. 2018) against a small generator, LSGAN.
 
 In HMR the discriminator's negatives are the regressor's outputs. To train the prior on its own, a small
-generator stands in for the regressor: Gaussian noise -> 6D rotations of the 23 body joints (Zhou et al. 2019;
-continuous, so the generator can learn them) -> rotation matrices, plus betas. Both are trained as a least-squares
-GAN (Mao et al. 2017) with Adam (lr 1e-4, beta1 0.5), one discriminator and one generator step per batch. After
-training the discriminator is the prior (:class:`weakpose.priors.smpl_discriminator.SMPLDiscriminator`).
+generator (:class:`weakpose.priors.generators.SMPLGenerator`) stands in for the regressor: Gaussian noise -> 6D
+rotations of the 23 body joints (Zhou et al. 2019; continuous, so the generator can learn them) -> rotation
+matrices, plus betas. Both are trained as a least-squares GAN (Mao et al. 2017) with Adam (lr 1e-4, beta1 0.5), one
+discriminator and one generator step per batch. After training the discriminator is the prior
+(:class:`weakpose.priors.smpl_discriminator.SMPLDiscriminator`).
 
-Batches: dicts of ``body_pose`` (B, 69) axis-angle and ``betas`` (B, num_betas) (:class:`SMPLParamDataset`).
+Batches: dicts of ``body_pose`` (B, 69) axis-angle and ``betas`` (B, num_betas)
+(:class:`weakpose.data.datasets.pose_pool.SMPLParamDataset`). Validation compares held-out real samples with their
+broken copies (:func:`weakpose.priors.corruptions.implausible_versions`).
 """
 from __future__ import annotations
 
-import math
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Mapping, Optional, Tuple
 
-import numpy as np
 import torch
-from torch import nn
-from torch.utils.data import Dataset
 
-from weakpose.data.smpl_params import SMPLParams, mirror_axis_angle
-from weakpose.geometry.rotations import axis_angle_to_matrix, quaternion_to_matrix, rot6d_to_matrix
+from weakpose.data.smpl_params import mirror_axis_angle
+from weakpose.geometry.rotations import axis_angle_to_matrix
+from weakpose.priors.corruptions import implausible_versions
+from weakpose.priors.generators import SMPLGenerator
 from weakpose.priors.smpl_discriminator import (
     NUM_BODY_JOINTS,
     SMPLDiscriminator,
     lsgan_discriminator_loss,
     lsgan_generator_loss,
 )
-from weakpose.skeleton import SMPL24
 from weakpose.train import TrainTask
 
-__all__ = ["SMPLGenerator", "SMPLParamDataset", "SMPLPriorTask", "implausible_versions", "random_rotations",
-           "reverse_knees", "KNEE_JOINTS"]
-
-#: body_pose indices (SMPL joint - 1) of the knees
-KNEE_JOINTS = (SMPL24.index("l_knee") - 1, SMPL24.index("r_knee") - 1)
-
-
-class SMPLGenerator(nn.Module):
-    """Noise (B, noise_dim) -> (body-joint rotation matrices (B, 23, 3, 3), betas (B, num_betas)).
-
-    An MLP with leaky ReLU; the 6D output's bias starts at the identity rotation, so the generator begins at the
-    rest pose and the mean shape.
-    """
-
-    def __init__(self, noise_dim: int = 32, width: int = 256, num_layers: int = 2, num_betas: int = 10):
-        super().__init__()
-        self.noise_dim, self.num_betas = int(noise_dim), int(num_betas)
-        layers, d = [], noise_dim
-        for _ in range(num_layers):
-            layers += [nn.Linear(d, width), nn.LeakyReLU(0.2)]
-            d = width
-        self.body = nn.Sequential(*layers)
-        self.rot_out = nn.Linear(d, NUM_BODY_JOINTS * 6)
-        self.beta_out = nn.Linear(d, num_betas)
-        with torch.no_grad():
-            self.rot_out.weight.mul_(0.1)
-            self.rot_out.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 1.0, 0.0, 0.0]).repeat(NUM_BODY_JOINTS))
-
-    def forward(self, noise: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        if noise.ndim != 2 or noise.shape[1] != self.noise_dim:
-            raise ValueError(f"SMPLGenerator expects noise (B, {self.noise_dim}), got {tuple(noise.shape)}")
-        h = self.body(noise)
-        rot = rot6d_to_matrix(self.rot_out(h).reshape(len(noise), NUM_BODY_JOINTS, 6))
-        return rot, self.beta_out(h)
-
-    def sample(self, n: int, generator: Optional[torch.Generator] = None):
-        """``n`` samples from fresh noise (drawn from ``generator`` when given)."""
-        device = next(self.parameters()).device
-        return self(torch.randn(n, self.noise_dim, generator=generator).to(device))
-
-
-class SMPLParamDataset(Dataset):
-    """Map-style dataset over :class:`SMPLParams`; an item is ``{"body_pose": (69,), "betas": (k,)}`` float32."""
-
-    def __init__(self, params: SMPLParams):
-        if len(params) == 0:
-            raise ValueError(f"SMPLParamDataset: no frames in {params.source!r}")
-        self.body_pose = torch.from_numpy(np.ascontiguousarray(params.body_pose, dtype=np.float32))
-        self.betas = torch.from_numpy(np.ascontiguousarray(params.betas, dtype=np.float32))
-
-    def __len__(self) -> int:
-        return len(self.body_pose)
-
-    def __getitem__(self, index: int) -> Dict[str, torch.Tensor]:
-        return {"body_pose": self.body_pose[index], "betas": self.betas[index]}
-
-
-# ----------------------------------------------------------------------------------------------- broken copies
-
-
-def random_rotations(shape, generator: Optional[torch.Generator] = None, dtype=torch.float32) -> torch.Tensor:
-    """Uniformly distributed rotation matrices ``shape + (3, 3)`` (normalised Gaussian quaternions)."""
-    q = torch.randn(*shape, 4, generator=generator, dtype=dtype)
-    return quaternion_to_matrix(q / q.norm(dim=-1, keepdim=True))
-
-
-def reverse_knees(rotmats: torch.Tensor, degrees: float = 90.0) -> torch.Tensor:
-    """Copies of (B, 23, 3, 3) body poses with both knees bent BACKWARDS by ``degrees``.
-
-    SMPL's knee flexes about its +x axis (the shin swings back, R_x(+θ) takes the down-pointing shin towards -z,
-    behind the body); R_x(-θ) bends it the way no knee goes.
-    """
-    out = rotmats.clone()
-    a = math.radians(degrees)
-    aa = torch.tensor([-a, 0.0, 0.0], dtype=rotmats.dtype, device=rotmats.device)
-    out[:, list(KNEE_JOINTS)] = axis_angle_to_matrix(aa).expand(len(rotmats), 2, 3, 3)
-    return out
-
-
-def implausible_versions(rotmats: torch.Tensor, betas: torch.Tensor,
-                         generator: Optional[torch.Generator] = None) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
-    """Broken copies of real (rotmats (B, 23, 3, 3), betas (B, k)): name -> (rotmats, betas).
-
-    'random rotations': every joint a uniformly random rotation; 'knees backwards': both knees hyper-extended by
-    90°; 'one joint random': one random joint per sample replaced by a random rotation; 'betas x5': shape
-    coefficients five times as far from the mean (an implausible body).
-    """
-    n = len(rotmats)
-    rand = random_rotations((n, NUM_BODY_JOINTS), generator).to(rotmats)
-    one = rotmats.clone()
-    pick = torch.randint(0, NUM_BODY_JOINTS, (n,), generator=generator).to(rotmats.device)
-    one[torch.arange(n, device=rotmats.device), pick] = rand[:, 0]
-    return {"random rotations": (rand, betas), "knees backwards": (reverse_knees(rotmats), betas),
-            "one joint random": (one, betas), "betas x5": (rotmats, 5.0 * betas)}
-
-
-# ----------------------------------------------------------------------------------------------- task
+__all__ = ["SMPLPriorTask"]
 
 
 class SMPLPriorTask(TrainTask):

@@ -1,5 +1,6 @@
 """torch Datasets: pose windows and frames with their batch generators (:mod:`.poses`), the multi-view image
-layout (:mod:`.multiview`) and novel-view pairs (:mod:`.nvs_pairs`).
+layout (:mod:`.multiview`), novel-view pairs (:mod:`.nvs_pairs`), the latent cache of a frozen encoder
+(:mod:`.latents`) and the pools of real poses and SMPL parameters that priors learn from (:mod:`.pose_pool`).
 
 ``from weakpose.data.datasets import PoseWindowDataset, PoseFrameDataset`` gives the pose datasets.
 """

@@ -88,6 +88,18 @@ def crop_background(background: torch.Tensor, boxes: torch.Tensor, size: int, sc
                                            mode="bilinear", padding_mode="border", align_corners=False)
 
 
+def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Crops ``(B, C, S, S)`` -> ``(B, C, size, size)``: area averaging when shrinking by an integer factor, else
+    antialiased bilinear."""
+    s = images.shape[-1]
+    if s == size:
+        return images
+    if s > size and s % size == 0:
+        return torch.nn.functional.interpolate(images, size=(size, size), mode="area")
+    return torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True,
+                                           align_corners=False)
+
+
 def annotation_name(subject: str, action_id: int, subaction: int) -> str:
     return sequence_folder(subject, action_id, subaction, 0).rsplit("_ca_", 1)[0] + ".npz"
 
@@ -354,7 +366,17 @@ def crop_cameras(sample: dict) -> Camera:
     return Camera(R=sample["R"], t=sample["t"], K=sample["K"], dist=sample["dist"], image_size=(size, size))
 
 
+def collate_keep_lists(items: List[dict]) -> dict:
+    """Stack tensors, keep other values (strings, camera-id lists) as per-sample lists: the collate of
+    :class:`MultiViewImageDataset` samples (torch's default would transpose their camera-id lists)."""
+    out = {}
+    for k in items[0]:
+        v = [it[k] for it in items]
+        out[k] = torch.stack(v) if isinstance(v[0], torch.Tensor) else v
+    return out
+
+
 __all__ = ["sequence_folder", "parse_sequence_folder", "frame_name", "annotation_name", "camera_index",
            "SequenceEntry", "background_name", "crop_background", "held_out_sequences", "write_index", "read_index",
-           "load_annotation", "MultiViewImageDataset", "crop_cameras",
+           "load_annotation", "MultiViewImageDataset", "crop_cameras", "resize_images", "collate_keep_lists",
            "INDEX_NAME"]
