@@ -18,7 +18,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_table, time_it  # noqa: E402
 
-from weakpose.geometry import load_h36m_cameras_json  # noqa: E402
+from weakpose.data.h36m.cameras import load_h36m_cameras_json  # noqa: E402
 from weakpose.metrics import p_mpjpe  # noqa: E402
 from weakpose.models import MLPLifter  # noqa: E402
 

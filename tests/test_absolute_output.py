@@ -19,8 +19,8 @@ from fixtures_h36m import (
 
 import weakpose
 from weakpose.cli import main as cli
+from weakpose.data.h36m.cameras import default_h36m_cameras_path
 from weakpose.data.synthetic.keypoints import make_synthetic
-from weakpose.geometry import default_h36m_cameras_path
 from weakpose.lifters import load_lifter, load_trajectory, save_lifter
 from weakpose.models import MLPLifter
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel

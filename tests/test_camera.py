@@ -7,18 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from weakpose.geometry import (
+from weakpose.data.h36m.cameras import (
     H36M_CAMERA_IDS,
     H36M_IMAGE_SIZES,
-    Camera,
     default_h36m_cameras_path,
     get_camera,
     get_subject_cameras,
     load_h36m_cameras_json,
     load_martinez_cameras_h5,
-    normalize_screen_coordinates,
-    unnormalize_screen_coordinates,
 )
+from weakpose.geometry import Camera, normalize_screen_coordinates, unnormalize_screen_coordinates
 
 JSON_PATH = default_h36m_cameras_path()
 

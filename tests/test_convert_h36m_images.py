@@ -17,6 +17,7 @@ from fixtures_h36m import H36M32_TO_17, load_camera_json, project_numpy, truncat
 from PIL import Image
 
 from weakpose.data.datasets.multiview import MultiViewImageDataset
+from weakpose.data.h36m.cameras import default_h36m_cameras_path
 from weakpose.data.h36m.convert_images import (
     ACTION_IDS,
     MatMasks,
@@ -28,7 +29,6 @@ from weakpose.data.h36m.convert_images import (
     temporal_median_background,
 )
 from weakpose.data.h36m.readers import H36MFormatError
-from weakpose.geometry import default_h36m_cameras_path
 
 SUBJECT = "S9"
 CAMS = ("54138969", "55011271")          # 1000x1002 and 1000x1000: a transposed mask would not fit

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from weakpose.data.h36m.cameras import load_h36m_cameras_json
 from weakpose.data.synthetic.scene import RoomStyle, crop_box, crop_camera, render_room
-from weakpose.geometry import load_h36m_cameras_json
 
 
 @pytest.fixture(scope="module")

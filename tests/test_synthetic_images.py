@@ -12,10 +12,10 @@ from weakpose.data.datasets.multiview import (
     read_index,
     sequence_folder,
 )
+from weakpose.data.h36m.cameras import load_h36m_cameras_json
 from weakpose.data.synthetic.images import SAMPLED_ACTION, make_synthetic_images
 from weakpose.data.synthetic.keypoints import make_synthetic
 from weakpose.data.synthetic.scene import RoomStyle, crop_box, crop_camera, render_room
-from weakpose.geometry import load_h36m_cameras_json
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from weakpose.data.datasets.pose_pool import RealPoseDataset, real_poses
+from weakpose.data.h36m.cameras import load_h36m_cameras_json
 from weakpose.data.h36m.loaders import Sequence
 from weakpose.data.motion.cmu import load_cmu_motion
-from weakpose.geometry import load_h36m_cameras_json
 from weakpose.priors import PoseDiscriminator, kcs_matrix
 from weakpose.priors.generators import PoseGenerator
 from weakpose.skeleton import H36M17, flip_joints

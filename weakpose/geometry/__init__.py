@@ -1,14 +1,7 @@
-"""Geometry: rotations, cameras (projection, distortion, frames, H36M camera files) and Procrustes alignment."""
+"""Geometry: rotations, cameras (projection, distortion, frames, the lifters' screen intrinsics), Procrustes."""
 from .camera import (
     DISTORTION_MODELS,
-    H36M_CAMERA_IDS,
-    H36M_IMAGE_SIZES,
     Camera,
-    default_h36m_cameras_path,
-    get_camera,
-    get_subject_cameras,
-    load_h36m_cameras_json,
-    load_martinez_cameras_h5,
     normalize_screen_coordinates,
     unnormalize_screen_coordinates,
 )
@@ -28,13 +21,6 @@ from .rotations import (
 __all__ = [
     "Camera",
     "DISTORTION_MODELS",
-    "H36M_CAMERA_IDS",
-    "H36M_IMAGE_SIZES",
-    "default_h36m_cameras_path",
-    "get_camera",
-    "get_subject_cameras",
-    "load_h36m_cameras_json",
-    "load_martinez_cameras_h5",
     "normalize_screen_coordinates",
     "unnormalize_screen_coordinates",
     "procrustes_align",

@@ -13,8 +13,9 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from weakpose.data.h36m.cameras import load_h36m_cameras_json
 from weakpose.data.motion.augment import augment_track, h36m_like_bone_lengths, sample_camera
-from weakpose.geometry import Camera, load_h36m_cameras_json, normalize_screen_coordinates
+from weakpose.geometry import Camera, normalize_screen_coordinates
 
 __all__ = ["Recording", "record", "training_recordings", "held_out_recordings", "normalized_2d"]
 

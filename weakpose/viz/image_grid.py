@@ -18,8 +18,8 @@ from weakpose.io_utils import atomic_write_path  # noqa: E402
 
 def draw_multiview_overview(dataset, out_path, samples: Sequence[int], full_size: int = 200) -> None:
     """``dataset``: a :class:`weakpose.data.datasets.multiview.MultiViewImageDataset` (all views)."""
+    from weakpose.data.h36m.cameras import load_h36m_cameras_json
     from weakpose.data.synthetic.scene import RoomStyle, crop_camera, render_room
-    from weakpose.geometry import load_h36m_cameras_json
 
     cams = load_h36m_cameras_json()
     rows = len(samples)

@@ -37,8 +37,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from weakpose.data.h36m.cameras import H36M_CAMERA_IDS
 from weakpose.data.synthetic.scene import crop_intrinsics
-from weakpose.geometry import H36M_CAMERA_IDS, Camera
+from weakpose.geometry import Camera
 from weakpose.safe_npz import SafeNpz
 
 PathLike = Union[str, os.PathLike]

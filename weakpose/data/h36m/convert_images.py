@@ -54,6 +54,7 @@ from weakpose.data.datasets.multiview import (
     sequence_folder,
     write_index,
 )
+from weakpose.data.h36m.cameras import H36M_CAMERA_IDS, H36M_IMAGE_SIZES
 from weakpose.data.h36m.readers import (
     ACTION_ALIASES,
     H36MFormatError,
@@ -64,7 +65,6 @@ from weakpose.data.h36m.readers import (
     subject_dirs,
 )
 from weakpose.data.synthetic.scene import crop_box
-from weakpose.geometry import H36M_CAMERA_IDS, H36M_IMAGE_SIZES
 from weakpose.io_utils import atomic_write_path, clean_output_folder
 
 PathLike = Union[str, Path]

@@ -46,6 +46,8 @@ from weakpose.data.h36m import report as rep
 from weakpose.data.h36m.protocol import (  # noqa: E402,F401  (part of this module's API since v0.1)
     DEFAULT_EXCLUSIONS,
     FPS,
+    H36M_CAMERA_IDS,
+    H36M_IMAGE_SIZES,
     SEQUENCES_PER_ACTION,
     TEST_SUBJECTS,
     TRAIN_SUBJECTS,
@@ -79,15 +81,9 @@ PathLike = Union[str, Path]
 CameraSpec = Union[str, Path, Mapping, None]
 
 
-def _geometry():
-    # Imported on use so that the names and readers above work even where the camera module is unavailable.
-    import weakpose.geometry as geometry
-    return geometry
-
-
 def h36m_camera_ids() -> Tuple[str, ...]:
     """The four camera ids in the order VideoPose3D lists views: 54138969, 55011271, 58860488, 60457274."""
-    return tuple(str(c) for c in _geometry().H36M_CAMERA_IDS)
+    return tuple(str(c) for c in H36M_CAMERA_IDS)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -244,7 +240,7 @@ def resolve_cameras(cameras: CameraSpec) -> Dict[str, Dict[str, object]]:
     ``camera-parameters.json`` layout; a ``.h5`` path: Martinez et al.'s ``cameras.h5``; a dict: used as is;
     ``None``: no cameras (no ground-truth 2D, no camera-frame 3D).
     """
-    geometry = _geometry()
+    from weakpose.data.h36m import cameras as geometry  # the calibration readers
     if cameras is None:
         return {}
     if isinstance(cameras, Mapping):
@@ -571,7 +567,7 @@ def load_videopose3d(path_3d: Optional[PathLike] = None, path_2d: Optional[PathL
                     vm = video_meta[subject]
                     src.image_sizes[cam_ids[0]] = (int(vm["w"]), int(vm["h"]))
                 elif is_h36m_subject(key[0]):
-                    sizes = _geometry().H36M_IMAGE_SIZES
+                    sizes = H36M_IMAGE_SIZES
                     src.image_sizes.update({c: tuple(int(v) for v in sizes[c]) for c in cam_ids if c in sizes})
 
     opts = _Options(has_3d=path_3d is not None, has_2d=path_2d is not None, cameras=resolve_cameras(cameras),

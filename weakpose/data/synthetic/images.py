@@ -38,8 +38,9 @@ from weakpose.data.datasets.multiview import (
     sequence_folder,
     write_index,
 )
+from weakpose.data.h36m.cameras import H36M_CAMERA_IDS, load_h36m_cameras_json
 from weakpose.data.synthetic.scene import RoomStyle, crop_box, crop_camera, render_room
-from weakpose.geometry import H36M_CAMERA_IDS, Camera, load_h36m_cameras_json
+from weakpose.geometry import Camera
 from weakpose.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from weakpose.io_utils import atomic_write_path, clean_output_folder
 

@@ -28,7 +28,7 @@ How it is made (all deterministic given ``seed``):
 4. **Variety**: each sequence is mirrored (x -> -x with left/right swapped) with probability ``mirror_probability``
    and turned about the vertical axis by a random heading; it is placed with its trajectory centred near the
    middle of the capture floor, feet back on the floor.
-5. **2D**: projected through ``weakpose.geometry.load_h36m_cameras_json()``.
+5. **2D**: projected through ``weakpose.data.h36m.cameras.load_h36m_cameras_json()``.
 
 Motion data: The data used in this project was obtained from mocap.cs.cmu.edu. The database was created with
 funding from NSF EIA-0196217.
@@ -231,7 +231,7 @@ def make_synthetic(out_dir: PathLike = "data/synthetic", config: Optional[Synthe
     ``overrides`` are :class:`SyntheticConfig` fields (``seed=1, max_frames=100`` ...). Files are written
     atomically; the same config gives byte-identical arrays. See the module docstring for the layout.
     """
-    from weakpose.geometry import H36M_CAMERA_IDS, load_h36m_cameras_json
+    from weakpose.data.h36m.cameras import H36M_CAMERA_IDS, load_h36m_cameras_json
 
     config = config or SyntheticConfig()
     if overrides:
