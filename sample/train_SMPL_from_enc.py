@@ -7,8 +7,8 @@ al. 2019; :class:`weakpose.models.smpl_regressor.SMPLRegressor`) supervised by
 
 * 3D joints of ONE labelled subject (``data.labelled_subjects``, default S1): H36M-17 regressed from the vertices;
 * silhouettes of every training subject in ALL four views, through the soft rasteriser (SoftRas) at a reduced size;
-* the SMPL prior (HMR's discriminator, ``model.prior_path``, default ``runs/smpl_prior/smpl_prior.pt`` from
-  ``python sample/train_smpl_prior.py``) when that file exists.
+* the SMPL prior (HMR's discriminator, here the SMPL-parameter critic; ``model.prior_path``, default
+  ``runs/smpl_prior/smpl_prior.pt`` from ``python sample/train_smpl_prior.py``) when that file exists.
 
 Model selection (best.pt) uses the silhouette IoU on held-out SEQUENCES of the training subjects (every
 ``data.val_every``-th one: masks only, no extra 3D labels); the test subjects (S9, S11) are only read for the final
@@ -145,9 +145,9 @@ def load_prior(cfg: Config):
     if not path.is_file():
         print(f"SMPL prior: {path} not found, training without it (make it with python sample/train_smpl_prior.py)")
         return None
-    from weakpose.priors.smpl_discriminator import SMPLDiscriminator
+    from weakpose.priors.smpl_critic import SMPLCritic
 
-    prior = SMPLDiscriminator.load(path)
+    prior = SMPLCritic.load(path)
     print(f"SMPL prior: {path} (weight {cfg.loss.weight_prior})")
     return prior
 

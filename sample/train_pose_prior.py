@@ -11,7 +11,7 @@ subjects are never read. Examples:
 
 Real poses: every ``data.stride``-th frame of the training subjects' sequences, every ``data.val_every``-th
 sequence held out to validate on.
-Writes runs/pose_prior/prior.pt (load with ``weakpose.priors.PoseDiscriminator.load``), metrics.csv, and in
+Writes runs/pose_prior/prior.pt (load with ``weakpose.priors.PoseCritic.load``), metrics.csv, and in
 runs/pose_prior/images/ (run.images_dir elsewhere; run.images_dir=images regenerates the README's figures)
 pose_prior_samples.png (generator samples after training) and pose_prior_curves.png.
 Method: Wandt & Rosenhahn, CVPR 2019 (critic, KCS); Gulrajani et al., NeurIPS 2017 (WGAN-GP).
@@ -29,7 +29,7 @@ import torch
 
 from weakpose.data.datasets.pose_pool import RealPoseDataset, real_poses
 from weakpose.data.sources import DataConfig, load_keypoint_data
-from weakpose.priors import PoseDiscriminator
+from weakpose.priors import PoseCritic
 from weakpose.priors.generators import PoseGenerator
 from weakpose.skeleton import H36M17
 from weakpose.tasks.pose_prior import PosePriorTask
@@ -111,8 +111,8 @@ def main(argv=None) -> int:
           f", validating on {len(val_poses)} poses of {len(val_seqs)} held-out sequences")
 
     m = cfg.model
-    critic = PoseDiscriminator(pose_width=m.pose_width, num_blocks=m.num_blocks, kcs_width=m.kcs_width,
-                               fused_width=m.fused_width)
+    critic = PoseCritic(pose_width=m.pose_width, num_blocks=m.num_blocks, kcs_width=m.kcs_width,
+                        fused_width=m.fused_width)
     generator = PoseGenerator(noise_dim=m.noise_dim, width=m.generator_width, num_blocks=m.generator_blocks)
     up_axis = "z" if frame == "world" else "y"
     task = PosePriorTask(critic, generator, lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2),

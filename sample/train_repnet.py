@@ -1,7 +1,7 @@
 r"""Train RepNet (a lifter with a camera branch) from 2D keypoints and UNPAIRED 3D poses, then evaluate.
 
 Wandt & Rosenhahn, *RepNet: Weakly Supervised Training of an Adversarial Reprojection Network for 3D Human Pose
-Estimation*, CVPR 2019. Losses: a WGAN-GP critic (weakpose.priors.PoseDiscriminator, pose + KCS paths) against
+Estimation*, CVPR 2019. Losses: a WGAN-GP critic (weakpose.priors.PoseCritic, pose + KCS paths) against
 unpaired real 3D poses, reprojection ||W - KX||_F through the estimated weak-perspective camera K, and camera
 orthogonality ||2/tr(KK^T) KK^T - I||_F. No 2D frame is ever paired with its own 3D during training.
 
@@ -44,7 +44,7 @@ from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.evaluation import lifter_protocol, predict_views, report
 from weakpose.lifters import save_lifter
 from weakpose.models.repnet import RepNetCameraLifter, RepNetLifter
-from weakpose.priors import PoseDiscriminator
+from weakpose.priors import PoseCritic
 from weakpose.tasks.repnet import RepNetTask
 from weakpose.train import TrainConfig, Trainer, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
@@ -160,8 +160,8 @@ def main(argv=None) -> int:
     lifter = RepNetLifter(width=m.width, num_blocks=m.num_blocks, normalize_scale=m.normalize_scale)
     # The critic's millimetre guard (median bone > 2 m) is loosened while it judges an untrained lifter, whose
     # first outputs can be any size; the pool itself is checked for metres by RepNetTask.
-    critic = PoseDiscriminator(pose_width=m.critic_pose_width, kcs_width=m.critic_kcs_width,
-                               num_blocks=m.critic_blocks, max_bone_m=TRAINING_MAX_BONE_M)
+    critic = PoseCritic(pose_width=m.critic_pose_width, kcs_width=m.critic_kcs_width,
+                        num_blocks=m.critic_blocks, max_bone_m=TRAINING_MAX_BONE_M)
     task = RepNetTask(lifter, critic, pool, lr=o.lr, critic_lr=o.critic_lr, n_critic=o.n_critic,
                       weight_adversarial=lo.weight_adversarial, weight_reprojection=lo.weight_reprojection,
                       weight_camera=lo.weight_camera, yaw_augment=cfg.augment.yaw, lr_decay=o.lr_decay,
@@ -173,7 +173,7 @@ def main(argv=None) -> int:
 
     out = Path(cfg.train.out_dir)
     trainer.restore_best(result)
-    critic.max_bone_m = PoseDiscriminator().max_bone_m  # the saved prior keeps the default guard
+    critic.max_bone_m = PoseCritic().max_bone_m  # the saved prior keeps the default guard
     critic.save(out / "critic.pt")  # the trained critic doubles as a pose prior
     # lifter.pt: the lifter rotated by its own camera estimate and scaled to the pool's bone length, i.e. the
     # camera-frame poses this script scores below, so `weakpose evaluate`/`lift` give the same numbers.

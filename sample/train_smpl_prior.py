@@ -1,4 +1,4 @@
-"""Train an SMPL-parameter prior (HMR's discriminator, LSGAN) on a set of SMPL poses and shapes; save one file.
+"""Train an SMPL-parameter critic (HMR's discriminator, LSGAN) on a set of SMPL poses and shapes; save one file.
 
 With no data given this runs on the embedded default (no download): the CMU motion shipped with weakpose, training
 -side sequences only, retargeted onto the body model, with sampled shapes
@@ -12,7 +12,7 @@ Examples:
     python sample/train_smpl_prior.py data.root=/data/amass_npz    # .npz files (weakpose or AMASS keys)
     python sample/train_smpl_prior.py --resume                     # continue a killed run
 
-Writes runs/smpl_prior/smpl_prior.pt (load with ``SMPLDiscriminator.load``; then
+Writes runs/smpl_prior/smpl_prior.pt (load with ``SMPLCritic.load``; then
 ``loss = task_loss + w * prior.loss(body_pose, betas)``), metrics.csv and runs/smpl_prior/images/
 smpl_prior_curves.png (run.images_dir elsewhere; run.images_dir=images regenerates the README's figure), and
 prints how held-out real parameters score against generated ones and against broken copies of themselves.
@@ -34,7 +34,7 @@ from weakpose.data.smpl_params import SMPLParams, embedded_smpl_params, load_smp
 from weakpose.geometry.rotations import axis_angle_to_matrix
 from weakpose.priors.corruptions import implausible_versions
 from weakpose.priors.generators import SMPLGenerator
-from weakpose.priors.smpl_discriminator import SMPLDiscriminator
+from weakpose.priors.smpl_critic import SMPLCritic
 from weakpose.tasks.smpl_prior import SMPLPriorTask
 from weakpose.train import TrainConfig, Trainer, split_train_val, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
@@ -56,7 +56,7 @@ class SMPLDataConfig:
 
 @dataclasses.dataclass
 class ModelConfig:
-    joint_width: int = 32  # the discriminator's shared per-joint layers (HMR)
+    joint_width: int = 32  # the critic's shared per-joint layers (HMR)
     full_width: int = 1024  # the all-joints head (HMR)
     noise_dim: int = 32  # the generator's input noise
     generator_width: int = 256
@@ -65,7 +65,7 @@ class ModelConfig:
 
 @dataclasses.dataclass
 class OptimConfig:
-    lr: float = 1e-4  # Adam step size (discriminator and generator)
+    lr: float = 1e-4  # Adam step size (critic and generator)
     beta1: float = 0.5
     beta2: float = 0.999
     weight_decay: float = 0.0
@@ -110,12 +110,12 @@ def main(argv=None) -> int:
           f"{0 if val is None else len(val)} frames of {len(val_seqs)} held-out sequences")
 
     m = cfg.model
-    disc = SMPLDiscriminator(num_betas=cfg.data.num_betas, joint_width=m.joint_width, full_width=m.full_width)
+    critic = SMPLCritic(num_betas=cfg.data.num_betas, joint_width=m.joint_width, full_width=m.full_width)
     gen = SMPLGenerator(noise_dim=m.noise_dim, width=m.generator_width, num_layers=m.generator_layers,
                         num_betas=cfg.data.num_betas)
     embedded = not cfg.data.root
     resample = embedded if cfg.data.resample_betas is None else cfg.data.resample_betas
-    task = SMPLPriorTask(disc, gen, lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2),
+    task = SMPLPriorTask(critic, gen, lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2),
                          weight_decay=cfg.optim.weight_decay, mirror=cfg.augment.mirror,
                          resample_betas_std=cfg.data.beta_std if resample else 0.0)
     trainer = Trainer(task, cfg, SMPLParamDataset(train), SMPLParamDataset(val) if val is not None else None,
@@ -126,35 +126,35 @@ def main(argv=None) -> int:
 
     out = Path(cfg.train.out_dir)
     images = cfg.run.images(out)
-    disc.cpu().eval()
+    critic.cpu().eval()
     gen.cpu().eval()
     check = val if val is not None else train
     check = check.subset(np.random.default_rng(0).choice(len(check), min(2000, len(check)), replace=False))
     rot = axis_angle_to_matrix(torch.from_numpy(check.body_pose).reshape(-1, 23, 3))
     betas = torch.from_numpy(check.betas)
-    real_scores = disc.score(rot, betas)
+    real_scores = critic.score(rot, betas)
     with torch.no_grad():
-        fake_scores = disc.score(*gen.sample(len(check), generator=torch.Generator().manual_seed(0)))
+        fake_scores = critic.score(*gen.sample(len(check), generator=torch.Generator().manual_seed(0)))
     lines = [f"  held-out real: mean score {float(real_scores.mean()):.3f} (std {float(real_scores.std()):.3f}); "
              f"generated: {float(fake_scores.mean()):.3f}"]
     for name, (r, b) in implausible_versions(rot, betas, torch.Generator().manual_seed(1)).items():
-        broken = disc.score(r, b)
+        broken = critic.score(r, b)
         lines.append(f"  real > {name}: {float((real_scores > broken).float().mean()):.1%} of {len(check)} "
                      f"(mean score {float(broken.mean()):.3f})")
-    disc.meta = {
+    critic.meta = {
         "data": cfg.data.root or "embedded CMU motion retargeted to the body model",
         "num_train_frames": int(len(train)), "num_train_sequences": len(train_seqs),
         "steps": int(result.step), "mirror": bool(cfg.augment.mirror), "resample_betas_std":
             float(task.resample_betas_std), "input": "body_pose (B, 23, 3, 3) or axis-angle (B, 69); betas (B, 10)",
         "real_score_mean": float(real_scores.mean()), "real_score_std": float(real_scores.std()),
     }
-    disc.save(out / "smpl_prior.pt")
+    critic.save(out / "smpl_prior.pt")
     plot_metric_curves(out / "metrics.csv", images / "smpl_prior_curves.png",
                        keys=["train/d_real", "train/d_fake", "val/score_real", "val/score_fake",
                              "val/real_above_knees_backwards", "val/real_above_random_rotations"],
                        log_y=False, title="SMPL prior (LSGAN): mean D outputs; held-out real above broken")
     print(f"\nfinished {result.step} steps in {time.perf_counter() - t0:.0f} s")
-    print("discriminator scores (mean of 25 outputs; 1 = real), held-out real vs generated and broken copies:")
+    print("critic scores (mean of 25 outputs; 1 = real), held-out real vs generated and broken copies:")
     print("\n".join(lines))
     print(f"wrote {out / 'smpl_prior.pt'}, {out / 'metrics.csv'}, {images / 'smpl_prior_curves.png'}")
     return 0

@@ -36,7 +36,7 @@ from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.evaluation import lifter_protocol, predict_roots, predict_sequences, report
 from weakpose.lifters import save_lifter
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel
-from weakpose.priors import PoseDiscriminator
+from weakpose.priors import PoseCritic
 from weakpose.priors.temporal_critic import TemporalPoseCritic, pose_windows
 from weakpose.tasks.video_gan import SUPERVISION, VideoGanTask
 from weakpose.train import Shortcut, TrainConfig, Trainer, start_run
@@ -210,7 +210,7 @@ def main(argv=None) -> int:
     critic = real = None
     if cfg.loss.supervision != "full":
         # no unit check while training: early lifted poses can be any size; the saved prior gets it back
-        critic = PoseDiscriminator(max_bone_m=float("inf"))
+        critic = PoseCritic(max_bone_m=float("inf"))
         real = _real_pool(train_ds, 20000, cfg.train.seed + 1)
     print(f"supervision={cfg.loss.supervision}: {len(train_ds)} training windows of {rf} frames from "
           f"{cfg.data.train_subjects}" + (f", 3D labels of {cfg.data.labelled_subjects}"
@@ -246,7 +246,7 @@ def main(argv=None) -> int:
         "selected_on": "validation split of the labelled subjects", "step": result.best_step},
         trajectory=trajectory)
     if critic is not None:
-        critic.max_bone_m = PoseDiscriminator().max_bone_m
+        critic.max_bone_m = PoseCritic().max_bone_m
         critic.meta = {"trained_with": "sample/train_video_gan.py", "frame": "camera, root-relative"}
         critic.save(out / "critic.pt")
     if temporal is not None:

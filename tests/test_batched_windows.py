@@ -177,8 +177,8 @@ def test_chunked_training_step_is_the_mpjpe_of_the_valid_outputs(data):
         expected = mpjpe(out[valid], batch["pose_3d"][valid])
     assert task.training_step(batch, 0)["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
     from weakpose.models.temporal import TrajectoryModel
-    from weakpose.priors import PoseDiscriminator
+    from weakpose.priors import PoseCritic
 
     with pytest.raises(ValueError, match="chunked training"):
-        VideoGanTask(model, TrajectoryModel(filter_widths=(3, 3), channels=8), PoseDiscriminator(), "gan",
+        VideoGanTask(model, TrajectoryModel(filter_widths=(3, 3), channels=8), PoseCritic(), "gan",
                      real_poses=torch.randn(4, 17, 3), chunk_frames=L)

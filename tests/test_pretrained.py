@@ -8,7 +8,7 @@ from weakpose.cli import main as cli
 from weakpose.lifters import load_lifter
 from weakpose.metrics import mpjpe, p_mpjpe
 from weakpose.pretrained import PRETRAINED_FILES, load_pretrained_lifter, pretrained_path, slice_path
-from weakpose.priors import PoseDiscriminator
+from weakpose.priors import PoseCritic
 from weakpose.priors.corruptions import corrupted_versions
 from weakpose.recipes.lifter import lift_recording
 from weakpose.recipes.pose_prior import evaluate_pose_prior
@@ -39,15 +39,30 @@ def test_missing_file_names_the_path(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="module")
 def prior():
-    return PoseDiscriminator.pretrained()
+    return PoseCritic.pretrained()
 
 
 def test_prior_is_frozen_and_deterministic(prior):
     assert not any(p.requires_grad for p in prior.parameters()) and not prior.training
     poses = np.load(slice_path("pose_discriminator"))["poses"][:64]
-    again = PoseDiscriminator.pretrained()
+    again = PoseCritic.pretrained()
     np.testing.assert_array_equal(prior.score(poses), again.score(poses))
     assert prior.meta["frame"] == "camera"
+
+
+def test_v01_name_pose_discriminator_still_loads_the_shipped_critic(prior):
+    """Users' code of v0.1: ``from weakpose.priors import PoseDiscriminator`` and ``.pretrained()``; the shipped file
+    keeps the format tag written under that name."""
+    from weakpose.priors import PoseDiscriminator
+    from weakpose.priors.pose_critic import FILE_FORMAT
+
+    assert PoseDiscriminator is PoseCritic
+    old = PoseDiscriminator.pretrained()
+    assert isinstance(old, PoseCritic) and not old.training
+    poses = np.load(slice_path("pose_discriminator"))["poses"][:64]
+    np.testing.assert_array_equal(old.score(poses), prior.score(poses))
+    payload = torch.load(pretrained_path("pose_discriminator"), map_location="cpu", weights_only=True)
+    assert payload["format"] == FILE_FORMAT == "weakpose.PoseDiscriminator/1"
 
 
 def test_prior_reproduces_its_card_on_the_stored_slice(prior):

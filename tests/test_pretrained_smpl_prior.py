@@ -12,7 +12,7 @@ from scipy.spatial.transform import Rotation
 import weakpose.pretrained as pretrained
 from weakpose.data.smpl_params import embedded_smpl_params, embedded_tracks
 from weakpose.pretrained import pretrained_path, slice_path
-from weakpose.priors.smpl_discriminator import FILE_FORMAT, SMPLDiscriminator
+from weakpose.priors.smpl_critic import FILE_FORMAT, SMPLCritic
 from weakpose.recipes.smpl_prior import (
     ACKNOWLEDGEMENT,
     VAL_SEQUENCES,
@@ -36,7 +36,7 @@ def payload():
 
 @pytest.fixture(scope="module")
 def prior():
-    return SMPLDiscriminator.pretrained()
+    return SMPLCritic.pretrained()
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_shipped_file_is_plain_tensors_with_a_model_card(payload):
 
 
 def test_pretrained_loads_frozen_float32_and_scores_deterministically(payload, stored_slice):
-    a, b = SMPLDiscriminator.pretrained(), SMPLDiscriminator.pretrained()
+    a, b = SMPLCritic.pretrained(), SMPLCritic.pretrained()
     for name, p in a.named_parameters():
         assert p.dtype == torch.float32 and not p.requires_grad
         assert torch.equal(p, payload["state_dict"][name].float())  # float16 values carried exactly
@@ -132,14 +132,26 @@ def test_real_held_out_bodies_score_above_broken_copies_built_independently(prio
     assert above_random >= 0.95, above_random
 
 
+def test_v01_name_smpl_discriminator_still_loads_the_shipped_critic(prior, stored_slice):
+    from weakpose.priors import SMPLDiscriminator, lsgan_critic_loss, lsgan_discriminator_loss
+
+    assert SMPLDiscriminator is SMPLCritic and lsgan_discriminator_loss is lsgan_critic_loss
+    assert FILE_FORMAT == "weakpose.SMPLDiscriminator/1"  # the tag the shipped file and v0.1 files carry
+    old = SMPLDiscriminator.pretrained()
+    assert isinstance(old, SMPLCritic) and not old.training
+    params, _, _ = stored_slice
+    x, betas = torch.from_numpy(params.body_pose[:16]), torch.from_numpy(params.betas[:16])
+    assert torch.equal(old.score(x, betas), prior.score(x, betas))
+
+
 def test_missing_file_names_the_path(monkeypatch, tmp_path):
     monkeypatch.setattr(pretrained, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "smpl_prior.pt"))):
-        SMPLDiscriminator.pretrained()
+        SMPLCritic.pretrained()
     monkeypatch.undo()
     monkeypatch.setitem(pretrained.PRETRAINED_FILES, "smpl_prior", "no_such_prior.pt")
     with pytest.raises(FileNotFoundError, match="no_such_prior.pt"):
-        SMPLDiscriminator.pretrained()
+        SMPLCritic.pretrained()
     with pytest.raises(FileNotFoundError, match="nothing.npz"):
         load_smpl_prior_slice(tmp_path / "nothing.npz")
 

@@ -5,7 +5,7 @@ import torch
 
 from weakpose.priors import (
     H36M17_BONES,
-    PoseDiscriminator,
+    PoseCritic,
     bone_vectors,
     critic_loss,
     generator_loss,
@@ -139,10 +139,10 @@ def test_gradient_penalty_errors():
 @pytest.fixture
 def small_critic():
     torch.manual_seed(0)
-    return PoseDiscriminator(pose_width=32, kcs_width=48, fused_width=16).double()
+    return PoseCritic(pose_width=32, kcs_width=48, fused_width=16).double()
 
 
-def test_discriminator_shapes_root_relative_and_errors(small_critic, rng):
+def test_critic_shapes_root_relative_and_errors(small_critic, rng):
     poses = torch.tensor(_random_poses(rng, 6))
     out = small_critic(poses)
     assert out.shape == (6,)
@@ -162,9 +162,9 @@ def test_discriminator_shapes_root_relative_and_errors(small_critic, rng):
     with pytest.raises(ValueError, match=r"\(B, 17, 3\)"):
         small_critic(poses[0])
     with pytest.raises(ValueError, match="bones"):
-        PoseDiscriminator(num_joints=16)
+        PoseCritic(num_joints=16)
     # any skeleton given its bones
-    chain = PoseDiscriminator(num_joints=3, bones=[(1, 0), (2, 1)], pose_width=8, kcs_width=8, fused_width=4)
+    chain = PoseCritic(num_joints=3, bones=[(1, 0), (2, 1)], pose_width=8, kcs_width=8, fused_width=4)
     assert chain(torch.randn(4, 3, 3) * 0.3).shape == (4,)
 
 
@@ -176,16 +176,16 @@ def test_score_accepts_numpy_and_save_load_round_trip(small_critic, rng, tmp_pat
     path = small_critic.save(tmp_path / "sub" / "prior.pt")
     raw = torch.load(path, weights_only=True)  # plain data only
     assert raw["config"]["bones"][16] == [1, 4]
-    loaded = PoseDiscriminator.load(path)
+    loaded = PoseCritic.load(path)
     assert loaded.meta == {"frame": "world", "steps": 3}
     assert not any(p.requires_grad for p in loaded.parameters())
     np.testing.assert_array_equal(loaded.score(poses), s)
     assert sorted(p.name for p in tmp_path.joinpath("sub").iterdir()) == ["prior.pt"]  # no temp file left
     with pytest.raises(FileNotFoundError, match="nope.pt"):
-        PoseDiscriminator.load(tmp_path / "nope.pt")
+        PoseCritic.load(tmp_path / "nope.pt")
     torch.save({"something": 1}, tmp_path / "other.pt")
-    with pytest.raises(ValueError, match="not a PoseDiscriminator file"):
-        PoseDiscriminator.load(tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a PoseCritic file"):
+        PoseCritic.load(tmp_path / "other.pt")
 
 
 def test_loss_is_minus_mean_score_and_its_gradient_reaches_the_poses(small_critic, rng):

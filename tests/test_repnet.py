@@ -43,7 +43,7 @@ def _template(rng, n):
 
 
 class _Critic(torch.nn.Module):
-    """A tiny critic stand-in with the PoseDiscriminator interface (B, 17, 3) -> (B,)."""
+    """A tiny critic stand-in with the PoseCritic interface (B, 17, 3) -> (B,)."""
 
     def __init__(self):
         super().__init__()

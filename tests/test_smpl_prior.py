@@ -1,4 +1,4 @@
-"""SMPL-parameter prior: HMR discriminator maths, LSGAN losses, files, SMPL parameter readers, the embedded default,
+"""SMPL-parameter critic: HMR-style critic maths, LSGAN losses, files, SMPL parameter readers, the embedded default,
 mirror augmentation, and a short training run."""
 import dataclasses
 import importlib.util
@@ -25,12 +25,12 @@ from weakpose.data.smpl_params import (
     mirror_params,
 )
 from weakpose.priors.corruptions import KNEE_JOINTS, implausible_versions, reverse_knees
-from weakpose.priors.discriminator import PoseDiscriminator
 from weakpose.priors.generators import SMPLGenerator
-from weakpose.priors.smpl_discriminator import (
-    SMPLDiscriminator,
+from weakpose.priors.pose_critic import PoseCritic
+from weakpose.priors.smpl_critic import (
+    SMPLCritic,
     as_rotmats,
-    lsgan_discriminator_loss,
+    lsgan_critic_loss,
     lsgan_generator_loss,
 )
 from weakpose.skeleton import SMPL24, flip_joints
@@ -53,7 +53,7 @@ def _np(t):
 
 def test_forward_matches_a_hand_computation_of_the_heads():
     torch.manual_seed(0)
-    d = SMPLDiscriminator(num_betas=10, joint_width=4, full_width=6).double()
+    d = SMPLCritic(num_betas=10, joint_width=4, full_width=6).double()
     rot = torch.from_numpy(Rotation.random(3 * 23, random_state=1).as_matrix().reshape(3, 23, 3, 3))
     betas = torch.from_numpy(np.random.default_rng(2).normal(size=(3, 10)))
     out = _np(d(rot, betas))
@@ -86,7 +86,7 @@ def test_forward_matches_a_hand_computation_of_the_heads():
 
 def test_axis_angle_input_and_shape_errors():
     torch.manual_seed(0)
-    d = SMPLDiscriminator(joint_width=4, full_width=8).double()
+    d = SMPLCritic(joint_width=4, full_width=8).double()
     aa = np.random.default_rng(0).normal(scale=0.5, size=(4, 69))
     rot = torch.from_numpy(Rotation.from_rotvec(aa.reshape(-1, 3)).as_matrix().reshape(4, 23, 3, 3))
     np.testing.assert_allclose(_np(as_rotmats(torch.from_numpy(aa))), rot.numpy(), atol=1e-12)
@@ -107,7 +107,7 @@ def test_lsgan_losses_against_hand_values():
     real = torch.tensor([[1.0, 0.5], [2.0, 1.0]])
     fake = torch.tensor([[0.0, 1.0], [0.5, -1.0]])
     # real: (0 + 0.25 + 1 + 0) / 4; fake: (0 + 1 + 0.25 + 1) / 4
-    assert float(lsgan_discriminator_loss(real, fake)) == pytest.approx(0.3125 + 0.5625)
+    assert float(lsgan_critic_loss(real, fake)) == pytest.approx(0.3125 + 0.5625)
     # generator: ((0-1)² + 0 + (0.5-1)² + (-1-1)²) / 4
     assert float(lsgan_generator_loss(fake)) == pytest.approx((1 + 0 + 0.25 + 4) / 4)
     assert float(lsgan_generator_loss(torch.ones(3, 25))) == 0.0
@@ -115,7 +115,7 @@ def test_lsgan_losses_against_hand_values():
 
 def test_loss_gradient_matches_finite_differences():
     torch.manual_seed(0)
-    d = SMPLDiscriminator(joint_width=8, full_width=16).double()
+    d = SMPLCritic(joint_width=8, full_width=16).double()
     rng = np.random.default_rng(3)
     aa = torch.tensor(rng.normal(scale=0.4, size=(2, 69)), requires_grad=True)
     betas = torch.tensor(rng.normal(size=(2, 10)), requires_grad=True)
@@ -140,30 +140,30 @@ def test_loss_gradient_matches_finite_differences():
 
 def test_save_load_round_trip_and_bad_files(tmp_path):
     torch.manual_seed(0)
-    d = SMPLDiscriminator(joint_width=8, full_width=16)
+    d = SMPLCritic(joint_width=8, full_width=16)
     d.meta = {"data": "test", "steps": 3, "scores": [0.5, 0.25]}
     path = d.save(tmp_path / "sub" / "prior.pt")
     raw = torch.load(path, weights_only=True)  # only tensors and primitives inside
     assert raw["format"] == "weakpose.SMPLDiscriminator/1" and raw["config"]["joint_width"] == 8
-    e = SMPLDiscriminator.load(path)
+    e = SMPLCritic.load(path)
     assert e.meta == d.meta and not any(p.requires_grad for p in e.parameters()) and not e.training
     rot, betas = torch.randn(5, 69), torch.randn(5, 10)
     torch.testing.assert_close(e(rot, betas), d(rot, betas), rtol=0, atol=0)
     assert not list(tmp_path.joinpath("sub").glob(".*"))  # no temporary file left behind
 
-    PoseDiscriminator(pose_width=4, kcs_width=4, fused_width=4).save(tmp_path / "pose.pt")
-    with pytest.raises(ValueError, match=r"pose\.pt.*not an SMPLDiscriminator file"):
-        SMPLDiscriminator.load(tmp_path / "pose.pt")
+    PoseCritic(pose_width=4, kcs_width=4, fused_width=4).save(tmp_path / "pose.pt")
+    with pytest.raises(ValueError, match=r"pose\.pt.*not an SMPLCritic file"):
+        SMPLCritic.load(tmp_path / "pose.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a torch file at all")
     with pytest.raises(ValueError, match=r"junk\.pt"):
-        SMPLDiscriminator.load(tmp_path / "junk.pt")
+        SMPLCritic.load(tmp_path / "junk.pt")
     with pytest.raises(FileNotFoundError, match="missing.pt"):
-        SMPLDiscriminator.load(tmp_path / "missing.pt")
+        SMPLCritic.load(tmp_path / "missing.pt")
     bad = dict(raw)
     bad["config"] = dict(raw["config"], joint_width=16)
     torch.save(bad, tmp_path / "mismatch.pt")
     with pytest.raises(ValueError, match=r"mismatch\.pt.*do not fit"):
-        SMPLDiscriminator.load(tmp_path / "mismatch.pt")
+        SMPLCritic.load(tmp_path / "mismatch.pt")
 
 
 # ----------------------------------------------------------------------------------------------- readers
@@ -330,9 +330,9 @@ def test_embedded_params_follow_the_tracks(embedded):
 # ----------------------------------------------------------------------------------------------- training
 
 
-def test_discriminator_steps_reduce_its_loss():
+def test_critic_steps_reduce_its_loss():
     torch.manual_seed(0)
-    d = SMPLDiscriminator(joint_width=16, full_width=64)
+    d = SMPLCritic(joint_width=16, full_width=64)
     real = torch.randn(32, 69) * 0.3
     real_b = torch.randn(32, 10)
     fake_rot, fake_b = SMPLGenerator(width=32).sample(32, generator=torch.Generator().manual_seed(0))
@@ -340,7 +340,7 @@ def test_discriminator_steps_reduce_its_loss():
     opt = torch.optim.Adam(d.parameters(), lr=3e-3)
     losses = []
     for _ in range(40):
-        loss = lsgan_discriminator_loss(d(real, real_b), d(fake_rot, fake_b))
+        loss = lsgan_critic_loss(d(real, real_b), d(fake_rot, fake_b))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -370,7 +370,7 @@ def test_generator_starts_at_rest_and_broken_copies():
 
 
 def test_task_mirror_augmentation():
-    task = SMPLPriorTask(SMPLDiscriminator(joint_width=4, full_width=8), SMPLGenerator(width=8), mirror=True)
+    task = SMPLPriorTask(SMPLCritic(joint_width=4, full_width=8), SMPLGenerator(width=8), mirror=True)
     pose, betas = torch.randn(6, 69), torch.randn(6, 10)
     rot, b = task.augment(pose, betas)
     torch.testing.assert_close(rot[:3], as_rotmats(pose[:3]))
@@ -380,23 +380,41 @@ def test_task_mirror_augmentation():
     assert not torch.allclose(task.augment(pose, betas)[1], betas)
 
 
+def test_task_reads_checkpoints_that_call_the_critic_discriminator():
+    """Checkpoints of v0.1 name the task's critic ``discriminator``; resuming one still restores every weight."""
+    torch.manual_seed(0)
+    a = SMPLPriorTask(SMPLCritic(joint_width=4, full_width=8), SMPLGenerator(width=8))
+    a.training_step({"body_pose": torch.randn(4, 69) * 0.3, "betas": torch.randn(4, 10)}, 0)
+    state = a.state_dict()
+    assert sorted(state["modules"]) == ["critic", "generator"]
+    old = dict(state, modules={"discriminator" if k == "critic" else k: v for k, v in state["modules"].items()},
+               optimizers={k.replace("critic", "discriminator"): v for k, v in state["optimizers"].items()})
+    b = SMPLPriorTask(SMPLCritic(joint_width=4, full_width=8), SMPLGenerator(width=8))
+    b.load_state_dict(old)
+    for (name, p), q in zip(a.critic.state_dict().items(), b.critic.state_dict().values()):
+        assert torch.equal(p, q), name
+    assert b.critic_optimizer.state_dict()["state"].keys() == a.critic_optimizer.state_dict()["state"].keys()
+    with pytest.raises(KeyError, match="do not match"):
+        b.load_state_dict(dict(state, modules={"other": state["modules"]["critic"]}))
+
+
 def test_short_training_scores_real_above_reversed_knees(embedded, tmp_path):
     torch.manual_seed(0)
     seqs = embedded.sequences
     val = embedded.select_sequences(seqs[::5])
     train = embedded.select_sequences([s for s in seqs if s not in seqs[::5]])
-    disc = SMPLDiscriminator(full_width=256)
-    task = SMPLPriorTask(disc, SMPLGenerator(width=128), lr=1e-4, resample_betas_std=1.0)
+    critic = SMPLCritic(full_width=256)
+    task = SMPLPriorTask(critic, SMPLGenerator(width=128), lr=1e-4, resample_betas_std=1.0)
     cfg = TrainConfig(out_dir=str(tmp_path / "run"), max_steps=250, batch_size=64, log_every=50, val_every=250,
                       ckpt_every=0, progress=False, tensorboard=False, device="cpu")
     result = Trainer(task, cfg, SMPLParamDataset(train), SMPLParamDataset(val)).fit()
     v = result.last_validation
     assert v["val/real_above_knees_backwards"] >= 0.95, v
     assert v["val/real_above_random_rotations"] >= 0.95, v
-    disc.eval()
+    critic.eval()
     rot = as_rotmats(torch.from_numpy(val.body_pose))
-    real = disc.score(rot, torch.from_numpy(val.betas))
-    knees = disc.score(reverse_knees(rot), torch.from_numpy(val.betas))
+    real = critic.score(rot, torch.from_numpy(val.betas))
+    knees = critic.score(reverse_knees(rot), torch.from_numpy(val.betas))
     assert float((real > knees).float().mean()) >= 0.95
 
 
@@ -413,7 +431,7 @@ def test_sample_script_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert module.main(["data.max_frames=8", "train.max_steps=6", "train.val_every=3", "train.batch_size=16",
                         "model.full_width=32", "train.tensorboard=false", "run.num_threads=0"]) == 0
-    prior = SMPLDiscriminator.load(tmp_path / "runs" / "smpl_prior" / "smpl_prior.pt")
+    prior = SMPLCritic.load(tmp_path / "runs" / "smpl_prior" / "smpl_prior.pt")
     assert prior.meta["steps"] == 6 and prior.config["full_width"] == 32
     # figures go into the run folder; the tracked images/ is written only when asked (run.images_dir=images)
     assert (tmp_path / "runs" / "smpl_prior" / "images" / "smpl_prior_curves.png").stat().st_size > 1000

@@ -319,11 +319,11 @@ def test_a_few_steps_reduce_each_loss(crops, term):
 
 
 def test_prior_term_is_the_priors_loss_of_the_regressed_parameters(crops):
-    from weakpose.priors.smpl_discriminator import SMPLDiscriminator
+    from weakpose.priors.smpl_critic import SMPLCritic
 
     _, _, frames, _ = crops
     torch.manual_seed(1)
-    prior = SMPLDiscriminator(joint_width=8, full_width=16)
+    prior = SMPLCritic(joint_width=8, full_width=16)
     task = _task(frames, prior=prior, weight_prior=0.5)
     assert not any(p.requires_grad for p in prior.parameters())
     batch = collate_frames([frames[i] for i in (0, 3)])

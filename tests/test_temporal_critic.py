@@ -10,7 +10,7 @@ from weakpose.data.datasets.poses import PoseWindowDataset
 from weakpose.data.motion.cmu import load_cmu_motion
 from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel
-from weakpose.priors import H36M17_BONES, PoseDiscriminator, critic_loss, gradient_penalty, make_optimizer
+from weakpose.priors import H36M17_BONES, PoseCritic, critic_loss, gradient_penalty, make_optimizer
 from weakpose.priors.temporal_critic import TemporalPoseCritic, pose_windows
 from weakpose.tasks.video_gan import VideoGanTask
 
@@ -134,7 +134,7 @@ def test_short_training_tells_real_motion_from_jitter_and_shuffles(cmu_windows):
 
     # The per-frame KCS critic, trained on the same real/fake frames, scores a window as the mean of its frames:
     # a shuffle cannot change that (it may still see jitter, which bends bones).
-    frame_critic = PoseDiscriminator(pose_width=32, kcs_width=32, fused_width=32)
+    frame_critic = PoseCritic(pose_width=32, kcs_width=32, fused_width=32)
     _train(frame_critic, train, 40, 1e-3, g, per_frame=True)
     shuf = _shuffle(test, g)
     per_window = lambda w: frame_critic.score(w).mean(dim=1)  # noqa: E731
@@ -161,7 +161,7 @@ def test_save_load_round_trip_and_errors(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         TemporalPoseCritic.load(tmp_path / "missing.pt")
-    PoseDiscriminator(pose_width=8, kcs_width=8, fused_width=8).save(tmp_path / "frame.pt")
+    PoseCritic(pose_width=8, kcs_width=8, fused_width=8).save(tmp_path / "frame.pt")
     with pytest.raises(ValueError, match="frame.pt.*not a TemporalPoseCritic"):
         TemporalPoseCritic.load(tmp_path / "frame.pt")
     (tmp_path / "junk.pt").write_text("not torch")
@@ -194,7 +194,7 @@ def long_windows(tmp_path_factory):
 def _task(real_windows, **kw):
     torch.manual_seed(0)
     mk = dict(filter_widths=(3, 3), channels=32, dropout=0.0)
-    critic = PoseDiscriminator(pose_width=16, kcs_width=32, fused_width=16, max_bone_m=float("inf"))
+    critic = PoseCritic(pose_width=16, kcs_width=32, fused_width=16, max_bone_m=float("inf"))
     temporal = TemporalPoseCritic(window=T, channels=16, max_bone_m=float("inf"))
     kw.setdefault("real_poses", real_windows[:, T // 2])
     return VideoGanTask(TemporalLifter(**mk), TrajectoryModel(**mk), critic, "gan", n_critic=1,

@@ -11,7 +11,7 @@ from weakpose.data.datasets.pose_pool import RealPoseDataset, real_poses
 from weakpose.data.h36m.cameras import load_h36m_cameras_json
 from weakpose.data.h36m.loaders import Sequence
 from weakpose.data.motion.cmu import load_cmu_motion
-from weakpose.priors import PoseDiscriminator, kcs_matrix
+from weakpose.priors import PoseCritic, kcs_matrix
 from weakpose.priors.generators import PoseGenerator
 from weakpose.skeleton import H36M17, flip_joints
 from weakpose.tasks.pose_prior import PosePriorTask
@@ -58,7 +58,7 @@ def test_real_poses_world_and_camera_frames(cmu):
 def test_augmentation_is_a_rotation_about_the_up_axis_plus_a_mirror(cmu):
     torch.manual_seed(0)
     poses = torch.from_numpy(cmu[0][:8]).double()
-    task = PosePriorTask(PoseDiscriminator(pose_width=8, kcs_width=8, fused_width=4), PoseGenerator(width=8),
+    task = PosePriorTask(PoseCritic(pose_width=8, kcs_width=8, fused_width=4), PoseGenerator(width=8),
                          rotate=True, mirror=False, up_axis="z")
     rotated = task.augment(poses)
     np.testing.assert_allclose(kcs_matrix(rotated).numpy(), kcs_matrix(poses).numpy(), atol=1e-12)  # rigid
@@ -73,7 +73,7 @@ def test_augmentation_is_a_rotation_about_the_up_axis_plus_a_mirror(cmu):
 def test_short_gan_run_separates_real_from_broken_poses_and_lowers_the_critic_gap(cmu, tmp_path):
     train, held_out = cmu
     torch.manual_seed(0)
-    critic = PoseDiscriminator(pose_width=64, kcs_width=64, fused_width=64)
+    critic = PoseCritic(pose_width=64, kcs_width=64, fused_width=64)
     generator = PoseGenerator(width=128, num_blocks=1)
     # lr 1e-3 instead of the paper's 1e-4 so that 400 steps suffice in a test
     task = PosePriorTask(critic, generator, lr=1e-3, n_critic=5)
@@ -114,7 +114,7 @@ def test_sample_script_trains_and_saves_a_loadable_prior(cmu, tmp_path):
                       "train.tensorboard=false", "model.kcs_width=16", "model.pose_width=16", "model.fused_width=16",
                       "model.generator_width=16", "data.val_every=3"])
     assert rc == 0
-    prior = PoseDiscriminator.load(out / "prior.pt")
+    prior = PoseCritic.load(out / "prior.pt")
     assert prior.meta["frame"] == "world" and prior.meta["steps"] == 20
     assert prior.meta["train_subjects"] == ["S1", "S5", "S6", "S7", "S8"]
     assert prior.config["kcs_width"] == 16

@@ -8,7 +8,7 @@ from weakpose.data.datasets.poses import PoseWindowDataset
 from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.metrics import mpjpe
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel, reproject
-from weakpose.priors import PoseDiscriminator
+from weakpose.priors import PoseCritic
 from weakpose.skeleton import H36M17, flip_joints
 from weakpose.tasks.video_gan import VideoGanTask
 from weakpose.train import TrainConfig, Trainer
@@ -17,7 +17,7 @@ from weakpose.train import TrainConfig, Trainer
 def _task(supervision, labelled=(), real=None):
     torch.manual_seed(0)
     kw = dict(filter_widths=(3, 3), channels=32, dropout=0.0)
-    critic = PoseDiscriminator(pose_width=16, kcs_width=32, fused_width=16, max_bone_m=float("inf"))
+    critic = PoseCritic(pose_width=16, kcs_width=32, fused_width=16, max_bone_m=float("inf"))
     real = torch.randn(64, 17, 3) * 0.2 if real is None else real
     return VideoGanTask(TemporalLifter(**kw), TrajectoryModel(**kw), critic, supervision, real_poses=real,
                         labelled_subject_ids=labelled, n_critic=1)
@@ -129,4 +129,4 @@ def test_full_supervision_trains_the_pose_network_alone(windows):
     torch.testing.assert_close(out["loss"], expected)  # dropout 0, BN batch stats: same forward as above
     assert any(not torch.equal(a, b) for a, b in zip(before, pose.parameters()))
     with pytest.raises(ValueError, match="needs the trajectory model"):
-        VideoGanTask(pose, None, PoseDiscriminator(), "gan", real_poses=torch.randn(8, 17, 3))
+        VideoGanTask(pose, None, PoseCritic(), "gan", real_poses=torch.randn(8, 17, 3))

@@ -105,8 +105,8 @@ def build_temporal_lifter(steps: int, copies: int, batch_size: int, seed: int) -
     return card
 
 
-def build_pose_discriminator(steps: int, copies: int, batch_size: int, seed: int) -> dict:
-    from weakpose.priors import PoseDiscriminator
+def build_pose_critic(steps: int, copies: int, batch_size: int, seed: int) -> dict:
+    from weakpose.priors import PoseCritic
     from weakpose.recipes.pose_prior import (
         VALIDATION_SEQUENCES,
         camera_frame_poses,
@@ -119,7 +119,7 @@ def build_pose_discriminator(steps: int, copies: int, batch_size: int, seed: int
     val_tracks = [t for t in tracks if t[0] in VALIDATION_SEQUENCES]
     poses = camera_frame_poses(training_recordings(train_tracks, copies, seed=seed))
     val_poses = camera_frame_poses(training_recordings(val_tracks, 4, seed=seed + 1), stride=2)
-    print(f"pose discriminator: {len(poses)} camera-frame poses of {len(train_tracks)} training tracks, "
+    print(f"pose critic: {len(poses)} camera-frame poses of {len(train_tracks)} training tracks, "
           f"{len(val_poses)} validation poses of {len(val_tracks)} other training-side tracks")
     t0 = time.perf_counter()
     critic = train_pose_prior(poses, steps, batch_size=batch_size, seed=seed, log_path=RUNS / "pose_prior.csv",
@@ -128,7 +128,7 @@ def build_pose_discriminator(steps: int, copies: int, batch_size: int, seed: int
     selection = dict(critic.meta)
     path = WEIGHTS_DIR / PRETRAINED_FILES["pose_discriminator"]
     critic.save(path)
-    stored = PoseDiscriminator.load(path)
+    stored = PoseCritic.load(path)
     held = camera_frame_poses(held_out_recordings(cmu_tracks("held_out")), stride=5)
     figures = evaluate_pose_prior(stored, held)
     slice_poses = held[np.random.default_rng(2).choice(len(held), 512, replace=False)]
@@ -136,7 +136,7 @@ def build_pose_discriminator(steps: int, copies: int, batch_size: int, seed: int
     with atomic_write_path(slice_path("pose_discriminator")) as tmp:
         np.savez_compressed(tmp, poses=slice_poses.astype(np.float32))
     stored.meta = {
-        "model": "PoseDiscriminator (RepNet pose + KCS paths, widths 100)", "frame": "camera",
+        "model": "PoseCritic (RepNet pose + KCS paths, widths 100)", "frame": "camera",
         "input": "H36M-17 3D poses, metres, camera frame (x right, y down, z forward); root-relative inside",
         "data": f"CMU motion shipped with weakpose: {len(train_tracks)} training tracks x {copies} augmented "
                 f"recordings ({len(poses)} poses)", "augmentation": AUGMENTATION + "; left/right mirror of half "
@@ -179,7 +179,7 @@ def main(argv=None) -> int:
     todo = ["pose-discriminator", "temporal-lifter", "smpl-prior"] if args.model == "all" else [args.model]
     for name in todo:
         if name == "pose-discriminator":
-            card = build_pose_discriminator(args.steps or 6000, args.copies, 256, args.seed)
+            card = build_pose_critic(args.steps or 6000, args.copies, 256, args.seed)
         elif name == "temporal-lifter":
             card = build_temporal_lifter(args.steps or 2500, args.copies, 256, args.seed)
         else:

@@ -10,7 +10,7 @@ Estimation*, CVPR 2019. One network reads a centred 2D pose ``W`` and predicts
 
 Training signals (no 3D label of the input): reprojection ``||W - K X||_F``, camera orthogonality
 ``||2 / tr(K K^T) * K K^T - I_2||_F`` (K must be a scaled orthographic projection) and a critic on ``X``
-(:class:`weakpose.priors.PoseDiscriminator`). See :class:`weakpose.tasks.RepNetTask`.
+(:class:`weakpose.priors.PoseCritic`). See :class:`weakpose.tasks.RepNetTask`.
 
 2D input convention: ``(B, J, 2)`` in any consistent 2D unit (weakpose's datasets give normalised screen
 coordinates); it is centred on the root joint (joint 0, the pelvis in H36M-17) and, with ``normalize_scale``,

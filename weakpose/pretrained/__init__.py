@@ -3,10 +3,10 @@
 =====================  ===========================================  =============================================
 name                   what                                         load with
 =====================  ===========================================  =============================================
-``pose_discriminator`` RepNet's KCS pose critic (camera frame)      ``PoseDiscriminator.pretrained()``
+``pose_discriminator`` RepNet's KCS pose critic (camera frame)      ``PoseCritic.pretrained()``
 ``temporal_lifter``    27-frame temporal lifter, 2D -> 3D (camera)  ``weakpose lift`` (no ``--checkpoint``) or
                                                                     :func:`load_pretrained_lifter`
-``smpl_prior``         HMR's SMPL-parameter discriminator           ``SMPLDiscriminator.pretrained()``
+``smpl_prior``         HMR's SMPL-parameter critic                  ``SMPLCritic.pretrained()``
 =====================  ===========================================  =============================================
 
 Each file is a dict of plain types and tensors (``torch.load(weights_only=True)`` reads it) whose ``meta`` holds

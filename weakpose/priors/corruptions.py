@@ -1,5 +1,5 @@
 """Implausible copies of real samples, to check that a prior prefers the real ones: 3D joint positions for the
-pose critic, SMPL body-joint rotations and shapes for the SMPL-parameter discriminator.
+pose critic, SMPL body-joint rotations and shapes for the SMPL-parameter critic.
 
 3D poses (H36M-17 joints, metres, any frame; NumPy). Each corruption keeps everything but one thing a human body
 cannot do:
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from weakpose.geometry.rotations import axis_angle_to_matrix, random_rotations
-from weakpose.priors.smpl_discriminator import NUM_BODY_JOINTS
+from weakpose.priors.smpl_critic import NUM_BODY_JOINTS
 from weakpose.skeleton import H36M17, SMPL24
 
 __all__ = ["LIMB_BONES", "bend_backwards", "turn_head", "scale_bone", "descendants", "corrupted_versions",

@@ -1,13 +1,13 @@
 """The generators a prior is trained against: a critic only learns what "real" means by being shown something that
-is not. After training the critic (or discriminator) is the prior; a generator is a by-product whose samples show
+is not. After training the critic is the prior; a generator is a by-product whose samples show
 what the critic accepts.
 
 * :class:`PoseGenerator` — Gaussian noise -> root-relative 3D poses (B, J, 3) metres, H36M-17 order by default;
-  the opponent of RepNet's pose critic (:class:`weakpose.priors.PoseDiscriminator`, WGAN-GP), trained by
+  the opponent of RepNet's pose critic (:class:`weakpose.priors.PoseCritic`, WGAN-GP), trained by
   :class:`weakpose.tasks.pose_prior.PosePriorTask`.
 * :class:`SMPLGenerator` — Gaussian noise -> 6D rotations of the 23 SMPL body joints (Zhou et al. 2019;
   continuous, so the generator can learn them) -> rotation matrices, plus betas; it stands in for HMR's regressor
-  as the opponent of the SMPL-parameter discriminator (:class:`weakpose.priors.SMPLDiscriminator`, LSGAN), trained
+  as the opponent of the SMPL-parameter critic (:class:`weakpose.priors.SMPLCritic`, LSGAN), trained
   by :class:`weakpose.tasks.smpl_prior.SMPLPriorTask`.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from weakpose.geometry.rotations import rot6d_to_matrix
-from weakpose.priors.smpl_discriminator import NUM_BODY_JOINTS
+from weakpose.priors.smpl_critic import NUM_BODY_JOINTS
 
 __all__ = ["PoseGenerator", "SMPLGenerator"]
 

@@ -1,4 +1,4 @@
-"""One file format for every prior (pose critic, temporal critic, SMPL discriminator): a dict of primitives and
+"""One file format for every prior (pose critic, temporal critic, SMPL-parameter critic): a dict of primitives and
 tensors that ``torch.load(weights_only=True)`` reads, written atomically, with errors that name the file."""
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def save_prior(module: nn.Module, path, file_format: str) -> Path:
 
 def load_prior(cls: Type[M], path, file_format: str, what: str, map_location="cpu", trainable: bool = False) -> M:
     """Read a :func:`save_prior` file into ``cls(**config)``. ``what`` names the kind with its article for
-    messages ("a PoseDiscriminator"). Float64 files stay float64, float32 and half-precision (storage only) files
+    messages ("a PoseCritic"). Float64 files stay float64, float32 and half-precision (storage only) files
     load as float32; by default the prior comes back frozen (eval
     mode, no parameter gradients) so that adding its loss to an objective trains only the caller's model."""
     path = Path(path)

@@ -1,6 +1,6 @@
 """A Wasserstein critic of short 3D pose *sequences*: it sees motion, so it can punish jitter and bone-length drift.
 
-A per-frame critic (:class:`weakpose.priors.PoseDiscriminator`, RepNet's KCS critic) judges every frame on its
+A per-frame critic (:class:`weakpose.priors.PoseCritic`, RepNet's KCS critic) judges every frame on its
 own: a window of plausible poses in a random temporal order, or with independent per-frame noise, scores exactly
 as well as the real sequence. Video lifters need a prior over motion too. VIBE (Kocabas, Athanasiou & Black,
 CVPR 2020) adds a *motion discriminator* that reads a whole sequence of body poses; here the same idea is built

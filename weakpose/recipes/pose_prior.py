@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from weakpose.priors import PoseDiscriminator
+from weakpose.priors import PoseCritic
 from weakpose.priors.corruptions import corrupted_versions
 from weakpose.priors.generators import PoseGenerator
 from weakpose.recipes.recordings import Recording
@@ -39,7 +39,7 @@ def camera_frame_poses(recordings: Sequence[Recording], stride: int = 1) -> np.n
     return np.concatenate([r.root_relative_3d[::stride] for r in recordings]).astype(np.float32)
 
 
-def evaluate_pose_prior(prior: PoseDiscriminator, poses: np.ndarray, seed: int = 0) -> Dict[str, object]:
+def evaluate_pose_prior(prior: PoseCritic, poses: np.ndarray, seed: int = 0) -> Dict[str, object]:
     """Card figures on real poses (N, 17, 3): per corruption of :func:`corrupted_versions` (seeded), the share
     (%) of the poses it applies to that the prior scores above their corrupted copy; and the real poses' mean
     score. Deterministic for a given prior, poses and seed."""
@@ -62,14 +62,14 @@ def mean_rank_accuracy(figures: Dict[str, object]) -> float:
 
 def train_pose_prior(poses: np.ndarray, steps: int, batch_size: int = 256, seed: int = 0,
                      log_path: Optional[Path] = None, val_poses: Optional[np.ndarray] = None,
-                     select_every: int = 500, **widths) -> PoseDiscriminator:
-    """Train a :class:`PoseDiscriminator` (RepNet widths unless ``widths``) on real poses (N, 17, 3) metres;
+                     select_every: int = 500, **widths) -> PoseCritic:
+    """Train a :class:`PoseCritic` (RepNet widths unless ``widths``) on real poses (N, 17, 3) metres;
     returns it frozen in eval mode. With ``val_poses``, the critic with the best :func:`mean_rank_accuracy` on
     them (checked every ``select_every`` steps) is returned and ``critic.meta["selected_step"]`` says which.
     ``log_path``: a CSV of step, critic gap, gradient penalty, validation accuracy and seconds."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    critic, generator = PoseDiscriminator(**widths), PoseGenerator()
+    critic, generator = PoseCritic(**widths), PoseGenerator()
     # the poses are already turned to every heading and seen by cameras at many elevations: no extra rotation
     task = PosePriorTask(critic, generator, rotate=False, mirror=True, mirror_axis="x")
     real = torch.from_numpy(np.asarray(poses, dtype=np.float32))

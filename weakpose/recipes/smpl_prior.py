@@ -1,9 +1,10 @@
 """How the shipped SMPL-parameter prior (``smpl_prior.pt``) is trained and measured.
 
-The prior is HMR's factorised discriminator of SMPL body pose and shape (Kanazawa et al., "End-to-end Recovery of
-Human Shape and Pose", CVPR 2018, Sec. 3.3) trained as a least-squares GAN (Mao et al., ICCV 2017) against a small
-generator (:class:`weakpose.tasks.smpl_prior.SMPLPriorTask`), with the architecture, optimiser and augmentation of
-``sample/train_GAN.py``'s defaults (left/right mirror of half of each real batch; real betas redrawn from N(0, 1)).
+The prior is HMR's factorised discriminator of SMPL body pose and shape, here a critic (Kanazawa et al., "End-to-end
+Recovery of Human Shape and Pose", CVPR 2018, Sec. 3.3) trained as a least-squares GAN (Mao et al., ICCV 2017)
+against a small generator (:class:`weakpose.tasks.smpl_prior.SMPLPriorTask`), with the architecture, optimiser and
+augmentation of ``sample/train_GAN.py``'s defaults (left/right mirror of half of each real batch; real betas redrawn
+from N(0, 1)).
 
 Data: the CMU motion shipped with weakpose (*The data used in this project was obtained from mocap.cs.cmu.edu. The
 database was created with funding from NSF EIA-0196217.*), split by whole sequence
@@ -37,7 +38,7 @@ from weakpose.geometry.rotations import axis_angle_to_matrix
 from weakpose.io_utils import atomic_write_path
 from weakpose.priors.corruptions import implausible_versions
 from weakpose.priors.generators import SMPLGenerator
-from weakpose.priors.smpl_discriminator import NUM_BODY_JOINTS, SMPLDiscriminator
+from weakpose.priors.smpl_critic import NUM_BODY_JOINTS, SMPLCritic
 from weakpose.tasks.smpl_prior import SMPLPriorTask
 from weakpose.train import TrainConfig, Trainer
 
@@ -79,7 +80,7 @@ class SMPLPriorRecipe:
     #: checkpoint chosen by this validation metric (higher is better; mean over the corruptions, on
     #: VAL_SEQUENCES); None = the last step
     selection_metric: Optional[str] = "val/real_above_broken"
-    #: only checkpoints from this fraction of the steps on are candidates: before it the discriminator still
+    #: only checkpoints from this fraction of the steps on are candidates: before it the critic still
     #: judges a poor generator (real score well below its 0.5 equilibrium) and wins the ranking figures cheaply
     selection_start: float = 0.5
     train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
@@ -88,11 +89,11 @@ class SMPLPriorRecipe:
 
 
 class _KeepBest:
-    """Trainer callback: keeps (in memory) the discriminator weights of the validation with the highest
+    """Trainer callback: keeps (in memory) the critic weights of the validation with the highest
     ``metric`` among those at step >= ``start_step``."""
 
-    def __init__(self, discriminator: SMPLDiscriminator, metric: str, start_step: int):
-        self.discriminator, self.metric, self.start_step = discriminator, metric, int(start_step)
+    def __init__(self, critic: SMPLCritic, metric: str, start_step: int):
+        self.critic, self.metric, self.start_step = critic, metric, int(start_step)
         self.best_value: Optional[float] = None
         self.best_step: Optional[int] = None
         self.state: Optional[Dict[str, torch.Tensor]] = None
@@ -105,7 +106,7 @@ class _KeepBest:
         self.history[int(step)] = round(value, 6)
         if step >= self.start_step and (self.best_value is None or value > self.best_value):
             self.best_value, self.best_step = value, int(step)
-            self.state = {k: v.detach().cpu().clone() for k, v in self.discriminator.state_dict().items()}
+            self.state = {k: v.detach().cpu().clone() for k, v in self.critic.state_dict().items()}
 
 
 class _SelectingTask(SMPLPriorTask):
@@ -155,7 +156,7 @@ def _figure_key(name: str) -> str:
     return "real_above_" + name.replace(" ", "_")
 
 
-def evaluate_smpl_prior(disc: SMPLDiscriminator, params: SMPLParams, seed: int = EVAL_SEED,
+def evaluate_smpl_prior(critic: SMPLCritic, params: SMPLParams, seed: int = EVAL_SEED,
                         max_frames: Optional[int] = None) -> Dict[str, Any]:
     """Card figures of an SMPL prior on real parameters (deterministic given ``seed``).
 
@@ -169,24 +170,24 @@ def evaluate_smpl_prior(disc: SMPLDiscriminator, params: SMPLParams, seed: int =
         raise ValueError("evaluate_smpl_prior: no frames")
     if max_frames is not None and len(params) > max_frames:
         params = params.subset(_evenly(len(params), int(max_frames)))
-    was_training = disc.training
-    disc.eval()
+    was_training = critic.training
+    critic.eval()
     try:
         rot = axis_angle_to_matrix(torch.from_numpy(params.body_pose).reshape(-1, NUM_BODY_JOINTS, 3))
         betas = torch.from_numpy(params.betas)
-        real = disc.score(rot, betas)
+        real = critic.score(rot, betas)
         figures: Dict[str, Any] = {"frames": int(len(params)), "real_score_mean": float(real.mean()),
                                    "real_score_std": float(real.std())}
         fractions = []
         for name, (r, b) in implausible_versions(rot, betas, torch.Generator().manual_seed(int(seed))).items():
-            broken = disc.score(r, b)
+            broken = critic.score(r, b)
             frac = float((real > broken).double().mean())
             figures[_figure_key(name)] = frac
             figures["broken_score_mean_" + name.replace(" ", "_")] = float(broken.mean())
             fractions.append(frac)
         figures["real_above_broken"] = float(np.mean(fractions))
     finally:
-        disc.train(was_training)
+        critic.train(was_training)
     return figures
 
 
@@ -231,16 +232,16 @@ def load_smpl_prior_slice(path=None) -> Tuple[SMPLParams, Dict[str, float], int]
 # ----------------------------------------------------------------------------------------------- training
 
 
-def _stored_copy(disc: SMPLDiscriminator, half: bool) -> SMPLDiscriminator:
-    out = copy.deepcopy(disc).cpu().eval()
+def _stored_copy(critic: SMPLCritic, half: bool) -> SMPLCritic:
+    out = copy.deepcopy(critic).cpu().eval()
     return out.half() if half else out.float()
 
 
-def _store_and_measure(disc: SMPLDiscriminator, half: bool, path: Path, held: SMPLParams,
+def _store_and_measure(critic: SMPLCritic, half: bool, path: Path, held: SMPLParams,
                        sl: SMPLParams) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    """Write ``disc`` (half or float32 storage) to ``path``, load it back, return its (held-out, slice) figures."""
-    _stored_copy(disc, half).save(path)
-    loaded = SMPLDiscriminator.load(path)
+    """Write ``critic`` (half or float32 storage) to ``path``, load it back, return its (held-out, slice) figures."""
+    _stored_copy(critic, half).save(path)
+    loaded = SMPLCritic.load(path)
     return evaluate_smpl_prior(loaded, held), evaluate_smpl_prior(loaded, sl)
 
 
@@ -293,15 +294,15 @@ def train_smpl_prior(out_path, steps: int = 5000, seed: int = 0, work_dir=None, 
             f"({len(held.sequences)} sequences), {steps} steps")
 
         torch.manual_seed(seed)  # the initial weights; the Trainer seeds the data order and noise itself
-        disc = SMPLDiscriminator(num_betas=recipe.num_betas, joint_width=recipe.joint_width,
-                                 full_width=recipe.full_width)
+        critic = SMPLCritic(num_betas=recipe.num_betas, joint_width=recipe.joint_width,
+                            full_width=recipe.full_width)
         gen = SMPLGenerator(noise_dim=recipe.noise_dim, width=recipe.generator_width,
                             num_layers=recipe.generator_layers, num_betas=recipe.num_betas)
-        task = _SelectingTask(disc, gen, lr=recipe.lr, betas=(recipe.beta1, recipe.beta2), mirror=recipe.mirror,
+        task = _SelectingTask(critic, gen, lr=recipe.lr, betas=(recipe.beta1, recipe.beta2), mirror=recipe.mirror,
                               resample_betas_std=recipe.beta_std)
         keep = None
         if recipe.selection_metric:
-            keep = _KeepBest(disc, recipe.selection_metric, math.ceil(recipe.selection_start * steps))
+            keep = _KeepBest(critic, recipe.selection_metric, math.ceil(recipe.selection_start * steps))
         trainer = Trainer(task, recipe, SMPLParamDataset(train), SMPLParamDataset(val),
                           callbacks=[keep] if keep is not None else [])
         t_fit = time.perf_counter()
@@ -310,22 +311,22 @@ def train_smpl_prior(out_path, steps: int = 5000, seed: int = 0, work_dir=None, 
         if result.interrupted:
             raise RuntimeError(f"training of the SMPL prior was interrupted at step {result.step}; "
                                f"checkpoint in {work_dir}")
-        disc = task.discriminator.cpu().eval()
+        critic = task.critic.cpu().eval()
         last_val = dict(result.last_validation)
         chosen_step = int(result.step)
         if keep is not None and keep.state is not None:
-            disc.load_state_dict(keep.state)
+            critic.load_state_dict(keep.state)
             chosen_step = keep.best_step
         say(f"trained {result.step} steps in {fit_seconds:.0f} s; kept the weights of step {chosen_step} "
             f"({recipe.selection_metric} = {None if keep is None else keep.best_value})")
 
         # Float32 storage always measured (the reference); half storage kept if it holds within HALF_TOLERANCE.
         scratch = Path(work_dir) / "stored_check.pt"
-        fig32, slice32 = _store_and_measure(disc, False, scratch, held, sl)
+        fig32, slice32 = _store_and_measure(critic, False, scratch, held, sl)
         storage = "float32"
         fig16 = slice16 = None
         if half:
-            fig16, slice16 = _store_and_measure(disc, True, scratch, held, sl)
+            fig16, slice16 = _store_and_measure(critic, True, scratch, held, sl)
             change = _largest_fraction_change(fig32, fig16)
             if change <= HALF_TOLERANCE:
                 storage = "float16"
@@ -334,7 +335,7 @@ def train_smpl_prior(out_path, steps: int = 5000, seed: int = 0, work_dir=None, 
         figures, slice_figures = (fig16, slice16) if storage == "float16" else (fig32, slice32)
 
         card: Dict[str, Any] = {
-            "model": "SMPLDiscriminator (HMR's factorised SMPL pose-and-shape discriminator)",
+            "model": "SMPLCritic (HMR's factorised SMPL pose-and-shape discriminator, here a critic)",
             "method": "Kanazawa et al., CVPR 2018 (HMR discriminator); Mao et al., ICCV 2017 (least-squares GAN); "
                       "trained against a small 6D-rotation generator (Zhou et al., CVPR 2019)",
             "data": "CMU motion shipped with weakpose (weakpose.recipes.split.cmu_tracks('train')), retargeted "
@@ -383,11 +384,11 @@ def train_smpl_prior(out_path, steps: int = 5000, seed: int = 0, work_dir=None, 
         }
         card["total_seconds"] = round(time.perf_counter() - t_start, 1)  # data, training and both measurements
         scratch.unlink(missing_ok=True)
-        final = _stored_copy(disc, storage == "float16")
+        final = _stored_copy(critic, storage == "float16")
         final.meta = card
         final.save(out_path)
         # The card's figures must be those of the file as written: load it back and check.
-        loaded = SMPLDiscriminator.load(out_path)
+        loaded = SMPLCritic.load(out_path)
         again, again_slice = evaluate_smpl_prior(loaded, held), evaluate_smpl_prior(loaded, sl)
         if again != figures or again_slice != slice_figures:
             raise RuntimeError(f"{out_path}: figures of the file as written differ from the card's "

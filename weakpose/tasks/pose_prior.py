@@ -4,7 +4,7 @@ A critic only learns what "real" means by being shown something that is not; her
 mapping Gaussian noise to root-relative poses (:class:`weakpose.priors.generators.PoseGenerator`), trained
 adversarially (Gulrajani et al. 2017: λ = 10, per-sample
 interpolation, Adam 1e-4, β = (0.5, 0.9), ``n_critic`` critic steps per generator step). After training the
-critic is the prior (:class:`weakpose.priors.PoseDiscriminator`); the generator is a by-product whose samples show
+critic is the prior (:class:`weakpose.priors.PoseCritic`); the generator is a by-product whose samples show
 what the critic accepts.
 
 Poses everywhere: (B, J, 3) metres, root-relative, H36M-17 order by default; real ones come from
@@ -19,7 +19,7 @@ from typing import Any, Mapping, Optional
 import torch
 
 from weakpose.geometry.rotations import rotate_about_axis
-from weakpose.priors import PoseDiscriminator, critic_loss, generator_loss, gradient_penalty, kcs_matrix
+from weakpose.priors import PoseCritic, critic_loss, generator_loss, gradient_penalty, kcs_matrix
 from weakpose.priors.generators import PoseGenerator
 from weakpose.priors.wgan import BETAS, GP_WEIGHT, LEARNING_RATE, N_CRITIC, make_optimizer
 from weakpose.skeleton import H36M17, JointOrder, flip_joints
@@ -42,7 +42,7 @@ class PosePriorTask(TrainTask):
 
     ddp_exclude = ("critic",)  # the gradient penalty uses autograd.grad; its gradients are averaged by hand
 
-    def __init__(self, critic: PoseDiscriminator, generator: PoseGenerator, lr: float = LEARNING_RATE,
+    def __init__(self, critic: PoseCritic, generator: PoseGenerator, lr: float = LEARNING_RATE,
                  betas=BETAS, n_critic: int = N_CRITIC, gp_weight: float = GP_WEIGHT,
                  generator_lr: Optional[float] = None,
                  rotate: bool = True, up_axis: str = "z", mirror: bool = True, mirror_axis: str = "x",

@@ -44,7 +44,7 @@ class RepNetTask(TrainTask):
     """RepNet's adversarial reprojection training as a :class:`weakpose.train.TrainTask`.
 
     lifter: :class:`RepNetLifter`. critic: a module mapping (B, J, 3) metres to (B,) values, e.g.
-    :class:`weakpose.priors.PoseDiscriminator`. real_poses: (N, J, 3) root-relative metres, H36M-17 order, in the
+    :class:`weakpose.priors.PoseCritic`. real_poses: (N, J, 3) root-relative metres, H36M-17 order, in the
     canonical frame the lifter should learn (weakpose: world frame, z up); never paired with the 2D batches.
     yaw_augment: rotate every drawn real pose about ``up_axis`` by a random angle
     (:func:`weakpose.geometry.rotations.random_yaw`; the pool of a few subjects

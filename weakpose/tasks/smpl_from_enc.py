@@ -12,7 +12,7 @@ comes out in the same virtual frame. Supervision:
   by the soft rasteriser (SoftRas, Liu et al. 2019) into EVERY view of the frame, against the masks
   (:func:`weakpose.losses.body.silhouette_loss`) — for all training subjects, labelled or not; this is the weak,
   multi-view supervision;
-* an optional SMPL prior (HMR's discriminator, :class:`weakpose.priors.smpl_discriminator.SMPLDiscriminator`,
+* an optional SMPL prior (HMR's discriminator, here a critic: :class:`weakpose.priors.smpl_critic.SMPLCritic`,
   frozen) on θ and β, plus a small L2 on β.
 
 The encoder is frozen and there is no augmentation, so its latents are computed ONCE for every view of the data

@@ -1,11 +1,12 @@
-"""Train an SMPL-parameter prior: HMR's discriminator (Kanazawa et al. 2018) against a small generator, LSGAN.
+"""Train an SMPL-parameter critic: the discriminator of HMR (Kanazawa et al. 2018), here a critic, against a small
+generator, LSGAN.
 
-In HMR the discriminator's negatives are the regressor's outputs. To train the prior on its own, a small
+In HMR the discriminator's negatives are the regressor's outputs. To train the critic on its own, a small
 generator (:class:`weakpose.priors.generators.SMPLGenerator`) stands in for the regressor: Gaussian noise -> 6D
 rotations of the 23 body joints (Zhou et al. 2019; continuous, so the generator can learn them) -> rotation
 matrices, plus betas. Both are trained as a least-squares GAN (Mao et al. 2017) with Adam (lr 1e-4, beta1 0.5), one
-discriminator and one generator step per batch. After training the discriminator is the prior
-(:class:`weakpose.priors.smpl_discriminator.SMPLDiscriminator`).
+critic and one generator step per batch. After training the critic is the prior
+(:class:`weakpose.priors.smpl_critic.SMPLCritic`).
 
 Batches: dicts of ``body_pose`` (B, 69) axis-angle and ``betas`` (B, num_betas)
 (:class:`weakpose.data.datasets.pose_pool.SMPLParamDataset`). Validation compares held-out real samples with their
@@ -21,10 +22,10 @@ from weakpose.data.smpl_params import mirror_axis_angle
 from weakpose.geometry.rotations import axis_angle_to_matrix
 from weakpose.priors.corruptions import implausible_versions
 from weakpose.priors.generators import SMPLGenerator
-from weakpose.priors.smpl_discriminator import (
+from weakpose.priors.smpl_critic import (
     NUM_BODY_JOINTS,
-    SMPLDiscriminator,
-    lsgan_discriminator_loss,
+    SMPLCritic,
+    lsgan_critic_loss,
     lsgan_generator_loss,
 )
 from weakpose.train import TrainTask
@@ -33,8 +34,8 @@ __all__ = ["SMPLPriorTask"]
 
 
 class SMPLPriorTask(TrainTask):
-    """LSGAN of ``discriminator`` (the prior) against ``generator``: per batch one discriminator step
-    (real -> 1, generated -> 0) then one generator step (generated -> 1, discriminator frozen).
+    """LSGAN of ``critic`` (the prior) against ``generator``: per batch one critic step
+    (real -> 1, generated -> 0) then one generator step (generated -> 1, critic frozen).
 
     Augmentation of real samples: ``mirror`` flips half the batch left/right (:func:`mirror_axis_angle`);
     ``resample_betas_std`` > 0 replaces the real betas by fresh draws from N(0, std²) (for data whose shapes were
@@ -45,19 +46,30 @@ class SMPLPriorTask(TrainTask):
     held-out real samples scored above their broken copy (``real_above_<name>``).
     """
 
-    ddp_exclude = ("discriminator",)  # frozen during the generator step; its gradients are averaged by hand
+    ddp_exclude = ("critic",)  # frozen during the generator step; its gradients are averaged by hand
 
-    def __init__(self, discriminator: SMPLDiscriminator, generator: SMPLGenerator, lr: float = 1e-4,
+    def __init__(self, critic: SMPLCritic, generator: SMPLGenerator, lr: float = 1e-4,
                  betas=(0.5, 0.999), generator_lr: Optional[float] = None, weight_decay: float = 0.0,
                  mirror: bool = True, resample_betas_std: float = 0.0):
-        self.discriminator = discriminator
+        self.critic = critic
         self.generator = generator
-        self.discriminator_optimizer = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=tuple(betas),
-                                                        weight_decay=weight_decay)
+        self.critic_optimizer = torch.optim.Adam(critic.parameters(), lr=lr, betas=tuple(betas),
+                                                 weight_decay=weight_decay)
         self.generator_optimizer = torch.optim.Adam(generator.parameters(), lr=generator_lr or lr,
                                                     betas=tuple(betas))
         self.mirror = bool(mirror)
         self.resample_betas_std = float(resample_betas_std)
+
+    #: component names of checkpoints written before the critic rename (v0.1) -> today's
+    _V01_NAMES = {"discriminator": "critic", "discriminator_optimizer": "critic_optimizer"}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """:meth:`TrainTask.load_state_dict`, also reading checkpoints that call the critic ``discriminator``."""
+        state = dict(state)
+        for kind in ("modules", "optimizers"):
+            if isinstance(state.get(kind), Mapping):
+                state[kind] = {self._V01_NAMES.get(k, k): v for k, v in state[kind].items()}
+        super().load_state_dict(state)
 
     @property
     def generator_module(self) -> SMPLGenerator:
@@ -80,17 +92,17 @@ class SMPLPriorTask(TrainTask):
         n = len(real_rot)
         with torch.no_grad():
             fake_rot, fake_betas = self._fake(n, real_rot.device)
-        d_real = self.discriminator(real_rot, real_betas)
-        d_fake = self.discriminator(fake_rot, fake_betas)
-        loss_d = lsgan_discriminator_loss(d_real, d_fake)
-        self.optimizer_step(self.discriminator_optimizer, loss_d)
+        d_real = self.critic(real_rot, real_betas)
+        d_fake = self.critic(fake_rot, fake_betas)
+        loss_d = lsgan_critic_loss(d_real, d_fake)
+        self.optimizer_step(self.critic_optimizer, loss_d)
 
-        self.discriminator.requires_grad_(False)  # the generator step must not touch the discriminator
+        self.critic.requires_grad_(False)  # the generator step must not touch the critic
         try:
-            loss_g = lsgan_generator_loss(self.discriminator(*self._fake(n, real_rot.device)))
+            loss_g = lsgan_generator_loss(self.critic(*self._fake(n, real_rot.device)))
             self.optimizer_step(self.generator_optimizer, loss_g)
         finally:
-            self.discriminator.requires_grad_(True)
+            self.critic.requires_grad_(True)
         return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()),
                 "d_real": float(d_real.detach().mean()), "d_fake": float(d_fake.detach().mean())}
 
@@ -101,11 +113,11 @@ class SMPLPriorTask(TrainTask):
         betas = batch["betas"]
         g = torch.Generator().manual_seed(len(rot))
         fake_rot, fake_betas = self.generator_module.sample(len(rot), generator=g)
-        d = self.discriminator
+        d = self.critic
         real_out, fake_out = d(rot, betas), d(fake_rot, fake_betas)
         real_score = real_out.mean(1)
         out = {"score_real": float(real_score.mean()), "score_fake": float(fake_out.mean()),
-               "loss_d": float(lsgan_discriminator_loss(real_out, fake_out))}
+               "loss_d": float(lsgan_critic_loss(real_out, fake_out))}
         for name, (r, b) in implausible_versions(rot, betas, torch.Generator().manual_seed(len(rot) + 1)).items():
             key = "real_above_" + name.replace(" ", "_")
             out[key] = float((real_score > d(r, b).mean(1)).float().mean())

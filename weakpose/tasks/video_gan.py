@@ -13,8 +13,8 @@ one task:
 
 Per step: ``n_critic`` critic updates (WGAN-GP, λ = 10, Adam 1e-4, β = (0.5, 0.9)), then one lifter update.
 
-Optionally a second critic judges MOTION (:class:`weakpose.priors.temporal_critic.TemporalPoseCritic`, a
-VIBE-style motion discriminator over RepNet features): it reads windows of ``T`` consecutive lifted poses and is
+Optionally a second critic judges MOTION (:class:`weakpose.priors.temporal_critic.TemporalPoseCritic`, VIBE's
+motion discriminator as a critic over RepNet features): it reads windows of ``T`` consecutive lifted poses and is
 trained against real ``T``-frame windows of 3D poses, so the lifter is pushed away from jitter and bone-length
 drift that a per-frame critic cannot see. See :meth:`VideoGanTask.consecutive_poses` for how the windows are made.
 """
@@ -27,7 +27,7 @@ import torch
 from weakpose.geometry.camera import flip_screen_intrinsics, reproject
 from weakpose.metrics import mpjpe, mpjpe_per_frame, p_mpjpe, p_mpjpe_per_frame
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel
-from weakpose.priors import PoseDiscriminator
+from weakpose.priors import PoseCritic
 from weakpose.priors.temporal_critic import TemporalPoseCritic
 from weakpose.priors.wgan import critic_gap, critic_loss, generator_loss, gradient_penalty, make_optimizer
 from weakpose.skeleton import H36M17, bone_lengths, flip_joints
@@ -56,7 +56,7 @@ class VideoGanTask(TrainTask):
     ddp_exclude = ("critic", "temporal_critic")
 
     def __init__(self, pose_model: TemporalLifter, trajectory_model: Optional[TrajectoryModel],
-                 critic: Optional[PoseDiscriminator], supervision: str, real_poses: Optional[torch.Tensor] = None,
+                 critic: Optional[PoseCritic], supervision: str, real_poses: Optional[torch.Tensor] = None,
                  labelled_subject_ids: Iterable[int] = (), lr: float = 1e-3, lr_decay: float = 0.95,
                  decay_every: int = 200, n_critic: int = 3, w_adv: float = 0.05, w_reproj: float = 1.0,
                  w_bone: float = 1.0, flip_augmentation: bool = True, training_twin: bool = True,

@@ -4,7 +4,7 @@
   camera's frame; :class:`RealPoseDataset` serves them one (J, 3) pose per item (the pose critic,
   :class:`weakpose.tasks.pose_prior.PosePriorTask`).
 * :class:`SMPLParamDataset` serves SMPL body poses (69 axis-angle values) and betas of
-  :class:`weakpose.data.smpl_params.SMPLParams` (the SMPL-parameter discriminator,
+  :class:`weakpose.data.smpl_params.SMPLParams` (the SMPL-parameter critic,
   :class:`weakpose.tasks.smpl_prior.SMPLPriorTask`).
 """
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""HMR's SMPL-parameter discriminator, usable as a learned pose-and-shape prior:
+"""The SMPL-parameter critic of HMR (the paper's discriminator), usable as a learned pose-and-shape prior:
 ``loss = task_loss + w * prior.loss(body_pose, betas)``.
 
 Kanazawa et al., "End-to-end Recovery of Human Shape and Pose" (HMR), CVPR 2018, Sec. 3.3: the discriminator
-judges SMPL parameters, not images, so it can be trained on any set of plausible bodies (mocap fitted to SMPL)
-and tell a regressor when its output is not a human pose or shape. It is factorised so that each part sees
-little data and stays easy to train:
+(here: the critic) judges SMPL parameters, not images, so it can be trained on any set of plausible bodies (mocap
+fitted to SMPL) and tell a regressor when its output is not a human pose or shape. It is factorised so that each
+part sees little data and stays easy to train:
 
 * the 23 body-joint rotation matrices (the global orientation is not judged), each flattened to 9 numbers, go
   through SHARED layers 9 -> 32 -> 32 (a 1x1 convolution over joints in the paper; a linear layer applied per joint
@@ -31,9 +31,11 @@ from torch import nn
 from weakpose.geometry.rotations import axis_angle_to_matrix
 from weakpose.priors.prior_file import load_prior, save_prior
 
-__all__ = ["SMPLDiscriminator", "FILE_FORMAT", "NUM_BODY_JOINTS", "NUM_OUTPUTS", "as_rotmats",
-           "lsgan_discriminator_loss", "lsgan_generator_loss"]
+__all__ = ["SMPLCritic", "SMPLDiscriminator", "FILE_FORMAT", "NUM_BODY_JOINTS", "NUM_OUTPUTS", "as_rotmats",
+           "lsgan_critic_loss", "lsgan_discriminator_loss", "lsgan_generator_loss"]
 
+#: The tag every file of this critic stores (v0.1 named the class SMPLDiscriminator). Unchanged so that files
+#: written before and after the rename, the shipped ``smpl_prior.pt`` included, read alike.
 FILE_FORMAT = "weakpose.SMPLDiscriminator/1"
 NUM_BODY_JOINTS = 23
 NUM_OUTPUTS = NUM_BODY_JOINTS + 2  # per-joint heads, the all-joints head, the shape head
@@ -57,13 +59,13 @@ def as_rotmats(body_pose: torch.Tensor) -> torch.Tensor:
     hint = ""
     if (body_pose.ndim == 2 and shape[1] in (72, 216)) or (body_pose.ndim >= 3 and shape[1] == 24):
         hint = " (this looks like 24 joints: drop the global orientation, the first joint)"
-    raise ValueError(f"SMPLDiscriminator expects body_pose as rotation matrices (B, {j}, 3, 3) or axis-angle "
+    raise ValueError(f"SMPLCritic expects body_pose as rotation matrices (B, {j}, 3, 3) or axis-angle "
                      f"(B, {3 * j}) / (B, {j}, 3), got {shape}{hint}")
 
 
-def lsgan_discriminator_loss(real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
-    """Least-squares GAN discriminator loss (Mao et al. 2017, a=0, b=1): mean((D(real)-1)²) + mean(D(fake)²),
-    means over samples and outputs."""
+def lsgan_critic_loss(real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
+    """Least-squares GAN loss of the critic (Mao et al. 2017's discriminator loss, a=0, b=1):
+    mean((D(real)-1)²) + mean(D(fake)²), means over samples and outputs."""
     return ((real_out - 1.0) ** 2).mean() + (fake_out ** 2).mean()
 
 
@@ -72,9 +74,9 @@ def lsgan_generator_loss(fake_out: torch.Tensor) -> torch.Tensor:
     return ((fake_out - 1.0) ** 2).mean()
 
 
-class SMPLDiscriminator(nn.Module):
-    """HMR's factorised discriminator of SMPL body pose and shape; ``forward`` returns (B, 25) logits,
-    [23 per-joint, all-joints, shape]; near 1 = like the training data, near 0 = like the generator's output.
+class SMPLCritic(nn.Module):
+    """HMR's factorised discriminator, here a critic, of SMPL body pose and shape; ``forward`` returns (B, 25)
+    logits, [23 per-joint, all-joints, shape]; near 1 = like the training data, near 0 = like the generator's output.
 
     joint_width: width of the shared per-joint layers (32 in HMR); full_width: width of the all-joints head's two
     hidden layers (1024); num_betas: shape coefficients judged (10).
@@ -111,15 +113,15 @@ class SMPLDiscriminator(nn.Module):
         if not isinstance(betas, torch.Tensor):
             betas = torch.as_tensor(np.asarray(betas))
         if betas.ndim != 2 or betas.shape[1] != self.num_betas or betas.shape[0] != rot.shape[0]:
-            raise ValueError(f"SMPLDiscriminator expects betas ({rot.shape[0]}, {self.num_betas}) for a body_pose "
+            raise ValueError(f"SMPLCritic expects betas ({rot.shape[0]}, {self.num_betas}) for a body_pose "
                              f"batch of {rot.shape[0]}, got {tuple(betas.shape)}")
         if rot.shape[0] == 0:
-            raise ValueError("SMPLDiscriminator: empty batch")
+            raise ValueError("SMPLCritic: empty batch")
         rot = rot.to(device=param.device, dtype=param.dtype)
         betas = betas.to(device=param.device, dtype=param.dtype)
         for name, value in (("body_pose", rot), ("betas", betas)):
             if not bool(torch.isfinite(value).all()):
-                raise ValueError(f"SMPLDiscriminator: {int((~torch.isfinite(value)).sum())} NaN/inf values in "
+                raise ValueError(f"SMPLCritic: {int((~torch.isfinite(value)).sum())} NaN/inf values in "
                                  f"{name} of shape {tuple(value.shape)}")
         return rot, betas
 
@@ -135,7 +137,7 @@ class SMPLDiscriminator(nn.Module):
 
     def score(self, body_pose, betas):
         """Per-sample realism (B,) = mean of the 25 outputs, without gradients; numpy or torch in, same type out.
-        Higher = more like the training data (about 1 for it, about 0 for what the discriminator learnt to
+        Higher = more like the training data (about 1 for it, about 0 for what the critic learnt to
         reject); compare with the scores of held-out real samples rather than with a fixed threshold."""
         was_np = not isinstance(body_pose, torch.Tensor)
         device = body_pose.device if not was_np else None
@@ -149,7 +151,7 @@ class SMPLDiscriminator(nn.Module):
         Gradients flow to ``body_pose`` and ``betas``; lower means more realistic (0 when every output is 1).
         """
         if not isinstance(body_pose, torch.Tensor) or not isinstance(betas, torch.Tensor):
-            raise TypeError("SMPLDiscriminator.loss needs torch tensors (to back-propagate), got "
+            raise TypeError("SMPLCritic.loss needs torch tensors (to back-propagate), got "
                             f"{type(body_pose).__name__} and {type(betas).__name__}")
         return lsgan_generator_loss(self(body_pose, betas))
 
@@ -159,14 +161,18 @@ class SMPLDiscriminator(nn.Module):
         return save_prior(self, path, FILE_FORMAT)
 
     @classmethod
-    def pretrained(cls, map_location="cpu", trainable: bool = False) -> "SMPLDiscriminator":
-        """The SMPLDiscriminator shipped with weakpose, trained on free CMU motion capture (no download; model card in
+    def pretrained(cls, map_location="cpu", trainable: bool = False) -> "SMPLCritic":
+        """The SMPLCritic shipped with weakpose, trained on free CMU motion capture (no download; model card in
         README and in ``.meta``; rebuilt by ``tools/train_pretrained.py``)."""
         from weakpose.pretrained import pretrained_path
 
         return cls.load(pretrained_path("smpl_prior"), map_location=map_location, trainable=trainable)
 
     @classmethod
-    def load(cls, path, map_location="cpu", trainable: bool = False) -> "SMPLDiscriminator":
+    def load(cls, path, map_location="cpu", trainable: bool = False) -> "SMPLCritic":
         """Read a file written by :meth:`save`; frozen (eval, no parameter gradients) unless ``trainable``."""
-        return load_prior(cls, path, FILE_FORMAT, "an SMPLDiscriminator", map_location, trainable)
+        return load_prior(cls, path, FILE_FORMAT, "an SMPLCritic", map_location, trainable)
+
+
+SMPLDiscriminator = SMPLCritic  # v0.1 name, kept for users' code
+lsgan_discriminator_loss = lsgan_critic_loss  # v0.1 name, kept for users' code

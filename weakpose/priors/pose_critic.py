@@ -25,8 +25,10 @@ from weakpose.priors.kcs import H36M17_BONES, kcs_matrix
 from weakpose.priors.prior_file import load_prior, save_prior, score_without_grad
 from weakpose.priors.wgan import generator_loss
 
-__all__ = ["PoseDiscriminator", "FILE_FORMAT"]
+__all__ = ["PoseCritic", "PoseDiscriminator", "FILE_FORMAT"]
 
+#: The tag every file of this critic stores (v0.1 named the class PoseDiscriminator). Unchanged so that files
+#: written before and after the rename, the shipped ``pose_discriminator.pt`` included, read alike.
 FILE_FORMAT = "weakpose.PoseDiscriminator/1"
 
 
@@ -42,7 +44,7 @@ class _Residual(nn.Module):
         return self.act(x + self.body(x))
 
 
-class PoseDiscriminator(nn.Module):
+class PoseCritic(nn.Module):
     """Two-path (pose + KCS) Wasserstein critic of 3D poses; ``forward`` returns (B,) values, higher = more real.
 
     num_joints / bones: the skeleton; ``bones=None`` means :data:`weakpose.priors.kcs.H36M17_BONES` (16 tree bones
@@ -58,7 +60,7 @@ class PoseDiscriminator(nn.Module):
         super().__init__()
         if bones is None:
             if num_joints != 17:
-                raise ValueError(f"PoseDiscriminator: give the (child, parent) bones of a {num_joints}-joint "
+                raise ValueError(f"PoseCritic: give the (child, parent) bones of a {num_joints}-joint "
                                  "skeleton; the default bones are those of H36M-17")
             bones = H36M17_BONES
         self.num_joints = int(num_joints)
@@ -95,17 +97,17 @@ class PoseDiscriminator(nn.Module):
         """Raise ValueError unless ``poses`` is a finite (B, J, 3) (or (..., J, 3)) batch in metres."""
         shape = tuple(poses.shape)
         if poses.ndim < 3 or shape[-2:] != (self.num_joints, 3):
-            raise ValueError(f"PoseDiscriminator expects poses of shape (B, {self.num_joints}, 3) in metres "
+            raise ValueError(f"PoseCritic expects poses of shape (B, {self.num_joints}, 3) in metres "
                              f"(H36M-17 order for the default skeleton), got {shape}")
         if shape[0] == 0:
-            raise ValueError(f"PoseDiscriminator: empty batch {shape}")
+            raise ValueError(f"PoseCritic: empty batch {shape}")
         if not bool(torch.isfinite(poses).all()):
             bad = int((~torch.isfinite(poses)).sum())
-            raise ValueError(f"PoseDiscriminator: {bad} NaN/inf values in poses of shape {shape}")
+            raise ValueError(f"PoseCritic: {bad} NaN/inf values in poses of shape {shape}")
         lengths = kcs_matrix(poses.detach(), self.bones).diagonal(dim1=-2, dim2=-1).clamp_min(0).sqrt()
         typical = float(lengths.median(dim=-1).values.max())
         if typical > self.max_bone_m:
-            raise ValueError(f"PoseDiscriminator: poses of shape {shape} have a typical bone of {typical:.3g}; "
+            raise ValueError(f"PoseCritic: poses of shape {shape} have a typical bone of {typical:.3g}; "
                              f"that is over {self.max_bone_m} m — are they in millimetres? Pass metres.")
 
     # -- network -----------------------------------------------------------------------------------------------
@@ -133,7 +135,7 @@ class PoseDiscriminator(nn.Module):
         Gradients flow to ``poses``; lower means more realistic. Equal to :func:`weakpose.priors.generator_loss`.
         """
         if not isinstance(poses, torch.Tensor):
-            raise TypeError("PoseDiscriminator.loss needs a torch tensor (to back-propagate), "
+            raise TypeError("PoseCritic.loss needs a torch tensor (to back-propagate), "
                             f"got {type(poses).__name__}")
         return generator_loss(lambda x: self(x).reshape(-1), poses.reshape(-1, *poses.shape[-2:]))
 
@@ -143,14 +145,17 @@ class PoseDiscriminator(nn.Module):
         return save_prior(self, path, FILE_FORMAT)
 
     @classmethod
-    def pretrained(cls, map_location="cpu", trainable: bool = False) -> "PoseDiscriminator":
-        """The PoseDiscriminator shipped with weakpose, trained on free CMU motion capture (no download; model card in
+    def pretrained(cls, map_location="cpu", trainable: bool = False) -> "PoseCritic":
+        """The PoseCritic shipped with weakpose, trained on free CMU motion capture (no download; model card in
         README and in ``.meta``; rebuilt by ``tools/train_pretrained.py``)."""
         from weakpose.pretrained import pretrained_path
 
         return cls.load(pretrained_path("pose_discriminator"), map_location=map_location, trainable=trainable)
 
     @classmethod
-    def load(cls, path, map_location="cpu", trainable: bool = False) -> "PoseDiscriminator":
+    def load(cls, path, map_location="cpu", trainable: bool = False) -> "PoseCritic":
         """Read a file written by :meth:`save`; frozen (eval, no parameter gradients) unless ``trainable``."""
-        return load_prior(cls, path, FILE_FORMAT, "a PoseDiscriminator", map_location, trainable)
+        return load_prior(cls, path, FILE_FORMAT, "a PoseCritic", map_location, trainable)
+
+
+PoseDiscriminator = PoseCritic  # v0.1 name, kept for users' code
