@@ -45,7 +45,7 @@ from weakpose.data.datasets.multiview import MultiViewImageDataset
 from weakpose.data.synthetic.images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
 from weakpose.evaluation import report
 from weakpose.geometry.rotations import matrix_to_rot6d
-from weakpose.io_utils import atomic_write_path, atomic_write_text
+from weakpose.io_utils import atomic_write_text
 from weakpose.metrics import Protocol, mpjpe, n_mpjpe, p_mpjpe
 from weakpose.models.smpl_regressor import SMPLRegressor, chordal_mean_rotation
 from weakpose.tasks.smpl_from_enc import SMPLFromEncTask
@@ -263,12 +263,9 @@ def main(argv=None) -> int:
     images = cfg.run.images(out)
     trainer.restore_best(result)
     regressor.cpu().eval()
-    payload = {"format": "weakpose.SMPLRegressor/1", "config": regressor.config,
-               "meta": {"encoder": cfg.model.encoder_path, "data": cfg.data.root, "steps": int(result.step),
-                        "labelled_subjects": list(d.labelled_subjects), "prior": prior is not None},
-               "state_dict": {k: v.detach().cpu() for k, v in regressor.state_dict().items()}}
-    with atomic_write_path(out / "regressor.pt") as tmp:
-        torch.save(payload, tmp)
+    regressor.save(out / "regressor.pt", meta={
+        "encoder": cfg.model.encoder_path, "data": cfg.data.root, "steps": int(result.step),
+        "labelled_subjects": list(d.labelled_subjects), "prior": prior is not None})
     task.to(trainer.device)
 
     test_source = MultiViewImageDataset(root, subjects=d.test_subjects, stride=d.test_stride)

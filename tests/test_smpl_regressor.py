@@ -376,9 +376,10 @@ def test_sample_script_end_to_end(crops, tmp_path):
     for name in ("regressor.pt", "eval.csv", "summary.json", "metrics.csv"):
         assert (out / name).is_file(), name
     assert (tmp_path / "images" / "smpl_from_enc_overlays.png").stat().st_size > 1000
-    saved = torch.load(out / "regressor.pt", weights_only=True)
+    saved = torch.load(out / "regressor.pt", weights_only=True)  # a plain weight file
     reg = SMPLRegressor(**saved["config"])
     reg.load_state_dict(saved["state_dict"])
+    torch.testing.assert_close(SMPLRegressor.load(out / "regressor.pt").state_dict(), reg.state_dict())
     summary = json.loads((out / "summary.json").read_text())
     for key in ("trained", "mean_parameters"):
         row = summary[key]["S9"]

@@ -1,15 +1,17 @@
 """Saved lifters: one self-describing file per trained 2D->3D lifter, so `weakpose evaluate` and `weakpose lift`
 can rebuild any of them without the script that trained it.
 
-A lifter file is a ``torch.save``'d dict of plain types and tensors (loadable with ``weights_only=True``)::
+A lifter file is a weight file (:mod:`weakpose.weight_files`: a ``torch.save``'d dict of plain types and tensors,
+loadable with ``weights_only=True``)::
 
-    {"format": "weakpose-lifter", "version": 1, "kind": "mlp" | "temporal" | ..., "kwargs": {...constructor...},
+    {"format": "weakpose-lifter", "version": 1, "kind": "mlp" | "temporal" | ..., "config": {...constructor...},
      "state_dict": {...}, "output_frame": "camera" | "canonical", "joints": "h36m17",
      "input": "normalised screen coordinates (VideoPose3D): u/w*2-1, v/w*2-h/w", "meta": {...},
-     "trajectory": None | {"kind": "trajectory", "kwargs": {...}, "state_dict": {...},
+     "trajectory": None | {"kind": "trajectory", "config": {...}, "state_dict": {...},
                            "output": "camera-frame root, metres (TrajectoryModel.to_root)"}}
 
-``trajectory`` is the decoupled root model (Pavllo et al. 2019) where one was trained: with it the lifter's
+(v0.1 files call ``config`` ``kwargs``; both load.) ``trajectory`` is the decoupled root model (Pavllo et al.
+2019) where one was trained: with it the lifter's
 root-relative output plus the predicted root is the pose in the camera frame (:func:`load_trajectory`).
 
 ``kind`` names a constructor in :data:`LIFTER_KINDS` ("module:Class"); models whose class has
@@ -24,7 +26,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import torch
 from torch import nn
 
-from weakpose.io_utils import atomic_write_path
+from weakpose.weight_files import cpu_state, load_state, read_weights, write_weights
 
 FORMAT = "weakpose-lifter"
 VERSION = 1
@@ -51,72 +53,55 @@ def _constructor(kind: str):
 def save_lifter(path, model: nn.Module, kind: str, kwargs: Mapping[str, Any], output_frame: str = "camera",
                 meta: Optional[Mapping[str, Any]] = None, trajectory: Optional[nn.Module] = None,
                 trajectory_kwargs: Optional[Mapping[str, Any]] = None) -> Path:
-    """Write ``model`` (built as ``LIFTER_KINDS[kind](**kwargs)``) atomically to ``path``, with the decoupled root
-    model ``trajectory`` (a :class:`~weakpose.models.temporal.TrajectoryModel` built from ``trajectory_kwargs``,
-    default ``kwargs``) when one was trained."""
+    """Write ``model`` (built as ``LIFTER_KINDS[kind](**kwargs)``) atomically to ``path``
+    (:func:`weakpose.weight_files.write_weights`), with the decoupled root model ``trajectory`` (a
+    :class:`~weakpose.models.temporal.TrajectoryModel` built from ``trajectory_kwargs``, default ``kwargs``) when one
+    was trained."""
     if output_frame not in ("camera", "canonical"):
         raise ValueError(f"output_frame must be 'camera' or 'canonical'; got {output_frame!r}")
     if trajectory is not None and output_frame != "camera":
         raise ValueError("a trajectory (camera-frame root) only goes with a camera-frame lifter")
     _constructor(kind)  # fail early on an unknown kind
-    payload = {"format": FORMAT, "version": VERSION, "kind": kind, "kwargs": dict(kwargs),
-               "state_dict": _cpu_state(model), "output_frame": output_frame, "joints": "h36m17",
-               "input": "normalised screen coordinates (VideoPose3D): u/w*2-1, v/w*2-h/w",
-               "meta": dict(meta or {}), "trajectory": None}
+    root = None
     if trajectory is not None:
-        payload["trajectory"] = {"kind": "trajectory", "kwargs": dict(trajectory_kwargs or kwargs),
-                                 "state_dict": _cpu_state(trajectory),
-                                 "output": "camera-frame root, metres (TrajectoryModel.to_root)"}
-    path = Path(path)
-    with atomic_write_path(path) as tmp:
-        torch.save(payload, tmp)
-    return path
+        root = {"kind": "trajectory", "config": dict(trajectory_kwargs or kwargs), "state_dict": cpu_state(trajectory),
+                "output": "camera-frame root, metres (TrajectoryModel.to_root)"}
+    return write_weights(path, FORMAT, model, kwargs, meta, version=VERSION, kind=kind, output_frame=output_frame,
+                         joints="h36m17", input="normalised screen coordinates (VideoPose3D): u/w*2-1, v/w*2-h/w",
+                         trajectory=root)
 
 
 def load_lifter(path, map_location="cpu") -> Tuple[nn.Module, Dict[str, Any]]:
     """Rebuild a saved lifter in eval mode; returns ``(model, info)`` where ``info`` is the file minus weights
     (``info["has_trajectory"]``: whether :func:`load_trajectory` finds a root model in it)."""
     payload = _read_payload(path, map_location)
-    model = _build(payload, path, "the lifter")
+    model = _build(payload, path, "lifter")
     info = {k: v for k, v in payload.items() if k not in ("state_dict", "trajectory")}
     info["has_trajectory"] = payload.get("trajectory") is not None
     return model, info
 
 
-def _cpu_state(model: nn.Module) -> Dict[str, torch.Tensor]:
-    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
-
-
 def _read_payload(path, map_location) -> Dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such lifter file")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises several types for corrupt files
-        raise ValueError(f"{path}: not a readable torch file ({type(e).__name__}: {e})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a weakpose lifter file (format {payload.get('format')!r} if a dict); "
-                         f"training checkpoints (last.pt) hold whole tasks — use the run's lifter.pt")
+    payload = read_weights(path, FORMAT, "a weakpose lifter", map_location, required=("kind", "state_dict"))
+    if "config" not in payload and "kwargs" in payload:  # files written by v0.1 name the arguments "kwargs"
+        payload["config"] = payload.pop("kwargs")
+    if "config" not in payload:
+        raise ValueError(f"{path}: weakpose lifter file without 'config'")
     return payload
 
 
 def _build(entry: Mapping[str, Any], path, what: str) -> nn.Module:
-    for key in ("kind", "kwargs", "state_dict"):
-        if key not in entry:
-            raise KeyError(f"{path}: {what} is missing key {key!r}")
-    model = _constructor(entry["kind"])(**entry["kwargs"])
-    try:
-        model.load_state_dict(entry["state_dict"])
-    except RuntimeError as e:
-        raise ValueError(f"{path}: {what} weights do not fit {entry['kind']} with {entry['kwargs']}: {e}") from None
-    return model.eval()
+    config = entry.get("config", entry.get("kwargs"))
+    if "kind" not in entry or config is None or "state_dict" not in entry:
+        raise ValueError(f"{path}: {what} entry needs 'kind', 'config' and 'state_dict'")
+    model = _constructor(entry["kind"])(**config)
+    return load_state(model, entry["state_dict"], path, f"{what} ({entry['kind']})", config).eval()
 
 
 def load_trajectory(path, map_location="cpu") -> Optional[nn.Module]:
     """The decoupled root model saved with a lifter (eval mode), or ``None`` when the lifter has none."""
     entry = _read_payload(path, map_location).get("trajectory")
-    return None if entry is None else _build(entry, path, "the trajectory entry")
+    return None if entry is None else _build(entry, path, "trajectory")
 
 
 def receptive_field(model: nn.Module) -> int:

@@ -128,30 +128,19 @@ class EncoderDecoder(nn.Module):
         return load_torchvision_weights(self.backbone, path, strict=False)
 
     def save(self, path: Union[str, os.PathLike], meta: Optional[dict] = None) -> Path:
-        from weakpose.io_utils import atomic_write_path
+        """Write a weight file (:mod:`weakpose.weight_files`): config, ``meta`` and weights, atomically."""
+        from weakpose.weight_files import write_weights
 
-        path = Path(path)
-        state = {"format": FILE_FORMAT, "config": asdict(self.config), "meta": dict(meta or {}),
-                 "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()}}
-        with atomic_write_path(path) as tmp:
-            torch.save(state, tmp)
-        return path
+        return write_weights(path, FILE_FORMAT, self, asdict(self.config), meta)
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike], map_location="cpu") -> "EncoderDecoder":
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no encoder-decoder file "
-                                    f"(train one with `python sample/train_enc_dec.py`)")
-        try:
-            state = torch.load(path, map_location=map_location, weights_only=True)
-        except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
-            raise ValueError(f"{path}: not a readable encoder-decoder file ({e})") from None
-        if not isinstance(state, dict) or state.get("format") != FILE_FORMAT:
-            raise ValueError(f"{path}: not a {FILE_FORMAT} file "
-                             f"(format {state.get('format') if isinstance(state, dict) else type(state).__name__})")
+        from weakpose.weight_files import load_state, read_weights
+
+        state = read_weights(path, FILE_FORMAT, "an encoder-decoder", map_location,
+                             hint="train one with `python sample/train_enc_dec.py`")
         model = cls(EncoderDecoderConfig(**state["config"]))
-        model.load_state_dict(state["state_dict"])
+        load_state(model, state["state_dict"], path, "encoder-decoder", state["config"])
         model.meta = state.get("meta", {})
         return model.eval()
 

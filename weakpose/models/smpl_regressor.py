@@ -185,3 +185,24 @@ class SMPLRegressor(nn.Module):
         betas = state[:, j6:j6 + self.num_betas]
         root = state[:, j6 + self.num_betas:]
         return SMPLRegression(rot6d=rot6d, rotmat=rot6d_to_matrix(rot6d), betas=betas, root_offset=root)
+
+
+    FILE_FORMAT = "weakpose.SMPLRegressor/1"
+
+    def save(self, path, meta=None):
+        """Write a weight file (:mod:`weakpose.weight_files`): ``config``, ``meta`` and weights, atomically."""
+        from weakpose.weight_files import write_weights
+
+        return write_weights(path, self.FILE_FORMAT, self, self.config, meta)
+
+    @classmethod
+    def load(cls, path, map_location="cpu") -> "SMPLRegressor":
+        """Rebuild a saved regressor in eval mode (``meta`` on the module)."""
+        from weakpose.weight_files import load_state, read_weights
+
+        state = read_weights(path, cls.FILE_FORMAT, "an SMPL regressor", map_location,
+                             hint="train one with `python sample/train_SMPL_from_enc.py`")
+        model = cls(**state["config"])
+        load_state(model, state["state_dict"], path, "SMPL regressor", state["config"])
+        model.meta = dict(state.get("meta", {}))
+        return model.eval()

@@ -9,20 +9,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from weakpose.io_utils import atomic_write_path
+from weakpose.weight_files import load_state, read_weights, write_weights
 
 M = TypeVar("M", bound=nn.Module)
 __all__ = ["save_prior", "load_prior", "score_without_grad"]
 
 
 def save_prior(module: nn.Module, path, file_format: str) -> Path:
-    """Write ``module.config``, ``module.meta`` and its weights to ``path`` atomically."""
-    path = Path(path)
-    payload = {"format": file_format, "config": module.config, "meta": dict(module.meta),
-               "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()}}
-    with atomic_write_path(path) as tmp:
-        torch.save(payload, tmp)
-    return path
+    """Write ``module.config``, ``module.meta`` and its weights to ``path`` atomically (a weight file)."""
+    return write_weights(path, file_format, module, module.config, module.meta)
 
 
 def load_prior(cls: Type[M], path, file_format: str, what: str, map_location="cpu", trainable: bool = False) -> M:
@@ -30,17 +25,8 @@ def load_prior(cls: Type[M], path, file_format: str, what: str, map_location="cp
     messages ("a PoseCritic"). Float64 files stay float64, float32 and half-precision (storage only) files
     load as float32; by default the prior comes back frozen (eval
     mode, no parameter gradients) so that adding its loss to an objective trains only the caller's model."""
-    path = Path(path)
     name = what.split(" ", 1)[-1]
-    if not path.is_file():
-        raise FileNotFoundError(f"{name} file not found: {path}")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - truncated, foreign or pickled-object files all end here
-        raise ValueError(f"{path}: not a readable {name} file ({type(exc).__name__}: {exc})") from None
-    if not isinstance(payload, Mapping) or payload.get("format") != file_format:
-        found = payload.get("format") if isinstance(payload, Mapping) else type(payload).__name__
-        raise ValueError(f"{path}: not {what} file (format {found!r}, expected {file_format!r})")
+    payload = read_weights(path, file_format, what, map_location)
     for key in ("config", "state_dict"):
         if not isinstance(payload.get(key), Mapping):
             raise ValueError(f"{path}: {name} file without {key!r}")
@@ -49,11 +35,7 @@ def load_prior(cls: Type[M], path, file_format: str, what: str, map_location="cp
     floats = [v.dtype for v in state.values() if v.is_floating_point()]
     if floats and floats[0] == torch.float64:
         model.to(torch.float64)  # a float64 critic stays float64; half-precision storage loads into float32
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ValueError(f"{path}: weights do not fit the saved {name} config {dict(payload['config'])}: {exc}") \
-            from None
+    load_state(model, state, path, name, dict(payload["config"]))
     model.meta = dict(payload.get("meta", {}))
     model.to(map_location if isinstance(map_location, (str, torch.device)) else "cpu")
     if not trainable:
