@@ -7,7 +7,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "weakpose"
 
 # Lowest first. A room may import rooms of its floor or lower floors (see ../shared/docs/design.md).
 FLOORS = [
-    {"skeleton", "io_utils", "safe_npz", "weight_files", "lifters", "pretrained"},  # pretrained: the registry
+    {"arrays", "skeleton", "io_utils", "safe_npz", "weight_files", "lifters", "pretrained"},  # pretrained: registry
     {"geometry"},
     {"metrics", "render", "body"},
     {"models", "priors", "data"},

@@ -35,6 +35,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from weakpose.arrays import is_torch
 from weakpose.geometry.procrustes import procrustes_align
 from weakpose.io_utils import atomic_write_path
 
@@ -76,8 +77,6 @@ ALIGNMENTS = ("none", "root", "scale", "procrustes")
 # Input handling: one torch code path for both array types.
 
 
-def _is_torch(x) -> bool:
-    return isinstance(x, torch.Tensor)
 
 
 def _shape_str(shape) -> str:
@@ -90,10 +89,10 @@ def _prepare(fn: str, pred, target, *, root: Optional[int] = None, min_frames: i
     NumPy inputs become float64 tensors (no copy where possible); torch inputs keep their floating dtype, device and
     autograd graph. Raises ValueError naming the offending shapes, root index or non-finite values.
     """
-    as_torch = _is_torch(pred) or _is_torch(target)
-    if not _is_torch(pred):
+    as_torch = is_torch(pred) or is_torch(target)
+    if not is_torch(pred):
         pred = np.asarray(pred)
-    if not _is_torch(target):
+    if not is_torch(target):
         target = np.asarray(target)
     if tuple(pred.shape) != tuple(target.shape):
         raise ValueError(
@@ -112,9 +111,9 @@ def _prepare(fn: str, pred, target, *, root: Optional[int] = None, min_frames: i
         raise ValueError(f"{fn}: root joint index {root} is out of range for {num_joints} joints")
 
     if as_torch:
-        ref = pred if _is_torch(pred) else target
+        ref = pred if is_torch(pred) else target
         dtype = ref.dtype if ref.is_floating_point() else torch.get_default_dtype()
-        if _is_torch(pred) and _is_torch(target):
+        if is_torch(pred) and is_torch(target):
             if pred.device != target.device:
                 raise ValueError(f"{fn}: pred is on {pred.device} but target is on {target.device}")
             dtype = torch.promote_types(pred.dtype, target.dtype)
@@ -405,7 +404,7 @@ METRICS: Dict[str, _MetricInfo] = {
 
 def _absolute_errors(name: str, pred, target, pred_root, target_root) -> np.ndarray:
     """Per-frame MRPE or absolute MPJPE (metres) from root-relative poses and their camera-frame roots."""
-    as_np = lambda a: a.detach().cpu().double().numpy() if _is_torch(a) else np.asarray(a, np.float64)  # noqa: E731
+    as_np = lambda a: a.detach().cpu().double().numpy() if is_torch(a) else np.asarray(a, np.float64)  # noqa: E731
     pred, target, pr, tr = (as_np(a) for a in (pred, target, pred_root, target_root))
     pred, target = pred - pred[..., :1, :], target - target[..., :1, :]  # the roots carry the absolute position
     if pr.shape != pred.shape[:-2] + (3,) or tr.shape != pr.shape:
@@ -575,8 +574,8 @@ class EvaluationTable:
         if absolute and (pred_root is None or target_root is None):
             raise ValueError(f"EvaluationTable.add({subject!r}, {action!r}): metrics {absolute} need pred_root and "
                              f"target_root")
-        pred = pred if _is_torch(pred) else np.asarray(pred)
-        target = target if _is_torch(target) else np.asarray(target)
+        pred = pred if is_torch(pred) else np.asarray(pred)
+        target = target if is_torch(target) else np.asarray(target)
         if tuple(pred.shape) != tuple(target.shape) or len(pred.shape) < 3:
             raise ValueError(
                 f"EvaluationTable.add({subject!r}, {action!r}): pred {_shape_str(pred.shape)} and target "
@@ -587,7 +586,7 @@ class EvaluationTable:
             for name in self.metrics:
                 value = (_absolute_errors(name, pred, target, pred_root, target_root) if name in absolute
                          else self._per_frame(name, pred, target))
-                if _is_torch(value):
+                if is_torch(value):
                     value = value.detach().cpu().double().numpy()
                 errors[name] = np.asarray(value, dtype=np.float64).reshape(-1)
         frames = int(np.prod(pred.shape[:-2]))
@@ -611,7 +610,7 @@ class EvaluationTable:
         arrays = {}
         for name in self.metrics:
             value = errors[name]
-            if _is_torch(value):
+            if is_torch(value):
                 value = value.detach().cpu().double().numpy()
             value = np.asarray(value, dtype=np.float64).reshape(-1)
             if value.size == 0 or not np.isfinite(value).all():

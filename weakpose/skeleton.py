@@ -18,11 +18,9 @@ from dataclasses import dataclass, field
 from typing import Tuple
 
 import numpy as np
+import torch
 
-try:  # torch is a core dependency, but the skeleton constants are useful without it
-    import torch
-except ImportError:  # pragma: no cover
-    torch = None
+from weakpose.arrays import is_torch
 
 
 @dataclass(frozen=True)
@@ -176,8 +174,6 @@ def get_order(name: str) -> JointOrder:
 # ---------------------------------------------------------------------------------------------------------
 # array helpers that work on numpy arrays and torch tensors alike
 
-def _is_torch(x) -> bool:
-    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def _check_joints(x, expected: int, layout: str, what: str = "joints"):
@@ -186,19 +182,19 @@ def _check_joints(x, expected: int, layout: str, what: str = "joints"):
 
 
 def _take(x, index):
-    if _is_torch(x):
+    if is_torch(x):
         return x[..., torch.as_tensor(index, device=x.device), :]
     return x[..., index, :]
 
 
 def _stack(items, like):
-    return torch.stack(items, dim=-2) if _is_torch(like) else np.stack(items, axis=-2)
+    return torch.stack(items, dim=-2) if is_torch(like) else np.stack(items, axis=-2)
 
 
 def _minimum(*cs):
     out = cs[0]
     for c in cs[1:]:
-        out = torch.minimum(out, c) if _is_torch(out) else np.minimum(out, c)
+        out = torch.minimum(out, c) if is_torch(out) else np.minimum(out, c)
     return out
 
 
@@ -208,7 +204,7 @@ def _conf_or_ones(x, conf):
             raise ValueError(f"confidences must have shape {tuple(x.shape[:-1])} to match the keypoints; "
                              f"got {tuple(conf.shape)}")
         return conf
-    if _is_torch(x):
+    if is_torch(x):
         return torch.ones(x.shape[:-1], dtype=x.dtype, device=x.device)
     return np.ones(x.shape[:-1], dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32)
 
@@ -239,7 +235,7 @@ def mpii16_to_h36m17(x, conf=None):
         else:
             joints.append(x[..., thorax, :] + _NECK_NOSE_FRACTION * (x[..., head, :] - x[..., thorax, :]))
             confs.append(_minimum(conf[..., thorax], conf[..., head]))
-    c = torch.stack(confs, -1) if _is_torch(x) else np.stack(confs, -1)
+    c = torch.stack(confs, -1) if is_torch(x) else np.stack(confs, -1)
     return _stack(joints, x), c
 
 
@@ -247,7 +243,7 @@ def _nan_to_other(a, ca, b, cb):
     """Midpoint of two points, or the one that is finite where the other is NaN (confidence: min, or the finite
     one's). Used for the ears only: an ear goes undetected when the head is in profile, and then the two ears
     project almost onto each other, so the visible ear is a good stand-in for their midpoint."""
-    if _is_torch(a):
+    if is_torch(a):
         ok_a, ok_b = torch.isfinite(a).all(-1), torch.isfinite(b).all(-1)
         where, minimum = torch.where, torch.minimum
     else:
@@ -296,7 +292,7 @@ def _coco_style_to_h36m17(x, conf, roles: dict, head_top: int = -1):
     ]
     joints = _stack([p for p, _ in pairs], x)
     confs = [q for _, q in pairs]
-    return joints, (torch.stack(confs, -1) if _is_torch(x) else np.stack(confs, -1))
+    return joints, (torch.stack(confs, -1) if is_torch(x) else np.stack(confs, -1))
 
 
 def coco17_to_h36m17(x, conf=None):
@@ -349,7 +345,7 @@ def to_h36m17(x, layout: str, conf=None):
     if order is H36M32:
         x17 = h36m32_to_17(x)
         c = _conf_or_ones(x, conf)
-        return x17, (c[..., torch.as_tensor(H36M32_TO_17)] if _is_torch(c) else c[..., H36M32_TO_17])
+        return x17, (c[..., torch.as_tensor(H36M32_TO_17)] if is_torch(c) else c[..., H36M32_TO_17])
     if order is MPII16:
         return mpii16_to_h36m17(x, conf)
     if order is COCO17:
@@ -369,7 +365,7 @@ def flip_joints(x, order: JointOrder = H36M17, axis: int = 0):
     """
     _check_joints(x, order.num_joints, order.name)
     out = _take(x, order.flip_permutation)
-    out = out.clone() if _is_torch(out) else out.copy()
+    out = out.clone() if is_torch(out) else out.copy()
     out[..., axis] = -out[..., axis]
     return out
 
@@ -380,7 +376,7 @@ def bone_lengths(x, order: JointOrder = H36M17):
     child = [c for c, _ in order.bones]
     parent = [p for _, p in order.bones]
     d = _take(x, child) - _take(x, parent)
-    return d.norm(dim=-1) if _is_torch(d) else np.linalg.norm(d, axis=-1)
+    return d.norm(dim=-1) if is_torch(d) else np.linalg.norm(d, axis=-1)
 
 
 __all__ = [

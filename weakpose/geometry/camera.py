@@ -38,7 +38,7 @@ from typing import Any, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from .rotations import _from_torch, _to_torch
+from weakpose.arrays import from_torch, to_torch
 
 __all__ = [
     "Camera",
@@ -65,20 +65,20 @@ def normalize_screen_coordinates(uv, w, h):
 
     Pavllo et al. 2019. ``w``, ``h`` are numbers or arrays broadcastable to ``uv[..., 0]``. numpy or torch.
     """
-    x, was_np = _to_torch(uv, "uv")
+    x, was_np = to_torch(uv, "uv")
     _check_points(x, 2, "normalize_screen_coordinates(uv)")
     w, h = _as_like(w, x), _as_like(h, x)
     out = torch.stack([x[..., 0] / w * 2 - 1, x[..., 1] / w * 2 - h / w], dim=-1)
-    return _from_torch(out, was_np)
+    return from_torch(out, was_np)
 
 
 def unnormalize_screen_coordinates(uv_n, w, h):
     """Inverse of :func:`normalize_screen_coordinates`: ``u = (u' + 1)·w/2``, ``v = (v' + h/w)·w/2``."""
-    x, was_np = _to_torch(uv_n, "uv_n")
+    x, was_np = to_torch(uv_n, "uv_n")
     _check_points(x, 2, "unnormalize_screen_coordinates(uv_n)")
     w, h = _as_like(w, x), _as_like(h, x)
     out = torch.stack([(x[..., 0] + 1) * w / 2, (x[..., 1] + h / w) * w / 2], dim=-1)
-    return _from_torch(out, was_np)
+    return from_torch(out, was_np)
 
 
 def _as_like(v, like: torch.Tensor) -> torch.Tensor:
@@ -144,10 +144,10 @@ class Camera:
                  device: Optional[Union[str, torch.device]] = None):
         if distortion_model not in DISTORTION_MODELS:
             raise ValueError(f"Camera: distortion_model must be one of {DISTORTION_MODELS}, got {distortion_model!r}")
-        R, _ = _to_torch(R, "R")
-        t, _ = _to_torch(t, "t")
-        K, _ = _to_torch(K, "K")
-        dist = torch.zeros(5, dtype=R.dtype) if dist is None else _to_torch(dist, "dist")[0]
+        R, _ = to_torch(R, "R")
+        t, _ = to_torch(t, "t")
+        K, _ = to_torch(K, "K")
+        dist = torch.zeros(5, dtype=R.dtype) if dist is None else to_torch(dist, "dist")[0]
         if R.dim() < 2 or R.shape[-2:] != (3, 3):
             raise ValueError(f"Camera: R must have shape (..., 3, 3), got {tuple(R.shape)}")
         if t.dim() < 1 or t.shape[-1] != 3:
@@ -161,7 +161,7 @@ class Camera:
             )
         size = None
         if image_size is not None:
-            size, _ = _to_torch(image_size, "image_size")
+            size, _ = to_torch(image_size, "image_size")
             if size.dim() < 1 or size.shape[-1] != 2:
                 raise ValueError(f"Camera: image_size must be (w, h) or shape (..., 2), got {tuple(size.shape)}")
         dtype = R.dtype  # image_size (often a tuple of ints) does not take part in choosing the dtype
@@ -275,7 +275,7 @@ class Camera:
 
     # -- helpers ----------------------------------------------------------------------------------------------
     def _points(self, x, dim: int, what: str) -> Tuple[torch.Tensor, bool]:
-        p, was_np = _to_torch(x, what)
+        p, was_np = to_torch(x, what)
         if p.dim() < 2 or p.shape[-1] != dim:
             raise ValueError(f"Camera.{what}: expected points of shape (..., J, {dim}), got {tuple(p.shape)}")
         return p, was_np
@@ -295,19 +295,19 @@ class Camera:
         """``(..., J, 3)`` world metres -> camera-frame metres, ``R X + t``."""
         p, was_np = self._points(X, 3, "world_to_camera")
         out = p @ self._param("R", p).mT + self._param("t", p)[..., None, :]
-        return _from_torch(out, was_np)
+        return from_torch(out, was_np)
 
     def camera_to_world(self, Xc):
         """``(..., J, 3)`` camera-frame metres -> world metres, ``Rᵀ (Xc - t)``."""
         p, was_np = self._points(Xc, 3, "camera_to_world")
         out = (p - self._param("t", p)[..., None, :]) @ self._param("R", p)
-        return _from_torch(out, was_np)
+        return from_torch(out, was_np)
 
     # -- distortion -------------------------------------------------------------------------------------------
     def distort(self, xy):
         """``(..., J, 2)`` undistorted normalised coordinates (X/Z, Y/Z) -> distorted normalised coordinates."""
         p, was_np = self._points(xy, 2, "distort")
-        return _from_torch(_distort(p, self._param("dist", p), self.distortion_model), was_np)
+        return from_torch(_distort(p, self._param("dist", p), self.distortion_model), was_np)
 
     def undistort(self, xy_distorted, iterations: int = 20):
         """Inverse of :meth:`distort` by fixed-point iteration (as OpenCV's ``undistortPoints``).
@@ -326,7 +326,7 @@ class Camera:
             radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
             tangential = _distort(x, zero_k, self.distortion_model) - x
             x = (p - tangential) / radial
-        return _from_torch(x, was_np)
+        return from_torch(x, was_np)
 
     # -- projection -------------------------------------------------------------------------------------------
     def project_camera(self, Xc):
@@ -339,12 +339,12 @@ class Camera:
         xy = _distort(xy, self._param("dist", p), self.distortion_model)
         K = self._param("K", p)
         uv = xy @ K[..., :2, :2].mT + K[..., None, :2, 2]
-        return _from_torch(uv, was_np)
+        return from_torch(uv, was_np)
 
     def project(self, X_world):
         """``(..., J, 3)`` world metres -> ``(..., J, 2)`` pixels."""
         p, was_np = self._points(X_world, 3, "project")
-        return _from_torch(self.project_camera(self.world_to_camera(p)), was_np)
+        return from_torch(self.project_camera(self.world_to_camera(p)), was_np)
 
     def pixels_to_normalized(self, uv, undistort: bool = True):
         """``(..., J, 2)`` pixels -> normalised camera coordinates (X/Z, Y/Z); undistorted unless told not to."""
@@ -357,12 +357,12 @@ class Camera:
         xy = torch.stack([x, y], dim=-1)
         if undistort:
             xy = self.undistort(xy)
-        return _from_torch(xy, was_np)
+        return from_torch(xy, was_np)
 
     def backproject(self, uv, depth):
         """Pixels ``(..., J, 2)`` and camera-frame depths z ``(..., J)`` -> camera-frame points ``(..., J, 3)``."""
         p, was_np = self._points(uv, 2, "backproject")
-        z, _ = _to_torch(depth, "depth")
+        z, _ = to_torch(depth, "depth")
         z = z.to(dtype=p.dtype, device=p.device)
         if z.shape != p.shape[:-1]:
             try:
@@ -371,20 +371,20 @@ class Camera:
                 raise ValueError(f"Camera.backproject: depth shape {tuple(z.shape)} does not match uv "
                                  f"{tuple(p.shape)} (expected (..., J))") from None
         xy = self.pixels_to_normalized(p)
-        return _from_torch(torch.cat([xy * z[..., None], z[..., None]], dim=-1), was_np)
+        return from_torch(torch.cat([xy * z[..., None], z[..., None]], dim=-1), was_np)
 
     # -- screen normalisation ---------------------------------------------------------------------------------
     def normalize_screen(self, uv):
         """Pixels -> ``u' = u/w·2 - 1``, ``v' = v/w·2 - h/w`` with this camera's (w, h) (Pavllo et al. 2019)."""
         p, was_np = self._points(uv, 2, "normalize_screen")
         w, h = self._size(p, "normalize_screen")
-        return _from_torch(normalize_screen_coordinates(p, w, h), was_np)
+        return from_torch(normalize_screen_coordinates(p, w, h), was_np)
 
     def unnormalize_screen(self, uv_n):
         """Inverse of :meth:`normalize_screen`."""
         p, was_np = self._points(uv_n, 2, "unnormalize_screen")
         w, h = self._size(p, "unnormalize_screen")
-        return _from_torch(unnormalize_screen_coordinates(p, w, h), was_np)
+        return from_torch(unnormalize_screen_coordinates(p, w, h), was_np)
 
     # -- mirroring --------------------------------------------------------------------------------------------
     def flipped(self) -> "Camera":
@@ -412,7 +412,7 @@ class Camera:
         p, was_np = self._points(X, 3, "mirror_world")
         xc = self.world_to_camera(p)
         xc = torch.cat([-xc[..., :1], xc[..., 1:]], dim=-1)
-        return _from_torch(self.camera_to_world(xc), was_np)
+        return from_torch(self.camera_to_world(xc), was_np)
 
 
 def scale_intrinsics(K: torch.Tensor, factor: float) -> torch.Tensor:
@@ -431,22 +431,22 @@ def screen_intrinsics(K, dist, w, h):
     """Pixel intrinsics ``K`` (..., 3, 3) and ``dist`` (..., 5) = [k1, k2, k3, p1, p2] of a ``w`` x ``h`` image ->
     ``(..., 9)`` = [fx, fy, cx, cy, k1, k2, k3, p1, p2] in normalised screen units: ``f·2/w`` and the principal
     point normalised like a pixel (:func:`normalize_screen_coordinates`). What :func:`reproject` takes."""
-    K_t, was_np = _to_torch(K, "K")
-    d = _to_torch(dist, "dist")[0].to(K_t)
+    K_t, was_np = to_torch(K, "K")
+    d = to_torch(dist, "dist")[0].to(K_t)
     f = torch.stack([K_t[..., 0, 0], K_t[..., 1, 1]], -1) / w * 2.0
     c = normalize_screen_coordinates(torch.stack([K_t[..., 0, 2], K_t[..., 1, 2]], -1), w, h)
-    return _from_torch(torch.cat([f, c, d], -1), was_np)
+    return from_torch(torch.cat([f, c, d], -1), was_np)
 
 
 def flip_screen_intrinsics(intrinsics, distortion_model: str = "h36m"):
     """The screen intrinsics ``(..., 9)`` of the horizontally mirrored camera (:meth:`Camera.flipped` in normalised
     units): ``cx -> -cx`` (``w - cx`` in pixels) and the x-odd tangential coefficient negated."""
-    k, was_np = _to_torch(intrinsics, "intrinsics")
+    k, was_np = to_torch(intrinsics, "intrinsics")
     out = k.clone()
     out[..., 2] = -k[..., 2]
     i = 4 + _MIRROR_COEFF[distortion_model]
     out[..., i] = -k[..., i]
-    return _from_torch(out, was_np)
+    return from_torch(out, was_np)
 
 
 def _root_like(pose: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
@@ -481,11 +481,11 @@ def reproject(pose_rel, root, intrinsics, distortion_model: str = "h36m"):
     """
     if distortion_model not in DISTORTION_MODELS:
         raise ValueError(f"reproject: distortion_model must be one of {DISTORTION_MODELS}; got {distortion_model!r}")
-    pose, was_np = _to_torch(pose_rel, "pose_rel")
+    pose, was_np = to_torch(pose_rel, "pose_rel")
     if pose.dim() < 2 or pose.shape[-1] != 3:
         raise ValueError(f"reproject: pose_rel must have shape (..., J, 3); got {tuple(pose.shape)}")
-    r = _root_like(pose, _to_torch(root, "root")[0].to(pose))
-    k = _to_torch(intrinsics, "intrinsics")[0].to(pose)
+    r = _root_like(pose, to_torch(root, "root")[0].to(pose))
+    k = to_torch(intrinsics, "intrinsics")[0].to(pose)
     lead = pose.dim() - 2  # the pose's dimensions in front of (J, 3)
     if k.dim() < 1 or k.shape[-1] != 9 or k.dim() - 1 > lead:
         raise ValueError(f"reproject: intrinsics must have shape (..., 9) = [fx, fy, cx, cy, k1, k2, k3, p1, p2] "
@@ -495,4 +495,4 @@ def reproject(pose_rel, root, intrinsics, distortion_model: str = "h36m"):
     X = pose + r
     xy = _distort(X[..., :2] / X[..., 2:3], k[..., 4:9], distortion_model)
     uv = xy * k[..., None, 0:2] + k[..., None, 2:4]
-    return _from_torch(uv, was_np)
+    return from_torch(uv, was_np)

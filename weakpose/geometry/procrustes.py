@@ -10,14 +10,14 @@ from typing import Tuple
 
 import torch
 
-from .rotations import _from_torch, _to_torch
+from weakpose.arrays import from_torch, to_torch
 
 __all__ = ["similarity_procrustes", "procrustes_align"]
 
 
 def _inputs(pred, target):
-    p, p_np = _to_torch(pred, "pred")
-    q, q_np = _to_torch(target, "target")
+    p, p_np = to_torch(pred, "pred")
+    q, q_np = to_torch(target, "target")
     if p.dim() < 2 or p.shape[-1] != 3 or q.dim() < 2 or q.shape[-1] != 3 or p.shape[-2] != q.shape[-2]:
         raise ValueError(
             f"procrustes: pred and target must be (..., J, 3) with the same J, got {tuple(p.shape)} and "
@@ -54,7 +54,7 @@ def similarity_procrustes(pred, target) -> Tuple:
     """
     p, q, was_np = _inputs(pred, target)
     R, s, t = _fit(p, q)
-    return _from_torch(R, was_np), _from_torch(s, was_np), _from_torch(t, was_np)
+    return from_torch(R, was_np), from_torch(s, was_np), from_torch(t, was_np)
 
 
 def procrustes_align(pred, target):
@@ -62,4 +62,4 @@ def procrustes_align(pred, target):
     p, q, was_np = _inputs(pred, target)
     R, s, t = _fit(p, q)
     aligned = s[..., None, None] * (p @ R.mT) + t[..., None, :]
-    return _from_torch(aligned, was_np)
+    return from_torch(aligned, was_np)

@@ -20,10 +20,11 @@ angles about per-sample vertical directions).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional, Tuple
+from typing import Callable, Optional, Tuple
 
-import numpy as np
 import torch
+
+from weakpose.arrays import from_torch, to_torch
 
 __all__ = [
     "axis_angle_to_matrix",
@@ -50,27 +51,6 @@ _SMALL_SQ = 1e-4
 # numpy <-> torch plumbing shared by the geometry modules
 
 
-def _to_torch(x: Any, name: str = "input") -> Tuple[torch.Tensor, bool]:
-    """Return ``(tensor, was_numpy)``; integer/bool inputs become float64 (numpy) or the default float (torch)."""
-    if isinstance(x, torch.Tensor):
-        if not (x.is_floating_point() or x.is_complex()):
-            x = x.to(torch.get_default_dtype())
-        return x, False
-    try:
-        arr = np.asarray(x)
-    except Exception as exc:  # pragma: no cover - exotic inputs
-        raise TypeError(f"{name}: expected a numpy array or torch tensor, got {type(x).__name__}") from exc
-    if arr.dtype == object:
-        raise TypeError(f"{name}: expected a numeric array, got dtype=object")
-    if not np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float64)
-    return torch.from_numpy(np.ascontiguousarray(arr)), True
-
-
-def _from_torch(x: torch.Tensor, as_numpy: bool) -> Any:
-    return x.detach().cpu().numpy() if as_numpy else x
-
-
 def _check_last(x: torch.Tensor, shape: Tuple[int, ...], name: str) -> None:
     if x.dim() < len(shape) or tuple(x.shape[x.dim() - len(shape):]) != shape:
         want = "(..., " + ", ".join(str(s) for s in shape) + ")"
@@ -82,9 +62,9 @@ def _numpy_or_torch(name: str, last: Tuple[int, ...]) -> Callable:
 
     def wrap(fn: Callable) -> Callable:
         def inner(x, *args, **kwargs):
-            t, was_np = _to_torch(x, name)
+            t, was_np = to_torch(x, name)
             _check_last(t, last, f"{fn.__name__}({name})")
-            return _from_torch(fn(t, *args, **kwargs), was_np)
+            return from_torch(fn(t, *args, **kwargs), was_np)
 
         inner.__name__ = fn.__name__
         inner.__qualname__ = fn.__qualname__
@@ -264,7 +244,7 @@ def euler_to_matrix(angles, order: str = "ZYX", degrees: bool = False):
             f"euler_to_matrix: order must be a string of the uppercase letters X, Y, Z (intrinsic, e.g. 'ZYX'), "
             f"got {order!r}"
         )
-    a, was_np = _to_torch(angles, "angles")
+    a, was_np = to_torch(angles, "angles")
     if a.dim() < 1 or a.shape[-1] != len(order):
         raise ValueError(
             f"euler_to_matrix: angles must have shape (..., {len(order)}) for order {order!r}, got {tuple(a.shape)}"
@@ -274,7 +254,7 @@ def euler_to_matrix(angles, order: str = "ZYX", degrees: bool = False):
     r = _elementary(order[0], a[..., 0])
     for i in range(1, len(order)):
         r = r @ _elementary(order[i], a[..., i])
-    return _from_torch(r, was_np)
+    return from_torch(r, was_np)
 
 
 # ---------------------------------------------------------------------------------------------------------------

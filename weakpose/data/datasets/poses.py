@@ -35,15 +35,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from weakpose.arrays import to_numpy
 from weakpose.data.h36m.loaders import H36MData, Sequence
 from weakpose.data.h36m.readers import H36M_ACTIONS
 from weakpose.geometry.camera import normalize_screen_coordinates, screen_intrinsics
-
-
-def _numpy(x) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
 
 
 def normalize_screen(uv: np.ndarray, w: float, h: float) -> np.ndarray:
@@ -135,8 +130,8 @@ class PoseWindowDataset(Dataset):
         cam = seq.cameras.get(cam_id)
         view = {"sequence": seq, "camera": cam_id, "w": float(w), "h": float(h), "cam": cam}
         if cam is not None:
-            K = _numpy(cam.K).astype(np.float64).reshape(3, 3)
-            dist = _numpy(cam.dist).astype(np.float64).reshape(5)
+            K = to_numpy(cam.K).astype(np.float64).reshape(3, 3)
+            dist = to_numpy(cam.dist).astype(np.float64).reshape(5)
             view.update(K=K, dist=dist, intrinsics=np.asarray(screen_intrinsics(K, dist, w, h)))
         else:
             view.update(K=np.full((3, 3), np.nan), dist=np.full(5, np.nan), intrinsics=np.full(9, np.nan))
@@ -149,7 +144,7 @@ class PoseWindowDataset(Dataset):
         seq: Sequence = view["sequence"]
         if seq.positions_3d is None or view["cam"] is None:
             return np.full((len(frames), 17, 3), np.nan)
-        return _numpy(view["cam"].world_to_camera(seq.positions_3d[frames].astype(np.float64)))
+        return to_numpy(view["cam"].world_to_camera(seq.positions_3d[frames].astype(np.float64)))
 
     def __getitem__(self, index: int) -> Dict:
         if not -len(self) <= index < len(self):
