@@ -1,4 +1,5 @@
 """weakpose: weakly-supervised 3D human pose and shape estimation with adversarial priors."""
+
 from pathlib import Path
 
 from setuptools import find_packages, setup

@@ -8,6 +8,7 @@ shared machine hit both alike. Prints one table; nothing is asserted.
 
     python bench/bench_body.py [--batches 1 8 64] [--threads 1 2] [--repeats 15]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,10 +53,12 @@ def main(argv=None) -> int:
         for batch in args.batches:
             ref = smplx.SMPL(model_path=str(pkl), batch_size=batch, num_betas=10)
             gen = torch.Generator().manual_seed(batch)
-            inputs = dict(betas=torch.randn(batch, 10, generator=gen),
-                          global_orient=0.5 * torch.randn(batch, 3, generator=gen),
-                          body_pose=0.5 * torch.randn(batch, 69, generator=gen),
-                          transl=torch.randn(batch, 3, generator=gen))
+            inputs = dict(
+                betas=torch.randn(batch, 10, generator=gen),
+                global_orient=0.5 * torch.randn(batch, 3, generator=gen),
+                body_pose=0.5 * torch.randn(batch, 69, generator=gen),
+                transl=torch.randn(batch, 3, generator=gen),
+            )
 
             def run(module, grad: bool):
                 def fn():
@@ -65,22 +68,32 @@ def main(argv=None) -> int:
                     leaves = {k: v.clone().requires_grad_(True) for k, v in inputs.items()}
                     out = module(**leaves)
                     (out.vertices.sum() + out.joints[:, :24].sum()).backward()
+
                 return fn
 
             fwd_ours, fwd_ref = time_interleaved([run(ours, False), run(ref, False)], args.repeats, warmup=2)
             fb_ours, fb_ref = time_interleaved([run(ours, True), run(ref, True)], args.repeats, warmup=2)
-            rows.append([threads, batch, f"{fwd_ours * 1e3:.2f}", f"{fwd_ref * 1e3:.2f}",
-                         f"{fwd_ref / fwd_ours:.2f}x", f"{fb_ours * 1e3:.2f}", f"{fb_ref * 1e3:.2f}",
-                         f"{fb_ref / fb_ours:.2f}x"])
+            rows.append(
+                [
+                    threads,
+                    batch,
+                    f"{fwd_ours * 1e3:.2f}",
+                    f"{fwd_ref * 1e3:.2f}",
+                    f"{fwd_ref / fwd_ours:.2f}x",
+                    f"{fb_ours * 1e3:.2f}",
+                    f"{fb_ref * 1e3:.2f}",
+                    f"{fb_ref / fb_ours:.2f}x",
+                ]
+            )
     print_table(
         "BodyModel vs smplx.SMPL (generated SMPL-sized model, float32, CPU)",
         f"median of {args.repeats} interleaved repeats after 2 warm-ups; ms per call; forward under no_grad; "
         f"fwd+bwd = forward + backward of sum(vertices)+sum(joints) to betas/orient/pose/transl; "
         f"speed-up = smplx/weakpose; 1-min load average {load_before:.2f} at start, "
         f"{os.getloadavg()[0]:.2f} at end (threads above free cores make timings noisy)",
-        ["threads", "batch", "weakpose fwd", "smplx fwd", "speed-up", "weakpose fwd+bwd", "smplx fwd+bwd",
-         "speed-up"],
-        rows)
+        ["threads", "batch", "weakpose fwd", "smplx fwd", "speed-up", "weakpose fwd+bwd", "smplx fwd+bwd", "speed-up"],
+        rows,
+    )
     return 0
 
 

@@ -5,6 +5,7 @@
 Rows: camera projection with distortion, P-MPJPE (batched Procrustes), the frame dataset's __getitem__, and one
 optimiser step of the MLP lifter baseline (batch 256). Median of 5 runs after a warm-up.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,12 @@ def main(argv=None) -> int:
             (threads, "PoseFrameDataset.__getitem__", f"{items / t_ds:,.0f} samples/s"),
             (threads, "MLPLifter (1024 wide, 2 blocks) Adam step, batch 256", f"{t_step * 1000:.1f} ms/step"),
         ]
-    print_table("weakpose foundation throughput", "median of repeated runs after warm-up; CPU",
-                ("threads", "operation", "throughput"), rows)
+    print_table(
+        "weakpose foundation throughput",
+        "median of repeated runs after warm-up; CPU",
+        ("threads", "operation", "throughput"),
+        rows,
+    )
     return 0
 
 

@@ -21,6 +21,7 @@ test frames (130 k frames x 4 cameras), the shipped 27-frame lifter.
 Nothing is asserted; ratios come from the same run. Timings on a shared machine vary: threads beyond the idle
 cores collapse (the load average is printed).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,14 @@ from weakpose.data.h36m.loaders import load_videopose3d  # noqa: E402
 from weakpose.data.synthetic.keypoints import make_synthetic  # noqa: E402
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel, conv1d_network  # noqa: E402
 
-TARGETS = {"train_27_1thread": 560, "chunk_over_twin_243": 3.0, "infer_27_1thread": 6000,
-           "infer_ratio_27": 10.0, "infer_ratio_243": 50.0, "eval_seconds": 60.0}
+TARGETS = {
+    "train_27_1thread": 560,
+    "chunk_over_twin_243": 3.0,
+    "infer_27_1thread": 6000,
+    "infer_ratio_27": 10.0,
+    "infer_ratio_243": 50.0,
+    "eval_seconds": 60.0,
+}
 
 
 def widths(rf: int):
@@ -143,8 +150,9 @@ def evaluation_time(eval_dir: Path, frames: int = 520_000) -> dict:
     from weakpose.pretrained import pretrained_path
 
     t0 = time.perf_counter()
-    data = load_videopose3d(eval_dir / "data_3d_synthetic.npz", eval_dir / "data_2d_synthetic_gt.npz",
-                            subjects=["S9", "S11"])
+    data = load_videopose3d(
+        eval_dir / "data_3d_synthetic.npz", eval_dir / "data_2d_synthetic_gt.npz", subjects=["S9", "S11"]
+    )
     seqs, total = [], 0
     for s in data.sequences:  # trim to Human3.6M's test size (frames x cameras)
         if total >= frames:
@@ -159,8 +167,13 @@ def evaluation_time(eval_dir: Path, frames: int = 520_000) -> dict:
     table = evaluate_views(views)
     table.summary()
     t3 = time.perf_counter()
-    return {"frames": sum(len(p) for p, _ in views.values()), "load": t1 - t0, "predict": t2 - t1,
-            "metrics": t3 - t2, "total": t3 - t0}
+    return {
+        "frames": sum(len(p) for p, _ in views.values()),
+        "load": t1 - t0,
+        "predict": t2 - t1,
+        "metrics": t3 - t2,
+        "total": t3 - t0,
+    }
 
 
 def main(argv=None) -> int:
@@ -168,8 +181,13 @@ def main(argv=None) -> int:
     p.add_argument("--fields", type=int, nargs="+", default=[27, 81, 243])
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--steps", type=int, default=3, help="timed training steps per path")
-    p.add_argument("--chunk", type=int, nargs="+", default=[128, 128, 512],
-                   help="chunk length L per receptive field (27, 81, 243 order)")
+    p.add_argument(
+        "--chunk",
+        type=int,
+        nargs="+",
+        default=[128, 128, 512],
+        help="chunk length L per receptive field (27, 81, 243 order)",
+    )
     p.add_argument("--eval-data", default="data/h36m_size", help="Human3.6M-sized synthetic set (made if missing)")
     p.add_argument("--no-eval", action="store_true")
     p.add_argument("--quick", action="store_true", help="27 frames, 1 thread, 2 steps, no evaluation")
@@ -186,27 +204,44 @@ def main(argv=None) -> int:
         for rf in args.fields:
             L = chunk_of.get(rf, 128)
             r = train_rates(data, rf, args.steps, batch_new=1024 if rf < 243 else 512, chunk=L)
-            train_rows.append([rf, threads, f"{r['old']:.0f}", f"{r['twin']:.0f}", f"{r['twin'] / r['old']:.1f}x",
-                               L, f"{r['chunked']:.0f}", f"{r['chunked'] / r['twin']:.1f}x"])
+            train_rows.append(
+                [
+                    rf,
+                    threads,
+                    f"{r['old']:.0f}",
+                    f"{r['twin']:.0f}",
+                    f"{r['twin'] / r['old']:.1f}x",
+                    L,
+                    f"{r['chunked']:.0f}",
+                    f"{r['chunked'] / r['twin']:.1f}x",
+                ]
+            )
             print("  train", train_rows[-1], flush=True)
             i = infer_rates(data, rf, repeats=3)
-            infer_rows.append([rf, threads, i["frames"], f"{i['old']:.0f}", f"{i['new']:.0f}",
-                               f"{i['new'] / i['old']:.1f}x"])
+            infer_rows.append(
+                [rf, threads, i["frames"], f"{i['old']:.0f}", f"{i['new']:.0f}", f"{i['new'] / i['old']:.1f}x"]
+            )
             print("  infer", infer_rows[-1], flush=True)
 
-    print_table("Temporal lifter training, samples/s (supervised output frames per second)",
-                "1024 channels, filter widths 3^n, full supervision, Adam (amsgrad); old = per-sample dataset + "
-                "collate, batch 128, pose + trajectory conv1d twins; twin = get_batch, batch 1024 (512 at 243), pose "
-                f"network, matrix-product twin; chunked = get_batch chunks of L outputs, dilated network; median of "
-                f"{args.steps} steps; targets: twin >= {TARGETS['train_27_1thread']} at 27 frames on 1 thread, "
-                f"chunked >= {TARGETS['chunk_over_twin_243']:.0f}x twin at 243",
-                ["rf", "threads", "old", "twin", "twin/old", "L", "chunked", "chunked/twin"], train_rows)
-    print_table("Temporal lifter inference, output frames/s on one sequence",
-                "1024 channels, eval, no grad; old = each frame's window through the conv1d network, batches of 1024 "
-                "windows from PoseWindowDataset (predict_views before); new = lift_sequence (whole sequence, "
-                f"chunks of 4096); targets: new >= {TARGETS['infer_27_1thread']} at 27 on 1 thread, new/old >= "
-                f"{TARGETS['infer_ratio_27']:.0f}x at 27 and >= {TARGETS['infer_ratio_243']:.0f}x at 243",
-                ["rf", "threads", "frames", "old", "new", "new/old"], infer_rows)
+    print_table(
+        "Temporal lifter training, samples/s (supervised output frames per second)",
+        "1024 channels, filter widths 3^n, full supervision, Adam (amsgrad); old = per-sample dataset + "
+        "collate, batch 128, pose + trajectory conv1d twins; twin = get_batch, batch 1024 (512 at 243), pose "
+        f"network, matrix-product twin; chunked = get_batch chunks of L outputs, dilated network; median of "
+        f"{args.steps} steps; targets: twin >= {TARGETS['train_27_1thread']} at 27 frames on 1 thread, "
+        f"chunked >= {TARGETS['chunk_over_twin_243']:.0f}x twin at 243",
+        ["rf", "threads", "old", "twin", "twin/old", "L", "chunked", "chunked/twin"],
+        train_rows,
+    )
+    print_table(
+        "Temporal lifter inference, output frames/s on one sequence",
+        "1024 channels, eval, no grad; old = each frame's window through the conv1d network, batches of 1024 "
+        "windows from PoseWindowDataset (predict_views before); new = lift_sequence (whole sequence, "
+        f"chunks of 4096); targets: new >= {TARGETS['infer_27_1thread']} at 27 on 1 thread, new/old >= "
+        f"{TARGETS['infer_ratio_27']:.0f}x at 27 and >= {TARGETS['infer_ratio_243']:.0f}x at 243",
+        ["rf", "threads", "frames", "old", "new", "new/old"],
+        infer_rows,
+    )
 
     if not args.no_eval:
         eval_dir = Path(args.eval_data)
@@ -215,13 +250,22 @@ def main(argv=None) -> int:
             make_synthetic(eval_dir, max_frames=0, copies=38, include_bvh=False)
         torch.set_num_threads(2)
         e = evaluation_time(eval_dir)
-        print_table("weakpose evaluate's work on a Human3.6M-sized test set",
-                    f"shipped 27-frame lifter, {e['frames']:,} test frames (views x frames, S9/S11 of "
-                    f"make-synthetic --max-frames 0 --copies 38), 2 threads; target total < "
-                    f"{TARGETS['eval_seconds']:.0f} s",
-                    ["frames", "load s", "predict s", "metrics s", "total s"],
-                    [[f"{e['frames']:,}", f"{e['load']:.1f}", f"{e['predict']:.1f}", f"{e['metrics']:.1f}",
-                      f"{e['total']:.1f}"]])
+        print_table(
+            "weakpose evaluate's work on a Human3.6M-sized test set",
+            f"shipped 27-frame lifter, {e['frames']:,} test frames (views x frames, S9/S11 of "
+            f"make-synthetic --max-frames 0 --copies 38), 2 threads; target total < "
+            f"{TARGETS['eval_seconds']:.0f} s",
+            ["frames", "load s", "predict s", "metrics s", "total s"],
+            [
+                [
+                    f"{e['frames']:,}",
+                    f"{e['load']:.1f}",
+                    f"{e['predict']:.1f}",
+                    f"{e['metrics']:.1f}",
+                    f"{e['total']:.1f}",
+                ]
+            ],
+        )
     print(f"load average 1/5/15 min: {' / '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} cores")
     return 0
 

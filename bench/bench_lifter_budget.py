@@ -15,6 +15,7 @@ subjects are trimmed to about 20 k frames, so that the final reports (the old on
 seconds, not hours. ``old-vs-new`` runs the script of ``--old-rev`` (a git worktree of this repository) against
 this checkout's, both with their own defaults and ``--supervision full``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,16 +56,25 @@ def budget_set(out: Path, test_frames: int = 20_000) -> Path:
             total += len(kept[action])
         pos3d[subject] = kept
         pos2d[subject] = {a: pos2d[subject][a] for a in kept}
-    write_npz_pair(out / DATA_3D_NAME, {"positions_3d": pos3d}, out / DATA_2D_NAME,
-                   {"positions_2d": pos2d, "metadata": meta})
+    write_npz_pair(
+        out / DATA_3D_NAME, {"positions_3d": pos3d}, out / DATA_2D_NAME, {"positions_2d": pos2d, "metadata": meta}
+    )
     return out
 
 
 def _run(script_root: Path, out: Path, minutes: float, args: list, log: Path) -> subprocess.Popen:
     script = script_root / "sample" / "train_video_gan.py"
     run = "run." if "run: RunConfig" in script.read_text() else ""  # an older revision's keys had no run section
-    cmd = [sys.executable, str(script), "--budget-minutes", str(minutes),
-           f"train.out_dir={out}", f"{run}images_dir={out / 'images'}", f"{run}num_threads=1", *args]
+    cmd = [
+        sys.executable,
+        str(script),
+        "--budget-minutes",
+        str(minutes),
+        f"train.out_dir={out}",
+        f"{run}images_dir={out / 'images'}",
+        f"{run}num_threads=1",
+        *args,
+    ]
     env = dict(os.environ, PYTHONPATH=str(script_root), OMP_NUM_THREADS="1")
     return subprocess.Popen(cmd, cwd=script_root, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
 
@@ -75,8 +85,16 @@ def _row(name: str, out: Path, wall: float) -> list:
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     steps = rows[-1]["step"]
     best = min((r["val/mpjpe"] for r in rows if "val/mpjpe" in r), default=float("nan"))
-    return [name, steps, f"{wall / 60:.1f}", f"{best * 1000:.1f}", f"{a['mpjpe_mm']:.1f}", f"{a['p_mpjpe_mm']:.1f}",
-            f"{f['mpjpe_mm']:.1f}", f"{f['p_mpjpe_mm']:.1f}"]
+    return [
+        name,
+        steps,
+        f"{wall / 60:.1f}",
+        f"{best * 1000:.1f}",
+        f"{a['mpjpe_mm']:.1f}",
+        f"{a['p_mpjpe_mm']:.1f}",
+        f"{f['mpjpe_mm']:.1f}",
+        f"{f['p_mpjpe_mm']:.1f}",
+    ]
 
 
 def run_pairs(pairs, minutes: float, work: Path) -> list:
@@ -102,10 +120,19 @@ def main(argv=None) -> int:
     p.add_argument("comparison", choices=("old-vs-new", "twin-vs-chunked", "supervision"))
     p.add_argument("--minutes", type=float, default=None)
     p.add_argument("--fields", type=int, nargs="+", default=[27, 81, 243])
-    p.add_argument("--chunk", type=int, nargs="+", default=[32, 64, 128],
-                   help="chunk length L for twin-vs-chunked, one per --fields entry in the same order")
-    p.add_argument("--chunk-args", nargs="*", default=[],
-                   help="extra key=value settings for the chunked runs only (e.g. train.batch_size=1024)")
+    p.add_argument(
+        "--chunk",
+        type=int,
+        nargs="+",
+        default=[32, 64, 128],
+        help="chunk length L for twin-vs-chunked, one per --fields entry in the same order",
+    )
+    p.add_argument(
+        "--chunk-args",
+        nargs="*",
+        default=[],
+        help="extra key=value settings for the chunked runs only (e.g. train.batch_size=1024)",
+    )
     p.add_argument("--old-rev", default=OLD_REV)
     p.add_argument("--data", default=None, help="a VideoPose3D npz folder (default: the budget set, see above)")
     p.add_argument("--work", default=None, help="where runs are written (default: a temporary folder)")
@@ -124,10 +151,17 @@ def main(argv=None) -> int:
             minutes = args.minutes or 8.0
             old_root = work / "old_checkout"
             if not old_root.exists():
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(old_root), args.old_rev],
-                               check=True, capture_output=True)
-            pairs = [[(f"old ({args.old_rev})", old_root, ["--supervision", "full", *data, *extra]),
-                      ("new", ROOT, ["--supervision", "full", *data, *extra])]]
+                subprocess.run(
+                    ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(old_root), args.old_rev],
+                    check=True,
+                    capture_output=True,
+                )
+            pairs = [
+                [
+                    (f"old ({args.old_rev})", old_root, ["--supervision", "full", *data, *extra]),
+                    ("new", ROOT, ["--supervision", "full", *data, *extra]),
+                ]
+            ]
         else:
             minutes = args.minutes or 3.0
             pairs = []
@@ -137,17 +171,34 @@ def main(argv=None) -> int:
             for rf in args.fields:
                 widths = "[" + ",".join(["3"] * {27: 3, 81: 4, 243: 5}[rf]) + "]"
                 common = ["--supervision", "full", f"model.filter_widths={widths}", *data, *extra]
-                pairs.append([(f"{rf} twin", ROOT, [*common, "model.training=twin"]),
-                              (f"{rf} chunked L={chunk_of[rf]}", ROOT,
-                               [*common, "model.training=chunked", f"model.chunk_frames={chunk_of[rf]}",
-                                *args.chunk_args])])
+                pairs.append(
+                    [
+                        (f"{rf} twin", ROOT, [*common, "model.training=twin"]),
+                        (
+                            f"{rf} chunked L={chunk_of[rf]}",
+                            ROOT,
+                            [*common, "model.training=chunked", f"model.chunk_frames={chunk_of[rf]}", *args.chunk_args],
+                        ),
+                    ]
+                )
     rows = run_pairs(pairs, minutes, work)
-    print_table(f"Temporal lifter after a {minutes:g}-minute training budget ({args.comparison})",
-                f"sample/train_video_gan.py, 1 torch thread per run, two runs at a time; data "
-                f"{data or 'embedded default'}; extra {extra or 'none'}; val = best held-out MPJPE of the training "
-                "subjects (mm); test = S9/S11 (mm); wall includes data loading and the final report",
-                ("setting", "steps", "wall min", "val MPJPE", "MPJPE actions", "P-MPJPE actions", "MPJPE frames",
-                 "P-MPJPE frames"), rows)
+    print_table(
+        f"Temporal lifter after a {minutes:g}-minute training budget ({args.comparison})",
+        f"sample/train_video_gan.py, 1 torch thread per run, two runs at a time; data "
+        f"{data or 'embedded default'}; extra {extra or 'none'}; val = best held-out MPJPE of the training "
+        "subjects (mm); test = S9/S11 (mm); wall includes data loading and the final report",
+        (
+            "setting",
+            "steps",
+            "wall min",
+            "val MPJPE",
+            "MPJPE actions",
+            "P-MPJPE actions",
+            "MPJPE frames",
+            "P-MPJPE frames",
+        ),
+        rows,
+    )
     print(f"runs in {work}")
     return 0
 

@@ -11,6 +11,7 @@ training; the checkpoint each run chose on that split): L1 and SSIM of the whole
 the person (pixels of the target mask > 0.5, where the background given to the decoder does not help). Lower L1,
 higher SSIM are better.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,12 @@ def score(model, dataset, batch_size: int = 8) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--steps", type=int, default=500)
-    p.add_argument("--losses", nargs="+", default=["none", "random", "ssim", "ssim+fg4"],
-                   help="feature term, optionally '+fg<λ>': L1 weighted 1 + λ x difference from the background")
+    p.add_argument(
+        "--losses",
+        nargs="+",
+        default=["none", "random", "ssim", "ssim+fg4"],
+        help="feature term, optionally '+fg<λ>': L1 weighted 1 + λ x difference from the background",
+    )
     p.add_argument("--threads", type=int, default=2)
     args, extra = p.parse_known_args(argv)
     import train_enc_dec  # noqa: E402  (sample script)
@@ -70,10 +75,16 @@ def main(argv=None) -> int:
         kind, _, fg = setting.partition("+fg")
         out = out_root / setting
         t = time.perf_counter()
-        overrides = [f"loss.feature_loss={kind}", f"loss.foreground_weight={float(fg or 0)}",
-                     f"train.max_steps={args.steps}", f"train.out_dir={out}",
-                     f"run.images_dir={out / 'images'}", f"run.num_threads={args.threads}", "train.progress=false",
-                     *extra]
+        overrides = [
+            f"loss.feature_loss={kind}",
+            f"loss.foreground_weight={float(fg or 0)}",
+            f"train.max_steps={args.steps}",
+            f"train.out_dir={out}",
+            f"run.images_dir={out / 'images'}",
+            f"run.num_threads={args.threads}",
+            "train.progress=false",
+            *extra,
+        ]
         rc = train_enc_dec.main(overrides)
         if rc:
             return rc
@@ -81,16 +92,27 @@ def main(argv=None) -> int:
         cfg, _ = parse_config_args(train_enc_dec.Config, overrides)
         _, held = held_out_sequences(cfg.data.val_every)
         model = EncoderDecoder.load(out / "enc_dec.pt")
-        val = NVSPairDataset(cfg.data.root, cfg.data.train_subjects, model.image_size, seed=cfg.train.seed + 1,
-                             sequence_filter=held, masks=True, pairs_per_frame=4)
+        val = NVSPairDataset(
+            cfg.data.root,
+            cfg.data.train_subjects,
+            model.image_size,
+            seed=cfg.train.seed + 1,
+            sequence_filter=held,
+            masks=True,
+            pairs_per_frame=4,
+        )
         s = score(model, val)
-        rows.append([setting, args.steps, f"{seconds:.0f}", f"{s['l1']:.4f}", f"{s['ssim']:.3f}",
-                     f"{s['person_l1']:.4f}"])
-    print_table("encoder-decoder reconstruction loss ablation (L1 + 1.0 x feature term; +fgλ: background-"
-                "difference weighted L1)",
-                f"{args.steps} steps each, batch 8 pairs of frames, 64 px, ResNet-18 encoder; scored on held-out "
-                f"sequences of the training subjects (appearance swapped); threads={args.threads}",
-                ["feature term", "steps", "train s", "L1", "SSIM", "person L1"], rows)
+        rows.append(
+            [setting, args.steps, f"{seconds:.0f}", f"{s['l1']:.4f}", f"{s['ssim']:.3f}", f"{s['person_l1']:.4f}"]
+        )
+    print_table(
+        "encoder-decoder reconstruction loss ablation (L1 + 1.0 x feature term; +fgλ: background-"
+        "difference weighted L1)",
+        f"{args.steps} steps each, batch 8 pairs of frames, 64 px, ResNet-18 encoder; scored on held-out "
+        f"sequences of the training subjects (appearance swapped); threads={args.threads}",
+        ["feature term", "steps", "train s", "L1", "SSIM", "person L1"],
+        rows,
+    )
     print(f"(runs in {out_root})")
     return 0
 

@@ -20,6 +20,7 @@ live at once (the renderer's saved pairs, one chunk of temporaries, per-face ten
 input vertices and the weights existed before and are not counted). Checked against the peak-RSS growth of fresh
 processes on a quiet machine: within 10%.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -113,8 +114,9 @@ def peak_tensor_memory(fn) -> int:
 
     with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-    events = sorted((e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"),
-                    key=lambda e: e.start_ns())
+    events = sorted(
+        (e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"), key=lambda e: e.start_ns()
+    )
     live = peak = 0
     for e in events:
         live += e.nbytes()  # negative for a free
@@ -125,8 +127,9 @@ def peak_tensor_memory(fn) -> int:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="128 px and 7k faces only, 1 thread, 3 repeats")
-    p.add_argument("--sigma", type=float, default=SoftRasterizer().sigma,
-                   help="SoftRas sigma in px² (default %(default)s)")
+    p.add_argument(
+        "--sigma", type=float, default=SoftRasterizer().sigma, help="SoftRas sigma in px² (default %(default)s)"
+    )
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     args = p.parse_args(argv)
 
@@ -147,7 +150,7 @@ def main(argv=None) -> int:
             verts, faces = meshes[n]
             v = batch_vertices(verts)
             torch.set_num_threads(1)
-            mem = f"{peak_tensor_memory(lambda: fwd_bwd(soft, v, faces, cam, weights)) / 2 ** 20:.0f}"
+            mem = f"{peak_tensor_memory(lambda: fwd_bwd(soft, v, faces, cam, weights)) / 2**20:.0f}"
             with torch.no_grad():
                 cover = float(hard.silhouette(v, faces, cam).mean())
             for th in threads:
@@ -156,10 +159,20 @@ def main(argv=None) -> int:
                 with torch.no_grad():
                     t_fwd = time_it(lambda: soft.silhouette(v, faces, cam), repeats=repeats)
                 t_fb, cpu_fb = time_wall_cpu(lambda: fwd_bwd(soft, v, faces, cam, weights), repeats)
-                rows.append([f"{size}x{size}", len(faces), f"{100 * cover:.0f}%", th,
-                             f"{BATCH / t_fwd:.0f}", f"{BATCH / t_fb:.0f}", f"{1000 * t_fb:.0f}",
-                             f"{1000 * cpu_fb:.0f}",
-                             f"{BATCH / t_hard:.0f}", mem])
+                rows.append(
+                    [
+                        f"{size}x{size}",
+                        len(faces),
+                        f"{100 * cover:.0f}%",
+                        th,
+                        f"{BATCH / t_fwd:.0f}",
+                        f"{BATCH / t_fb:.0f}",
+                        f"{1000 * t_fb:.0f}",
+                        f"{1000 * cpu_fb:.0f}",
+                        f"{BATCH / t_hard:.0f}",
+                        mem,
+                    ]
+                )
     load = os.getloadavg()[0]
     print_table(
         "weakpose.render silhouettes: SoftRas soft rasteriser vs hard z-buffer",
@@ -168,9 +181,20 @@ def main(argv=None) -> int:
         f"memory live at once during one fwd+bwd (torch.profiler allocation events); ms = wall time per batch, "
         f"CPU ms = process CPU time per batch (all threads); 1-min load average at the start {load0:.2f}, at the "
         f"end {load:.2f} (other processes on the same cores slow the wall times, 2-thread ones most)",
-        ["image", "faces", "cover", "threads", "fwd sil/s", "fwd+bwd sil/s", "fwd+bwd ms", "fwd+bwd CPU ms",
-         "hard sil/s", "peak MB"],
-        rows)
+        [
+            "image",
+            "faces",
+            "cover",
+            "threads",
+            "fwd sil/s",
+            "fwd+bwd sil/s",
+            "fwd+bwd ms",
+            "fwd+bwd CPU ms",
+            "hard sil/s",
+            "peak MB",
+        ],
+        rows,
+    )
 
     # the issue's target: 6890-vertex mesh, 128x128, batch 8, forward + backward, 2 cores
     specs = [("v6890", "body_mesh(6890)")] + ([("open_body", "open_body.npz template")] if OPEN_BODY.exists() else [])
@@ -188,10 +212,12 @@ def main(argv=None) -> int:
                 res.append(time_wall_cpu(lambda: fwd_bwd(r, v, faces, cam, weights), repeats))
             best = min(wall for wall, _ in res)
             verdict = "MET" if best < 0.5 else ("met (under 1 s)" if best < 1.0 else "NOT met")
-            lines.append(f"target {label}: {len(verts)} vertices / {len(faces)} faces, 128x128, batch 8, "
-                         f"sigma={sigma} px², fwd+bwd wall (CPU): {1000 * res[0][0]:.0f} ({1000 * res[0][1]:.0f}) ms "
-                         f"with 1 thread, {1000 * res[1][0]:.0f} ({1000 * res[1][1]:.0f}) ms with 2 threads -> "
-                         f"'well under 1 s on 2 cores' {verdict} (best wall time of the two)")
+            lines.append(
+                f"target {label}: {len(verts)} vertices / {len(faces)} faces, 128x128, batch 8, "
+                f"sigma={sigma} px², fwd+bwd wall (CPU): {1000 * res[0][0]:.0f} ({1000 * res[0][1]:.0f}) ms "
+                f"with 1 thread, {1000 * res[1][0]:.0f} ({1000 * res[1][1]:.0f}) ms with 2 threads -> "
+                f"'well under 1 s on 2 cores' {verdict} (best wall time of the two)"
+            )
     if not OPEN_BODY.exists():
         lines.append(f"({OPEN_BODY.relative_to(ROOT)} not present: the target ran on the generated mesh only)")
     print("\n".join(lines))

@@ -1,4 +1,5 @@
 """Shared helpers for benchmarks: machine description, timing, and table printing (timings are never asserted)."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,10 @@ def machine_line() -> str:
             cpu = names[0]
     except OSError:
         pass
-    return (f"machine: {cpu}, {os.cpu_count()} logical cores | python {platform.python_version()} | "
-            f"torch {torch.__version__} | {platform.system()} {platform.release()}")
+    return (
+        f"machine: {cpu}, {os.cpu_count()} logical cores | python {platform.python_version()} | "
+        f"torch {torch.__version__} | {platform.system()} {platform.release()}"
+    )
 
 
 def time_it(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
@@ -51,9 +54,13 @@ def time_interleaved(fns, repeats: int, warmup: int = 1) -> List[float]:
 
 def print_table(title: str, protocol: str, header: Sequence[str], rows: List[Sequence[object]]) -> str:
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
-    lines = [title, f"protocol: {protocol}", machine_line(),
-             "  ".join(str(h).ljust(w) for h, w in zip(header, widths)),
-             "  ".join("-" * w for w in widths)]
+    lines = [
+        title,
+        f"protocol: {protocol}",
+        machine_line(),
+        "  ".join(str(h).ljust(w) for h, w in zip(header, widths)),
+        "  ".join("-" * w for w in widths),
+    ]
     lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in rows]
     text = "\n".join(lines)
     print(text + "\n")

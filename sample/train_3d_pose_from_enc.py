@@ -22,6 +22,7 @@ Writes runs/pose_from_enc/<encoder>/ (eval.json; checkpoints and metrics.csv in 
 runs/pose_from_enc/ablation.json and .md with --encoder all, and runs/pose_from_enc/images/
 pose_from_enc_predictions.png (run.images_dir elsewhere; run.images_dir=images regenerates the README's figure).
 """
+
 from __future__ import annotations
 
 import copy
@@ -95,17 +96,28 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
-    train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
-        out_dir="runs/pose_from_enc", max_steps=2000, batch_size=64, log_every=50, val_every=250, ckpt_every=500,
-        best_metric="val/mpjpe_mm"))
+    train: TrainConfig = dataclasses.field(
+        default_factory=lambda: TrainConfig(
+            out_dir="runs/pose_from_enc",
+            max_steps=2000,
+            batch_size=64,
+            log_every=50,
+            val_every=250,
+            ckpt_every=500,
+            best_metric="val/mpjpe_mm",
+        )
+    )
     run: RunConfig = dataclasses.field(default_factory=RunConfig)
 
 
 SHORTCUTS = (
     *run_shortcuts("a crop layout (weakpose.data.datasets.multiview), e.g. data/h36m_crops"),
-    Shortcut("--encoder", "model.encoder_variant",
-             "nvs | random | end-to-end | all: which encoder the regressor reads; 'all' runs the ablation",
-             choices=ENCODERS + ("all",)),
+    Shortcut(
+        "--encoder",
+        "model.encoder_variant",
+        "nvs | random | end-to-end | all: which encoder the regressor reads; 'all' runs the ablation",
+        choices=ENCODERS + ("all",),
+    ),
 )
 
 
@@ -129,15 +141,22 @@ def fit_one(mode: str, weight_decay: float, turns: bool, cfg: Config, args, data
     """Train the regressor (and, end to end, the encoder) once; returns (best validation MPJPE, regressor,
     encoder, training result)."""
     encoder = _encoder_for(mode, cfg)
-    regressor = LatentPoseRegressor(in_features=encoder.config.num_points * 3, hidden=cfg.model.hidden,
-                                    dropout=cfg.model.dropout)
+    regressor = LatentPoseRegressor(
+        in_features=encoder.config.num_points * 3, hidden=cfg.model.hidden, dropout=cfg.model.dropout
+    )
     train_ds, val_ds = datasets["train"], datasets["val"]
     if mode == "end-to-end":
         cfg.train.max_steps = cfg.optim.end_to_end_steps
         cfg.train.batch_size = min(cfg.train.batch_size, 32)
         cfg.train.val_every = max(1, cfg.optim.end_to_end_steps // 4)
-        task = PoseFromLatentTask(regressor, encoder=encoder, lr=cfg.optim.lr, encoder_lr=cfg.optim.encoder_lr,
-                                  weight_decay=weight_decay, turn_augment=turns)
+        task = PoseFromLatentTask(
+            regressor,
+            encoder=encoder,
+            lr=cfg.optim.lr,
+            encoder_lr=cfg.optim.encoder_lr,
+            weight_decay=weight_decay,
+            turn_augment=turns,
+        )
         fit_train, fit_val = train_ds, val_ds
     else:
         for p in encoder.parameters():
@@ -161,8 +180,11 @@ def run_one(mode: str, turns: bool, cfg: Config, args, datasets: dict) -> dict:
     fits = []
     for wd in cfg.optim.weight_decays:
         run_cfg = copy.deepcopy(cfg)
-        run_cfg.train.out_dir = str(Path(cfg.train.out_dir) / (f"{mode}_turns" if turns else mode) /
-                                    (f"wd_{wd:g}" if len(cfg.optim.weight_decays) > 1 else ""))
+        run_cfg.train.out_dir = str(
+            Path(cfg.train.out_dir)
+            / (f"{mode}_turns" if turns else mode)
+            / (f"wd_{wd:g}" if len(cfg.optim.weight_decays) > 1 else "")
+        )
         fit = fit_one(mode, wd, turns, run_cfg, args, datasets)
         if fit[3].interrupted:
             return {}
@@ -175,14 +197,23 @@ def run_one(mode: str, turns: bool, cfg: Config, args, datasets: dict) -> dict:
     with torch.no_grad():
         pred = torch.cat([regressor(chunk) for chunk in encoded["latent"].split(256)])
     errors = grouped_errors(pred, encoded["pose_3d"], datasets)
-    report = {"encoder": mode, "turn_augment": turns, "steps": result.step, "best_step": result.best_step,
-              "test": errors,
-              "weight_decay": weight_decay, "val_mpjpe_mm": val_mpjpe,
-              "val_by_weight_decay": {f"{f[1]:g}": f[0] for f in fits},
-              "num_test_views": int(len(pred)), "labelled_subjects": list(cfg.data.labelled_subjects),
-              "num_train_views": len(datasets["train"])}
-    atomic_write_text(Path(cfg.train.out_dir).parent / "eval.json" if len(fits) > 1 else
-                      Path(cfg.train.out_dir) / "eval.json", json.dumps(report, indent=1))
+    report = {
+        "encoder": mode,
+        "turn_augment": turns,
+        "steps": result.step,
+        "best_step": result.best_step,
+        "test": errors,
+        "weight_decay": weight_decay,
+        "val_mpjpe_mm": val_mpjpe,
+        "val_by_weight_decay": {f"{f[1]:g}": f[0] for f in fits},
+        "num_test_views": int(len(pred)),
+        "labelled_subjects": list(cfg.data.labelled_subjects),
+        "num_train_views": len(datasets["train"]),
+    }
+    atomic_write_text(
+        Path(cfg.train.out_dir).parent / "eval.json" if len(fits) > 1 else Path(cfg.train.out_dir) / "eval.json",
+        json.dumps(report, indent=1),
+    )
     report["pred"], report["target"] = pred, encoded["pose_3d"]
     return report
 
@@ -202,8 +233,12 @@ def view_groups(datasets: dict) -> dict:
     so only the first exists)."""
     test = datasets["test"]
     subjects, actions = _view_field(test, "subject"), _view_field(test, "action")
-    labelled = {a for split in ("train", "val") if datasets.get(split) is not None
-                for a in _view_field(datasets[split], "action")}
+    labelled = {
+        a
+        for split in ("train", "val")
+        if datasets.get(split) is not None
+        for a in _view_field(datasets[split], "action")
+    }
     seen = np.isin(actions, sorted(labelled))
     groups = {str(s): subjects == s for s in sorted(set(subjects))}
     groups.update({"seen actions": seen, "unseen actions": ~seen})
@@ -225,8 +260,10 @@ def references(datasets: dict) -> dict:
     for every test view, and (an oracle) the labelled training pose closest to each test pose."""
     train, target = _poses(datasets["train"]), _poses(datasets["test"])
     mean = train.mean(0, keepdim=True).expand_as(target)
-    return {"mean pose": grouped_errors(mean, target, datasets),
-            "closest pose": grouped_errors(closest_pose(train, target), target, datasets)}
+    return {
+        "mean pose": grouped_errors(mean, target, datasets),
+        "closest pose": grouped_errors(closest_pose(train, target), target, datasets),
+    }
 
 
 def table(reports: List[dict], cfg: Config, n_frames: int, refs: dict) -> str:
@@ -239,9 +276,14 @@ def table(reports: List[dict], cfg: Config, n_frames: int, refs: dict) -> str:
         counts = [reports[0]["test"][g]["views"] for g in ("seen actions", "unseen actions")]
         head += f" MPJPE, actions {who} performed ({counts[0]} views) | MPJPE, other actions ({counts[1]} views) |"
     head += " regressor weight decay (chosen on validation) |"
-    lines = [f"3D pose from the encoder latent, labels of {who} only; test subjects "
-             f"{'+'.join(cfg.data.test_subjects)}, {n_frames} views (every frame x 4 cameras), root-relative H36M-17, "
-             "mean over views (mm)", "", head, "|---" * head.count(" | ") + "|---|"]
+    lines = [
+        f"3D pose from the encoder latent, labels of {who} only; test subjects "
+        f"{'+'.join(cfg.data.test_subjects)}, {n_frames} views (every frame x 4 cameras), root-relative H36M-17, "
+        "mean over views (mm)",
+        "",
+        head,
+        "|---" * head.count(" | ") + "|---|",
+    ]
 
     def row(name: str, errors: dict, extra: str) -> str:
         e = errors["all"]
@@ -250,8 +292,11 @@ def table(reports: List[dict], cfg: Config, n_frames: int, refs: dict) -> str:
             cells += [f"{errors[g]['mpjpe_mm']:.1f}" for g in ("seen actions", "unseen actions")]
         return "| " + " | ".join(cells + [extra]) + " |"
 
-    names = {"nvs": "(a) NVS-pretrained, frozen", "random": "(b) random init, frozen",
-             "end-to-end": f"(c) trained end-to-end on {who}"}
+    names = {
+        "nvs": "(a) NVS-pretrained, frozen",
+        "random": "(b) random init, frozen",
+        "end-to-end": f"(c) trained end-to-end on {who}",
+    }
     for r in reports:
         name = names[r["encoder"]] + (", + latent turns" if r.get("turn_augment") else "")
         lines.append(row(name, r["test"], f"{r['weight_decay']:g}"))
@@ -265,8 +310,11 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     d, variant = cfg.data, cfg.model.encoder_variant
     if not Path(cfg.model.encoder_path).is_file():
-        print(f"{cfg.model.encoder_path}: no encoder-decoder yet; run `python sample/train_enc_dec.py` first "
-              f"(or point at one with model.encoder_path=<file>)", file=sys.stderr)
+        print(
+            f"{cfg.model.encoder_path}: no encoder-decoder yet; run `python sample/train_enc_dec.py` first "
+            f"(or point at one with model.encoder_path=<file>)",
+            file=sys.stderr,
+        )
         return 2
     if d.root == DEFAULT_IMAGE_ROOT:
         ensure_synthetic_images(d.root)
@@ -280,11 +328,12 @@ def main(argv=None) -> int:
     }
     if len(datasets["val"]) == 0:
         datasets["val"] = None
-    print(f"3D labels: {len(datasets['train'])} views of {labelled} (+{len(datasets['val'] or [])} held "
-          f"out to validate); test: {len(datasets['test'])} views of {d.test_subjects}")
+    print(
+        f"3D labels: {len(datasets['train'])} views of {labelled} (+{len(datasets['val'] or [])} held "
+        f"out to validate); test: {len(datasets['test'])} views of {d.test_subjects}"
+    )
     turn_choices = {"off": (False,), "on": (True,), "both": (False, True)}
-    modes = [(m, t) for t in turn_choices[cfg.augment.turn]
-             for m in (ENCODERS if variant == "all" else (variant,))]
+    modes = [(m, t) for t in turn_choices[cfg.augment.turn] for m in (ENCODERS if variant == "all" else (variant,))]
     reports = [r for r in (run_one(m, t, cfg, args, datasets) for m, t in modes) if r]
     if len(reports) != len(modes):
         return 0
@@ -294,17 +343,29 @@ def main(argv=None) -> int:
     out = Path(cfg.train.out_dir)
     if variant == "all":
         atomic_write_text(out / "ablation.md", text + "\n")
-        atomic_write_text(out / "ablation.json", json.dumps(
-            [{k: v for k, v in r.items() if k not in ("pred", "target")} for r in reports]
-            + [{"encoder": f"reference: {name}", "test": errors} for name, errors in refs.items()], indent=1))
+        atomic_write_text(
+            out / "ablation.json",
+            json.dumps(
+                [{k: v for k, v in r.items() if k not in ("pred", "target")} for r in reports]
+                + [{"encoder": f"reference: {name}", "test": errors} for name, errors in refs.items()],
+                indent=1,
+            ),
+        )
     first = reports[0]
     picks = np.linspace(0, len(first["pred"]) - 1, 4).astype(int)
     image = cfg.run.images(out) / "pose_from_enc_predictions.png"
-    save_pose_comparison(image, poses_2d=None, poses_pred=[first["pred"][i].numpy() for i in picks],
-                         poses_true=[first["target"][i].numpy() for i in picks],
-                         titles=[f"test view {i}" for i in picks], up_axis="-y")
-    print(f"finished in {time.perf_counter() - t0:.0f} s; wrote {image}" +
-          (f", {out / 'ablation.md'}" if variant == "all" else ""))
+    save_pose_comparison(
+        image,
+        poses_2d=None,
+        poses_pred=[first["pred"][i].numpy() for i in picks],
+        poses_true=[first["target"][i].numpy() for i in picks],
+        titles=[f"test view {i}" for i in picks],
+        up_axis="-y",
+    )
+    print(
+        f"finished in {time.perf_counter() - t0:.0f} s; wrote {image}"
+        + (f", {out / 'ablation.md'}" if variant == "all" else "")
+    )
     return 0
 
 

@@ -1,8 +1,9 @@
 """The SMPL-parameter critic (HMR's discriminator, LSGAN): another name for sample/train_smpl_prior.py.
 
-    python sample/train_GAN.py            # the same as: python sample/train_smpl_prior.py
-    python sample/train_GAN.py --help     # every option of sample/train_smpl_prior.py
+python sample/train_GAN.py            # the same as: python sample/train_smpl_prior.py
+python sample/train_GAN.py --help     # every option of sample/train_smpl_prior.py
 """
+
 from __future__ import annotations
 
 import importlib.util

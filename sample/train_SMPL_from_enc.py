@@ -27,6 +27,7 @@ and, for comparison, its starting point: the mean parameters)}, and in runs/smpl
 (run.images_dir elsewhere; run.images_dir=images regenerates the README's figures) smpl_from_enc_overlays.png
 (meshes over the held-out input crops) and smpl_from_enc_curves.png.
 """
+
 from __future__ import annotations
 
 import copy
@@ -80,7 +81,7 @@ class ModelConfig:
 
     encoder_path: str = "runs/enc_dec/enc_dec.pt"  # the trained encoder-decoder (sample/train_enc_dec.py), frozen
     prior_path: str = "runs/smpl_prior/smpl_prior.pt"  # the SMPL prior (sample/train_smpl_prior.py), if it exists
-    hidden: int = 1024   # HMR/SPIN
+    hidden: int = 1024  # HMR/SPIN
     iterations: int = 3  # HMR/SPIN
     dropout: float = 0.5
     mean_pose: str = "mocap"  # mocap | zero: where the iterative regression starts
@@ -114,9 +115,18 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
-    train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
-        out_dir="runs/smpl_from_enc", max_steps=300, batch_size=8, log_every=25, val_every=100, ckpt_every=100,
-        best_metric="val/iou", best_mode="max"))
+    train: TrainConfig = dataclasses.field(
+        default_factory=lambda: TrainConfig(
+            out_dir="runs/smpl_from_enc",
+            max_steps=300,
+            batch_size=8,
+            log_every=25,
+            val_every=100,
+            ckpt_every=100,
+            best_metric="val/iou",
+            best_mode="max",
+        )
+    )
     encode_batch_size: int = 32  # crops per forward pass when the frozen encoder caches latents
     figure_rows: int = 4  # test frames in the overlay figure
     # small CPU ops: one thread is fastest on a shared box
@@ -130,8 +140,10 @@ def load_encoder(path: str):
     from weakpose.models.encoder_decoder import EncoderDecoder
 
     if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no encoder checkpoint; train the multi-view encoder first with "
-                                f"`python sample/train_enc_dec.py` (or point at one with model.encoder_path=<file>)")
+        raise FileNotFoundError(
+            f"{path}: no encoder checkpoint; train the multi-view encoder first with "
+            f"`python sample/train_enc_dec.py` (or point at one with model.encoder_path=<file>)"
+        )
     encoder = EncoderDecoder.load(path, map_location="cpu").eval()
     encoder.requires_grad_(False)
     return encoder
@@ -176,9 +188,14 @@ def summarise(views: dict, iou: np.ndarray, frame_subjects: Sequence[str], subje
         p = np.concatenate([views[k][0] for k in keys]).astype(np.float64)
         g = np.concatenate([views[k][1] for k in keys]).astype(np.float64)
         sel = np.array([name == "all" or s == name for s in frame_subjects])
-        out[name] = {"views": int(len(p)), "mpjpe_mm": 1000 * float(mpjpe(p, g)),
-                     "p_mpjpe_mm": 1000 * float(p_mpjpe(p, g)), "n_mpjpe_mm": 1000 * float(n_mpjpe(p, g)),
-                     "iou_own_view": float(own[sel].mean()), "iou_other_views": float(others[sel].mean())}
+        out[name] = {
+            "views": int(len(p)),
+            "mpjpe_mm": 1000 * float(mpjpe(p, g)),
+            "p_mpjpe_mm": 1000 * float(p_mpjpe(p, g)),
+            "n_mpjpe_mm": 1000 * float(n_mpjpe(p, g)),
+            "iou_own_view": float(own[sel].mean()),
+            "iou_other_views": float(others[sel].mean()),
+        }
     return out
 
 
@@ -194,8 +211,14 @@ def split_sequences(dataset: MultiViewImageDataset, every: int) -> tuple[list, l
 
 
 @torch.no_grad()
-def save_overlays(path: Path, dataset: MultiViewImageDataset, frames: LatentFrames, task: SMPLFromEncTask,
-                  picks: Sequence[int], iou: np.ndarray) -> None:
+def save_overlays(
+    path: Path,
+    dataset: MultiViewImageDataset,
+    frames: LatentFrames,
+    task: SMPLFromEncTask,
+    picks: Sequence[int],
+    iou: np.ndarray,
+) -> None:
     """Rows: held-out frames; columns: views. Each cell: the mesh regressed from THAT crop over it, the
     ground-truth mask outlined in green (:func:`weakpose.viz.report_figures.save_mesh_overlays`)."""
     batch = collate_frames([frames[i] for i in picks])
@@ -203,9 +226,14 @@ def save_overlays(path: Path, dataset: MultiViewImageDataset, frames: LatentFram
     verts = task.evaluate_batch(batch)["vertices_world"].cpu()  # (P, V, N, 3)
     samples = [dataset[int(frames.tensors["index"][i])] for i in picks]
     own_iou = np.stack([np.diagonal(iou[i]) for i in picks])
-    save_mesh_overlays(path, samples, verts, task.body.faces.cpu(), own_iou,
-                       title="SMPL regressed from the frozen encoder's latent of each crop (held-out subjects); "
-                             "green: true mask")
+    save_mesh_overlays(
+        path,
+        samples,
+        verts,
+        task.body.faces.cpu(),
+        own_iou,
+        title="SMPL regressed from the frozen encoder's latent of each crop (held-out subjects); green: true mask",
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------- main
@@ -226,15 +254,18 @@ def main(argv=None) -> int:
     source = MultiViewImageDataset(root, subjects=d.train_subjects, stride=d.stride)
     if len(source) == 0:
         raise ValueError(f"{root}: no frames of the training subjects {d.train_subjects}")
-    frames = encode_frames(encoder, source, d.labelled_subjects, d.silhouette_size, cfg.encode_batch_size,
-                           desc="encode train")
+    frames = encode_frames(
+        encoder, source, d.labelled_subjects, d.silhouette_size, cfg.encode_batch_size, desc="encode train"
+    )
     train_idx, val_idx = split_sequences(source, d.val_every)
     train_ds, val_ds = frames.subset(train_idx), frames.subset(val_idx)
     labelled = int(train_ds.tensors["has_3d"].sum())
-    print(f"latents of {len(frames)} frames x {frames.tensors['features'].shape[1]} views cached in "
-          f"{time.perf_counter() - t0:.0f} s ({frames.feature_size} features, encoder at {encoder.image_size} px); "
-          f"train {len(train_ds)} frames ({labelled} with 3D labels: {d.labelled_subjects}), model selection on "
-          f"{len(val_ds)} frames of held-out sequences (silhouette IoU)")
+    print(
+        f"latents of {len(frames)} frames x {frames.tensors['features'].shape[1]} views cached in "
+        f"{time.perf_counter() - t0:.0f} s ({frames.feature_size} features, encoder at {encoder.image_size} px); "
+        f"train {len(train_ds)} frames ({labelled} with 3D labels: {d.labelled_subjects}), model selection on "
+        f"{len(val_ds)} frames of held-out sequences (silhouette IoU)"
+    )
 
     m, lo = cfg.model, cfg.loss
     regressor = SMPLRegressor(frames.feature_size, hidden=m.hidden, iterations=m.iterations, dropout=m.dropout)
@@ -246,15 +277,31 @@ def main(argv=None) -> int:
         raise ValueError(f"model.mean_pose must be 'mocap' or 'zero', got {m.mean_pose!r}")
     feats = train_ds.tensors["features"].reshape(-1, frames.feature_size)
     regressor.set_input_stats(feats.mean(0), feats.std(0))
-    task = SMPLFromEncTask(regressor, prior=prior, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay,
-                           weight_joints=lo.weight_joints, weight_silhouette=lo.weight_silhouette,
-                           weight_prior=lo.weight_prior, weight_betas=lo.weight_betas,
-                           silhouette_kind=lo.silhouette_kind, sigma=lo.sigma, input_views=lo.input_views)
+    task = SMPLFromEncTask(
+        regressor,
+        prior=prior,
+        lr=cfg.optim.lr,
+        weight_decay=cfg.optim.weight_decay,
+        weight_joints=lo.weight_joints,
+        weight_silhouette=lo.weight_silhouette,
+        weight_prior=lo.weight_prior,
+        weight_betas=lo.weight_betas,
+        silhouette_kind=lo.silhouette_kind,
+        sigma=lo.sigma,
+        input_views=lo.input_views,
+    )
     if len(val_ds) == 0 and cfg.train.best_metric is not None:
         print(f"no validation sequences (data.val_every={d.val_every}): keeping the last checkpoint")
         cfg.train.best_metric = None
-    trainer = Trainer(task, cfg, train_ds, val_ds if len(val_ds) else None, collate_fn=collate_frames,
-                      resume=args.resume, callbacks=cfg.run.budget_callbacks())
+    trainer = Trainer(
+        task,
+        cfg,
+        train_ds,
+        val_ds if len(val_ds) else None,
+        collate_fn=collate_frames,
+        resume=args.resume,
+        callbacks=cfg.run.budget_callbacks(),
+    )
     result = trainer.fit()
     if result.interrupted or not trainer.is_main:
         return 0
@@ -263,9 +310,16 @@ def main(argv=None) -> int:
     images = cfg.run.images(out)
     trainer.restore_best(result)
     regressor.cpu().eval()
-    regressor.save(out / "regressor.pt", meta={
-        "encoder": cfg.model.encoder_path, "data": cfg.data.root, "steps": int(result.step),
-        "labelled_subjects": list(d.labelled_subjects), "prior": prior is not None})
+    regressor.save(
+        out / "regressor.pt",
+        meta={
+            "encoder": cfg.model.encoder_path,
+            "data": cfg.data.root,
+            "steps": int(result.step),
+            "labelled_subjects": list(d.labelled_subjects),
+            "prior": prior is not None,
+        },
+    )
     task.to(trainer.device)
 
     test_source = MultiViewImageDataset(root, subjects=d.test_subjects, stride=d.test_stride)
@@ -276,10 +330,19 @@ def main(argv=None) -> int:
     protocol = Protocol(
         joints="H36M-17 regressed from the SMPL vertices, root included, every camera as input",
         alignment="MPJPE root-relative in the real camera frame (P1); P-MPJPE similarity Procrustes (P2); "
-                  "N-MPJPE least-squares scale",
-        two_d_source="none: RGB crops through the frozen NVS encoder", stride=d.test_stride, averaging="actions")
-    report(views, protocol, out, f"\nTest subjects {d.test_subjects}; 3D labels of {d.labelled_subjects} only, "
-                                 f"silhouettes of {d.train_subjects}", metrics=("mpjpe", "p_mpjpe", "n_mpjpe"))
+        "N-MPJPE least-squares scale",
+        two_d_source="none: RGB crops through the frozen NVS encoder",
+        stride=d.test_stride,
+        averaging="actions",
+    )
+    report(
+        views,
+        protocol,
+        out,
+        f"\nTest subjects {d.test_subjects}; 3D labels of {d.labelled_subjects} only, "
+        f"silhouettes of {d.train_subjects}",
+        metrics=("mpjpe", "p_mpjpe", "n_mpjpe"),
+    )
 
     # The same evaluation of the regression's starting point (the mean parameters, whatever the image): what
     # the trained regressor has to beat.
@@ -288,34 +351,49 @@ def main(argv=None) -> int:
     torch.nn.init.zeros_(start.decoder.bias)
     baseline = SMPLFromEncTask(start, body=task.body).to(trainer.device)
     views_0, iou_0 = baseline.evaluate(test, batch_size=16, desc="evaluate mean")
-    summary = {"protocol": protocol.to_dict(), "silhouette_size": d.silhouette_size, "iou_threshold": 0.5,
-               "iou_renderer": "HardRasterizer", "test_subjects": list(d.test_subjects),
-               "trained": summarise(views, iou, test.subjects, d.test_subjects),
-               "mean_parameters": summarise(views_0, iou_0, test.subjects, d.test_subjects)}
+    summary = {
+        "protocol": protocol.to_dict(),
+        "silhouette_size": d.silhouette_size,
+        "iou_threshold": 0.5,
+        "iou_renderer": "HardRasterizer",
+        "test_subjects": list(d.test_subjects),
+        "trained": summarise(views, iou, test.subjects, d.test_subjects),
+        "mean_parameters": summarise(views_0, iou_0, test.subjects, d.test_subjects),
+    }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
-    print(f"\nFrame-weighted over every view of {d.test_subjects} (mm; silhouette IoU at {d.silhouette_size} px, "
-          f"hard render vs mask > 0.5; 'own' = the input view, 'other' = the other 3 views):")
+    print(
+        f"\nFrame-weighted over every view of {d.test_subjects} (mm; silhouette IoU at {d.silhouette_size} px, "
+        f"hard render vs mask > 0.5; 'own' = the input view, 'other' = the other 3 views):"
+    )
     print(f"{'':34s} {'MPJPE':>7s} {'P-MPJPE':>8s} {'N-MPJPE':>8s} {'IoU own':>8s} {'IoU other':>9s}")
     for label, key in (("mean parameters (regression start)", "mean_parameters"), ("trained regressor", "trained")):
         r = summary[key]["all"]
-        print(f"{label:34s} {r['mpjpe_mm']:7.1f} {r['p_mpjpe_mm']:8.1f} {r['n_mpjpe_mm']:8.1f} "
-              f"{r['iou_own_view']:8.3f} {r['iou_other_views']:9.3f}")
+        print(
+            f"{label:34s} {r['mpjpe_mm']:7.1f} {r['p_mpjpe_mm']:8.1f} {r['n_mpjpe_mm']:8.1f} "
+            f"{r['iou_own_view']:8.3f} {r['iou_other_views']:9.3f}"
+        )
     for s_ in d.test_subjects:
         r = summary["trained"].get(s_)
         if r:
-            print(f"{'  trained, ' + s_:34s} {r['mpjpe_mm']:7.1f} {r['p_mpjpe_mm']:8.1f} {r['n_mpjpe_mm']:8.1f} "
-                  f"{r['iou_own_view']:8.3f} {r['iou_other_views']:9.3f}")
+            print(
+                f"{'  trained, ' + s_:34s} {r['mpjpe_mm']:7.1f} {r['p_mpjpe_mm']:8.1f} {r['n_mpjpe_mm']:8.1f} "
+                f"{r['iou_own_view']:8.3f} {r['iou_other_views']:9.3f}"
+            )
 
     n = min(cfg.figure_rows, len(test))
     picks = [int(round(k * (len(test) - 1) / max(1, n - 1))) for k in range(n)] if n > 1 else [0]
     save_overlays(images / "smpl_from_enc_overlays.png", test_source, test, task, picks, iou)
-    plot_metric_curves(out / "metrics.csv", images / "smpl_from_enc_curves.png",
-                       keys=["train/loss_joints", "train/loss_silhouette", "train/loss_prior", "val/mpjpe",
-                             "val/p_mpjpe", "val/iou"],
-                       title="SMPL from encoder: losses; validation errors (m), IoU")
+    plot_metric_curves(
+        out / "metrics.csv",
+        images / "smpl_from_enc_curves.png",
+        keys=["train/loss_joints", "train/loss_silhouette", "train/loss_prior", "val/mpjpe", "val/p_mpjpe", "val/iou"],
+        title="SMPL from encoder: losses; validation errors (m), IoU",
+    )
     print(f"\nfinished {result.step} steps in {time.perf_counter() - t0:.0f} s")
-    print(f"wrote {out}/regressor.pt, {out}/eval.csv, {out}/summary.json, {images}/smpl_from_enc_overlays.png, "
-          f"{images}/smpl_from_enc_curves.png")
+    print(
+        f"wrote {out}/regressor.pt, {out}/eval.csv, {out}/summary.json, {images}/smpl_from_enc_overlays.png, "
+        f"{images}/smpl_from_enc_curves.png"
+    )
     return 0
 
 

@@ -17,6 +17,7 @@ sample/train_SMPL_from_enc.py read it as model.encoder_path), metrics.csv, and i
 (run.images_dir elsewhere; run.images_dir=images regenerates the README's figures) enc_dec_reconstructions.png
 (input view, target view, re-rendered view, target background) as training proceeds, plus enc_dec_curves.png.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -87,9 +88,17 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
-    train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
-        out_dir="runs/enc_dec", max_steps=600, batch_size=8, log_every=20, val_every=150, ckpt_every=150,
-        best_metric="val/l1"))
+    train: TrainConfig = dataclasses.field(
+        default_factory=lambda: TrainConfig(
+            out_dir="runs/enc_dec",
+            max_steps=600,
+            batch_size=8,
+            log_every=20,
+            val_every=150,
+            ckpt_every=150,
+            best_metric="val/l1",
+        )
+    )
     figure_rows: int = 6  # rows of the reconstruction figure (pairs of views of held-out frames)
     run: RunConfig = dataclasses.field(default_factory=RunConfig)  # convolutions use both cores well
 
@@ -111,10 +120,16 @@ class ReconstructionFigure(Callback):
             b = {k: (v.to(task.device) if torch.is_tensor(v) else v) for k, v in self.batch.items()}
             pred = reconstruct(model, b).cpu()
         model.train(was_training)
-        rows = [[self.batch["source"][i], self.batch["target"][i], pred[i], self.batch["target_background"][i]]
-                for i in range(len(pred))]
-        save_image_rows(self.path, rows, ["input view", "target view", "re-rendered", "target background"],
-                        title=f"{self.title}, step {step}")
+        rows = [
+            [self.batch["source"][i], self.batch["target"][i], pred[i], self.batch["target_background"][i]]
+            for i in range(len(pred))
+        ]
+        save_image_rows(
+            self.path,
+            rows,
+            ["input view", "target view", "re-rendered", "target background"],
+            title=f"{self.title}, step {step}",
+        )
 
     def on_validation_end(self, trainer, step, metrics) -> None:
         if trainer.is_main:
@@ -125,10 +140,15 @@ def start_weights_from(model: EncoderDecoder, path: str) -> None:
     """Copy every weight of a saved encoder-decoder into ``model`` (same architecture and image size required)."""
     saved = EncoderDecoder.load(path)
     if dataclasses.asdict(saved.config) != dataclasses.asdict(model.config):
-        differ = {k: (v, getattr(model.config, k)) for k, v in dataclasses.asdict(saved.config).items()
-                  if getattr(model.config, k) != v}
-        raise ValueError(f"model.init_from={path}: its architecture differs from this run's as (saved, this run): "
-                         f"{differ}; set data.image_size / model.* to match")
+        differ = {
+            k: (v, getattr(model.config, k))
+            for k, v in dataclasses.asdict(saved.config).items()
+            if getattr(model.config, k) != v
+        }
+        raise ValueError(
+            f"model.init_from={path}: its architecture differs from this run's as (saved, this run): "
+            f"{differ}; set data.image_size / model.* to match"
+        )
     model.load_state_dict(saved.state_dict())
 
 
@@ -142,30 +162,58 @@ def main(argv=None) -> int:
     keep, held = held_out_sequences(cfg.data.val_every)
     d = cfg.data
     train_ds = NVSPairDataset(root, d.train_subjects, d.image_size, d.stride, seed=cfg.train.seed, sequence_filter=keep)
-    val_ds = NVSPairDataset(root, d.train_subjects, d.image_size, d.stride, seed=cfg.train.seed + 1,
-                            sequence_filter=held, pairs_per_frame=d.val_pairs_per_frame) if held else None
-    print(f"novel-view synthesis on {len(train_ds.frames)} frames of {d.train_subjects} ({len(train_ds)} view pairs)"
-          f"; validating on {len(val_ds.frames) if val_ds else 0} frames of held-out sequences; {d.image_size} px")
+    val_ds = (
+        NVSPairDataset(
+            root,
+            d.train_subjects,
+            d.image_size,
+            d.stride,
+            seed=cfg.train.seed + 1,
+            sequence_filter=held,
+            pairs_per_frame=d.val_pairs_per_frame,
+        )
+        if held
+        else None
+    )
+    print(
+        f"novel-view synthesis on {len(train_ds.frames)} frames of {d.train_subjects} ({len(train_ds)} view pairs)"
+        f"; validating on {len(val_ds.frames) if val_ds else 0} frames of held-out sequences; {d.image_size} px"
+    )
 
     m = cfg.model
-    model = EncoderDecoder(EncoderDecoderConfig(image_size=d.image_size, backbone=m.backbone, num_points=m.num_points,
-                                                appearance_dim=m.appearance_dim, decoder_width=m.decoder_width,
-                                                hidden=m.hidden))
+    model = EncoderDecoder(
+        EncoderDecoderConfig(
+            image_size=d.image_size,
+            backbone=m.backbone,
+            num_points=m.num_points,
+            appearance_dim=m.appearance_dim,
+            decoder_width=m.decoder_width,
+            hidden=m.hidden,
+        )
+    )
     if m.init_from:
         start_weights_from(model, m.init_from)
         print(f"weights initialised from {m.init_from}")
     if m.backbone_weights:
         report = model.load_backbone_weights(m.backbone_weights)
         print(f"encoder backbone initialised from {m.backbone_weights} (skipped: {report.get('skipped')})")
-    task = NVSTask(model, feature_loss=cfg.loss.feature_loss, feature_weight=cfg.loss.weight_feature, lr=cfg.optim.lr,
-                   foreground_weight=cfg.loss.foreground_weight)
+    task = NVSTask(
+        model,
+        feature_loss=cfg.loss.feature_loss,
+        feature_weight=cfg.loss.weight_feature,
+        lr=cfg.optim.lr,
+        foreground_weight=cfg.loss.foreground_weight,
+    )
 
     figure_ds = val_ds or train_ds
     picks = torch.linspace(0, len(figure_ds) - 1, max(1, cfg.figure_rows // 2)).long().tolist()
     fixed = flatten_pairs(torch.utils.data.default_collate([figure_ds[i] for i in picks]))
     images = cfg.run.images(cfg.train.out_dir)
-    figure = ReconstructionFigure(images / "enc_dec_reconstructions.png", fixed,
-                                  "held-out sequences of the training subjects" if val_ds else "training frames")
+    figure = ReconstructionFigure(
+        images / "enc_dec_reconstructions.png",
+        fixed,
+        "held-out sequences of the training subjects" if val_ds else "training frames",
+    )
     callbacks = [figure, *cfg.run.budget_callbacks()]
     trainer = Trainer(task, cfg, train_ds, val_ds, resume=args.resume, callbacks=callbacks)
     result = trainer.fit()
@@ -176,17 +224,31 @@ def main(argv=None) -> int:
     out = Path(cfg.train.out_dir)
     model.cpu().eval()
     val = result.last_validation
-    model.save(out / "enc_dec.pt", meta={
-        "data": str(root), "train_subjects": list(d.train_subjects), "steps": int(result.step),
-        "feature_loss": cfg.loss.feature_loss, "best_step": result.best_step, "init_from": m.init_from or None,
-        "val_l1": None if result.best_value is None else float(result.best_value)})
+    model.save(
+        out / "enc_dec.pt",
+        meta={
+            "data": str(root),
+            "train_subjects": list(d.train_subjects),
+            "steps": int(result.step),
+            "feature_loss": cfg.loss.feature_loss,
+            "best_step": result.best_step,
+            "init_from": m.init_from or None,
+            "val_l1": None if result.best_value is None else float(result.best_value),
+        },
+    )
     task.to(torch.device("cpu"))
     figure.draw(task, result.best_step or result.step)
-    plot_metric_curves(out / "metrics.csv", images / "enc_dec_curves.png",
-                       keys=["train/l1", "val/l1", "val/ssim"], log_y=False,
-                       title="encoder-decoder: L1 of re-rendered target views; SSIM")
-    print(f"\nfinished {result.step} steps in {time.perf_counter() - t0:.0f} s; validation (held-out sequences of "
-          f"the training subjects): " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(val.items())))
+    plot_metric_curves(
+        out / "metrics.csv",
+        images / "enc_dec_curves.png",
+        keys=["train/l1", "val/l1", "val/ssim"],
+        log_y=False,
+        title="encoder-decoder: L1 of re-rendered target views; SSIM",
+    )
+    print(
+        f"\nfinished {result.step} steps in {time.perf_counter() - t0:.0f} s; validation (held-out sequences of "
+        f"the training subjects): " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(val.items()))
+    )
     print(f"wrote {out / 'enc_dec.pt'}, {images / 'enc_dec_reconstructions.png'}, {images / 'enc_dec_curves.png'}")
     return 0
 

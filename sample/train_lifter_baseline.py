@@ -14,6 +14,7 @@ Writes runs/lifter_baseline/ (config.yaml, checkpoints, lifter.pt, metrics.csv, 
 figures in runs/lifter_baseline/images/ (run.images_dir elsewhere).
 Model: Martinez et al., ICCV 2017. Protocol: see the printed protocol line.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -58,9 +59,18 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
-    train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
-        out_dir="runs/lifter_baseline", max_steps=2000, batch_size=256, log_every=50, val_every=250,
-        ckpt_every=500, best_metric="val/mpjpe", best_mode="min"))
+    train: TrainConfig = dataclasses.field(
+        default_factory=lambda: TrainConfig(
+            out_dir="runs/lifter_baseline",
+            max_steps=2000,
+            batch_size=256,
+            log_every=50,
+            val_every=250,
+            ckpt_every=500,
+            best_metric="val/mpjpe",
+            best_mode="min",
+        )
+    )
     run: RunConfig = dataclasses.field(default_factory=RunConfig)
 
 
@@ -73,12 +83,19 @@ def main(argv=None) -> int:
     data = load_keypoint_data(cfg.data)
     train_ds = PoseFrameDataset(data.labelled, frame_stride=cfg.data.stride)
     val_ds = PoseFrameDataset(data.splits.val)
-    print(f"training on {len(train_ds)} labelled frames of {cfg.data.labelled_subjects} (all cameras), "
-          f"validating on {len(val_ds)} held-out frames of the same subjects")
+    print(
+        f"training on {len(train_ds)} labelled frames of {cfg.data.labelled_subjects} (all cameras), "
+        f"validating on {len(val_ds)} held-out frames of the same subjects"
+    )
 
     model = MLPLifter(width=cfg.model.width, num_blocks=cfg.model.num_blocks, dropout=cfg.model.dropout)
-    task = SupervisedLifterTask(model, lr=cfg.optim.lr, lr_decay=cfg.optim.lr_decay,
-                                decay_every=cfg.optim.decay_every, flip_augmentation=cfg.augment.flip)
+    task = SupervisedLifterTask(
+        model,
+        lr=cfg.optim.lr,
+        lr_decay=cfg.optim.lr_decay,
+        decay_every=cfg.optim.decay_every,
+        flip_augmentation=cfg.augment.flip,
+    )
     trainer = Trainer(task, cfg, train_ds, val_ds, resume=args.resume, callbacks=cfg.run.budget_callbacks())
     result = trainer.fit()
     if result.interrupted or not trainer.is_main:
@@ -87,23 +104,40 @@ def main(argv=None) -> int:
     out = Path(cfg.train.out_dir)
     trainer.restore_best(result)
     model_kwargs = {"width": cfg.model.width, "num_blocks": cfg.model.num_blocks, "dropout": cfg.model.dropout}
-    save_lifter(out / "lifter.pt", model, "mlp", model_kwargs, meta={
-        "script": "sample/train_lifter_baseline.py", "selected_on": "validation split of the labelled subjects",
-        "step": result.best_step if result.best_value is not None else result.step,
-        "labelled_subjects": list(cfg.data.labelled_subjects)})
+    save_lifter(
+        out / "lifter.pt",
+        model,
+        "mlp",
+        model_kwargs,
+        meta={
+            "script": "sample/train_lifter_baseline.py",
+            "selected_on": "validation split of the labelled subjects",
+            "step": result.best_step if result.best_value is not None else result.step,
+            "labelled_subjects": list(cfg.data.labelled_subjects),
+        },
+    )
     test_ds = PoseFrameDataset(data.splits.test)
     views = predict_views(task.predict, test_ds, device=trainer.device)
-    report(views, lifter_protocol(data.two_d_source, data.exclusions), out,
-           f"\nTest subjects {cfg.data.test_subjects}, 3D labels from {cfg.data.labelled_subjects} only")
+    report(
+        views,
+        lifter_protocol(data.two_d_source, data.exclusions),
+        out,
+        f"\nTest subjects {cfg.data.test_subjects}, 3D labels from {cfg.data.labelled_subjects} only",
+    )
 
     images = cfg.run.images(out)
     inputs_2d = {(seq.subject, seq.action, cam): kp for seq in data.splits.test for cam, kp in seq.positions_2d.items()}
     save_view_predictions(images / "lifter_baseline_predictions.png", views, inputs_2d)
-    plot_metric_curves(out / "metrics.csv", images / "lifter_baseline_curves.png",
-                       keys=["train/loss_mpjpe", "val/mpjpe", "val/p_mpjpe"],
-                       title="MLP lifter baseline (3D labels of one subject), metres")
-    print(f"wrote {out}/lifter.pt (use with `weakpose evaluate` / `weakpose lift`), {out}/eval.csv, "
-          f"{images}/lifter_baseline_predictions.png, {images}/lifter_baseline_curves.png")
+    plot_metric_curves(
+        out / "metrics.csv",
+        images / "lifter_baseline_curves.png",
+        keys=["train/loss_mpjpe", "val/mpjpe", "val/p_mpjpe"],
+        title="MLP lifter baseline (3D labels of one subject), metres",
+    )
+    print(
+        f"wrote {out}/lifter.pt (use with `weakpose evaluate` / `weakpose lift`), {out}/eval.csv, "
+        f"{images}/lifter_baseline_predictions.png, {images}/lifter_baseline_curves.png"
+    )
     return 0
 
 

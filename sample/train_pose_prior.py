@@ -16,6 +16,7 @@ runs/pose_prior/images/ (run.images_dir elsewhere; run.images_dir=images regener
 pose_prior_samples.png (generator samples after training) and pose_prior_curves.png.
 Method: Wandt & Rosenhahn, CVPR 2019 (critic, KCS); Gulrajani et al., NeurIPS 2017 (WGAN-GP).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -78,8 +79,11 @@ class Config:
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
-    train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
-        out_dir="runs/pose_prior", max_steps=3000, batch_size=256, log_every=50, val_every=500, ckpt_every=1000))
+    train: TrainConfig = dataclasses.field(
+        default_factory=lambda: TrainConfig(
+            out_dir="runs/pose_prior", max_steps=3000, batch_size=256, log_every=50, val_every=500, ckpt_every=1000
+        )
+    )
     # these networks are small: one thread is fastest
     run: RunConfig = dataclasses.field(default_factory=lambda: RunConfig(num_threads=1))
 
@@ -107,20 +111,32 @@ def main(argv=None) -> int:
     train_seqs = [s for s in seqs if s not in val_seqs]
     train_poses = real_poses(train_seqs, frame, cfg.data.stride)
     val_poses = real_poses(val_seqs, frame) if val_seqs else np.zeros((0, 17, 3), np.float32)
-    print(f"pose prior on {len(train_poses)} {frame}-frame poses of {sorted({s.subject for s in train_seqs})}"
-          f", validating on {len(val_poses)} poses of {len(val_seqs)} held-out sequences")
+    print(
+        f"pose prior on {len(train_poses)} {frame}-frame poses of {sorted({s.subject for s in train_seqs})}"
+        f", validating on {len(val_poses)} poses of {len(val_seqs)} held-out sequences"
+    )
 
     m = cfg.model
-    critic = PoseCritic(pose_width=m.pose_width, num_blocks=m.num_blocks, kcs_width=m.kcs_width,
-                        fused_width=m.fused_width)
+    critic = PoseCritic(
+        pose_width=m.pose_width, num_blocks=m.num_blocks, kcs_width=m.kcs_width, fused_width=m.fused_width
+    )
     generator = PoseGenerator(noise_dim=m.noise_dim, width=m.generator_width, num_blocks=m.generator_blocks)
     up_axis = "z" if frame == "world" else "y"
-    task = PosePriorTask(critic, generator, lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2),
-                         n_critic=cfg.optim.n_critic, gp_weight=cfg.loss.weight_gradient_penalty,
-                         rotate=cfg.augment.rotate, up_axis=up_axis, mirror=cfg.augment.mirror)
+    task = PosePriorTask(
+        critic,
+        generator,
+        lr=cfg.optim.lr,
+        betas=(cfg.optim.beta1, cfg.optim.beta2),
+        n_critic=cfg.optim.n_critic,
+        gp_weight=cfg.loss.weight_gradient_penalty,
+        rotate=cfg.augment.rotate,
+        up_axis=up_axis,
+        mirror=cfg.augment.mirror,
+    )
     val_ds = RealPoseDataset(val_poses) if len(val_poses) else None
-    trainer = Trainer(task, cfg, RealPoseDataset(train_poses), val_ds, resume=args.resume,
-                      callbacks=cfg.run.budget_callbacks())
+    trainer = Trainer(
+        task, cfg, RealPoseDataset(train_poses), val_ds, resume=args.resume, callbacks=cfg.run.budget_callbacks()
+    )
     result = trainer.fit()
     if result.interrupted or not trainer.is_main:
         return 0
@@ -140,22 +156,38 @@ def main(argv=None) -> int:
         samples = generator.sample(6, generator=torch.Generator().manual_seed(0)).numpy()
     gap = result.last_validation.get("val/critic_gap")
     critic.meta = {
-        "frame": frame, "up_axis": up_axis, "joint_order": "h36m17", "units": "metres",
+        "frame": frame,
+        "up_axis": up_axis,
+        "joint_order": "h36m17",
+        "units": "metres",
         "data": cfg.data.root or "embedded synthetic default (CMU motion)",
-        "train_subjects": sorted({s.subject for s in train_seqs}), "num_train_poses": int(len(train_poses)),
-        "steps": int(result.step), "val_critic_gap": None if gap is None else float(gap),
-        "real_score_mean": float(real_scores.mean()), "real_score_std": float(real_scores.std()),
+        "train_subjects": sorted({s.subject for s in train_seqs}),
+        "num_train_poses": int(len(train_poses)),
+        "steps": int(result.step),
+        "val_critic_gap": None if gap is None else float(gap),
+        "real_score_mean": float(real_scores.mean()),
+        "real_score_std": float(real_scores.std()),
     }
     critic.save(out / "prior.pt")
 
-    save_pose_comparison(images / "pose_prior_samples.png", poses_2d=None, poses_pred=list(samples),
-                         titles=[f"generated {i}" for i in range(len(samples))],
-                         up_axis="z" if frame == "world" else "-y")
-    plot_metric_curves(out / "metrics.csv", images / "pose_prior_curves.png",
-                       keys=["train/critic_gap", "val/critic_gap", "val/bone_length_error"],
-                       log_y=False, title="pose prior: critic gap E[real]-E[fake]; generator bone error (m)")
-    print(f"\nfinished {result.step} steps in {time.perf_counter() - t0:.0f} s; "
-          f"validation critic gap {gap if gap is None else f'{gap:.4f}'}")
+    save_pose_comparison(
+        images / "pose_prior_samples.png",
+        poses_2d=None,
+        poses_pred=list(samples),
+        titles=[f"generated {i}" for i in range(len(samples))],
+        up_axis="z" if frame == "world" else "-y",
+    )
+    plot_metric_curves(
+        out / "metrics.csv",
+        images / "pose_prior_curves.png",
+        keys=["train/critic_gap", "val/critic_gap", "val/bone_length_error"],
+        log_y=False,
+        title="pose prior: critic gap E[real]-E[fake]; generator bone error (m)",
+    )
+    print(
+        f"\nfinished {result.step} steps in {time.perf_counter() - t0:.0f} s; "
+        f"validation critic gap {gap if gap is None else f'{gap:.4f}'}"
+    )
     print("critic scores, held-out real poses vs broken copies of the same poses:")
     print("\n".join(lines))
     print(f"wrote {out / 'prior.pt'}, {images / 'pose_prior_samples.png'}, {images / 'pose_prior_curves.png'}")

@@ -30,6 +30,7 @@ Examples:
 Writes runs/repnet/ (checkpoints, metrics.csv, eval.json, lifter.pt, critic.pt) and its figures in
 runs/repnet/images/ (run.images_dir elsewhere; run.images_dir=images regenerates the README's figures).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -57,7 +58,7 @@ TRAINING_MAX_BONE_M = 50.0
 
 @dataclasses.dataclass
 class ModelConfig:
-    width: int = 256            # RepNet: 1000 (smaller here so the default run fits a few CPU minutes)
+    width: int = 256  # RepNet: 1000 (smaller here so the default run fits a few CPU minutes)
     num_blocks: int = 2
     normalize_scale: bool = True  # divide the root-centred 2D by its RMS joint distance
     critic_pose_width: int = 100
@@ -94,9 +95,18 @@ class Config:
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
-    train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
-        out_dir="runs/repnet", max_steps=1500, batch_size=128, log_every=50, val_every=250,
-        ckpt_every=500, best_metric="val/p_mpjpe", best_mode="min"))
+    train: TrainConfig = dataclasses.field(
+        default_factory=lambda: TrainConfig(
+            out_dir="runs/repnet",
+            max_steps=1500,
+            batch_size=128,
+            log_every=50,
+            val_every=250,
+            ckpt_every=500,
+            best_metric="val/p_mpjpe",
+            best_mode="min",
+        )
+    )
     run: RunConfig = dataclasses.field(default_factory=RunConfig)
 
 
@@ -135,9 +145,11 @@ def unpaired_split(data, cfg: Config):
     else:
         raise ValueError(f"unpaired must be 'subjects' or 'shuffle'; got {cfg.unpaired!r}")
     if not seqs_2d:
-        raise ValueError(f"no 2D training sequences: every training subject {cfg.data.train_subjects} is in "
-                         f"data.labelled_subjects {sorted(labelled)} (the 3D pool) with unpaired=subjects")
-    pool = [s.positions_3d[::cfg.data.stride] for s in data.labelled if s.positions_3d is not None]
+        raise ValueError(
+            f"no 2D training sequences: every training subject {cfg.data.train_subjects} is in "
+            f"data.labelled_subjects {sorted(labelled)} (the 3D pool) with unpaired=subjects"
+        )
+    pool = [s.positions_3d[:: cfg.data.stride] for s in data.labelled if s.positions_3d is not None]
     if not pool:
         raise ValueError(f"no 3D poses of data.labelled_subjects {sorted(labelled)} for the critic")
     pool = np.concatenate(pool).astype(np.float32)
@@ -152,20 +164,36 @@ def main(argv=None) -> int:
     train_ds = KeypointsOnly(PoseFrameDataset(seqs_2d, frame_stride=cfg.data.stride, require_3d=False))
     val_ds = PoseFrameDataset(data.splits.val)
     subjects_2d = sorted({s.subject for s in seqs_2d})
-    print(f"2D: {len(train_ds)} frames x cameras of {subjects_2d}; unpaired 3D pool: {len(pool)} world poses of "
-          f"{cfg.data.labelled_subjects} (mode '{cfg.unpaired}'); validation: {len(val_ds)} held-out "
-          f"frames of {sorted({s.subject for s in data.splits.val})}")
+    print(
+        f"2D: {len(train_ds)} frames x cameras of {subjects_2d}; unpaired 3D pool: {len(pool)} world poses of "
+        f"{cfg.data.labelled_subjects} (mode '{cfg.unpaired}'); validation: {len(val_ds)} held-out "
+        f"frames of {sorted({s.subject for s in data.splits.val})}"
+    )
 
     m, o, lo = cfg.model, cfg.optim, cfg.loss
     lifter = RepNetLifter(width=m.width, num_blocks=m.num_blocks, normalize_scale=m.normalize_scale)
     # The critic's millimetre guard (median bone > 2 m) is loosened while it judges an untrained lifter, whose
     # first outputs can be any size; the pool itself is checked for metres by RepNetTask.
-    critic = PoseCritic(pose_width=m.critic_pose_width, kcs_width=m.critic_kcs_width,
-                        num_blocks=m.critic_blocks, max_bone_m=TRAINING_MAX_BONE_M)
-    task = RepNetTask(lifter, critic, pool, lr=o.lr, critic_lr=o.critic_lr, n_critic=o.n_critic,
-                      weight_adversarial=lo.weight_adversarial, weight_reprojection=lo.weight_reprojection,
-                      weight_camera=lo.weight_camera, yaw_augment=cfg.augment.yaw, lr_decay=o.lr_decay,
-                      decay_every=o.decay_every)
+    critic = PoseCritic(
+        pose_width=m.critic_pose_width,
+        kcs_width=m.critic_kcs_width,
+        num_blocks=m.critic_blocks,
+        max_bone_m=TRAINING_MAX_BONE_M,
+    )
+    task = RepNetTask(
+        lifter,
+        critic,
+        pool,
+        lr=o.lr,
+        critic_lr=o.critic_lr,
+        n_critic=o.n_critic,
+        weight_adversarial=lo.weight_adversarial,
+        weight_reprojection=lo.weight_reprojection,
+        weight_camera=lo.weight_camera,
+        yaw_augment=cfg.augment.yaw,
+        lr_decay=o.lr_decay,
+        decay_every=o.decay_every,
+    )
     trainer = Trainer(task, cfg, train_ds, val_ds, resume=args.resume, callbacks=cfg.run.budget_callbacks())
     result = trainer.fit()
     if result.interrupted or not trainer.is_main:
@@ -180,28 +208,47 @@ def main(argv=None) -> int:
     saved_kwargs = dict(target_bone_length=task.target_bone_length, parents=list(task.parents), **lifter.config)
     camera_lifter = RepNetCameraLifter(**saved_kwargs)
     camera_lifter.lifter.load_state_dict(lifter.state_dict())
-    save_lifter(out / "lifter.pt", camera_lifter, "repnet", saved_kwargs, output_frame="camera",
-                meta={"script": "sample/train_repnet.py", "unpaired": cfg.unpaired, "step": result.best_step,
-                      "selected_on": "validation split of the training subjects"})
+    save_lifter(
+        out / "lifter.pt",
+        camera_lifter,
+        "repnet",
+        saved_kwargs,
+        output_frame="camera",
+        meta={
+            "script": "sample/train_repnet.py",
+            "unpaired": cfg.unpaired,
+            "step": result.best_step,
+            "selected_on": "validation split of the training subjects",
+        },
+    )
 
     test_ds = PoseFrameDataset(data.splits.test)
     views = predict_views(task.predict, test_ds, device=trainer.device)
     protocol = dataclasses.replace(
         lifter_protocol(data.two_d_source, data.exclusions),
         alignment="P-MPJPE similarity Procrustes, no reflection (P2); N-MPJPE least-squares scale; MPJPE after "
-                  "rotating by the estimated camera and scaling to the 3D pool's mean bone length")
-    report(views, protocol, out, f"\nTest subjects {cfg.data.test_subjects}; no paired 3D used (RepNet, "
-                                 f"unpaired mode '{cfg.unpaired}')")
+        "rotating by the estimated camera and scaling to the 3D pool's mean bone length",
+    )
+    report(
+        views,
+        protocol,
+        out,
+        f"\nTest subjects {cfg.data.test_subjects}; no paired 3D used (RepNet, unpaired mode '{cfg.unpaired}')",
+    )
 
     images = cfg.run.images(out)
     inputs_2d = {(s.subject, s.action, cam): kp for s in data.splits.test for cam, kp in s.positions_2d.items()}
     save_view_predictions(images / "repnet_predictions.png", views, inputs_2d)
-    plot_metric_curves(out / "metrics.csv", images / "repnet_curves.png",
-                       keys=["train/loss_reprojection", "train/loss_camera", "train/critic_gap", "val/p_mpjpe",
-                             "val/n_mpjpe"],
-                       title="RepNet (unpaired 3D), metres / critic units")
-    print(f"wrote {out}/eval.csv, {out}/lifter.pt, {out}/critic.pt, {images}/repnet_predictions.png, "
-          f"{images}/repnet_curves.png")
+    plot_metric_curves(
+        out / "metrics.csv",
+        images / "repnet_curves.png",
+        keys=["train/loss_reprojection", "train/loss_camera", "train/critic_gap", "val/p_mpjpe", "val/n_mpjpe"],
+        title="RepNet (unpaired 3D), metres / critic units",
+    )
+    print(
+        f"wrote {out}/eval.csv, {out}/lifter.pt, {out}/critic.pt, {images}/repnet_predictions.png, "
+        f"{images}/repnet_curves.png"
+    )
     return 0
 
 

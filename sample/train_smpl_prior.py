@@ -18,6 +18,7 @@ smpl_prior_curves.png (run.images_dir elsewhere; run.images_dir=images regenerat
 prints how held-out real parameters score against generated ones and against broken copies of themselves.
 Method: Kanazawa et al., CVPR 2018 (HMR discriminator); Mao et al., ICCV 2017 (least-squares GAN).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -82,8 +83,11 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
-    train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
-        out_dir="runs/smpl_prior", max_steps=1500, batch_size=128, log_every=50, val_every=250, ckpt_every=1000))
+    train: TrainConfig = dataclasses.field(
+        default_factory=lambda: TrainConfig(
+            out_dir="runs/smpl_prior", max_steps=1500, batch_size=128, log_every=50, val_every=250, ckpt_every=1000
+        )
+    )
     # these networks are small: one thread is about as fast as two on a CPU
     run: RunConfig = dataclasses.field(default_factory=lambda: RunConfig(num_threads=1))
 
@@ -103,23 +107,41 @@ def main(argv=None) -> int:
 
     params = load_params(cfg.data)
     seqs = params.sequences
-    train_seqs, val_seqs = split_train_val(seqs, key_fn=lambda s: s, val_fraction=cfg.data.val_fraction,
-                                           seed=cfg.train.seed) if len(seqs) > 1 else (seqs, [])
+    train_seqs, val_seqs = (
+        split_train_val(seqs, key_fn=lambda s: s, val_fraction=cfg.data.val_fraction, seed=cfg.train.seed)
+        if len(seqs) > 1
+        else (seqs, [])
+    )
     train, val = params.select_sequences(train_seqs), (params.select_sequences(val_seqs) if val_seqs else None)
-    print(f"SMPL prior on {len(train)} frames of {len(train_seqs)} sequences ({params.source}), validating on "
-          f"{0 if val is None else len(val)} frames of {len(val_seqs)} held-out sequences")
+    print(
+        f"SMPL prior on {len(train)} frames of {len(train_seqs)} sequences ({params.source}), validating on "
+        f"{0 if val is None else len(val)} frames of {len(val_seqs)} held-out sequences"
+    )
 
     m = cfg.model
     critic = SMPLCritic(num_betas=cfg.data.num_betas, joint_width=m.joint_width, full_width=m.full_width)
-    gen = SMPLGenerator(noise_dim=m.noise_dim, width=m.generator_width, num_layers=m.generator_layers,
-                        num_betas=cfg.data.num_betas)
+    gen = SMPLGenerator(
+        noise_dim=m.noise_dim, width=m.generator_width, num_layers=m.generator_layers, num_betas=cfg.data.num_betas
+    )
     embedded = not cfg.data.root
     resample = embedded if cfg.data.resample_betas is None else cfg.data.resample_betas
-    task = SMPLPriorTask(critic, gen, lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2),
-                         weight_decay=cfg.optim.weight_decay, mirror=cfg.augment.mirror,
-                         resample_betas_std=cfg.data.beta_std if resample else 0.0)
-    trainer = Trainer(task, cfg, SMPLParamDataset(train), SMPLParamDataset(val) if val is not None else None,
-                      resume=args.resume, callbacks=cfg.run.budget_callbacks())
+    task = SMPLPriorTask(
+        critic,
+        gen,
+        lr=cfg.optim.lr,
+        betas=(cfg.optim.beta1, cfg.optim.beta2),
+        weight_decay=cfg.optim.weight_decay,
+        mirror=cfg.augment.mirror,
+        resample_betas_std=cfg.data.beta_std if resample else 0.0,
+    )
+    trainer = Trainer(
+        task,
+        cfg,
+        SMPLParamDataset(train),
+        SMPLParamDataset(val) if val is not None else None,
+        resume=args.resume,
+        callbacks=cfg.run.budget_callbacks(),
+    )
     result = trainer.fit()
     if result.interrupted or not trainer.is_main:
         return 0
@@ -135,24 +157,42 @@ def main(argv=None) -> int:
     real_scores = critic.score(rot, betas)
     with torch.no_grad():
         fake_scores = critic.score(*gen.sample(len(check), generator=torch.Generator().manual_seed(0)))
-    lines = [f"  held-out real: mean score {float(real_scores.mean()):.3f} (std {float(real_scores.std()):.3f}); "
-             f"generated: {float(fake_scores.mean()):.3f}"]
+    lines = [
+        f"  held-out real: mean score {float(real_scores.mean()):.3f} (std {float(real_scores.std()):.3f}); "
+        f"generated: {float(fake_scores.mean()):.3f}"
+    ]
     for name, (r, b) in implausible_versions(rot, betas, torch.Generator().manual_seed(1)).items():
         broken = critic.score(r, b)
-        lines.append(f"  real > {name}: {float((real_scores > broken).float().mean()):.1%} of {len(check)} "
-                     f"(mean score {float(broken.mean()):.3f})")
+        lines.append(
+            f"  real > {name}: {float((real_scores > broken).float().mean()):.1%} of {len(check)} "
+            f"(mean score {float(broken.mean()):.3f})"
+        )
     critic.meta = {
         "data": cfg.data.root or "embedded CMU motion retargeted to the body model",
-        "num_train_frames": int(len(train)), "num_train_sequences": len(train_seqs),
-        "steps": int(result.step), "mirror": bool(cfg.augment.mirror), "resample_betas_std":
-            float(task.resample_betas_std), "input": "body_pose (B, 23, 3, 3) or axis-angle (B, 69); betas (B, 10)",
-        "real_score_mean": float(real_scores.mean()), "real_score_std": float(real_scores.std()),
+        "num_train_frames": int(len(train)),
+        "num_train_sequences": len(train_seqs),
+        "steps": int(result.step),
+        "mirror": bool(cfg.augment.mirror),
+        "resample_betas_std": float(task.resample_betas_std),
+        "input": "body_pose (B, 23, 3, 3) or axis-angle (B, 69); betas (B, 10)",
+        "real_score_mean": float(real_scores.mean()),
+        "real_score_std": float(real_scores.std()),
     }
     critic.save(out / "smpl_prior.pt")
-    plot_metric_curves(out / "metrics.csv", images / "smpl_prior_curves.png",
-                       keys=["train/d_real", "train/d_fake", "val/score_real", "val/score_fake",
-                             "val/real_above_knees_backwards", "val/real_above_random_rotations"],
-                       log_y=False, title="SMPL prior (LSGAN): mean D outputs; held-out real above broken")
+    plot_metric_curves(
+        out / "metrics.csv",
+        images / "smpl_prior_curves.png",
+        keys=[
+            "train/d_real",
+            "train/d_fake",
+            "val/score_real",
+            "val/score_fake",
+            "val/real_above_knees_backwards",
+            "val/real_above_random_rotations",
+        ],
+        log_y=False,
+        title="SMPL prior (LSGAN): mean D outputs; held-out real above broken",
+    )
     print(f"\nfinished {result.step} steps in {time.perf_counter() - t0:.0f} s")
     print("critic scores (mean of 25 outputs; 1 = real), held-out real vs generated and broken copies:")
     print("\n".join(lines))

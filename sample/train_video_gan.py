@@ -21,6 +21,7 @@ Writes runs/video_gan/ (checkpoints, metrics.csv, eval.json, lifter.pt, critic.p
 runs/video_gan/images/ (run.images_dir elsewhere; run.images_dir=images regenerates the README's figures).
 configs/video_gan_paper.yaml holds VideoPose3D's settings, configs/video_gan_h36m.yaml a real Human3.6M run.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -74,8 +75,8 @@ class LossConfig:
     weight_bone: float = 1.0  # bone lengths of unlabelled poses against the labelled ones (semi)
     temporal_critic: bool = False  # a critic of motion windows besides the per-frame one (not with "full")
     weight_temporal: float = 0.05  # the motion critic's term
-    temporal_window: int = 9       # odd: consecutive frames per motion window
-    temporal_batch: int = 16       # windows per step lifted to temporal_window frames (each costs that many)
+    temporal_window: int = 9  # odd: consecutive frames per motion window
+    temporal_batch: int = 16  # windows per step lifted to temporal_window frames (each costs that many)
     temporal_channels: int = 128  # 256 costs ~0.08 s more per step on one CPU thread
 
 
@@ -99,9 +100,18 @@ class Config:
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
-    train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
-        out_dir="runs/video_gan", max_steps=1500, batch_size=256, log_every=50, val_every=250, ckpt_every=250,
-        best_metric="val/p_mpjpe", best_mode="min"))
+    train: TrainConfig = dataclasses.field(
+        default_factory=lambda: TrainConfig(
+            out_dir="runs/video_gan",
+            max_steps=1500,
+            batch_size=256,
+            log_every=50,
+            val_every=250,
+            ckpt_every=250,
+            best_metric="val/p_mpjpe",
+            best_mode="min",
+        )
+    )
     test_flip: bool = False  # average each test sequence with its mirror image (VideoPose3D's test-time flip)
     # Validation views (frames x cameras) at most: held-out sequences evenly spread over the split. Every
     # validation costs training time; on a Human3.6M-sized set the held-out quarter of the labelled sequences
@@ -112,8 +122,9 @@ class Config:
 
 SHORTCUTS = (
     *run_shortcuts("3D poses: a VideoPose3D data_3d_*.npz, a Martinez tree or an original-release tree"),
-    Shortcut("--supervision", "loss.supervision", "gan | semi | full: what the lifter learns from",
-             choices=SUPERVISION),
+    Shortcut(
+        "--supervision", "loss.supervision", "gan | semi | full: what the lifter learns from", choices=SUPERVISION
+    ),
     Shortcut("--temporal-critic", "loss.temporal_critic", "add the critic of motion windows", value="true"),
 )
 
@@ -156,8 +167,10 @@ def _chunked_training(cfg: Config, rf: int) -> bool:
     if mode not in ("auto", "twin", "chunked"):
         raise ValueError(f"model.training must be auto, twin or chunked; got {mode!r}")
     if mode == "chunked" and cfg.loss.supervision != "full":
-        raise ValueError(f"model.training=chunked is for supervision 'full' (the weak losses are per window); "
-                         f"got {cfg.loss.supervision!r}")
+        raise ValueError(
+            f"model.training=chunked is for supervision 'full' (the weak losses are per window); "
+            f"got {cfg.loss.supervision!r}"
+        )
     if cfg.model.chunk_frames < 1:
         raise ValueError(f"model.chunk_frames must be >= 1; got {cfg.model.chunk_frames}")
     if mode == "auto":
@@ -179,14 +192,20 @@ def main(argv=None) -> int:
         cfg.data.labelled_subjects = list(cfg.data.train_subjects)
 
     data = load_keypoint_data(cfg.data)
-    model_kwargs = dict(filter_widths=tuple(cfg.model.filter_widths), channels=cfg.model.channels,
-                        dropout=cfg.model.dropout, causal=cfg.model.causal)
+    model_kwargs = dict(
+        filter_widths=tuple(cfg.model.filter_widths),
+        channels=cfg.model.channels,
+        dropout=cfg.model.dropout,
+        causal=cfg.model.causal,
+    )
     pose_model = TemporalLifter(**model_kwargs)
     if cfg.model.trajectory not in ("auto", "on", "off"):
         raise ValueError(f"model.trajectory must be auto, on or off; got {cfg.model.trajectory!r}")
     if cfg.model.trajectory == "off" and cfg.loss.supervision != "full":
-        raise ValueError(f"model.trajectory=off: supervision {cfg.loss.supervision!r} reprojects pose + root and "
-                         f"needs the trajectory model")
+        raise ValueError(
+            f"model.trajectory=off: supervision {cfg.loss.supervision!r} reprojects pose + root and "
+            f"needs the trajectory model"
+        )
     with_root = cfg.model.trajectory == "on" or (cfg.model.trajectory == "auto" and cfg.loss.supervision != "full")
     trajectory = TrajectoryModel(**model_kwargs) if with_root else None
     rf = pose_model.receptive_field()
@@ -196,43 +215,73 @@ def main(argv=None) -> int:
     chunked = _chunked_training(cfg, rf)
     items_per_step = None  # the Trainer's default: train.batch_size windows
     if chunked:  # chunks tile every frame (no data.stride); a step keeps train.batch_size output frames
-        train_ds = PoseWindowDataset(train_seqs, receptive_field=rf, chunk_frames=cfg.model.chunk_frames,
-                                     causal=cfg.model.causal, subjects=list(cfg.data.train_subjects))
+        train_ds = PoseWindowDataset(
+            train_seqs,
+            receptive_field=rf,
+            chunk_frames=cfg.model.chunk_frames,
+            causal=cfg.model.causal,
+            subjects=list(cfg.data.train_subjects),
+        )
         items_per_step = max(1, -(-cfg.train.batch_size // cfg.model.chunk_frames))
         print(f"chunked training: {items_per_step} chunks of {cfg.model.chunk_frames} outputs per step")
     else:
-        train_ds = PoseWindowDataset(train_seqs, receptive_field=rf + t_win - 1, frame_stride=cfg.data.stride,
-                                     causal=cfg.model.causal, subjects=list(cfg.data.train_subjects))
+        train_ds = PoseWindowDataset(
+            train_seqs,
+            receptive_field=rf + t_win - 1,
+            frame_stride=cfg.data.stride,
+            causal=cfg.model.causal,
+            subjects=list(cfg.data.train_subjects),
+        )
     # validated on every frame, each held-out view lifted as a whole sequence (VideoGanTask.validate_dataset)
-    val_ds = PoseWindowDataset(_spread(data.splits.val.sequences, cfg.val_frames), receptive_field=rf,
-                               causal=cfg.model.causal)
+    val_ds = PoseWindowDataset(
+        _spread(data.splits.val.sequences, cfg.val_frames), receptive_field=rf, causal=cfg.model.causal
+    )
     labelled_ids = [train_ds.subjects.index(s) for s in cfg.data.labelled_subjects if s in train_ds.subjects]
     critic = real = None
     if cfg.loss.supervision != "full":
         # no unit check while training: early lifted poses can be any size; the saved prior gets it back
         critic = PoseCritic(max_bone_m=float("inf"))
         real = _real_pool(train_ds, 20000, cfg.train.seed + 1)
-    print(f"supervision={cfg.loss.supervision}: {len(train_ds)} training windows of {rf} frames from "
-          f"{cfg.data.train_subjects}" + (f", 3D labels of {cfg.data.labelled_subjects}"
-                                          if cfg.loss.supervision != "gan" else ", no 3D labels")
-          + (f"; critic pool of {len(real)} unpaired poses" if real is not None else ""))
+    print(
+        f"supervision={cfg.loss.supervision}: {len(train_ds)} training windows of {rf} frames from "
+        f"{cfg.data.train_subjects}"
+        + (f", 3D labels of {cfg.data.labelled_subjects}" if cfg.loss.supervision != "gan" else ", no 3D labels")
+        + (f"; critic pool of {len(real)} unpaired poses" if real is not None else "")
+    )
     temporal = real_windows = None
     if cfg.loss.temporal_critic:
         temporal = TemporalPoseCritic(window=t_win, channels=cfg.loss.temporal_channels, max_bone_m=float("inf"))
         real_windows = _real_windows(train_ds, t_win, 20000, cfg.train.seed + 2)
-        print(f"temporal critic: {len(real_windows)} unpaired real windows of {t_win} frames; "
-              f"{cfg.loss.temporal_batch} lifted windows per step, weight {cfg.loss.weight_temporal}")
+        print(
+            f"temporal critic: {len(real_windows)} unpaired real windows of {t_win} frames; "
+            f"{cfg.loss.temporal_batch} lifted windows per step, weight {cfg.loss.weight_temporal}"
+        )
 
-    task = VideoGanTask(pose_model, trajectory, critic, cfg.loss.supervision, real_poses=real,
-                        labelled_subject_ids=labelled_ids, lr=cfg.optim.lr, lr_decay=cfg.optim.lr_decay,
-                        decay_every=cfg.optim.decay_every, n_critic=cfg.optim.n_critic,
-                        w_adv=cfg.loss.weight_adversarial, w_reproj=cfg.loss.weight_reprojection,
-                        w_bone=cfg.loss.weight_bone, flip_augmentation=cfg.augment.flip,
-                        training_twin=cfg.model.training_twin, temporal_critic=temporal, real_windows=real_windows,
-                        temporal_weight=cfg.loss.weight_temporal, temporal_batch=cfg.loss.temporal_batch,
-                        chunk_frames=cfg.model.chunk_frames if chunked else 1)
-    trainer = Trainer(task, cfg, train_ds, val_ds, resume=args.resume, callbacks=cfg.run.budget_callbacks(),
-                      batch_size=items_per_step)
+    task = VideoGanTask(
+        pose_model,
+        trajectory,
+        critic,
+        cfg.loss.supervision,
+        real_poses=real,
+        labelled_subject_ids=labelled_ids,
+        lr=cfg.optim.lr,
+        lr_decay=cfg.optim.lr_decay,
+        decay_every=cfg.optim.decay_every,
+        n_critic=cfg.optim.n_critic,
+        w_adv=cfg.loss.weight_adversarial,
+        w_reproj=cfg.loss.weight_reprojection,
+        w_bone=cfg.loss.weight_bone,
+        flip_augmentation=cfg.augment.flip,
+        training_twin=cfg.model.training_twin,
+        temporal_critic=temporal,
+        real_windows=real_windows,
+        temporal_weight=cfg.loss.weight_temporal,
+        temporal_batch=cfg.loss.temporal_batch,
+        chunk_frames=cfg.model.chunk_frames if chunked else 1,
+    )
+    trainer = Trainer(
+        task, cfg, train_ds, val_ds, resume=args.resume, callbacks=cfg.run.budget_callbacks(), batch_size=items_per_step
+    )
     result = trainer.fit()
     if result.interrupted or not trainer.is_main:
         return 0
@@ -240,37 +289,62 @@ def main(argv=None) -> int:
     out = Path(cfg.train.out_dir)
     trainer.restore_best(result)
     # The decoupled root travels in lifter.pt: `weakpose lift`/`evaluate` then give camera-frame (absolute) poses.
-    save_lifter(out / "lifter.pt", pose_model, "temporal", model_kwargs, meta={
-        "script": "sample/train_video_gan.py", "supervision": cfg.loss.supervision,
-        "temporal_critic": bool(cfg.loss.temporal_critic),
-        "selected_on": "validation split of the labelled subjects", "step": result.best_step},
-        trajectory=trajectory)
+    save_lifter(
+        out / "lifter.pt",
+        pose_model,
+        "temporal",
+        model_kwargs,
+        meta={
+            "script": "sample/train_video_gan.py",
+            "supervision": cfg.loss.supervision,
+            "temporal_critic": bool(cfg.loss.temporal_critic),
+            "selected_on": "validation split of the labelled subjects",
+            "step": result.best_step,
+        },
+        trajectory=trajectory,
+    )
     if critic is not None:
         critic.max_bone_m = PoseCritic().max_bone_m
         critic.meta = {"trained_with": "sample/train_video_gan.py", "frame": "camera, root-relative"}
         critic.save(out / "critic.pt")
     if temporal is not None:
         temporal.max_bone_m = TemporalPoseCritic().max_bone_m
-        temporal.meta = {"trained_with": "sample/train_video_gan.py", "frame": "camera, root-relative",
-                         "window": t_win, "frame_stride": 1}
+        temporal.meta = {
+            "trained_with": "sample/train_video_gan.py",
+            "frame": "camera, root-relative",
+            "window": t_win,
+            "frame_stride": 1,
+        }
         temporal.save(out / "temporal_critic.pt")
     test_ds = PoseWindowDataset(data.splits.test, receptive_field=rf, causal=cfg.model.causal)
     views = predict_sequences(pose_model, test_ds, flip=cfg.test_flip, device=trainer.device)
-    roots = None if trajectory is None else predict_roots(trajectory, test_ds, flip=cfg.test_flip,
-                                                           device=trainer.device)
+    roots = (
+        None if trajectory is None else predict_roots(trajectory, test_ds, flip=cfg.test_flip, device=trainer.device)
+    )
     metrics = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve") + (() if roots is None else ("mrpe", "abs_mpjpe"))
-    report(views, lifter_protocol(data.two_d_source, data.exclusions, flip_augmentation=cfg.test_flip,
-                                  absolute=roots is not None), out,
-           f"\nTest subjects {cfg.data.test_subjects}; supervision {cfg.loss.supervision}; receptive field {rf}",
-           metrics=metrics, roots=roots)
+    report(
+        views,
+        lifter_protocol(
+            data.two_d_source, data.exclusions, flip_augmentation=cfg.test_flip, absolute=roots is not None
+        ),
+        out,
+        f"\nTest subjects {cfg.data.test_subjects}; supervision {cfg.loss.supervision}; receptive field {rf}",
+        metrics=metrics,
+        roots=roots,
+    )
 
     images = cfg.run.images(out)
     save_view_predictions(images / f"video_gan_{cfg.loss.supervision}_predictions.png", views)
     keys_logged = ["train/loss", "train/loss_reproj", "train/critic_gap", "train/loss_mpjpe", "val/p_mpjpe"]
     if temporal is not None:
         keys_logged.insert(3, "train/temporal_critic_gap")
-    plot_metric_curves(out / "metrics.csv", images / f"video_gan_{cfg.loss.supervision}_curves.png",
-                       keys=keys_logged, log_y=False, title=f"TCN lifter, supervision {cfg.loss.supervision}")
+    plot_metric_curves(
+        out / "metrics.csv",
+        images / f"video_gan_{cfg.loss.supervision}_curves.png",
+        keys=keys_logged,
+        log_y=False,
+        title=f"TCN lifter, supervision {cfg.loss.supervision}",
+    )
     print(f"wrote {out}/lifter.pt, {out}/eval.json and figures in {images}/")
     return 0
 

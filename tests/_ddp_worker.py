@@ -5,6 +5,7 @@ under ``torchrun --nproc_per_node 2`` (test_train_ddp.py). With ``--record`` eve
 sample indices, the inputs actually used (after random noise), the loss and the gradients after backward (i.e.
 after DDP's averaging) to ``OUT/records_rank<r>.pt``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,15 @@ def make_model(dropout: float = 0.0, init_seed: int = 0) -> nn.Module:
 class ToyTask(TrainTask):
     """MLP regression with SGD+momentum (optimiser state matters on resume), optional dropout and input noise."""
 
-    def __init__(self, dropout: float = 0.0, noise: float = 0.0, init_seed: int = 0, lr: float = 0.05,
-                 record: bool = False, ddp_exclude: bool = False) -> None:
+    def __init__(
+        self,
+        dropout: float = 0.0,
+        noise: float = 0.0,
+        init_seed: int = 0,
+        lr: float = 0.05,
+        record: bool = False,
+        ddp_exclude: bool = False,
+    ) -> None:
         if ddp_exclude:  # no DDP wrapper: optimizer_step averages the gradients itself
             self.ddp_exclude = ("model",)
         self.model = make_model(dropout, init_seed)
@@ -73,13 +81,15 @@ class ToyTask(TrainTask):
         loss = nn.functional.mse_loss(self.model(x), batch["y"])
         self.optimizer_step(self.opt, loss)
         if self.record:  # .grad still holds the (rank-averaged) gradient the step used
-            self.records.append({
-                "step": step,
-                "index": batch["index"].clone(),
-                "x": x.detach().clone(),
-                "loss": loss.detach().clone(),
-                "grads": [p.grad.detach().clone() for p in self.model.parameters()],
-            })
+            self.records.append(
+                {
+                    "step": step,
+                    "index": batch["index"].clone(),
+                    "x": x.detach().clone(),
+                    "loss": loss.detach().clone(),
+                    "grads": [p.grad.detach().clone() for p in self.model.parameters()],
+                }
+            )
         return {"loss": loss, "half_loss": 0.5 * loss.item()}
 
     def validation_step(self, batch):
@@ -101,8 +111,17 @@ class Sleep(Callback):
 
 
 def make_config(out_dir, **overrides) -> TrainConfig:
-    base = dict(out_dir=str(out_dir), seed=7, device="cpu", epochs=2, batch_size=8, log_every=1, ckpt_every=3,
-                progress=False, tensorboard=False)
+    base = dict(
+        out_dir=str(out_dir),
+        seed=7,
+        device="cpu",
+        epochs=2,
+        batch_size=8,
+        log_every=1,
+        ckpt_every=3,
+        progress=False,
+        tensorboard=False,
+    )
     base.update(overrides)
     return TrainConfig(**base)
 
@@ -123,29 +142,42 @@ def main(argv=None) -> int:
     p.add_argument("--val-samples", type=int, default=0, help="validation set size (0: none)")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--ddp-exclude", action="store_true", help="keep the model out of DDP (manual gradient averaging)")
-    p.add_argument("--restart-at", type=int, default=None,
-                   help="stop after this many steps, then resume in this process from a scrambled state")
+    p.add_argument(
+        "--restart-at",
+        type=int,
+        default=None,
+        help="stop after this many steps, then resume in this process from a scrambled state",
+    )
     a = p.parse_args(argv)
     cfg = make_config(a.out, epochs=a.epochs, max_steps=a.max_steps, batch_size=a.batch_size, ckpt_every=a.ckpt_every)
     callbacks = [Sleep(a.sleep)] if a.sleep else []
     resume = True if a.resume else None
     if a.restart_at is not None:
-        first = make_config(a.out, epochs=a.epochs, max_steps=a.restart_at, batch_size=a.batch_size,
-                            ckpt_every=a.ckpt_every)
+        first = make_config(
+            a.out, epochs=a.epochs, max_steps=a.restart_at, batch_size=a.batch_size, ckpt_every=a.ckpt_every
+        )
         task = ToyTask(dropout=a.dropout, noise=a.noise, ddp_exclude=a.ddp_exclude)
         Trainer(task, first, ToyData(a.num_samples), resume=resume).fit()
         # Everything a restarted process would not have: other weights, other RNG states.
         torch.manual_seed(12345 + get_context().rank)
         resume = True
-    task = ToyTask(dropout=a.dropout, noise=a.noise, record=a.record, ddp_exclude=a.ddp_exclude,
-                   init_seed=99 if a.restart_at is not None else 0)
+    task = ToyTask(
+        dropout=a.dropout,
+        noise=a.noise,
+        record=a.record,
+        ddp_exclude=a.ddp_exclude,
+        init_seed=99 if a.restart_at is not None else 0,
+    )
     val = ToyData(a.val_samples, seed=1) if a.val_samples else None
     trainer = Trainer(task, cfg, ToyData(a.num_samples), val, resume=resume, callbacks=callbacks)
     result = trainer.fit()
     if a.record:
         torch.save(task.records, Path(a.out) / f"records_rank{get_context().rank}.pt")
-    print(f"rank {get_context().rank} world {get_context().world_size} step {result.step} "
-          f"interrupted {result.interrupted} pid {os.getpid()}", flush=True)
+    print(
+        f"rank {get_context().rank} world {get_context().world_size} step {result.step} "
+        f"interrupted {result.interrupted} pid {os.getpid()}",
+        flush=True,
+    )
     return 0
 
 

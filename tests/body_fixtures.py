@@ -13,6 +13,7 @@ blend shapes. No weakpose code is used to write the files:
                             array buffers as Python-2 ``str`` opcodes, root parent 4294967295;
 * ``write_plain_pkl``    -- a pickle of plain arrays, the form ``smplx.SMPL(model_path=...)`` loads without chumpy.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,16 +36,62 @@ NUM_BETAS = 10
 RING = 12  # vertices per ring of a capsule
 
 # Approximate SMPL neutral rest joints (metres, Y up, facing +Z), SMPL-24 order.
-REST_JOINTS = np.array([
-    [0.00, -0.22, 0.03], [0.06, -0.31, 0.02], [-0.06, -0.31, 0.02], [0.00, -0.11, 0.00],
-    [0.10, -0.69, 0.02], [-0.10, -0.69, 0.02], [0.00, 0.03, 0.03], [0.09, -1.09, -0.02],
-    [-0.09, -1.09, -0.02], [0.00, 0.08, 0.03], [0.12, -1.15, 0.10], [-0.12, -1.15, 0.10],
-    [0.00, 0.29, 0.00], [0.08, 0.19, 0.01], [-0.08, 0.19, 0.01], [0.00, 0.36, 0.05],
-    [0.19, 0.23, -0.01], [-0.19, 0.23, -0.01], [0.45, 0.21, -0.03], [-0.45, 0.21, -0.03],
-    [0.70, 0.22, -0.03], [-0.70, 0.22, -0.03], [0.78, 0.21, -0.04], [-0.78, 0.21, -0.04],
-])
-PART_RADIUS = np.array([0.12, 0.08, 0.08, 0.12, 0.06, 0.06, 0.13, 0.05, 0.05, 0.13, 0.04, 0.04,
-                        0.06, 0.05, 0.05, 0.10, 0.05, 0.05, 0.04, 0.04, 0.03, 0.03, 0.03, 0.03])
+REST_JOINTS = np.array(
+    [
+        [0.00, -0.22, 0.03],
+        [0.06, -0.31, 0.02],
+        [-0.06, -0.31, 0.02],
+        [0.00, -0.11, 0.00],
+        [0.10, -0.69, 0.02],
+        [-0.10, -0.69, 0.02],
+        [0.00, 0.03, 0.03],
+        [0.09, -1.09, -0.02],
+        [-0.09, -1.09, -0.02],
+        [0.00, 0.08, 0.03],
+        [0.12, -1.15, 0.10],
+        [-0.12, -1.15, 0.10],
+        [0.00, 0.29, 0.00],
+        [0.08, 0.19, 0.01],
+        [-0.08, 0.19, 0.01],
+        [0.00, 0.36, 0.05],
+        [0.19, 0.23, -0.01],
+        [-0.19, 0.23, -0.01],
+        [0.45, 0.21, -0.03],
+        [-0.45, 0.21, -0.03],
+        [0.70, 0.22, -0.03],
+        [-0.70, 0.22, -0.03],
+        [0.78, 0.21, -0.04],
+        [-0.78, 0.21, -0.04],
+    ]
+)
+PART_RADIUS = np.array(
+    [
+        0.12,
+        0.08,
+        0.08,
+        0.12,
+        0.06,
+        0.06,
+        0.13,
+        0.05,
+        0.05,
+        0.13,
+        0.04,
+        0.04,
+        0.06,
+        0.05,
+        0.05,
+        0.10,
+        0.05,
+        0.05,
+        0.04,
+        0.04,
+        0.03,
+        0.03,
+        0.03,
+        0.03,
+    ]
+)
 
 
 def _perpendicular_frame(axis: np.ndarray):
@@ -80,8 +127,9 @@ def make_smpl_sized_model(seed: int = 0) -> Dict[str, np.ndarray]:
         s = (i // RING) / max(rings - 1, 1)
         phi = 2 * np.pi * (i % RING) / RING + 0.1 * j
         radius = PART_RADIUS[j] * (1.0 + 0.15 * np.sin(np.pi * s))  # smooth bulge along the part
-        pts = REST_JOINTS[j] + s[:, None] * axis + radius[:, None] * (np.cos(phi)[:, None] * u +
-                                                                      np.sin(phi)[:, None] * w)
+        pts = (
+            REST_JOINTS[j] + s[:, None] * axis + radius[:, None] * (np.cos(phi)[:, None] * u + np.sin(phi)[:, None] * w)
+        )
         verts.append(pts)
         owner.append(np.full(n, j))
         along.append(s)
@@ -141,8 +189,16 @@ def make_smpl_sized_model(seed: int = 0) -> Dict[str, np.ndarray]:
     kintree[0, 0] = 4294967295
     h36m = rng.random((17, NUM_VERTICES)) * (rng.random((17, NUM_VERTICES)) < 0.01)
     h36m /= h36m.sum(axis=1, keepdims=True)
-    return dict(v_template=v_template, shapedirs=shapedirs, posedirs=posedirs, J_regressor=J_regressor,
-                weights=weights, kintree_table=kintree, f=faces, J_regressor_h36m=h36m)
+    return dict(
+        v_template=v_template,
+        shapedirs=shapedirs,
+        posedirs=posedirs,
+        J_regressor=J_regressor,
+        weights=weights,
+        kintree_table=kintree,
+        f=faces,
+        J_regressor_h36m=h36m,
+    )
 
 
 def write_npz(model: Dict[str, np.ndarray], path, with_h36m: bool = True) -> Path:

@@ -1,4 +1,5 @@
 """Test-wide settings: one torch thread (a shared 2-core box makes small ops 10-100x slower with 2)."""
+
 import os
 
 import pytest

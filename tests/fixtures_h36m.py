@@ -7,6 +7,7 @@
 * Original release CDF: ``S{n}/MyPoseFeatures/D3_Positions/<Action>.cdf`` with variable ``Pose`` (1, N, 96) mm,
   written with cdflib's writer (row- or column-major, z- or r-variable).
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,9 @@ H36M32_TO_17 = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]
 def make_poses_mm(rng: np.random.Generator, n_frames: int, n_joints: int = 32) -> np.ndarray:
     """(N, J, 3) float64 world millimetres: distinct joints inside the H36M capture volume (z up, near the
     origin where all four cameras look), moving smoothly so frames differ."""
-    base = np.stack([rng.uniform(-400, 400, n_joints), rng.uniform(-400, 400, n_joints),
-                     rng.uniform(50, 1750, n_joints)], axis=-1)
+    base = np.stack(
+        [rng.uniform(-400, 400, n_joints), rng.uniform(-400, 400, n_joints), rng.uniform(50, 1750, n_joints)], axis=-1
+    )
     t = np.arange(n_frames)[:, None, None]
     drift = np.array([3.0, -2.0, 0.5]) * t + 20.0 * np.sin(0.3 * t + np.arange(n_joints)[None, :, None])
     return base[None] + drift
@@ -62,8 +64,9 @@ def write_martinez_3d(root, subject: str, file_action: str, positions_mm: np.nda
     return path
 
 
-def write_martinez_sh(root, subject: str, file_action: str, camera: str, uv_mpii16: np.ndarray,
-                      folder_name: str = "StackedHourglass") -> Path:
+def write_martinez_sh(
+    root, subject: str, file_action: str, camera: str, uv_mpii16: np.ndarray, folder_name: str = "StackedHourglass"
+) -> Path:
     """``root/<subject>/StackedHourglass/<file_action>.<camera>.h5``, dataset ``poses`` (N, 32):
     columns ``2*j, 2*j+1`` are (u, v) of MPII joint ``j``."""
     import h5py
@@ -81,8 +84,16 @@ def write_martinez_sh(root, subject: str, file_action: str, camera: str, uv_mpii
     return path
 
 
-def write_cdf_pose(root, subject: str, file_action: str, positions_mm: np.ndarray, *, majority: str = "Row_major",
-                   var_type: str = "zVariable", dtype=np.float64) -> Path:
+def write_cdf_pose(
+    root,
+    subject: str,
+    file_action: str,
+    positions_mm: np.ndarray,
+    *,
+    majority: str = "Row_major",
+    var_type: str = "zVariable",
+    dtype=np.float64,
+) -> Path:
     """``root/<subject>/MyPoseFeatures/D3_Positions/<file_action>.cdf`` with ``Pose`` (1, N, 96) mm."""
     from cdflib.cdfwrite import CDF
 
@@ -97,8 +108,12 @@ def write_cdf_pose(root, subject: str, file_action: str, positions_mm: np.ndarra
         # cdflib's writer stores the given buffer as is: hand it the Fortran-ordered bytes of the record.
         data = np.ascontiguousarray(data[0].T).reshape(1, 96, n)
     spec = {"Majority": majority}
-    var = {"Variable": "Pose", "Data_Type": CDF.CDF_DOUBLE if dtype == np.float64 else CDF.CDF_FLOAT,
-           "Num_Elements": 1, "Rec_Vary": True}
+    var = {
+        "Variable": "Pose",
+        "Data_Type": CDF.CDF_DOUBLE if dtype == np.float64 else CDF.CDF_FLOAT,
+        "Num_Elements": 1,
+        "Rec_Vary": True,
+    }
     if var_type == "rVariable":
         spec["rDim_sizes"] = [n, 96]
         var.update(Var_Type="rVariable", Dim_Vary=[True, True])
@@ -142,7 +157,7 @@ def project_numpy(points_m: np.ndarray, cam_json: dict, subject: str, camera: st
     xc = np.einsum("ij,...j->...i", R, points_m.astype(np.float64)) + t
     x, y = xc[..., 0] / xc[..., 2], xc[..., 1] / xc[..., 2]
     r2 = x * x + y * y
-    radial = 1 + k1 * r2 + k2 * r2 ** 2 + k3 * r2 ** 3
+    radial = 1 + k1 * r2 + k2 * r2**2 + k3 * r2**3
     tan = p1 * y + p2 * x
     xd = x * (radial + tan) + p2 * r2
     yd = y * (radial + tan) + p1 * r2

@@ -1,5 +1,6 @@
 """Absolute (camera- and world-frame) output from a lifter file's trajectory model, RepNet's lifter.pt and
 `weakpose evaluate` on the other Human3.6M sources, each checked against a computation written out here."""
+
 import importlib.util
 import json
 import sys
@@ -99,8 +100,23 @@ def synthetic(tmp_path_factory):
 def test_evaluate_reports_root_error_and_absolute_mpjpe(lifter_with_root, synthetic, tmp_path, capsys):
     _, path, pose, traj = lifter_with_root
     out = tmp_path / "eval.json"
-    assert cli(["evaluate", "--checkpoint", str(path), "--data3d", str(synthetic.data_3d), "--data2d",
-                str(synthetic.data_2d), "--out", str(out), "--by-subject"]) == 0
+    assert (
+        cli(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(path),
+                "--data3d",
+                str(synthetic.data_3d),
+                "--data2d",
+                str(synthetic.data_2d),
+                "--out",
+                str(out),
+                "--by-subject",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "MRPE and Abs-MPJPE camera frame, predicted root" in printed and "Subject S9" in printed
     doc = json.loads(out.read_text())
@@ -123,8 +139,7 @@ def test_evaluate_reports_root_error_and_absolute_mpjpe(lifter_with_root, synthe
             root_err.append(np.linalg.norm(root - X[:, 0], axis=-1))
             abs_err.append(np.linalg.norm(rel + root[:, None] - X, axis=-1).mean(-1))
     assert doc["frame_weighted_mean"]["mrpe_mm"] == pytest.approx(1000 * np.concatenate(root_err).mean(), rel=1e-4)
-    assert doc["frame_weighted_mean"]["abs_mpjpe_mm"] == pytest.approx(1000 * np.concatenate(abs_err).mean(),
-                                                                      rel=1e-4)
+    assert doc["frame_weighted_mean"]["abs_mpjpe_mm"] == pytest.approx(1000 * np.concatenate(abs_err).mean(), rel=1e-4)
 
 
 def test_evaluate_reads_a_martinez_tree_with_stacked_hourglass_detections(tmp_path, capsys, rng):
@@ -144,8 +159,22 @@ def test_evaluate_reads_a_martinez_tree_with_stacked_hourglass_detections(tmp_pa
     model = MLPLifter(width=32, num_blocks=1, dropout=0.0).eval()
     ckpt = save_lifter(tmp_path / "lifter.pt", model, "mlp", {"width": 32, "num_blocks": 1, "dropout": 0.0})
     out = tmp_path / "eval.json"
-    assert cli(["evaluate", "--checkpoint", str(ckpt), "--data3d", str(root), "--detections", "StackedHourglass",
-                "--out", str(out)]) == 0
+    assert (
+        cli(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(ckpt),
+                "--data3d",
+                str(root),
+                "--detections",
+                "StackedHourglass",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "2D source StackedHourglass" in capsys.readouterr().out
     # independent: MPII-16 -> H36M-17 by hand (Neck/Nose halfway between Thorax and Head), camera-frame targets
     take = [6, 2, 1, 0, 3, 4, 5, 7, 8, -1, 9, 13, 14, 15, 12, 11, 10]
@@ -173,15 +202,41 @@ def _script(name):
 def test_repnet_lifter_file_evaluates_to_the_numbers_its_script_reported(synthetic, tmp_path, capsys):
     out = tmp_path / "repnet"
     syn_dir = Path(synthetic.data_3d).parent
-    assert _script("train_repnet").main([
-        f"data.synthetic_dir={syn_dir}", "model.width=32", "train.max_steps=3", "train.val_every=3",
-        "train.batch_size=32", "data.val_every=2", f"train.out_dir={out}", f"run.images_dir={out / 'images'}"]) == 0
+    assert (
+        _script("train_repnet").main(
+            [
+                f"data.synthetic_dir={syn_dir}",
+                "model.width=32",
+                "train.max_steps=3",
+                "train.val_every=3",
+                "train.batch_size=32",
+                "data.val_every=2",
+                f"train.out_dir={out}",
+                f"run.images_dir={out / 'images'}",
+            ]
+        )
+        == 0
+    )
     reported = json.loads((out / "eval.json").read_text())
     model, info = load_lifter(out / "lifter.pt")
     assert info["kind"] == "repnet" and info["output_frame"] == "camera"
     mine = tmp_path / "mine.json"
-    assert cli(["evaluate", "--checkpoint", str(out / "lifter.pt"), "--data3d", str(synthetic.data_3d),
-                "--data2d", str(synthetic.data_2d), "--out", str(mine)]) == 0
+    assert (
+        cli(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(out / "lifter.pt"),
+                "--data3d",
+                str(synthetic.data_3d),
+                "--data2d",
+                str(synthetic.data_2d),
+                "--out",
+                str(mine),
+            ]
+        )
+        == 0
+    )
     ours = json.loads(mine.read_text())
     for key in ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm"):
         assert ours["mean_over_actions"][key] == pytest.approx(reported["mean_over_actions"][key], rel=1e-4)
@@ -198,8 +253,10 @@ def test_evaluate_reads_an_original_release_tree_and_filters_actions(tmp_path, c
     model = MLPLifter(width=16, num_blocks=1, dropout=0.0).eval()
     ckpt = save_lifter(tmp_path / "lifter.pt", model, "mlp", {"width": 16, "num_blocks": 1, "dropout": 0.0})
     out = tmp_path / "eval.json"
-    assert cli(["evaluate", "--checkpoint", str(ckpt), "--data3d", str(root), "--actions", "Walking",
-                "--out", str(out)]) == 0
+    assert (
+        cli(["evaluate", "--checkpoint", str(ckpt), "--data3d", str(root), "--actions", "Walking", "--out", str(out)])
+        == 0
+    )
     doc = json.loads(out.read_text())
     assert list(doc["actions"]) == ["Walking"] and doc["frames"] == 2 * 4 * 10  # 2 subjects x 4 cameras
     assert "2D source GT projection" in capsys.readouterr().out

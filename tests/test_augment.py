@@ -1,4 +1,5 @@
 """Augmentation for the shipped models and the pose corruptions, checked against closed forms."""
+
 import math
 
 import numpy as np
@@ -23,8 +24,9 @@ torch.set_num_threads(1)
 
 
 def _lengths(p):
-    return np.stack([np.linalg.norm(p[..., c, :] - p[..., pa, :], axis=-1)
-                     for c, pa in enumerate(H36M17.parents) if pa >= 0], -1)
+    return np.stack(
+        [np.linalg.norm(p[..., c, :] - p[..., pa, :], axis=-1) for c, pa in enumerate(H36M17.parents) if pa >= 0], -1
+    )
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +106,7 @@ def test_detector_noise_levels():
     # per-window std ~ U(0, 8) px x width/1000: means 4 and 8 px, standard error ~ 0.05 and 0.1
     assert sd[:2000].mean() == pytest.approx(4.0, abs=0.25)
     assert sd[2000:].mean() == pytest.approx(8.0, abs=0.5)
-    drops = detector_noise(uv, 1000.0, rng, NoiseConfig(sigma_px=0.0, outlier_probability=0.0,
-                                                        drop_probability=0.05))
+    drops = detector_noise(uv, 1000.0, rng, NoiseConfig(sigma_px=0.0, outlier_probability=0.0, drop_probability=0.05))
     dropped = (drops == 0).all(-1)
     assert dropped.mean() == pytest.approx(0.05, abs=0.005)
     np.testing.assert_array_equal(drops[~dropped], uv[~dropped])
@@ -154,16 +155,29 @@ def test_scale_bone_and_turn_head():
     expect = p[:, thorax] + 2 * np.sum(v * axis, -1, keepdims=True) * axis - v
     np.testing.assert_allclose(turned[:, nose], expect, atol=1e-12)
     versions = corrupted_versions(p, np.random.default_rng(0))
-    assert set(versions) == {"knee bent backwards", "elbow bent backwards", "head turned 180 deg",
-                             "limb bone x1.4", "limb bone x0.6"}
+    assert set(versions) == {
+        "knee bent backwards",
+        "elbow bent backwards",
+        "head turned 180 deg",
+        "limb bone x1.4",
+        "limb bone x0.6",
+    }
 
 
 def test_split_holds_out_whole_sequences():
     train = {label for label, _ in cmu_tracks("train")}
     held = {label for label, _ in cmu_tracks("held_out")}
     assert held == set(HELD_OUT_SEQUENCES) and not train & held
-    assert {h.split("/")[0] for h in held} == {"basketball", "basketball_signal", "directing_traffic", "jumping",
-                                               "running", "soccer", "walking", "washwindow"}
+    assert {h.split("/")[0] for h in held} == {
+        "basketball",
+        "basketball_signal",
+        "directing_traffic",
+        "jumping",
+        "running",
+        "soccer",
+        "walking",
+        "washwindow",
+    }
     recs = held_out_recordings(cmu_tracks("held_out")[:1])
     assert len(recs) == 4 and all(r.label.startswith("basketball/test_1@") for r in recs)
     tr = training_recordings(cmu_tracks("train")[:2], copies=3, seed=0)

@@ -1,4 +1,5 @@
 """The batched window generator: ``get_batch`` equals the per-sample path, and training through it is the same run."""
+
 import numpy as np
 import pytest
 import torch
@@ -26,21 +27,23 @@ def _assert_same(ref: dict, got: dict):
     for k in ref:
         if isinstance(ref[k], torch.Tensor):
             assert ref[k].dtype == got[k].dtype and ref[k].shape == got[k].shape, k
-            assert torch.equal(ref[k], got[k]) or torch.allclose(ref[k], got[k], equal_nan=True, rtol=0,
-                                                                  atol=0), k
+            assert torch.equal(ref[k], got[k]) or torch.allclose(ref[k], got[k], equal_nan=True, rtol=0, atol=0), k
         else:
             assert ref[k] == got[k], k
 
 
-@pytest.mark.parametrize("cls, kwargs", [
-    (PoseWindowDataset, dict(receptive_field=27)),
-    (PoseWindowDataset, dict(receptive_field=9, causal=True, frame_stride=3)),
-    (PoseWindowDataset, dict(receptive_field=5, target="window")),
-    (PoseWindowDataset, dict(receptive_field=9, chunk_frames=7)),
-    (PoseWindowDataset, dict(receptive_field=27, chunk_frames=16, causal=True)),
-    (PoseFrameDataset, dict()),
-    (PoseFrameDataset, dict(target="window", cameras=["55011271", "60457274"])),
-])
+@pytest.mark.parametrize(
+    "cls, kwargs",
+    [
+        (PoseWindowDataset, dict(receptive_field=27)),
+        (PoseWindowDataset, dict(receptive_field=9, causal=True, frame_stride=3)),
+        (PoseWindowDataset, dict(receptive_field=5, target="window")),
+        (PoseWindowDataset, dict(receptive_field=9, chunk_frames=7)),
+        (PoseWindowDataset, dict(receptive_field=27, chunk_frames=16, causal=True)),
+        (PoseFrameDataset, dict()),
+        (PoseFrameDataset, dict(target="window", cameras=["55011271", "60457274"])),
+    ],
+)
 def test_get_batch_equals_the_collated_per_sample_items(data, cls, kwargs, rng):
     ds = cls(data, **kwargs)
     idx = np.concatenate([rng.integers(0, len(ds), 61), [0, len(ds) - 1, -1]])  # edges and a negative index
@@ -69,8 +72,10 @@ def test_flip_augmentation_on_batches_equals_flip_on_collated_items(data):
     _assert_same(task._flip(ref), task._flip(got))
     frames = PoseFrameDataset(data)
     lifter = SupervisedLifterTask(torch.nn.Linear(2, 3), flip_augmentation=True)
-    for a, b in zip(lifter._inputs(default_collate([frames[int(i)] for i in idx]), True),
-                    lifter._inputs(frames.get_batch(idx), True)):
+    for a, b in zip(
+        lifter._inputs(default_collate([frames[int(i)] for i in idx]), True),
+        lifter._inputs(frames.get_batch(idx), True),
+    ):
         assert torch.equal(a, b)
 
 
@@ -93,8 +98,7 @@ def _run(ds, out, collate_fn=None, steps=6, resume=None, kill_after=None):
             if kill_after is not None and step == kill_after:
                 raise KeyboardInterrupt
 
-    cfg = TrainConfig(out_dir=str(out), max_steps=steps, batch_size=32, log_every=1, val_every=0, ckpt_every=2,
-                      seed=3)
+    cfg = TrainConfig(out_dir=str(out), max_steps=steps, batch_size=32, log_every=1, val_every=0, ckpt_every=2, seed=3)
     trainer = Trainer(task, cfg, ds, None, callbacks=[rec, Kill()], collate_fn=collate_fn, resume=resume)
     trainer.fit()
     return rec.losses, {k: v.clone() for k, v in model.state_dict().items()}
@@ -180,5 +184,11 @@ def test_chunked_training_step_is_the_mpjpe_of_the_valid_outputs(data):
     from weakpose.priors import PoseCritic
 
     with pytest.raises(ValueError, match="chunked training"):
-        VideoGanTask(model, TrajectoryModel(filter_widths=(3, 3), channels=8), PoseCritic(), "gan",
-                     real_poses=torch.randn(4, 17, 3), chunk_frames=L)
+        VideoGanTask(
+            model,
+            TrajectoryModel(filter_widths=(3, 3), channels=8),
+            PoseCritic(),
+            "gan",
+            real_poses=torch.randn(4, 17, 3),
+            chunk_frames=L,
+        )

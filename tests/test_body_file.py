@@ -1,5 +1,6 @@
 """Body-model files: .npz and chumpy-style .pkl loading (without chumpy), validation errors, atomic save, and the
 ``convert-smpl`` command."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,12 @@ ARRAY_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "
 def smpl(tmp_path_factory):
     root = tmp_path_factory.mktemp("body_file")
     arrays = make_smpl_sized_model(seed=1)
-    return dict(root=root, arrays=arrays, npz=write_npz(arrays, root / "model.npz"),
-                pkl=write_chumpy_pkl(arrays, root / "SMPL_NEUTRAL.pkl"))
+    return dict(
+        root=root,
+        arrays=arrays,
+        npz=write_npz(arrays, root / "model.npz"),
+        pkl=write_chumpy_pkl(arrays, root / "SMPL_NEUTRAL.pkl"),
+    )
 
 
 def _assert_same_model(data: BodyModelData, arrays):
@@ -76,8 +81,12 @@ def test_pickle_with_foreign_globals_is_refused(tmp_path):
 
 def test_save_round_trip_is_atomic_and_keeps_meta(smpl, tmp_path):
     data = load_body_model_file(smpl["npz"])
-    data = replace(data, meta={"name": "generated", "licence": "test only"},
-                   vertex_colors=np.full((6890, 3), 0.5), part_labels=np.argmax(data.weights, axis=1))
+    data = replace(
+        data,
+        meta={"name": "generated", "licence": "test only"},
+        vertex_colors=np.full((6890, 3), 0.5),
+        part_labels=np.argmax(data.weights, axis=1),
+    )
     out = tmp_path / "out" / "saved.npz"
     save_body_model_file(data, out)
     assert sorted(p.name for p in out.parent.iterdir()) == ["saved.npz"]  # no temporary left behind
@@ -151,19 +160,33 @@ def test_missing_key(smpl, tmp_path):
         load_body_model_file(pkl)
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("shapedirs", lambda a: a["shapedirs"][..., 0], r"'shapedirs' has shape \(6890, 3\), expected"),
-    ("posedirs", lambda a: a["posedirs"][..., :200],
-     r"'posedirs' has shape \(6890, 3, 200\), expected \(6890, 3, 207\)"),
-    ("weights", lambda a: a["weights"].T, r"'weights' has shape \(24, 6890\), expected \(6890, 24\)"),
-    ("J_regressor", lambda a: a["J_regressor"][:23], r"'J_regressor' has shape \(23, 6890\), expected \(24, 6890\)"),
-    ("v_template", lambda a: a["v_template"][:6000], r"'J_regressor' has shape \(24, 6890\), expected \(24, 6000\)"),
-    ("f", lambda a: a["f"][:, :2], r"'f' has shape \(13776, 2\), expected \(F, 3\)"),
-    ("f", lambda a: a["f"].astype(np.int64) + 100, r"'f' .* outside 0\.\.6889"),
-    ("kintree_table", lambda a: a["kintree_table"][:, ::-1], r"'kintree_table' row 0 gives joint 0 the parent"),
-    ("J_regressor_h36m", lambda a: a["J_regressor_h36m"][:16], r"'J_regressor_h36m' has shape \(16, 6890\)"),
-    ("weights", lambda a: a["weights"] * 1.1, r"'weights' .* rows must sum to 1"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("shapedirs", lambda a: a["shapedirs"][..., 0], r"'shapedirs' has shape \(6890, 3\), expected"),
+        (
+            "posedirs",
+            lambda a: a["posedirs"][..., :200],
+            r"'posedirs' has shape \(6890, 3, 200\), expected \(6890, 3, 207\)",
+        ),
+        ("weights", lambda a: a["weights"].T, r"'weights' has shape \(24, 6890\), expected \(6890, 24\)"),
+        (
+            "J_regressor",
+            lambda a: a["J_regressor"][:23],
+            r"'J_regressor' has shape \(23, 6890\), expected \(24, 6890\)",
+        ),
+        (
+            "v_template",
+            lambda a: a["v_template"][:6000],
+            r"'J_regressor' has shape \(24, 6890\), expected \(24, 6000\)",
+        ),
+        ("f", lambda a: a["f"][:, :2], r"'f' has shape \(13776, 2\), expected \(F, 3\)"),
+        ("f", lambda a: a["f"].astype(np.int64) + 100, r"'f' .* outside 0\.\.6889"),
+        ("kintree_table", lambda a: a["kintree_table"][:, ::-1], r"'kintree_table' row 0 gives joint 0 the parent"),
+        ("J_regressor_h36m", lambda a: a["J_regressor_h36m"][:16], r"'J_regressor_h36m' has shape \(16, 6890\)"),
+        ("weights", lambda a: a["weights"] * 1.1, r"'weights' .* rows must sum to 1"),
+    ],
+)
 def test_wrong_shapes_and_values(smpl, tmp_path, key, value, message):
     path = _write_variant(smpl, tmp_path, "bad.npz", **{key: value(smpl["arrays"])})
     with pytest.raises(BodyModelFileError, match=r"bad\.npz: key " + message):
@@ -174,8 +197,9 @@ def test_nan_is_reported_with_its_index(smpl, tmp_path):
     v = smpl["arrays"]["v_template"].copy()
     v[17, 1] = np.nan
     path = _write_variant(smpl, tmp_path, "nan.npz", v_template=v)
-    with pytest.raises(BodyModelFileError,
-                       match=r"nan\.npz: key 'v_template' .*1 non-finite values, first at index \(17, 1\)"):
+    with pytest.raises(
+        BodyModelFileError, match=r"nan\.npz: key 'v_template' .*1 non-finite values, first at index \(17, 1\)"
+    ):
         load_body_model_file(path)
 
 
@@ -218,6 +242,7 @@ def test_chumpy_expression_without_value(smpl, tmp_path):
         (tmp_path / "expr.pkl").write_bytes(pickle.dumps(bad, protocol=2))
     # An expression under a key the format does not use is ignored; under a needed key it is reported.
     _assert_same_model(load_body_model_file(tmp_path / "extra.pkl"), smpl["arrays"])
-    with pytest.raises(BodyModelFileError,
-                       match=r"expr\.pkl: key 'v_template' is a chumpy expression \(chumpy\.ch\.Ch\)"):
+    with pytest.raises(
+        BodyModelFileError, match=r"expr\.pkl: key 'v_template' is a chumpy expression \(chumpy\.ch\.Ch\)"
+    ):
         load_body_model_file(tmp_path / "expr.pkl")

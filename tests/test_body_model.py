@@ -1,5 +1,6 @@
 """BodyModel / lbs: agreement with smplx on an SMPL-sized model, an independent NumPy LBS on a tiny model, hand-checked
 poses, pose-type equivalence, finite-difference gradients, betas handling, dtype and input errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,9 +22,12 @@ from weakpose.skeleton import SMPL24
 def smpl(tmp_path_factory):
     root = tmp_path_factory.mktemp("body_model")
     arrays = make_smpl_sized_model(seed=0)
-    return dict(arrays=arrays, npz=write_npz(arrays, root / "smpl_like.npz"),
-                chumpy_pkl=write_chumpy_pkl(arrays, root / "SMPL_NEUTRAL_like.pkl"),
-                plain_pkl=write_plain_pkl(arrays, root / "smpl_plain.pkl"))
+    return dict(
+        arrays=arrays,
+        npz=write_npz(arrays, root / "smpl_like.npz"),
+        chumpy_pkl=write_chumpy_pkl(arrays, root / "SMPL_NEUTRAL_like.pkl"),
+        plain_pkl=write_plain_pkl(arrays, root / "smpl_plain.pkl"),
+    )
 
 
 def tiny_data(with_posedirs: bool = True, seed: int = 0) -> BodyModelData:
@@ -33,16 +37,32 @@ def tiny_data(with_posedirs: bool = True, seed: int = 0) -> BodyModelData:
     puts each joint exactly on a vertex (0 -> v4, 1 -> v5, 2 -> v6, bound rigidly to their own joints).
     """
     rng = np.random.default_rng(seed)
-    v_template = np.array([[0.2, 0.1, 0.0], [0.5, 1.0, 0.3], [1.4, 1.2, -0.1], [1.0, 1.5, 0.0],
-                           [0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
+    v_template = np.array(
+        [
+            [0.2, 0.1, 0.0],
+            [0.5, 1.0, 0.3],
+            [1.4, 1.2, -0.1],
+            [1.0, 1.5, 0.0],
+            [0.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0],
+            [1.0, 1.0, 0.0],
+        ]
+    )
     weights = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0.5, 0.5], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float)
     J_regressor = np.zeros((3, 7))
     J_regressor[[0, 1, 2], [4, 5, 6]] = 1.0
     shapedirs = 0.1 * rng.standard_normal((7, 3, 2))
     posedirs = 0.05 * rng.standard_normal((7, 3, 18)) if with_posedirs else np.zeros((7, 3, 18))
-    return BodyModelData(v_template=v_template, shapedirs=shapedirs, posedirs=posedirs, J_regressor=J_regressor,
-                         weights=weights, kintree_table=np.array([[-1, 0, 1], [0, 1, 2]]),
-                         f=np.array([[0, 1, 2], [1, 2, 3]]), source="tiny")
+    return BodyModelData(
+        v_template=v_template,
+        shapedirs=shapedirs,
+        posedirs=posedirs,
+        J_regressor=J_regressor,
+        weights=weights,
+        kintree_table=np.array([[-1, 0, 1], [0, 1, 2]]),
+        f=np.array([[0, 1, 2], [1, 2, 3]]),
+        source="tiny",
+    )
 
 
 def numpy_lbs(data: BodyModelData, betas, rotations, transl):
@@ -50,7 +70,7 @@ def numpy_lbs(data: BodyModelData, betas, rotations, transl):
     with 4x4 homogeneous transforms. betas (K,), rotations (J, 3, 3), transl (3,) -> (vertices, joints)."""
     J = data.J_regressor.shape[0]
     parents = data.parents
-    v_shaped = data.v_template + data.shapedirs[..., :len(betas)] @ betas
+    v_shaped = data.v_template + data.shapedirs[..., : len(betas)] @ betas
     rest = data.J_regressor @ v_shaped
     feats = np.concatenate([(rotations[j] - np.eye(3)).ravel() for j in range(1, J)])
     v_posed = v_shaped + data.posedirs @ feats
@@ -75,10 +95,12 @@ def numpy_lbs(data: BodyModelData, betas, rotations, transl):
 
 def random_inputs(batch, num_betas, num_joints, seed, scale=0.7):
     rng = np.random.default_rng(seed)
-    return dict(betas=rng.standard_normal((batch, num_betas)),
-                global_orient=scale * rng.standard_normal((batch, 3)),
-                body_pose=scale * rng.standard_normal((batch, 3 * (num_joints - 1))),
-                transl=rng.standard_normal((batch, 3)))
+    return dict(
+        betas=rng.standard_normal((batch, num_betas)),
+        global_orient=scale * rng.standard_normal((batch, 3)),
+        body_pose=scale * rng.standard_normal((batch, 3 * (num_joints - 1))),
+        transl=rng.standard_normal((batch, 3)),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -174,8 +196,9 @@ def test_tiny_matches_numpy_reference(seed):
     inputs = random_inputs(3, 2, 3, seed=10 + seed, scale=1.0)
     out = model(**inputs)
     for b in range(3):
-        rots = Rotation.from_rotvec(np.concatenate([inputs["global_orient"][b:b + 1],
-                                                    inputs["body_pose"][b].reshape(2, 3)])).as_matrix()
+        rots = Rotation.from_rotvec(
+            np.concatenate([inputs["global_orient"][b : b + 1], inputs["body_pose"][b].reshape(2, 3)])
+        ).as_matrix()
         verts, joints = numpy_lbs(data, inputs["betas"][b], rots, inputs["transl"][b])
         assert np.allclose(out.vertices[b].numpy(), verts, atol=1e-12)
         assert np.allclose(out.joints[b].numpy(), joints, atol=1e-12)
@@ -189,8 +212,16 @@ def test_functional_lbs_matches_numpy_reference_on_smpl_sized_model(smpl):
     betas, rots = rng.standard_normal(10), Rotation.from_rotvec(0.6 * rng.standard_normal((24, 3))).as_matrix()
     verts, joints = numpy_lbs(data, betas, rots, np.zeros(3))
     t = lambda x: torch.as_tensor(x, dtype=torch.float64)  # noqa: E731
-    got_v, got_j = lbs_module.lbs(t(betas[None]), t(rots[None]), t(a["v_template"]), t(a["shapedirs"]),
-                                  t(a["posedirs"]), t(a["J_regressor"]), t(a["weights"]), SMPL24.parents)
+    got_v, got_j = lbs_module.lbs(
+        t(betas[None]),
+        t(rots[None]),
+        t(a["v_template"]),
+        t(a["shapedirs"]),
+        t(a["posedirs"]),
+        t(a["J_regressor"]),
+        t(a["weights"]),
+        SMPL24.parents,
+    )
     assert np.allclose(got_v[0].numpy(), verts, atol=1e-10)
     assert np.allclose(got_j[0].numpy(), joints, atol=1e-10)
 
@@ -201,8 +232,7 @@ def test_kinematic_chain_handles_any_parent_order():
     rng = np.random.default_rng(4)
     rots = Rotation.from_rotvec(rng.standard_normal((8, 3))).as_matrix()
     rest = rng.standard_normal((8, 3))
-    joints, glob, trans = lbs_module.rigid_transforms(torch.as_tensor(rots[None]), torch.as_tensor(rest[None]),
-                                                      parents)
+    joints, glob, trans = lbs_module.rigid_transforms(torch.as_tensor(rots[None]), torch.as_tensor(rest[None]), parents)
     world_r, world_t = [None] * 8, [None] * 8
     for j, p in enumerate(parents):
         if p < 0:
@@ -224,19 +254,42 @@ def test_kinematic_chain_handles_any_parent_order():
 def test_pose_types_agree(smpl):
     model = BodyModel.from_file(smpl["npz"], dtype=torch.float64)
     inputs = random_inputs(3, 10, 24, seed=5)
-    mats = Rotation.from_rotvec(np.concatenate([inputs["global_orient"][:, None],
-                                                inputs["body_pose"].reshape(3, 23, 3)], 1).reshape(-1, 3)
-                                ).as_matrix().reshape(3, 24, 3, 3)
+    mats = (
+        Rotation.from_rotvec(
+            np.concatenate([inputs["global_orient"][:, None], inputs["body_pose"].reshape(3, 23, 3)], 1).reshape(-1, 3)
+        )
+        .as_matrix()
+        .reshape(3, 24, 3, 3)
+    )
     rot6d = mats[..., :, :2].reshape(3, 24, 6)  # first two columns (Zhou et al. 2019)
     base = model(**inputs)
-    per_joint = model(betas=inputs["betas"], transl=inputs["transl"], global_orient=inputs["global_orient"],
-                      body_pose=inputs["body_pose"].reshape(3, 23, 3))
-    as_matrix = model(betas=inputs["betas"], transl=inputs["transl"], global_orient=mats[:, 0],
-                      body_pose=mats[:, 1:], pose_type="matrix")
-    as_6d = model(betas=inputs["betas"], transl=inputs["transl"], global_orient=rot6d[:, 0],
-                  body_pose=rot6d[:, 1:], pose_type="rot6d")
-    as_6d_flat = model(betas=inputs["betas"], transl=inputs["transl"], global_orient=rot6d[:, 0],
-                       body_pose=rot6d[:, 1:].reshape(3, -1), pose_type="rot6d")
+    per_joint = model(
+        betas=inputs["betas"],
+        transl=inputs["transl"],
+        global_orient=inputs["global_orient"],
+        body_pose=inputs["body_pose"].reshape(3, 23, 3),
+    )
+    as_matrix = model(
+        betas=inputs["betas"],
+        transl=inputs["transl"],
+        global_orient=mats[:, 0],
+        body_pose=mats[:, 1:],
+        pose_type="matrix",
+    )
+    as_6d = model(
+        betas=inputs["betas"],
+        transl=inputs["transl"],
+        global_orient=rot6d[:, 0],
+        body_pose=rot6d[:, 1:],
+        pose_type="rot6d",
+    )
+    as_6d_flat = model(
+        betas=inputs["betas"],
+        transl=inputs["transl"],
+        global_orient=rot6d[:, 0],
+        body_pose=rot6d[:, 1:].reshape(3, -1),
+        pose_type="rot6d",
+    )
     for other in (per_joint, as_matrix, as_6d, as_6d_flat):
         assert torch.allclose(other.vertices, base.vertices, atol=1e-10)
         assert torch.allclose(other.joints, base.joints, atol=1e-10)
@@ -249,8 +302,11 @@ def test_fewer_betas_are_zero_padded_and_more_are_refused(smpl):
     short = model(betas=betas)
     padded = model(betas=np.concatenate([betas, np.zeros((2, 6))], axis=1))
     assert torch.allclose(short.vertices, padded.vertices, atol=1e-12)
-    assert np.allclose(short.vertices[0].numpy(),
-                       smpl["arrays"]["v_template"] + smpl["arrays"]["shapedirs"][..., :4] @ betas[0], atol=1e-10)
+    assert np.allclose(
+        short.vertices[0].numpy(),
+        smpl["arrays"]["v_template"] + smpl["arrays"]["shapedirs"][..., :4] @ betas[0],
+        atol=1e-10,
+    )
     with pytest.raises(ValueError, match=r"betas has shape \(2, 11\).*num_betas = 10"):
         model(betas=np.zeros((2, 11)))
     small = BodyModel.from_file(smpl["npz"], num_betas=5, dtype=torch.float64)
@@ -299,14 +355,19 @@ def test_gradients_match_finite_differences():
     assert torch.autograd.gradcheck(f, tuple(inputs.values()), eps=1e-6, atol=1e-7)
     rot6d = torch.randn(2, 3, 6, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(
-        lambda r: model(global_orient=r[:, 0], body_pose=r[:, 1:], pose_type="rot6d").vertices, (rot6d,),
-        eps=1e-6, atol=1e-7)
+        lambda r: model(global_orient=r[:, 0], body_pose=r[:, 1:], pose_type="rot6d").vertices,
+        (rot6d,),
+        eps=1e-6,
+        atol=1e-7,
+    )
 
 
 def test_gradients_flow_on_smpl_sized_model(smpl):
     model = BodyModel.from_file(smpl["npz"])
-    inputs = {k: torch.as_tensor(v, dtype=torch.float32).requires_grad_(True)
-              for k, v in random_inputs(2, 10, 24, seed=8).items()}
+    inputs = {
+        k: torch.as_tensor(v, dtype=torch.float32).requires_grad_(True)
+        for k, v in random_inputs(2, 10, 24, seed=8).items()
+    }
     out = model(**inputs)
     (out.vertices.square().sum() + out.joints_h36m17.sum()).backward()
     for name, value in inputs.items():

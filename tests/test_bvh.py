@@ -1,5 +1,6 @@
 """BVH parser + FK, resampling, and the CMU -> H36M-17 mapping, checked against independent references
 (scipy Rotation, hand-computed rotations, closed-form signals, the cmu_motion release)."""
+
 import os
 import re
 from pathlib import Path
@@ -57,8 +58,14 @@ Frame Time: 0.01
 def _tiny_frames(rng):
     frames = []
     for _ in range(2):
-        root = [rng.uniform(-180, 180), rng.normal(), rng.uniform(-80, 80), rng.normal(), rng.uniform(-180, 180),
-                rng.normal()]
+        root = [
+            rng.uniform(-180, 180),
+            rng.normal(),
+            rng.uniform(-80, 80),
+            rng.normal(),
+            rng.uniform(-180, 180),
+            rng.normal(),
+        ]
         a = list(rng.uniform(-180, 180, 3))
         b = [rng.normal(), rng.uniform(-180, 180), rng.uniform(-80, 80), rng.uniform(-180, 180), rng.normal()]
         c = list(rng.uniform(-180, 180, 2))
@@ -91,6 +98,7 @@ def _reference_fk(values, translation="replace"):
 
 
 # ---- parser and FK -------------------------------------------------------------------------------------------
+
 
 def test_tiny_bvh_structure(rng):
     motion, _ = _tiny(rng)
@@ -131,8 +139,9 @@ def test_global_rotations_match_scipy(rng):
     motion, frames = _tiny(rng)
     _, rot = motion.forward_kinematics(include_end_sites=False, return_rotations=True)
     zr, _, yr, _, xr, _, ax, ay, az = frames[0][:9]
-    expected_a = (Rotation.from_euler("ZYX", [zr, yr, xr], degrees=True)
-                  * Rotation.from_euler("XYZ", [ax, ay, az], degrees=True)).as_matrix()
+    expected_a = (
+        Rotation.from_euler("ZYX", [zr, yr, xr], degrees=True) * Rotation.from_euler("XYZ", [ax, ay, az], degrees=True)
+    ).as_matrix()
     np.testing.assert_allclose(rot[1, 1], expected_a, atol=1e-12)
 
 
@@ -158,10 +167,12 @@ def test_shipped_clip_fk_keeps_bone_lengths():
 
 # ---- errors --------------------------------------------------------------------------------------------------
 
+
 def _tiny_text(rng):
     frames = _tiny_frames(rng)
-    return (TINY_BVH.replace("{frame1}", " ".join(map(str, frames[0])))
-            .replace("{frame2}", " ".join(map(str, frames[1]))))
+    return TINY_BVH.replace("{frame1}", " ".join(map(str, frames[0]))).replace(
+        "{frame2}", " ".join(map(str, frames[1]))
+    )
 
 
 def test_truncated_motion_names_file_and_line(rng, tmp_path):
@@ -201,6 +212,7 @@ def test_non_numeric_value_and_missing_file(rng, tmp_path):
 
 # ---- resampling ----------------------------------------------------------------------------------------------
 
+
 def test_resample_linear_signal_is_exact():
     t = np.arange(241) / 120.0  # 2 s at 120 Hz
     x = np.stack([3 * t - 1, -2 * t, np.full_like(t, 0.5)], axis=-1)[:, None, :]  # (N, 1, 3)
@@ -233,6 +245,7 @@ def test_resample_rejects_bad_rates():
 
 # ---- CMU -> H36M-17 ------------------------------------------------------------------------------------------
 
+
 def test_cmu_bvh_mapping_bones_and_axes():
     clips = cmu.load_cmu_bvh_clips()
     assert sorted(clips) == ["Hop", "StartWalk"] and sorted(clips["StartWalk"]) == ["131_01", "131_02"]
@@ -257,8 +270,9 @@ def test_cmu_bvh_left_right_facing_agrees_with_toes():
         motion = read_bvh(path)
         p17 = cmu.bvh_to_h36m17(motion)
         nodes = cmu.y_up_to_z_up(motion.forward_kinematics(include_end_sites=True))
-        toe = sum(nodes[:, motion.index(f"{s}Toe_End")] - nodes[:, motion.index(f"{s}Ankle")]
-                  for s in ("Left", "Right"))
+        toe = sum(
+            nodes[:, motion.index(f"{s}Toe_End")] - nodes[:, motion.index(f"{s}Ankle")] for s in ("Left", "Right")
+        )
         toe[:, 2] = 0
         toe /= np.linalg.norm(toe, axis=1, keepdims=True)
         cosine = np.sum(cmu.facing_direction(p17) * toe, axis=1)
@@ -292,18 +306,34 @@ def test_cmu_motion_asset_content():
 def test_cmu_mapping_accepts_cgspeed_names():
     path = cmu.cmu_bvh_clip_paths()["131_03"]
     text = path.read_text()
-    renames = {"RightHip": "RightUpLeg", "RightKnee": "RightLeg", "RightAnkle": "RightFoot", "LeftHip": "LeftUpLeg",
-               "LeftKnee": "LeftLeg", "LeftAnkle": "LeftFoot", "LeftToe": "LeftToeBase", "RightToe": "RightToeBase",
-               "lowerback": "LowerBack", "Chest": "Spine", "Chest2": "Spine1", "lowerneck": "Neck", "Neck": "Neck1",
-               "LeftCollar": "LeftShoulder", "LeftShoulder": "LeftArm", "LeftElbow": "LeftForeArm",
-               "LeftWrist": "LeftHand", "RightCollar": "RightShoulder", "RightShoulder": "RightArm",
-               "RightElbow": "RightForeArm", "RightWrist": "RightHand"}
+    renames = {
+        "RightHip": "RightUpLeg",
+        "RightKnee": "RightLeg",
+        "RightAnkle": "RightFoot",
+        "LeftHip": "LeftUpLeg",
+        "LeftKnee": "LeftLeg",
+        "LeftAnkle": "LeftFoot",
+        "LeftToe": "LeftToeBase",
+        "RightToe": "RightToeBase",
+        "lowerback": "LowerBack",
+        "Chest": "Spine",
+        "Chest2": "Spine1",
+        "lowerneck": "Neck",
+        "Neck": "Neck1",
+        "LeftCollar": "LeftShoulder",
+        "LeftShoulder": "LeftArm",
+        "LeftElbow": "LeftForeArm",
+        "LeftWrist": "LeftHand",
+        "RightCollar": "RightShoulder",
+        "RightShoulder": "RightArm",
+        "RightElbow": "RightForeArm",
+        "RightWrist": "RightHand",
+    }
     renamed = re.sub(r"\b(ROOT|JOINT) (\S+)", lambda m: f"{m.group(1)} {renames.get(m.group(2), m.group(2))}", text)
     a, b = parse_bvh(text, "131"), parse_bvh(renamed, "cgspeed")
     assert cmu.match_name_table(a) == "cmu131" and cmu.match_name_table(b) == "cgspeed"
     np.testing.assert_allclose(cmu.bvh_to_h36m17(a), cmu.bvh_to_h36m17(b))
-    np.testing.assert_allclose(cmu.bvh_to_h36m17(a, scale=2.0, z_up=False)[:, :, 1],
-                               2 * cmu.bvh_to_h36m17(a)[:, :, 2])
+    np.testing.assert_allclose(cmu.bvh_to_h36m17(a, scale=2.0, z_up=False)[:, :, 1], 2 * cmu.bvh_to_h36m17(a)[:, :, 2])
     with pytest.raises(KeyError, match="match no known CMU naming"):
         cmu.match_name_table(parse_bvh(TINY_BVH.replace("{frame1}", "0 " * 16).replace("{frame2}", "0 " * 16)))
 
@@ -313,8 +343,12 @@ def test_build_cmu_asset_from_a_small_release(tmp_path, rng):
     n = 121
     seq = rng.normal(size=(n, 17, 3)).cumsum(axis=0) * 0.01 + np.array([0.0, 0.0, 1.0])
     src = tmp_path / "release.npz"
-    np.savez(src, positions_3d=np.array({"walking": {"train_1": seq.astype(np.float32)}}, dtype=object),
-             fps=np.float64(120.0), floor_z=np.array({"walking": {"train_1": 0.25}}, dtype=object))
+    np.savez(
+        src,
+        positions_3d=np.array({"walking": {"train_1": seq.astype(np.float32)}}, dtype=object),
+        fps=np.float64(120.0),
+        floor_z=np.array({"walking": {"train_1": 0.25}}, dtype=object),
+    )
     report = cmu.build_cmu_motion_asset(src, tmp_path / "asset.npz")
     assert report["sequences"] == 1 and report["frames"] == 51
     out = cmu.load_cmu_motion(tmp_path / "asset.npz")["walking"]["train_1"]
@@ -328,8 +362,10 @@ def test_build_cmu_asset_from_a_small_release(tmp_path, rng):
         assert float(z["fps"]) == 50.0
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "cmu_motion" / "cmu_h36m17.npz").is_file(),
-                    reason="the cmu_motion release is not available on this machine")
+@pytest.mark.skipif(
+    not (SHARED_DATA / "cmu_motion" / "cmu_h36m17.npz").is_file(),
+    reason="the cmu_motion release is not available on this machine",
+)
 def test_shipped_asset_matches_the_release():
     with np.load(SHARED_DATA / "cmu_motion" / "cmu_h36m17.npz", allow_pickle=True) as z:
         source, floors = z["positions_3d"].item(), z["floor_z"].item()

@@ -1,5 +1,6 @@
 """Camera projection against hand-written scalar formulas, H36M file readers (JSON and a Martinez-layout h5 written
 here from the JSON numbers), frame round trips, screen normalisation, mirroring and bad input."""
+
 import json
 
 import h5py
@@ -46,7 +47,7 @@ def _scalar_project(xc, fx, fy, cx, cy, k1, k2, k3, p1, p2, model, skew=0.0):
     X, Y, Z = (float(v) for v in xc)
     x, y = X / Z, Y / Z
     r2 = x * x + y * y
-    radial = 1.0 + k1 * r2 + k2 * r2 ** 2 + k3 * r2 ** 3
+    radial = 1.0 + k1 * r2 + k2 * r2**2 + k3 * r2**3
     if model == "h36m":  # H36M toolkit ProjectPointRadial: tan = p1*y + p2*x; XXX = XX*(radial+tan) + [p2; p1]*r2
         tan = p1 * y + p2 * x
         xd, yd = x * (radial + tan) + p2 * r2, y * (radial + tan) + p1 * r2
@@ -85,8 +86,10 @@ def test_projection_with_distortion_matches_hand_formula(raw, rng, model):
 
 def test_distortion_models_differ_only_slightly(cams, rng):
     xc = _points_in_front(rng)
-    uv = {m: cams["S1"]["54138969"].replace(distortion_model=m).project_camera(xc)
-          for m in ("h36m", "videopose3d", "opencv")}
+    uv = {
+        m: cams["S1"]["54138969"].replace(distortion_model=m).project_camera(xc)
+        for m in ("h36m", "videopose3d", "opencv")
+    }
     for a in uv:
         for b in uv:
             assert np.abs(uv[a] - uv[b]).max() < 1.5  # tangential terms only, |p| ~ 1e-3
@@ -227,7 +230,7 @@ def test_json_bad_files(tmp_path, raw):
     (tmp_path / "b.json").write_text(json.dumps(broken))
     with pytest.raises(ValueError, match=r"b\.json.*extrinsics/S5/60457274/t.*\(3,\).*\(2,\)"):
         load_h36m_cameras_json(tmp_path / "b.json")
-    (tmp_path / "c.json").write_text("{\"extrinsics\": {}}")
+    (tmp_path / "c.json").write_text('{"extrinsics": {}}')
     with pytest.raises(KeyError, match=r"c\.json.*'intrinsics'"):
         load_h36m_cameras_json(tmp_path / "c.json")
     with pytest.raises(FileNotFoundError, match="none.json"):
@@ -288,8 +291,9 @@ def test_flipped_camera_mirrors_the_image(cams, rng, model):
     np.testing.assert_allclose(flip.project_camera(mirrored), np.stack([w - uv[:, 0], uv[:, 1]], 1), atol=1e-9)
     assert abs(float(flip.K[0, 2]) - (w - float(cam.K[0, 2]))) < 1e-12
     world = cam.camera_to_world(xc[None])
-    np.testing.assert_allclose(flip.project(cam.mirror_world(world))[0], np.stack([w - uv[:, 0], uv[:, 1]], 1),
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        flip.project(cam.mirror_world(world))[0], np.stack([w - uv[:, 0], uv[:, 1]], 1), atol=1e-9
+    )
     twice = flip.flipped()
     np.testing.assert_allclose(twice.K.numpy(), cam.K.numpy(), atol=1e-12)
     np.testing.assert_array_equal(twice.dist.numpy(), cam.dist.numpy())
@@ -392,8 +396,9 @@ def test_screen_intrinsics_and_their_flip_reproject_like_the_camera(cams, rng, m
     np.testing.assert_allclose(k[:4], [K[0, 0] * 2 / w, K[1, 1] * 2 / w, K[0, 2] * 2 / w - 1, K[1, 2] * 2 / w - h / w])
     np.testing.assert_allclose(k[4:], cam.dist.numpy())
     flip = cam.flipped()
-    np.testing.assert_allclose(flip_screen_intrinsics(k, model), screen_intrinsics(flip.K.numpy(), flip.dist.numpy(),
-                                                                                   w, h), atol=1e-12)
+    np.testing.assert_allclose(
+        flip_screen_intrinsics(k, model), screen_intrinsics(flip.K.numpy(), flip.dist.numpy(), w, h), atol=1e-12
+    )
     xc = _points_in_front(rng)
     root = xc[:1]
     got = reproject(xc - root, root[0], k, distortion_model=model)

@@ -4,6 +4,7 @@ an extracted-JPEG folder or an mp4, ground_truth_bs masks as MATLAB v7.3 HDF5 fi
 The frames show a bright disc at the pelvis projected with an independent NumPy projection on a static texture,
 so the crops, masks, poses and the median background can be checked against hand computations.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,15 +32,16 @@ from weakpose.data.h36m.convert_images import (
 from weakpose.data.h36m.readers import H36MFormatError
 
 SUBJECT = "S9"
-CAMS = ("54138969", "55011271")          # 1000x1002 and 1000x1000: a transposed mask would not fit
+CAMS = ("54138969", "55011271")  # 1000x1002 and 1000x1000: a transposed mask would not fit
 SIZES = {"54138969": (1000, 1002), "55011271": (1000, 1000)}
-RADIUS = 40.0                            # disc radius, full-image pixels
+RADIUS = 40.0  # disc radius, full-image pixels
 N_FRAMES = 20
 S = 128
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # writers of the release formats (independent of the code under test)
+
 
 def poses_mm(n: int, seed: int = 0) -> np.ndarray:
     """(n, 32, 3) world mm: a pelvis walking 1.2 m along x at hip height, the other joints around it."""
@@ -55,15 +57,14 @@ def texture(camera: str) -> np.ndarray:
     w, h = SIZES[camera]
     u, v = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
     ph = 0.7 if camera == CAMS[0] else 2.1
-    chans = [110 + 50 * np.sin(u / 37 + ph + k) * np.cos(v / 53 - k) + 25 * ((u // 80 + v // 80) % 2)
-             for k in range(3)]
+    chans = [110 + 50 * np.sin(u / 37 + ph + k) * np.cos(v / 53 - k) + 25 * ((u // 80 + v // 80) % 2) for k in range(3)]
     return np.clip(np.stack(chans, axis=-1), 0, 255).astype(np.uint8)
 
 
 def disc_masks(points_uv: np.ndarray, camera: str) -> np.ndarray:
     w, h = SIZES[camera]
     u, v = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
-    return np.stack([(u - cu) ** 2 + (v - cv) ** 2 < RADIUS ** 2 for cu, cv in points_uv])
+    return np.stack([(u - cu) ** 2 + (v - cv) ** 2 < RADIUS**2 for cu, cv in points_uv])
 
 
 def write_mat_masks(path: Path, masks: np.ndarray) -> Path:
@@ -76,8 +77,7 @@ def write_mat_masks(path: Path, masks: np.ndarray) -> Path:
         refs_group = f.create_group("#refs#")
         refs = []
         for i, m in enumerate(masks):
-            d = refs_group.create_dataset(f"f{i}", data=np.ascontiguousarray(m.T).astype(np.uint8),
-                                          compression="gzip")
+            d = refs_group.create_dataset(f"f{i}", data=np.ascontiguousarray(m.T).astype(np.uint8), compression="gzip")
             d.attrs["MATLAB_class"] = np.bytes_("logical")
             d.attrs["MATLAB_int_decode"] = np.int32(1)
             refs.append(d.ref)
@@ -91,8 +91,14 @@ def write_mat_masks(path: Path, masks: np.ndarray) -> Path:
     return path
 
 
-def make_release(root: Path, stem: str = "Walking 1", n: int = N_FRAMES, video: bool = False,
-                 frame_prefix: str = "frame", frames_stem: str | None = None) -> dict:
+def make_release(
+    root: Path,
+    stem: str = "Walking 1",
+    n: int = N_FRAMES,
+    video: bool = False,
+    frame_prefix: str = "frame",
+    frames_stem: str | None = None,
+) -> dict:
     """Write one subject, one sequence, two cameras; returns the poses and the projected pelvis per camera."""
     cam_json = load_camera_json(default_h36m_cameras_path())
     mm = poses_mm(n)
@@ -112,6 +118,7 @@ def make_release(root: Path, stem: str = "Walking 1", n: int = N_FRAMES, video: 
             out.parent.mkdir(parents=True, exist_ok=True)
             try:
                 import av  # noqa: F401
+
                 iio.imwrite(out, frames, plugin="pyav", codec="libx264", fps=50)
             except ImportError:
                 iio.imwrite(out, frames, plugin="FFMPEG", fps=50, macro_block_size=1)
@@ -135,8 +142,9 @@ def release(tmp_path_factory):
 @pytest.fixture(scope="module")
 def converted(release, tmp_path_factory):
     out = tmp_path_factory.mktemp("converted")
-    convert_h36m_images(release["root"], out, frame_step=5, image_size=S, background_frames=50, progress=False,
-                        camera_ids=CAMS)
+    convert_h36m_images(
+        release["root"], out, frame_step=5, image_size=S, background_frames=50, progress=False, camera_ids=CAMS
+    )
     return out
 
 
@@ -148,6 +156,7 @@ def copy_release(release, tmp_path) -> Path:
 
 # ----------------------------------------------------------------------------------------------------------------
 # independent references
+
 
 def camera_frame(points_m, cam_json, camera):
     ext = cam_json["extrinsics"][SUBJECT][camera]
@@ -161,7 +170,7 @@ def project_with_K(points_m, cam_json, camera, K):
     k1, k2, p1, p2, k3 = cam_json["intrinsics"][camera]["distortion"]
     x, y = xc[..., 0] / xc[..., 2], xc[..., 1] / xc[..., 2]
     r2 = x * x + y * y
-    radial = 1 + k1 * r2 + k2 * r2 ** 2 + k3 * r2 ** 3
+    radial = 1 + k1 * r2 + k2 * r2**2 + k3 * r2**3
     tan = p1 * y + p2 * x
     xd, yd = x * (radial + tan) + p2 * r2, y * (radial + tan) + p1 * r2
     return np.stack([K[0, 0] * xd + K[0, 1] * yd + K[0, 2], K[1, 1] * yd + K[1, 2]], axis=-1)
@@ -176,6 +185,7 @@ def centroid(weights: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------------------------------
 # tests
+
 
 def test_temporal_median_removes_a_moving_disc():
     rng = np.random.default_rng(1)
@@ -196,7 +206,7 @@ def test_temporal_median_removes_a_moving_disc():
 
 def test_mat_masks_read_matlab_v73_references(tmp_path):
     masks = np.zeros((3, 1002, 1000), bool)
-    masks[0, 10:20, 500:700] = True      # a wide, short block: a missing transpose shows as (1000, 1002)
+    masks[0, 10:20, 500:700] = True  # a wide, short block: a missing transpose shows as (1000, 1002)
     masks[2, 900:1002, 0:5] = True
     path = write_mat_masks(tmp_path / "Walking 1.54138969.mat", masks)
     with MatMasks(path) as m:
@@ -218,7 +228,7 @@ def test_crop_resample_centres_a_disc():
     (S/side)² (the mask becomes coverage)."""
     u, v = np.meshgrid(np.arange(1000) + 0.5, np.arange(1002) + 0.5)
     for cu, cv, side in [(400.3, 500.7, 300.2), (700.77, 120.2, 151.3)]:
-        mask = (((u - cu) ** 2 + (v - cv) ** 2) < 30 ** 2).astype(np.uint8) * 255
+        mask = (((u - cu) ** 2 + (v - cv) ** 2) < 30**2).astype(np.uint8) * 255
         out = crop_resample(mask, np.array([cu - side / 2, cv - side / 2, side]), S).astype(float)
         np.testing.assert_allclose(centroid(out), [S / 2, S / 2], atol=0.05)
         np.testing.assert_allclose(out.sum() / 255, np.pi * (30 * S / side) ** 2, rtol=0.01)
@@ -236,17 +246,24 @@ def test_sequence_naming(tmp_path):
     seqs = find_release_sequences(tmp_path, subjects=["S1"])
     got = [(s.stem, s.action, s.action_id, s.subaction) for s in seqs]
     assert sorted(got, key=lambda g: (g[2], g[3])) == got
-    assert set(got) == {("Sitting 1", "Sitting 1", 9, 1), ("Sitting 2", "Sitting 2", 9, 2),
-                        ("TakingPhoto", "Photo", 12, 1), ("Walking", "Walking", 14, 1),
-                        ("Walking 1", "Walking 1", 14, 2), ("WalkDog", "WalkDog", 15, 1),
-                        ("WalkingDog 1", "WalkDog 1", 15, 2)}
+    assert set(got) == {
+        ("Sitting 1", "Sitting 1", 9, 1),
+        ("Sitting 2", "Sitting 2", 9, 2),
+        ("TakingPhoto", "Photo", 12, 1),
+        ("Walking", "Walking", 14, 1),
+        ("Walking 1", "Walking 1", 14, 2),
+        ("WalkDog", "WalkDog", 15, 1),
+        ("WalkingDog 1", "WalkDog 1", 15, 2),
+    }
     assert [s.stem for s in find_release_sequences(tmp_path, actions=["Photo"])] == ["TakingPhoto"]
     assert [s.stem for s in find_release_sequences(tmp_path, actions=["Walking 1"])] == ["Walking 1"]
     write_cdf_pose(tmp_path, "S11", "Directions 1", mm)
     write_cdf_pose(tmp_path, "S11", "Eating", mm)
     assert [s.action for s in find_release_sequences(tmp_path, subjects=["S11"])] == ["Eating"]  # default exclusion
-    assert [s.action for s in find_release_sequences(tmp_path, subjects=["S11"], exclude=())] == ["Directions 1",
-                                                                                                 "Eating"]
+    assert [s.action for s in find_release_sequences(tmp_path, subjects=["S11"], exclude=())] == [
+        "Directions 1",
+        "Eating",
+    ]
     assert ACTION_IDS["Directions"] == 2 and ACTION_IDS["WalkTogether"] == 16 and len(ACTION_IDS) == 15
 
 
@@ -255,14 +272,22 @@ def test_converted_set_values(release, converted):
     assert index["image_size"] == S and index["masks"] is True and index["sequences_without_masks"] == []
     assert index["actions"]["14"] == "Walking" and index["actions"]["12"] == "Photo"
     assert index["background_scale"] == 0.5
-    assert index["backgrounds"] == {SUBJECT: {"54138969": "backgrounds/s_09_ca_01.jpg",
-                                              "55011271": "backgrounds/s_09_ca_02.jpg"}}
+    assert index["backgrounds"] == {
+        SUBJECT: {"54138969": "backgrounds/s_09_ca_01.jpg", "55011271": "backgrounds/s_09_ca_02.jpg"}
+    }
     (seq,) = index["sequences"]
-    assert seq == {"subject": SUBJECT, "action": "Walking 1", "action_id": 14, "subaction": 1,
-                   "camera_ids": list(CAMS), "num_frames": 4}
+    assert seq == {
+        "subject": SUBJECT,
+        "action": "Walking 1",
+        "action_id": 14,
+        "subaction": 1,
+        "camera_ids": list(CAMS),
+        "num_frames": 4,
+    }
     ann = np.load(converted / "annotations" / "s_09_act_14_subact_01.npz")
-    assert sorted(ann.files) == sorted(["joints_h36m17", "frame_indices", "camera_ids", "crop_boxes", "R", "t", "K",
-                                        "dist", "image_sizes"])
+    assert sorted(ann.files) == sorted(
+        ["joints_h36m17", "frame_indices", "camera_ids", "crop_boxes", "R", "t", "K", "dist", "image_sizes"]
+    )
     assert ann["frame_indices"].tolist() == [1, 6, 11, 16]
     assert ann["image_sizes"].tolist() == [[1000, 1002], [1000, 1000]]
     folder = "s_09_act_14_subact_01_ca_02"
@@ -286,8 +311,10 @@ def test_converted_set_values(release, converted):
             np.testing.assert_allclose(project_with_K(joints[:1], cam_json, c, K)[0], [S / 2, S / 2], atol=1e-3)
             # the crop box side is f * cube / depth
             side = ann["crop_boxes"][v, k, 2]
-            f = max(cam_json["intrinsics"][c]["calibration_matrix"][0][0],
-                    cam_json["intrinsics"][c]["calibration_matrix"][1][1])
+            f = max(
+                cam_json["intrinsics"][c]["calibration_matrix"][0][0],
+                cam_json["intrinsics"][c]["calibration_matrix"][1][1],
+            )
             np.testing.assert_allclose(side, f * 2.0 / xc[0, 2], rtol=1e-6)
             # the bright disc and the mask are both centred there, of the disc's size
             image = sample["image"][v].numpy().transpose(1, 2, 0) * 255
@@ -296,7 +323,7 @@ def test_converted_set_values(release, converted):
             mask = sample["mask"][v, 0].numpy() * 255
             np.testing.assert_allclose(centroid(mask), [S / 2, S / 2], atol=0.3)
             np.testing.assert_allclose(mask.sum() / 255, np.pi * (RADIUS * S / side) ** 2, rtol=0.02)
-            assert image[mask > 250].min() > 225          # under the mask: the disc
+            assert image[mask > 250].min() > 225  # under the mask: the disc
             assert image[mask < 5].min(axis=-1).mean() < 200  # elsewhere: the room
 
 
@@ -305,8 +332,9 @@ def test_median_background_is_the_empty_room(converted):
         bg = np.asarray(Image.open(converted / "backgrounds" / f"s_09_ca_{i:02d}.jpg").convert("RGB"), dtype=float)
         w, h = SIZES[c]
         assert bg.shape == (round(h * 0.5), round(w * 0.5), 3)
-        room = np.asarray(Image.fromarray(texture(c)).resize((round(w * 0.5), round(h * 0.5)), Image.BILINEAR),
-                          dtype=float)
+        room = np.asarray(
+            Image.fromarray(texture(c)).resize((round(w * 0.5), round(h * 0.5)), Image.BILINEAR), dtype=float
+        )
         diff = np.abs(bg - room)
         assert diff.mean() < 2.0 and np.percentile(diff, 99.9) < 16, (diff.mean(), np.percentile(diff, 99.9))
         assert bg.min(axis=-1).max() < 235  # no disc left anywhere
@@ -366,8 +394,9 @@ def test_mask_count_mismatch_names_the_file(release, tmp_path):
     path = root / SUBJECT / "MySegmentsMat" / "ground_truth_bs" / "Walking 1.54138969.mat"
     write_mat_masks(path, np.zeros((3, 1002, 1000), bool))
     with pytest.raises(H36MFormatError, match=r"Walking 1\.54138969\.mat: 3 frames.*20"):
-        convert_h36m_images(root, tmp_path / "out", background_frames=0, progress=False,
-                            frame_count_tolerance=10, camera_ids=CAMS)
+        convert_h36m_images(
+            root, tmp_path / "out", background_frames=0, progress=False, frame_count_tolerance=10, camera_ids=CAMS
+        )
 
 
 def test_pose_file_errors_name_the_file(release, tmp_path):
@@ -399,8 +428,24 @@ def test_release_spelling_img_prefix_and_cli(tmp_path):
     root = tmp_path / "release"
     make_release(root, stem="TakingPhoto 1", frames_stem="Photo 1", n=8, frame_prefix="img")
     out = tmp_path / "out"
-    assert main([str(root), str(out), "--frame-step", "4", "--image-size", "64", "--background-frames", "4",
-                 "--no-progress", "--camera-ids", *CAMS]) == 0
+    assert (
+        main(
+            [
+                str(root),
+                str(out),
+                "--frame-step",
+                "4",
+                "--image-size",
+                "64",
+                "--background-frames",
+                "4",
+                "--no-progress",
+                "--camera-ids",
+                *CAMS,
+            ]
+        )
+        == 0
+    )
     index = json.loads((out / "index.json").read_text())
     assert [(s["action"], s["action_id"], s["num_frames"]) for s in index["sequences"]] == [("Photo 1", 12, 2)]
     folder = "s_09_act_12_subact_01_ca_01"
@@ -428,12 +473,11 @@ def test_video_input(tmp_path):
             xc = camera_frame(joints, info["cam_json"], c)
             np.testing.assert_allclose(sample["pose_3d"][v].numpy(), xc - xc[:1], atol=2e-5)
             image = sample["image"][v].numpy().transpose(1, 2, 0) * 255
-            np.testing.assert_allclose(centroid(np.clip(image.min(axis=-1) - 215, 0, None)), [S / 2, S / 2],
-                                       atol=1.5)
+            np.testing.assert_allclose(centroid(np.clip(image.min(axis=-1) - 215, 0, None)), [S / 2, S / 2], atol=1.5)
     src = open_frame_source(root, SUBJECT, ["Walking 1"], CAMS[0])
     assert src.num_frames == 12
     frame = src.read(7)  # seeking decodes the same frame as sequential decoding
-    (_, seq_frame), = list(src.iter_frames([7]))
+    ((_, seq_frame),) = list(src.iter_frames([7]))
     assert np.abs(frame.astype(int) - seq_frame).max() <= 2
 
 

@@ -1,4 +1,5 @@
 """Per-sample torch datasets over loaded sequences: windows, padding, camera frames, normalisation."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,12 +28,21 @@ CAMERA_JSON = Path(__file__).resolve().parents[1] / "weakpose" / "data" / "asset
 def setup(tmp_path_factory):
     rng = np.random.default_rng(1)
     tmp = tmp_path_factory.mktemp("ds")
-    pos = {"S1": {"Walking": (make_poses_mm(rng, 6) / 1000).astype(np.float32),
-                  "Eating 2": (make_poses_mm(rng, 4) / 1000).astype(np.float32)}}
-    kp = {"S1": {a: [rng.uniform(0, 1000, (len(p), 17, 3)).astype(np.float32) for _ in CAMERA_IDS]
-                 for a, p in pos["S1"].items()}}
-    data = load_videopose3d(write_videopose3d_3d(tmp / "d3.npz", pos), write_videopose3d_2d(tmp / "d2.npz", kp,
-                                                                                          {"layout_name": "h36m"}))
+    pos = {
+        "S1": {
+            "Walking": (make_poses_mm(rng, 6) / 1000).astype(np.float32),
+            "Eating 2": (make_poses_mm(rng, 4) / 1000).astype(np.float32),
+        }
+    }
+    kp = {
+        "S1": {
+            a: [rng.uniform(0, 1000, (len(p), 17, 3)).astype(np.float32) for _ in CAMERA_IDS]
+            for a, p in pos["S1"].items()
+        }
+    }
+    data = load_videopose3d(
+        write_videopose3d_3d(tmp / "d3.npz", pos), write_videopose3d_2d(tmp / "d2.npz", kp, {"layout_name": "h36m"})
+    )
     return data, pos, kp, load_camera_json(CAMERA_JSON)
 
 
@@ -78,8 +88,9 @@ def test_window_samples_match_hand_indices_and_numpy_camera_frame(setup):
 
 def test_window_target_and_causal(setup):
     data, pos, _, cams = setup
-    ds = PoseWindowDataset(data.select(actions=["Eating"]), receptive_field=3, cameras=[CAMERA_IDS[0]],
-                           target="window", causal=True)
+    ds = PoseWindowDataset(
+        data.select(actions=["Eating"]), receptive_field=3, cameras=[CAMERA_IDS[0]], target="window", causal=True
+    )
     s = ds[1]  # causal window ending at frame 1: frames [0, 0, 1]
     cam = world_to_camera_numpy(pos["S1"]["Eating 2"][[0, 0, 1]][:, H36M32_TO_17], cams, "S1", CAMERA_IDS[0])
     np.testing.assert_allclose(s["pose_3d"].numpy(), cam - cam[:, :1], atol=1e-5)
@@ -111,13 +122,16 @@ def test_frames_stride_cameras_ids_and_collation(setup):
 def test_two_d_only_sequences(tmp_path):
     rng = np.random.default_rng(2)
     kp = rng.uniform(0, 640, (5, 17, 2)).astype(np.float32)
-    p = write_videopose3d_2d(tmp_path / "custom.npz", {"video": {"custom": [kp]}},
-                             {"layout_name": "h36m", "num_joints": 17,
-                              "video_metadata": {"video": {"w": 640, "h": 480}}})
+    p = write_videopose3d_2d(
+        tmp_path / "custom.npz",
+        {"video": {"custom": [kp]}},
+        {"layout_name": "h36m", "num_joints": 17, "video_metadata": {"video": {"w": 640, "h": 480}}},
+    )
     data = load_videopose3d(path_2d=p)
     assert len(PoseFrameDataset(data)) == 0  # require_3d by default
     ds = PoseWindowDataset(data, receptive_field=3, require_3d=False)
     s = ds[4]
-    np.testing.assert_allclose(s["keypoints_2d"].numpy(), normalised(kp[[3, 4, 4]].astype(np.float64), 640, 480),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        s["keypoints_2d"].numpy(), normalised(kp[[3, 4, 4]].astype(np.float64), 640, 480), atol=1e-6
+    )
     assert not s["has_3d"] and torch.isnan(s["pose_3d"]).all() and s["action_id"] == ds.actions.index("custom")

@@ -1,4 +1,5 @@
 """Evaluation on whole sequences and batched frames gives what per-frame windows give."""
+
 import json
 
 import numpy as np
@@ -99,7 +100,8 @@ def test_validation_scores_every_frame_of_whole_sequences(setup):
     assert sums["mpjpe"][1] == len(pred)
     assert sums["mpjpe"][0] / sums["mpjpe"][1] == pytest.approx(float(mpjpe_per_frame(pred, target).mean()), rel=1e-5)
     assert sums["p_mpjpe"][0] / sums["p_mpjpe"][1] == pytest.approx(
-        float(p_mpjpe_per_frame(pred, target).mean()), rel=1e-4)
+        float(p_mpjpe_per_frame(pred, target).mean()), rel=1e-4
+    )
     # two ranks split the views and together score the same frames
     halves = [task.validate_dataset(ds, r, 2) for r in (0, 1)]
     assert sum(h["mpjpe"][1] for h in halves) == len(pred)
@@ -115,7 +117,9 @@ def test_evaluate_command_uses_whole_sequences_and_states_the_flip(setup, tmp_pa
         assert cli(args + (["--flip"] if flip else [])) == 0
         printed = capsys.readouterr().out
         assert f"flip augmentation {'on' if flip else 'off'}" in printed
-        table = evaluate_views(predict_sequences(model, PoseWindowDataset(data, receptive_field=27), flip=flip),
-                               metrics=("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve")).summary()
+        table = evaluate_views(
+            predict_sequences(model, PoseWindowDataset(data, receptive_field=27), flip=flip),
+            metrics=("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve"),
+        ).summary()
         result = json.loads(out.read_text())
         assert result["mean_over_actions"]["mpjpe_mm"] == pytest.approx(table.action_mean["mpjpe"] * 1000, abs=1e-3)

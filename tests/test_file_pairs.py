@@ -1,4 +1,5 @@
 """3D/2D files written as one pair: a failed or killed write never leaves a mixed pair that the loaders accept."""
+
 import shutil
 
 import numpy as np
@@ -63,8 +64,11 @@ def test_a_pair_with_one_file_replaced_alone_is_refused_naming_both(tmp_path, rn
     b = convert_h36m_release(_tree(tmp_path / "b", rng, 9), tmp_path / "b_out")
     # what a kill between the two renames leaves: the new 3D beside the old 2D
     shutil.copyfile(b.path_3d, a.path_3d)
-    with pytest.raises(H36MFormatError, match=r"a_out/data_3d_h36m\.npz and .*a_out/data_2d_h36m_gt\.npz were "
-                                              r"written by different runs"):
+    with pytest.raises(
+        H36MFormatError,
+        match=r"a_out/data_3d_h36m\.npz and .*a_out/data_2d_h36m_gt\.npz were "
+        r"written by different runs",
+    ):
         load_videopose3d(a.path_3d, a.path_2d)
     with pytest.raises(H36MFormatError, match="different runs"):
         load_h36m(a.path_3d, path_2d=a.path_2d)
@@ -81,8 +85,10 @@ def test_a_pair_with_one_file_replaced_alone_is_refused_naming_both(tmp_path, rn
 
 def test_write_npz_pair_stamps_and_round_trips(tmp_path):
     entries_3d = {"positions_3d": {"S1": {"Walking": np.ones((2, 17, 3), np.float32)}}}
-    entries_2d = {"positions_2d": {"S1": {"Walking": [np.zeros((2, 17, 2), np.float32)]}},
-                  "metadata": {"layout_name": "h36m"}}
+    entries_2d = {
+        "positions_2d": {"S1": {"Walking": [np.zeros((2, 17, 2), np.float32)]}},
+        "metadata": {"layout_name": "h36m"},
+    }
     pid = write_npz_pair(tmp_path / "d3.npz", entries_3d, tmp_path / "d2.npz", entries_2d)
     with np.load(tmp_path / "d3.npz", allow_pickle=True) as z:
         assert str(z[PAIR_ID_KEY]) == pid and z[PAIR_ID_KEY].dtype.kind == "U"  # a plain string, no pickle
@@ -122,5 +128,7 @@ def test_converters_remove_temporaries_of_killed_runs_and_keep_live_ones(tmp_pat
     live.write_bytes(b"in progress")
     result = convert_h36m_release(_tree(tmp_path / "a", rng, 6), out)
     assert not dead.exists() and live.exists()
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [result.path_2d.name,
-                                                                                  result.path_3d.name]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        result.path_2d.name,
+        result.path_3d.name,
+    ]

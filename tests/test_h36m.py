@@ -1,4 +1,5 @@
 """Human3.6M readers on fixture files written in the published layouts, checked against NumPy references."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -59,11 +60,16 @@ def reasons(report, reason):
 # ---------------------------------------------------------------------------------------------------------
 # VideoPose3D npz
 
+
 def test_videopose3d_3d_joint_order_units_and_gt_projection(tmp_path, rng, cam_json):
     walk, photo = metres(rng, 12), metres(rng, 7)
-    path = write_videopose3d_3d(tmp_path / "data_3d_h36m.npz",
-                                {"S1": {"Walking 1": walk, "TakingPhoto": photo},
-                                 "S11": {"Directions": metres(rng, 5), "Eating": metres(rng, 6)}})
+    path = write_videopose3d_3d(
+        tmp_path / "data_3d_h36m.npz",
+        {
+            "S1": {"Walking 1": walk, "TakingPhoto": photo},
+            "S11": {"Directions": metres(rng, 5), "Eating": metres(rng, 6)},
+        },
+    )
     data = load_videopose3d(path)
     seq = data["S1", "Walking 1"]
     np.testing.assert_array_equal(seq.positions_3d, walk[:, H36M32_TO_17])
@@ -99,9 +105,11 @@ def test_videopose3d_2d_h36m_with_confidence_trims_lengths_and_reports_missing(t
     p3 = write_videopose3d_3d(tmp_path / "d3.npz", pos)
     kp = [rng.uniform(0, 1000, (13, 17, 3)).astype(np.float32) for _ in range(4)]  # 3 extra frames
     kp[2] = None  # a release missing one camera
-    p2 = write_videopose3d_2d(tmp_path / "d2.npz", {"S1": {"Walking": kp}},
-                              {"layout_name": "h36m", "num_joints": 17,
-                               "keypoints_symmetry": [H36M17_LEFT, H36M17_RIGHT]})
+    p2 = write_videopose3d_2d(
+        tmp_path / "d2.npz",
+        {"S1": {"Walking": kp}},
+        {"layout_name": "h36m", "num_joints": 17, "keypoints_symmetry": [H36M17_LEFT, H36M17_RIGHT]},
+    )
     data = load_videopose3d(p3, p2)
     seq = data["S1", "Walking"]
     assert seq.num_frames == 10 and seq.source_2d == "d2.npz"
@@ -114,8 +122,9 @@ def test_videopose3d_2d_h36m_with_confidence_trims_lengths_and_reports_missing(t
     assert {(e.action, e.camera) for e in missing} == {("Walking", CAMERA_IDS[2]), ("Eating", None)}
     assert data.report.loaded == [("S1", "Walking")]
     # 2D shorter than 3D: the 3D is cut instead
-    short = write_videopose3d_2d(tmp_path / "short.npz",
-                                 {"S1": {"Walking": [k[:7] for k in kp if k is not None]}}, {"layout_name": "h36m"})
+    short = write_videopose3d_2d(
+        tmp_path / "short.npz", {"S1": {"Walking": [k[:7] for k in kp if k is not None]}}, {"layout_name": "h36m"}
+    )
     seq = load_videopose3d(p3, short, subjects=["S1"], actions=["Walking"])["S1", "Walking"]
     np.testing.assert_array_equal(seq.positions_3d, pos["S1"]["Walking"][:7, H36M32_TO_17])
     with pytest.raises(H36MFormatError, match="no sequence could be loaded"):
@@ -125,9 +134,15 @@ def test_videopose3d_2d_h36m_with_confidence_trims_lengths_and_reports_missing(t
 def test_videopose3d_2d_layouts_coco_mpii_h36m32(tmp_path, rng):
     n = 6
     coco = np.concatenate([rng.uniform(0, 1000, (n, 17, 2)), rng.uniform(0.1, 1, (n, 17, 1))], -1).astype(np.float32)
-    p = write_videopose3d_2d(tmp_path / "coco.npz", {"S9": {"Greeting": [coco] * 4}},
-                             {"layout_name": "coco", "num_joints": 17,
-                              "keypoints_symmetry": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]]})
+    p = write_videopose3d_2d(
+        tmp_path / "coco.npz",
+        {"S9": {"Greeting": [coco] * 4}},
+        {
+            "layout_name": "coco",
+            "num_joints": 17,
+            "keypoints_symmetry": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]],
+        },
+    )
     seq = load_videopose3d(path_2d=p)["S9", "Greeting"]
     xy, conf = seq.positions_2d[CAMERA_IDS[0]], seq.confidences[CAMERA_IDS[0]]
     np.testing.assert_allclose(xy[:, 0], (coco[:, 11, :2] + coco[:, 12, :2]) / 2, atol=1e-4)  # Hip = mid-hips
@@ -137,25 +152,35 @@ def test_videopose3d_2d_layouts_coco_mpii_h36m32(tmp_path, rng):
     assert seq.positions_3d is None and seq.cameras  # 2D-only, cameras still attached for H36M subjects
 
     mpii = rng.uniform(0, 1000, (n, 16, 2)).astype(np.float32)  # VideoPose3D's SH files: no layout_name, 16 joints
-    p = write_videopose3d_2d(tmp_path / "sh.npz", {"S9": {"Greeting": [mpii] * 4}},
-                             {"num_joints": 16, "keypoints_symmetry": [[3, 4, 5, 13, 14, 15], [0, 1, 2, 10, 11, 12]]})
+    p = write_videopose3d_2d(
+        tmp_path / "sh.npz",
+        {"S9": {"Greeting": [mpii] * 4}},
+        {"num_joints": 16, "keypoints_symmetry": [[3, 4, 5, 13, 14, 15], [0, 1, 2, 10, 11, 12]]},
+    )
     xy = load_videopose3d(path_2d=p)["S9", "Greeting"].positions_2d[CAMERA_IDS[1]]
     for i, raw in enumerate(MPII_TO_32):
         np.testing.assert_array_equal(xy[:, H36M32_TO_17.index(raw)], mpii[:, i])
 
     raw32 = rng.uniform(0, 1000, (n, 32, 2)).astype(np.float32)
-    p = write_videopose3d_2d(tmp_path / "h32.npz", {"S9": {"Greeting": [raw32] * 4}},
-                             {"layout_name": "h36m", "num_joints": 32})
+    p = write_videopose3d_2d(
+        tmp_path / "h32.npz", {"S9": {"Greeting": [raw32] * 4}}, {"layout_name": "h36m", "num_joints": 32}
+    )
     xy = load_videopose3d(path_2d=p)["S9", "Greeting"].positions_2d[CAMERA_IDS[2]]
     np.testing.assert_array_equal(xy, raw32[:, H36M32_TO_17])
 
 
 def test_custom_in_the_wild_2d(tmp_path, rng):
     kp = rng.uniform(0, 640, (20, 17, 2)).astype(np.float32)
-    p = write_videopose3d_2d(tmp_path / "data_2d_custom_myvideos.npz", {"clip_01.mp4": {"custom": [kp]}},
-                             {"layout_name": "coco", "num_joints": 17,
-                              "keypoints_symmetry": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]],
-                              "video_metadata": {"clip_01.mp4": {"w": 640, "h": 360}}})
+    p = write_videopose3d_2d(
+        tmp_path / "data_2d_custom_myvideos.npz",
+        {"clip_01.mp4": {"custom": [kp]}},
+        {
+            "layout_name": "coco",
+            "num_joints": 17,
+            "keypoints_symmetry": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]],
+            "video_metadata": {"clip_01.mp4": {"w": 640, "h": 360}},
+        },
+    )
     data = load_videopose3d(path_2d=p)
     seq = data["clip_01.mp4", "custom"]
     assert seq.camera_ids == ["0"] and seq.image_size("0") == (640, 360) and seq.cameras == {}
@@ -163,11 +188,14 @@ def test_custom_in_the_wild_2d(tmp_path, rng):
     assert seq.confidences is None and data.report.entries == []
 
 
-@pytest.mark.parametrize("case, match", [
-    ("joints", r"d3\.npz:positions_3d\['S1'\]\['Walking'\].*shape \(N, 32, 3\).*\(5, 16, 3\)"),
-    ("nan", r"positions_3d\['S1'\]\['Walking'\].*NaN.*first frame 2"),
-    ("mm", r"positions_3d\['S1'\]\['Walking'\].*expected metres"),
-])
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("joints", r"d3\.npz:positions_3d\['S1'\]\['Walking'\].*shape \(N, 32, 3\).*\(5, 16, 3\)"),
+        ("nan", r"positions_3d\['S1'\]\['Walking'\].*NaN.*first frame 2"),
+        ("mm", r"positions_3d\['S1'\]\['Walking'\].*expected metres"),
+    ],
+)
 def test_bad_3d_sequence_is_reported_or_raised(tmp_path, rng, case, match):
     bad = metres(rng, 5)
     if case == "joints":
@@ -203,16 +231,20 @@ def test_bad_files_raise_clear_errors(tmp_path, rng):
     p2 = write_videopose3d_2d(tmp_path / "five.npz", {"S1": {"Walking": kp}})
     with pytest.raises(H36MFormatError, match="5 camera views.*4 cameras"):
         load_videopose3d(path_2d=p2, strict=True)
-    p2 = write_videopose3d_2d(tmp_path / "five2.npz", {"S1": {"Walking": kp, "Eating": kp[:4]}},
-                              {"layout_name": "h36m"})
+    p2 = write_videopose3d_2d(
+        tmp_path / "five2.npz", {"S1": {"Walking": kp, "Eating": kp[:4]}}, {"layout_name": "h36m"}
+    )
     entries = load_videopose3d(path_2d=p2).report.entries
     assert [e.reason for e in entries if e.reason != rep.MISSING_SEQUENCE] == [rep.UNKNOWN_CAMERA]
     # metadata that contradicts the arrays
     p2 = write_videopose3d_2d(tmp_path / "meta.npz", {"S1": {"Walking": kp[:4]}}, {"num_joints": 16})
     with pytest.raises(H36MFormatError, match="num_joints=16.*17"):
         load_videopose3d(path_2d=p2, strict=True)
-    p2 = write_videopose3d_2d(tmp_path / "sym.npz", {"S1": {"Walking": kp[:4]}},
-                              {"layout_name": "h36m", "num_joints": 17, "keypoints_symmetry": [[1, 2], [3, 4]]})
+    p2 = write_videopose3d_2d(
+        tmp_path / "sym.npz",
+        {"S1": {"Walking": kp[:4]}},
+        {"layout_name": "h36m", "num_joints": 17, "keypoints_symmetry": [[1, 2], [3, 4]]},
+    )
     with pytest.raises(H36MFormatError, match="keypoints_symmetry.*does not match"):
         load_videopose3d(path_2d=p2, strict=True)
     p2 = write_videopose3d_2d(tmp_path / "odd.npz", {"S1": {"Walking": [k[:, :15] for k in kp[:4]]}})
@@ -246,6 +278,7 @@ def test_select_stride_and_splits(tmp_path, rng):
 # ---------------------------------------------------------------------------------------------------------
 # Martinez et al. h5 tree
 
+
 def test_martinez_tree_3d_and_stacked_hourglass(tmp_path, rng, cam_json):
     walk_mm, dog_mm, photo_mm = make_poses_mm(rng, 9), make_poses_mm(rng, 6), make_poses_mm(rng, 5)
     write_martinez_3d(tmp_path, "S1", "Walking 1", walk_mm)
@@ -263,28 +296,36 @@ def test_martinez_tree_3d_and_stacked_hourglass(tmp_path, rng, cam_json):
     seq = gt["S1", "Walking 1"]
     np.testing.assert_allclose(seq.positions_3d, walk_mm[:, H36M32_TO_17] / 1000, rtol=0, atol=1e-6)
     np.testing.assert_allclose(seq.positions_3d[:, 11], walk_mm[:, 17] / 1000, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(seq.positions_2d[CAMERA_IDS[2]],
-                               project_numpy(walk_mm[:, H36M32_TO_17] / 1000, cam_json, "S1", CAMERA_IDS[2]),
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        seq.positions_2d[CAMERA_IDS[2]],
+        project_numpy(walk_mm[:, H36M32_TO_17] / 1000, cam_json, "S1", CAMERA_IDS[2]),
+        atol=1e-3,
+    )
     assert [(e.subject, e.action) for e in reasons(gt.report, rep.EXCLUDED)] == [("S11", "Directions")]
 
     det = load_martinez(tmp_path, detections="StackedHourglass")
     seq = det["S1", "Walking 1"]
     assert seq.num_frames == 9 and sorted(seq.positions_2d) == sorted(CAMERA_IDS[:2])
     for i, raw in enumerate(MPII_TO_32):
-        np.testing.assert_allclose(seq.positions_2d[CAMERA_IDS[1]][:, H36M32_TO_17.index(raw)],
-                                   sh[CAMERA_IDS[1]][:9, i], atol=1e-4)
+        np.testing.assert_allclose(
+            seq.positions_2d[CAMERA_IDS[1]][:, H36M32_TO_17.index(raw)], sh[CAMERA_IDS[1]][:9, i], atol=1e-4
+        )
     neck = seq.positions_2d[CAMERA_IDS[0]][:, 9]  # not detected by SH: derived on the thorax-head segment
     thorax, head = sh[CAMERA_IDS[0]][:9, 8], sh[CAMERA_IDS[0]][:9, 9]
     cross = (neck - thorax)[:, 0] * (head - thorax)[:, 1] - (neck - thorax)[:, 1] * (head - thorax)[:, 0]
     np.testing.assert_allclose(cross / np.linalg.norm(head - thorax, axis=-1) ** 2, 0, atol=1e-4)
     assert {(e.action, e.camera) for e in reasons(det.report, rep.MISSING_2D)} == {
-        ("Walking 1", CAMERA_IDS[2]), ("Walking 1", CAMERA_IDS[3]),
-        ("WalkDog", CAMERA_IDS[0]), ("WalkDog", CAMERA_IDS[1]), ("WalkDog", CAMERA_IDS[2]),
-        ("Photo 1", None)}
+        ("Walking 1", CAMERA_IDS[2]),
+        ("Walking 1", CAMERA_IDS[3]),
+        ("WalkDog", CAMERA_IDS[0]),
+        ("WalkDog", CAMERA_IDS[1]),
+        ("WalkDog", CAMERA_IDS[2]),
+        ("Photo 1", None),
+    }
     assert [e.camera for e in reasons(det.report, rep.UNKNOWN_CAMERA)] == ["12345678"]
     assert [(e.action, e.detail.split(" -> ")[1]) for e in reasons(det.report, rep.LENGTH_TRIMMED)] == [
-        ("Walking 1", "9 frames")]
+        ("Walking 1", "9 frames")
+    ]
     assert sorted(det.report.loaded) == [("S1", "WalkDog"), ("S1", "Walking 1")]
 
 
@@ -294,8 +335,9 @@ def test_martinez_cameras_h5_used_when_present(tmp_path, rng, cam_json):
     write_martinez_cameras_h5(tmp_path / "cameras.h5", cam_json, subjects=("S9",))
     seq = load_martinez(tmp_path)["S9", "Walking"]
     for cam in CAMERA_IDS:
-        np.testing.assert_allclose(seq.positions_2d[cam],
-                                   project_numpy(walk_mm[:, H36M32_TO_17] / 1000, cam_json, "S9", cam), atol=1e-3)
+        np.testing.assert_allclose(
+            seq.positions_2d[cam], project_numpy(walk_mm[:, H36M32_TO_17] / 1000, cam_json, "S9", cam), atol=1e-3
+        )
 
 
 def test_martinez_corrupt_files_skipped_and_reported(tmp_path, rng):
@@ -303,6 +345,7 @@ def test_martinez_corrupt_files_skipped_and_reported(tmp_path, rng):
     cut = write_martinez_3d(tmp_path, "S5", "Smoking", make_poses_mm(rng, 400))
     truncate_file(cut, 0.3)
     import h5py
+
     (tmp_path / "S5" / "MyPoses" / "3D_positions" / "Posing.h5").parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(tmp_path / "S5" / "MyPoses" / "3D_positions" / "Posing.h5", "w") as f:
         f["positions"] = np.zeros((96, 3))
@@ -325,8 +368,10 @@ def test_martinez_corrupt_files_skipped_and_reported(tmp_path, rng):
 # ---------------------------------------------------------------------------------------------------------
 # original release (CDF) and the converter
 
-@pytest.mark.parametrize("majority, var_type, dtype", [("Row_major", "zVariable", np.float64),
-                                                       ("Column_major", "rVariable", np.float32)])
+
+@pytest.mark.parametrize(
+    "majority, var_type, dtype", [("Row_major", "zVariable", np.float64), ("Column_major", "rVariable", np.float32)]
+)
 def test_cdf_release_reader(tmp_path, rng, majority, var_type, dtype):
     mm = make_poses_mm(rng, 7)
     write_cdf_pose(tmp_path, "S6", "WalkingDog 1", mm, majority=majority, var_type=var_type, dtype=dtype)
@@ -366,26 +411,34 @@ def test_convert_release_writes_videopose3d_layout(tmp_path, rng, cam_json):
     assert walk.dtype == np.float32 and walk.shape == (8, 32, 3)
     np.testing.assert_allclose(walk, mm["Walking"] / 1000, rtol=0, atol=1e-6)
     assert {e.reason for e in result.report.entries} == {rep.EXCLUDED, rep.CORRUPT, rep.MISSING_SEQUENCE}
-    assert ("S1", "Walking", "found 1") in [(e.subject, e.action, e.detail.split(", ")[1][:7])
-                                            for e in reasons(result.report, rep.MISSING_SEQUENCE)]
+    assert ("S1", "Walking", "found 1") in [
+        (e.subject, e.action, e.detail.split(", ")[1][:7]) for e in reasons(result.report, rep.MISSING_SEQUENCE)
+    ]
 
     npz = np.load(result.path_2d, allow_pickle=True)
     gt2d, meta = npz["positions_2d"].item(), npz["metadata"].item()
     assert meta["num_joints"] == 17 and meta["keypoints_symmetry"] == [H36M17_LEFT, H36M17_RIGHT]
     assert len(gt2d["S1"]["Walking"]) == 4
     for k, cam in enumerate(CAMERA_IDS):
-        np.testing.assert_allclose(gt2d["S1"]["Walking"][k],
-                                   project_numpy(mm["Walking"][:, H36M32_TO_17] / 1000, cam_json, "S1", cam),
-                                   atol=1e-3)
+        np.testing.assert_allclose(
+            gt2d["S1"]["Walking"][k],
+            project_numpy(mm["Walking"][:, H36M32_TO_17] / 1000, cam_json, "S1", cam),
+            atol=1e-3,
+        )
     # what was written loads back through the VideoPose3D reader with the same numbers
     back = load_videopose3d(result.path_3d, result.path_2d)
     np.testing.assert_array_equal(back["S1", "Photo"].positions_3d, positions["S1"]["Photo"][:, H36M32_TO_17])
 
-    assert convert_main(["--root", str(root), "--out", str(tmp_path / "cli" / "d3.npz"), "--no-gt-2d",
-                         "--subjects", "S11"]) == 0
+    assert (
+        convert_main(
+            ["--root", str(root), "--out", str(tmp_path / "cli" / "d3.npz"), "--no-gt-2d", "--subjects", "S11"]
+        )
+        == 0
+    )
     cli = np.load(tmp_path / "cli" / "d3.npz", allow_pickle=True)["positions_3d"].item()
-    assert (sorted(cli["S11"]) == ["Directions", "Greeting 2"]
-            and not (tmp_path / "cli" / "data_2d_h36m_gt.npz").exists())
+    assert (
+        sorted(cli["S11"]) == ["Directions", "Greeting 2"] and not (tmp_path / "cli" / "data_2d_h36m_gt.npz").exists()
+    )
     assert convert_main(["--root", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 1
     assert convert_main(["--root", str(root), "--out", str(tmp_path / "y"), "--strict"]) == 1
     assert not (tmp_path / "y").exists() or not any((tmp_path / "y").iterdir())
@@ -428,14 +481,24 @@ def test_incomplete_release_is_counted_per_action(tmp_path, rng):
     del full["S11"]["Photo"], full["S11"]["Photo 1"]
     data = load_videopose3d(write_videopose3d_3d(tmp_path / "d3.npz", full), cameras=None)
     missing = [(e.subject, e.action, e.detail) for e in reasons(data.report, rep.MISSING_SEQUENCE)]
-    assert missing == [("S1", "Eating", "expected 2 sequences of Eating for S1, found 1: ['Eating']"),
-                       ("S11", "Photo", "expected 2 sequences of Photo for S11, found 0")]
+    assert missing == [
+        ("S1", "Eating", "expected 2 sequences of Eating for S1, found 1: ['Eating']"),
+        ("S11", "Photo", "expected 2 sequences of Photo for S11, found 0"),
+    ]
     assert len(data) == 29 + 27  # S11 Directions excluded (reported separately), not counted as missing
-    assert reasons(load_videopose3d(write_videopose3d_3d(tmp_path / "d3b.npz", full), cameras=None,
-                                    actions=["Walking", "Photo"]).report, rep.MISSING_SEQUENCE)[0].action == "Photo"
+    assert (
+        reasons(
+            load_videopose3d(
+                write_videopose3d_3d(tmp_path / "d3b.npz", full), cameras=None, actions=["Walking", "Photo"]
+            ).report,
+            rep.MISSING_SEQUENCE,
+        )[0].action
+        == "Photo"
+    )
     # H36M-format files of other motion (weakpose's synthetic data) are not checked against the H36M action list
-    other = load_videopose3d(write_videopose3d_3d(tmp_path / "o.npz", {"S1": {"Walking": small, "Hop": small}}),
-                             cameras=None)
+    other = load_videopose3d(
+        write_videopose3d_3d(tmp_path / "o.npz", {"S1": {"Walking": small, "Hop": small}}), cameras=None
+    )
     assert other.report.entries == []
 
 
@@ -451,8 +514,9 @@ def test_weakpose_synthetic_files_load_unchanged(tmp_path, cam_json):
     np.testing.assert_array_equal(seq.positions_3d, raw3[seq.subject][seq.action])
     for k, cam in enumerate(CAMERA_IDS):
         np.testing.assert_array_equal(seq.positions_2d[cam], raw2[seq.subject][seq.action][k])
-        np.testing.assert_allclose(seq.positions_2d[cam], project_numpy(seq.positions_3d, cam_json, seq.subject, cam),
-                                   atol=1e-3)
+        np.testing.assert_allclose(
+            seq.positions_2d[cam], project_numpy(seq.positions_3d, cam_json, seq.subject, cam), atol=1e-3
+        )
 
 
 def test_17_joint_files_without_layout_are_refused_unless_symmetry_or_layout_tells(tmp_path, rng):
@@ -470,10 +534,12 @@ def test_17_joint_files_without_layout_are_refused_unless_symmetry_or_layout_tel
     explicit = load_videopose3d(path_2d=bare, layout="coco17")["S9", "Greeting"].positions_2d[CAMERA_IDS[0]]
     np.testing.assert_array_equal(via_sym, explicit)
     assert not np.allclose(via_sym, as_h36m)
-    h36m_sym = write_videopose3d_2d(tmp_path / "hsym.npz", {"S9": {"Greeting": kp}},
-                                    {"keypoints_symmetry": [H36M17_LEFT, H36M17_RIGHT]})
-    np.testing.assert_array_equal(load_videopose3d(path_2d=h36m_sym)["S9", "Greeting"].positions_2d[CAMERA_IDS[0]],
-                                  kp[0])
+    h36m_sym = write_videopose3d_2d(
+        tmp_path / "hsym.npz", {"S9": {"Greeting": kp}}, {"keypoints_symmetry": [H36M17_LEFT, H36M17_RIGHT]}
+    )
+    np.testing.assert_array_equal(
+        load_videopose3d(path_2d=h36m_sym)["S9", "Greeting"].positions_2d[CAMERA_IDS[0]], kp[0]
+    )
 
 
 def test_2d_shorter_than_3d_warns_with_counts_and_is_refused_beyond_a_few_frames(tmp_path, rng, caplog):
@@ -488,15 +554,23 @@ def test_2d_shorter_than_3d_warns_with_counts_and_is_refused_beyond_a_few_frames
     with caplog.at_level("WARNING"):
         seq = load_videopose3d(p3, p2)["S1", "Walking"]
     assert seq.num_frames == few
-    assert f"the 2D has {few} frames and the 3D 20: the last {MAX_3D_FRAMES_DROPPED} frames of 3D are dropped" \
-        in caplog.text and "few.npz" in caplog.text
+    assert (
+        f"the 2D has {few} frames and the 3D 20: the last {MAX_3D_FRAMES_DROPPED} frames of 3D are dropped"
+        in caplog.text
+        and "few.npz" in caplog.text
+    )
     many = write_videopose3d_2d(tmp_path / "many.npz", {"S1": {"Walking": [k[: few - 1] for k in kp]}}, meta)
     # the refusal is in the load report that the error carries
-    with pytest.raises(H36MFormatError, match=rf"no sequence could be loaded(.|\n)*S1/Walking: length mismatch "
-                                              rf"\(3D 20.*the 2D is {MAX_3D_FRAMES_DROPPED + 1} frames shorter"):
+    with pytest.raises(
+        H36MFormatError,
+        match=rf"no sequence could be loaded(.|\n)*S1/Walking: length mismatch "
+        rf"\(3D 20.*the 2D is {MAX_3D_FRAMES_DROPPED + 1} frames shorter",
+    ):
         load_videopose3d(p3, many)
     # longer 2D (extra video frames, as in the real release) is trimmed to the mocap quietly, as VideoPose3D does
-    longer = write_videopose3d_2d(tmp_path / "long.npz", {"S1": {"Walking": [
-        rng.uniform(0, 1000, (27, 17, 2)).astype(np.float32) for _ in range(4)]}}, meta)
+    longer = write_videopose3d_2d(
+        tmp_path / "long.npz",
+        {"S1": {"Walking": [rng.uniform(0, 1000, (27, 17, 2)).astype(np.float32) for _ in range(4)]}},
+        meta,
+    )
     assert load_videopose3d(p3, longer)["S1", "Walking"].num_frames == 20
-

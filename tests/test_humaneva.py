@@ -3,6 +3,7 @@
 The data are synthetic: a made-up 15-joint body walking through a world frame (Z up, metres), filmed by three
 pinhole cameras defined here (640x480), written as VideoPose3D's npz pair.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -27,15 +28,25 @@ W, H = 640, 480
 SYMMETRY = [[2, 3, 4, 8, 9, 10], [5, 6, 7, 11, 12, 13]]
 
 # A standing body facing +y (Z up, metres), HumanEva-15 order; the subject's left is -x.
-BODY = np.array([
-    [0.00, 0.00, 0.90],  # pelvis
-    [0.00, 0.00, 1.40],  # thorax
-    [-0.18, 0.00, 1.40], [-0.22, 0.02, 1.12], [-0.24, 0.06, 0.86],  # left shoulder, elbow, wrist
-    [0.18, 0.00, 1.40], [0.22, 0.02, 1.12], [0.24, 0.06, 0.86],  # right shoulder, elbow, wrist
-    [-0.10, 0.00, 0.90], [-0.11, 0.03, 0.50], [-0.11, 0.00, 0.08],  # left hip, knee, ankle
-    [0.10, 0.00, 0.90], [0.11, 0.03, 0.50], [0.11, 0.00, 0.08],  # right hip, knee, ankle
-    [0.00, 0.02, 1.62],  # head centre
-])
+BODY = np.array(
+    [
+        [0.00, 0.00, 0.90],  # pelvis
+        [0.00, 0.00, 1.40],  # thorax
+        [-0.18, 0.00, 1.40],
+        [-0.22, 0.02, 1.12],
+        [-0.24, 0.06, 0.86],  # left shoulder, elbow, wrist
+        [0.18, 0.00, 1.40],
+        [0.22, 0.02, 1.12],
+        [0.24, 0.06, 0.86],  # right shoulder, elbow, wrist
+        [-0.10, 0.00, 0.90],
+        [-0.11, 0.03, 0.50],
+        [-0.11, 0.00, 0.08],  # left hip, knee, ankle
+        [0.10, 0.00, 0.90],
+        [0.11, 0.03, 0.50],
+        [0.11, 0.00, 0.08],  # right hip, knee, ankle
+        [0.00, 0.02, 1.62],  # head centre
+    ]
+)
 
 
 def _motion(n, seed, speed=0.8):
@@ -101,7 +112,7 @@ def _write(tmp_path, metadata=None, shorten=None):
             views = [_project(world, cam) for cam in CAMERAS]
             for c in range(3):
                 cut = (shorten or {}).get((subject, action, c), 0)
-                views[c] = views[c][:n - cut]
+                views[c] = views[c][: n - cut]
             pos2d[subject][action] = views
     meta = {"layout_name": "humaneva15", "num_joints": 15, "keypoints_symmetry": SYMMETRY}
     meta.update(metadata or {})
@@ -118,6 +129,7 @@ def pair(tmp_path):
 
 # ---------------------------------------------------------------------------------------------------------
 # layout and reading
+
 
 def test_joint_order_matches_videopose3d_metadata():
     assert HUMANEVA15.num_joints == 15 and HUMANEVA15.name == "humaneva15"
@@ -187,8 +199,11 @@ def test_wrong_layouts_refused_with_file_and_key(tmp_path, pair):
     with pytest.raises(H36MFormatError, match="layout_name"):
         load_humaneva(p3, h36m_2d)
     bad2d = tmp_path / "bad2d.npz"
-    _save(bad2d, positions_2d={"Validate/S1": {"Walk 1 chunk0": [np.ones((40, 17, 2), np.float32) * 100] * 3}},
-          metadata={})
+    _save(
+        bad2d,
+        positions_2d={"Validate/S1": {"Walk 1 chunk0": [np.ones((40, 17, 2), np.float32) * 100] * 3}},
+        metadata={},
+    )
     with pytest.raises(H36MFormatError, match=r"bad2d\.npz.*Walk 1 chunk0.*15 joints"):
         load_humaneva(p3, bad2d, actions=["Walk"])
     bad3d = tmp_path / "bad3d.npz"
@@ -207,6 +222,7 @@ def test_video_metadata_sets_image_size(tmp_path):
 
 # ---------------------------------------------------------------------------------------------------------
 # conversion
+
 
 def test_humaneva15_to_h36m17_hand_computed():
     x = np.arange(45, dtype=np.float64).reshape(15, 3) ** 1.3
@@ -238,6 +254,7 @@ def test_humaneva15_to_h36m17_hand_computed():
 # ---------------------------------------------------------------------------------------------------------
 # evaluation
 
+
 class GroundTruthStub(nn.Module):
     """A single-frame 'lifter' replaying given H36M-17 outputs frame by frame, recording what it was fed."""
 
@@ -250,7 +267,7 @@ class GroundTruthStub(nn.Module):
 
     def forward(self, x):
         self.seen.append(x.clone())
-        out = self.outputs[self.pos:self.pos + x.shape[0]]
+        out = self.outputs[self.pos : self.pos + x.shape[0]]
         self.pos += x.shape[0]
         return out
 
@@ -269,7 +286,7 @@ def _procrustes_errors(pred, target):
         u, s, vt = np.linalg.svd(p0.T @ g0)
         d = np.sign(np.linalg.det(vt.T @ u.T))
         rot = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
-        scale = (s * [1.0, 1.0, d]).sum() / (p0 ** 2).sum()
+        scale = (s * [1.0, 1.0, d]).sum() / (p0**2).sum()
         out.append(np.linalg.norm(scale * p0 @ rot.T + g.mean(0) - g, axis=-1).mean())
     return np.array(out)
 
@@ -367,11 +384,26 @@ def test_weakpose_evaluate_routes_a_humaneva_pair_to_its_own_protocol(pair, tmp_
     out = tmp_path / "he.json"
     assert cli(["evaluate", "--checkpoint", str(ckpt), "--data3d", str(path_3d), "--out", str(out)]) == 2
     assert "needs its 2D file" in capsys.readouterr().err
-    assert cli(["evaluate", "--checkpoint", str(ckpt), "--data3d", str(path_3d), "--data2d", str(path_2d),
-                "--out", str(out)]) == 0
+    assert (
+        cli(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(ckpt),
+                "--data3d",
+                str(path_3d),
+                "--data2d",
+                str(path_2d),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "HumanEva-I 15 joints" in printed and "Walk" in printed
     table, _ = evaluate_humaneva(model, load_humaneva(path_3d, path_2d))
     doc = json.loads(out.read_text())
-    assert doc["frame_weighted_mean"]["p_mpjpe_mm"] == pytest.approx(1000 * table.summary().frame_mean["p_mpjpe"],
-                                                                     rel=1e-6)
+    assert doc["frame_weighted_mean"]["p_mpjpe_mm"] == pytest.approx(
+        1000 * table.summary().frame_mean["p_mpjpe"], rel=1e-6
+    )

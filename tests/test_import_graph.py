@@ -1,5 +1,6 @@
 """The package's rooms stack in floors: a module imports only from its own floor or below, and no import circle
 exists (function-level imports included). Read from the source with ast, so nothing is imported to check it."""
+
 import ast
 from pathlib import Path
 
@@ -74,8 +75,10 @@ def test_no_import_circles():
     modules = _modules()
     graph = {name: _imports(name, path, modules) for name, path in modules.items()}
     # a package's __init__ importing its own submodules is how packages export; only real circles count
-    graph = {n: {d for d in deps if not (d.startswith(n + ".") and modules[n].name == "__init__.py")}
-             for n, deps in graph.items()}
+    graph = {
+        n: {d for d in deps if not (d.startswith(n + ".") and modules[n].name == "__init__.py")}
+        for n, deps in graph.items()
+    }
     state, circles = {}, []
 
     def visit(node, stack):
@@ -83,7 +86,7 @@ def test_no_import_circles():
         stack.append(node)
         for dep in sorted(graph[node]):
             if state.get(dep) == "open":
-                circles.append(" -> ".join(stack[stack.index(dep):] + [dep]))
+                circles.append(" -> ".join(stack[stack.index(dep) :] + [dep]))
             elif dep not in state:
                 visit(dep, stack)
         stack.pop()

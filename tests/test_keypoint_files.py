@@ -3,6 +3,7 @@
 Every file is written here from a known H36M-17 ground truth with the joint tables below, written out
 independently of weakpose (docs/formats.md), so a wrong index or derivation in the readers shows as a wrong point.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,11 +22,37 @@ T = 12
 HIP, RHIP, RKNEE, RFOOT, LHIP, LKNEE, LFOOT, SPINE, THORAX, NOSE, HEAD = range(11)
 LSHO, LELB, LWRI, RSHO, RELB, RWRI = range(11, 17)
 # COCO-17 index -> H36M-17 joint it is (ears and eyes are placed separately)
-COCO_DIRECT = {0: NOSE, 5: LSHO, 6: RSHO, 7: LELB, 8: RELB, 9: LWRI, 10: RWRI, 11: LHIP, 12: RHIP, 13: LKNEE,
-               14: RKNEE, 15: LFOOT, 16: RFOOT}
+COCO_DIRECT = {
+    0: NOSE,
+    5: LSHO,
+    6: RSHO,
+    7: LELB,
+    8: RELB,
+    9: LWRI,
+    10: RWRI,
+    11: LHIP,
+    12: RHIP,
+    13: LKNEE,
+    14: RKNEE,
+    15: LFOOT,
+    16: RFOOT,
+}
 # OpenPose BODY-25 index -> H36M-17 joint
-BODY25_DIRECT = {0: NOSE, 2: RSHO, 3: RELB, 4: RWRI, 5: LSHO, 6: LELB, 7: LWRI, 9: RHIP, 10: RKNEE, 11: RFOOT,
-                 12: LHIP, 13: LKNEE, 14: LFOOT}
+BODY25_DIRECT = {
+    0: NOSE,
+    2: RSHO,
+    3: RELB,
+    4: RWRI,
+    5: LSHO,
+    6: LELB,
+    7: LWRI,
+    9: RHIP,
+    10: RKNEE,
+    11: RFOOT,
+    12: LHIP,
+    13: LKNEE,
+    14: LFOOT,
+}
 EAR_SIDE = np.array([6.0, 0.0])
 
 
@@ -98,6 +125,7 @@ def gt(rng):
 # ---------------------------------------------------------------------------------------------------------
 # layouts and converters
 
+
 def test_halpe26_and_body25_orders_are_registered():
     assert sk.get_order("halpe") is sk.HALPE26 and sk.get_order("body_25") is sk.BODY25
     assert sk.get_order("openpose") is sk.BODY25
@@ -110,10 +138,25 @@ def test_halpe26_and_body25_orders_are_registered():
 def test_converters_on_explicit_points():
     """One body with round numbers: every derived H36M-17 joint checked by hand."""
     coco = np.zeros((17, 2))
-    named = {"nose": (100, 70), "l_eye": (104, 66), "r_eye": (96, 66), "l_ear": (108, 60), "r_ear": (92, 60),
-             "l_shoulder": (120, 100), "r_shoulder": (80, 100), "l_elbow": (130, 130), "r_elbow": (70, 130),
-             "l_wrist": (135, 160), "r_wrist": (65, 160), "l_hip": (110, 200), "r_hip": (90, 200),
-             "l_knee": (112, 260), "r_knee": (88, 260), "l_ankle": (113, 320), "r_ankle": (87, 320)}
+    named = {
+        "nose": (100, 70),
+        "l_eye": (104, 66),
+        "r_eye": (96, 66),
+        "l_ear": (108, 60),
+        "r_ear": (92, 60),
+        "l_shoulder": (120, 100),
+        "r_shoulder": (80, 100),
+        "l_elbow": (130, 130),
+        "r_elbow": (70, 130),
+        "l_wrist": (135, 160),
+        "r_wrist": (65, 160),
+        "l_hip": (110, 200),
+        "r_hip": (90, 200),
+        "l_knee": (112, 260),
+        "r_knee": (88, 260),
+        "l_ankle": (113, 320),
+        "r_ankle": (87, 320),
+    }
     for name, xy in named.items():
         coco[sk.COCO17.index(name)] = xy
     conf = np.linspace(0.2, 1.0, 17)
@@ -137,10 +180,25 @@ def test_converters_on_explicit_points():
     np.testing.assert_allclose(np.delete(h17, HEAD, 0), np.delete(x17, HEAD, 0))
 
     body = np.zeros((25, 2))
-    op_names = {"Nose": "nose", "LEye": "l_eye", "REye": "r_eye", "LEar": "l_ear", "REar": "r_ear",
-                "LShoulder": "l_shoulder", "RShoulder": "r_shoulder", "LElbow": "l_elbow", "RElbow": "r_elbow",
-                "LWrist": "l_wrist", "RWrist": "r_wrist", "LHip": "l_hip", "RHip": "r_hip", "LKnee": "l_knee",
-                "RKnee": "r_knee", "LAnkle": "l_ankle", "RAnkle": "r_ankle"}
+    op_names = {
+        "Nose": "nose",
+        "LEye": "l_eye",
+        "REye": "r_eye",
+        "LEar": "l_ear",
+        "REar": "r_ear",
+        "LShoulder": "l_shoulder",
+        "RShoulder": "r_shoulder",
+        "LElbow": "l_elbow",
+        "RElbow": "r_elbow",
+        "LWrist": "l_wrist",
+        "RWrist": "r_wrist",
+        "LHip": "l_hip",
+        "RHip": "r_hip",
+        "LKnee": "l_knee",
+        "RKnee": "r_knee",
+        "LAnkle": "l_ankle",
+        "RAnkle": "r_ankle",
+    }
     for op, coco_name in op_names.items():
         body[sk.BODY25.index(op)] = named[coco_name]
     body[sk.BODY25.index("Neck")], body[sk.BODY25.index("MidHip")] = (100, 90), (100, 210)
@@ -176,6 +234,7 @@ def test_converters_torch_matches_numpy_and_nan_propagates(gt, rng):
 
 # ---------------------------------------------------------------------------------------------------------
 # missing detections
+
 
 def test_fill_missing_interpolates_holds_ends_and_counts(rng):
     xy = rng.uniform(100, 900, (10, 17, 2))
@@ -227,6 +286,7 @@ def test_fill_missing_refuses_empty_and_never_seen_joints():
 # ---------------------------------------------------------------------------------------------------------
 # COCO and AlphaPose JSON
 
+
 def test_coco_results_two_people_keep_the_tracked_one(tmp_path, gt):
     coco = coco_of(gt)
     bystander = coco + [500.0, 40.0]
@@ -236,8 +296,7 @@ def test_coco_results_two_people_keep_the_tracked_one(tmp_path, gt):
             continue  # nobody detected: the results file has no entry for the image
         entries.append({"image_id": t, "category_id": 1, "keypoints": flat(with_conf(coco[t])), "score": 0.8})
         if 3 <= t <= 6:  # a bystander scoring a little better must not take over the track
-            entries.append({"image_id": t, "category_id": 1, "keypoints": flat(with_conf(bystander[t])),
-                            "score": 0.95})
+            entries.append({"image_id": t, "category_id": 1, "keypoints": flat(with_conf(bystander[t])), "score": 0.95})
     entries.reverse()  # the file order is not the frame order
     kf = read_keypoints(write_json(tmp_path / "results.json", entries))
     assert kf.format == "coco-results" and list(kf) == ["results"]
@@ -280,10 +339,11 @@ def test_coco_annotation_file(tmp_path, gt):
         kp[:, 2][[1, 2]] = 1  # labelled but hidden: still a point
         if t == 6:
             kp[15] = 0  # l_ankle not labelled: (0, 0, 0)
-        annotations.append({"id": t, "image_id": 100 + t, "category_id": 1, "keypoints": flat(kp),
-                            "num_keypoints": 17})
-    path = write_json(tmp_path / "person_keypoints_val.json",
-                      {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "person"}]})
+        annotations.append({"id": t, "image_id": 100 + t, "category_id": 1, "keypoints": flat(kp), "num_keypoints": 17})
+    path = write_json(
+        tmp_path / "person_keypoints_val.json",
+        {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "person"}]},
+    )
     kf = read_keypoints(path)
     track = kf["person_keypoints_val"]
     assert kf.format == "coco-annotations" and track.image_size == (1000, 1002)
@@ -302,8 +362,16 @@ def test_alphapose_coco17_string_ids_and_track_ids(tmp_path, gt):
     entries = []
     for t in range(T):  # "10.jpg" sorts before "2.jpg" as text: frames must sort by number
         for idx, kp, score in ((1, coco[t], 2.6), (2, other[t], 1.1)):  # AlphaPose scores can exceed 1
-            entries.append({"image_id": f"{t}.jpg", "category_id": 1, "keypoints": flat(with_conf(kp, 0.7)),
-                            "score": score, "box": [0, 0, 10, 10], "idx": idx})
+            entries.append(
+                {
+                    "image_id": f"{t}.jpg",
+                    "category_id": 1,
+                    "keypoints": flat(with_conf(kp, 0.7)),
+                    "score": score,
+                    "box": [0, 0, 10, 10],
+                    "idx": idx,
+                }
+            )
     path = write_json(tmp_path / "alphapose-results.json", entries)
     kf = read_keypoints(path)
     assert kf.format == "alphapose"
@@ -320,8 +388,17 @@ def test_alphapose_coco17_string_ids_and_track_ids(tmp_path, gt):
 
 def test_alphapose_halpe26_and_136(tmp_path, gt, rng):
     halpe = halpe_of(gt)
-    entries = [{"image_id": f"{t}.jpg", "category_id": 1, "keypoints": flat(with_conf(halpe[t])), "score": 1.0,
-                "box": [0, 0, 1, 1], "idx": 1} for t in range(T)]
+    entries = [
+        {
+            "image_id": f"{t}.jpg",
+            "category_id": 1,
+            "keypoints": flat(with_conf(halpe[t])),
+            "score": 1.0,
+            "box": [0, 0, 1, 1],
+            "idx": 1,
+        }
+        for t in range(T)
+    ]
     track = read_keypoints(write_json(tmp_path / "halpe.json", entries))["halpe"]
     assert track.layout == "halpe26"
     np.testing.assert_allclose(track.xy, gt, atol=1e-3)
@@ -333,7 +410,7 @@ def test_alphapose_halpe26_and_136(tmp_path, gt, rng):
     full = read_keypoints(write_json(tmp_path / "full.json", entries))["full"]
     np.testing.assert_array_equal(full.xy, track.xy)
     for e in entries:
-        e["keypoints"] = e["keypoints"][:3 * 20]
+        e["keypoints"] = e["keypoints"][: 3 * 20]
     with pytest.raises(H36MFormatError, match=r"bad\.json: 20 keypoints per person .*known counts"):
         read_keypoints(write_json(tmp_path / "bad.json", entries))
 
@@ -341,12 +418,17 @@ def test_alphapose_halpe26_and_136(tmp_path, gt, rng):
 # ---------------------------------------------------------------------------------------------------------
 # OpenPose
 
+
 def write_openpose(folder, frames, prefix="clip"):
     folder.mkdir(exist_ok=True)
     for t, people in enumerate(frames):
-        write_json(folder / f"{prefix}_{t:012d}_keypoints.json",
-                   {"version": 1.3, "people": [{"person_id": [-1], "pose_keypoints_2d": flat(p),
-                                                "face_keypoints_2d": []} for p in people]})
+        write_json(
+            folder / f"{prefix}_{t:012d}_keypoints.json",
+            {
+                "version": 1.3,
+                "people": [{"person_id": [-1], "pose_keypoints_2d": flat(p), "face_keypoints_2d": []} for p in people],
+            },
+        )
     return folder
 
 
@@ -365,8 +447,7 @@ def test_openpose_folder_body25_with_missing_frame_and_joints(tmp_path, gt):
     good = [t for t in range(T) if t not in (0, 2, 5)]
     np.testing.assert_allclose(track.xy[good], gt[good], atol=1e-3)
     detected = [t for t in range(T) if t != 5]  # Hip = mean of RHip (9) and LHip (12) as written
-    np.testing.assert_allclose(track.xy[detected, HIP], (body[detected, 9, :2] + body[detected, 12, :2]) / 2,
-                               rtol=1e-6)
+    np.testing.assert_allclose(track.xy[detected, HIP], (body[detected, 9, :2] + body[detected, 12, :2]) / 2, rtol=1e-6)
     np.testing.assert_allclose(track.xy[5], (track.xy[4] + track.xy[6]) / 2, rtol=1e-6)
     seen = np.array([t for t in range(T) if t not in (2, 5)])
     for c in range(2):
@@ -400,8 +481,12 @@ COCO_SYMMETRY = [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]]
 
 def test_videopose3d_custom_with_and_without_metadata(tmp_path, gt):
     coco = with_conf(coco_of(gt), 0.7).astype(np.float32)
-    meta = {"layout_name": "coco", "num_joints": 17, "keypoints_symmetry": COCO_SYMMETRY,
-            "video_metadata": {"clip.mp4": {"w": 1920, "h": 1080}}}
+    meta = {
+        "layout_name": "coco",
+        "num_joints": 17,
+        "keypoints_symmetry": COCO_SYMMETRY,
+        "video_metadata": {"clip.mp4": {"w": 1920, "h": 1080}},
+    }
     path = tmp_path / "data_2d_custom_clip.npz"
     np.savez_compressed(path, positions_2d={"clip.mp4": {"custom": [coco]}}, metadata=meta)
     kf = read_keypoints(path)
@@ -467,11 +552,13 @@ def test_errors_are_one_line(tmp_path):
 # ---------------------------------------------------------------------------------------------------------
 # the VideoPose3D loader fills instead of refusing
 
+
 def test_load_videopose3d_fills_nan_joints(tmp_path, gt):
     coco = coco_of(gt).astype(np.float32)
     clean = tmp_path / "clean.npz"
-    np.savez_compressed(clean, positions_2d={"clip.mp4": {"custom": [coco]}},
-                        metadata={"layout_name": "coco", "num_joints": 17})
+    np.savez_compressed(
+        clean, positions_2d={"clip.mp4": {"custom": [coco]}}, metadata={"layout_name": "coco", "num_joints": 17}
+    )
     seq = load_videopose3d(path_2d=clean, strict=True)["clip.mp4", "custom"]
     assert seq.confidences is None  # no confidence column and nothing missing: as before
     np.testing.assert_allclose(seq.positions_2d["0"], gt, atol=1e-3)
@@ -480,8 +567,9 @@ def test_load_videopose3d_fills_nan_joints(tmp_path, gt):
     holes[3:5, 9] = np.nan  # l_wrist lost for two frames
     holes[7, 11] = 0.0  # l_hip written as (0, 0)
     path = tmp_path / "holes.npz"
-    np.savez_compressed(path, positions_2d={"clip.mp4": {"custom": [holes]}},
-                        metadata={"layout_name": "coco", "num_joints": 17})
+    np.savez_compressed(
+        path, positions_2d={"clip.mp4": {"custom": [holes]}}, metadata={"layout_name": "coco", "num_joints": 17}
+    )
     seq = load_videopose3d(path_2d=path, strict=True)["clip.mp4", "custom"]
     xy, conf = seq.positions_2d["0"], seq.confidences["0"]
     assert np.isfinite(xy).all() and xy.shape == (T, 17, 2)
@@ -493,7 +581,10 @@ def test_load_videopose3d_fills_nan_joints(tmp_path, gt):
     np.testing.assert_allclose(xy[7, HIP], (xy[6, HIP] + xy[8, HIP]) / 2, rtol=1e-6)
 
     lost = tmp_path / "lost.npz"
-    np.savez_compressed(lost, positions_2d={"clip.mp4": {"custom": [np.full_like(coco, np.nan)]}},
-                        metadata={"layout_name": "coco", "num_joints": 17})
+    np.savez_compressed(
+        lost,
+        positions_2d={"clip.mp4": {"custom": [np.full_like(coco, np.nan)]}},
+        metadata={"layout_name": "coco", "num_joints": 17},
+    )
     with pytest.raises(H36MFormatError, match=r"lost\.npz:positions_2d\['clip\.mp4'\]\['custom'\]\[0\]: no joint"):
         load_videopose3d(path_2d=lost, strict=True)

@@ -1,5 +1,6 @@
 """`weakpose lift` end to end from a detector's file: AlphaPose JSON with missed frames + the source video ->
 npz (gaps filled by linear interpolation) + an mp4 with the video's frame count and fps."""
+
 import json
 
 import numpy as np
@@ -23,12 +24,22 @@ def clip(tmp_path_factory):
     rng = np.random.default_rng(3)
     base = rng.uniform([260, 120], [380, 400], (1, 17, 2))
     coco = base + np.cumsum(rng.normal(0, 1.5, (T, 1, 2)), 0)
-    entries = [{"image_id": f"{t}.jpg", "category_id": 1, "score": 2.5, "idx": 1, "box": [0, 0, 10, 10],
-                "keypoints": np.concatenate([coco[t], np.full((17, 1), 0.9)], -1).ravel().tolist()}
-               for t in range(T) if t not in MISSED]
+    entries = [
+        {
+            "image_id": f"{t}.jpg",
+            "category_id": 1,
+            "score": 2.5,
+            "idx": 1,
+            "box": [0, 0, 10, 10],
+            "keypoints": np.concatenate([coco[t], np.full((17, 1), 0.9)], -1).ravel().tolist(),
+        }
+        for t in range(T)
+        if t not in MISSED
+    ]
     (d / "alphapose-results.json").write_text(json.dumps(entries))
-    writer = imageio_ffmpeg.write_frames(str(d / "clip.mp4"), (W, H), fps=FPS, codec="libx264",
-                                         pix_fmt_out="yuv420p", macro_block_size=1)
+    writer = imageio_ffmpeg.write_frames(
+        str(d / "clip.mp4"), (W, H), fps=FPS, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1
+    )
     writer.send(None)
     for t in range(T):
         writer.send(np.full((H, W, 3), 40 + 4 * t, np.uint8).tobytes())
@@ -42,8 +53,22 @@ def clip(tmp_path_factory):
 def test_detector_file_and_video_to_npz_and_mp4(clip, capsys):
     d, coco, ckpt = clip
     out = d / "lifted.npz"
-    assert cli(["lift", "--keypoints", str(d / "alphapose-results.json"), "--video", str(d / "clip.mp4"),
-                "--checkpoint", str(ckpt), "--out", str(out)]) == 0
+    assert (
+        cli(
+            [
+                "lift",
+                "--keypoints",
+                str(d / "alphapose-results.json"),
+                "--video",
+                str(d / "clip.mp4"),
+                "--checkpoint",
+                str(ckpt),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert f"{2 * 17} joints filled in 2 frames" in printed
     z = np.load(out)  # plain arrays: no pickle needed to read the result

@@ -1,5 +1,6 @@
 """TemporalLifter.lift_sequence: chunked whole-sequence inference and test-time flip averaging, checked against
 per-frame windows built by hand (numpy edge-clipped indices) and run through the model one window per batch item."""
+
 import numpy as np
 import pytest
 import torch

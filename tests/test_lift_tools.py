@@ -1,4 +1,5 @@
 """Saved lifters, `weakpose evaluate` and `weakpose lift`, checked against direct computations."""
+
 import json
 
 import numpy as np
@@ -41,8 +42,22 @@ def test_saved_lifter_round_trip_and_bad_files(setup, tmp_path):
 def test_evaluate_matches_a_direct_computation(setup, capsys):
     d, paths, model, ckpt = setup
     out = d / "eval.json"
-    assert cli(["evaluate", "--checkpoint", str(ckpt), "--data3d", str(paths.data_3d), "--data2d", str(paths.data_2d),
-                "--out", str(out)]) == 0
+    assert (
+        cli(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(ckpt),
+                "--data3d",
+                str(paths.data_3d),
+                "--data2d",
+                str(paths.data_2d),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "Protocol:" in printed and "Walking" in printed
     result = json.loads(out.read_text())
@@ -68,10 +83,19 @@ def test_lift_converts_coco_and_writes_npz_and_gif(setup, tmp_path):
     rng = np.random.default_rng(0)
     coco = rng.uniform([100, 50, 0.5], [540, 330, 1.0], size=(12, 17, 3)).astype(np.float32)
     kp_file = tmp_path / "data_2d_custom_clip.npz"
-    np.savez(kp_file, positions_2d=np.array({"clip.mp4": {"custom": [coco]}}, dtype=object),
-             metadata=np.array({"layout_name": "coco", "num_joints": 17,
-                                "keypoints_symmetry": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]],
-                                "video_metadata": {"clip.mp4": {"w": 640, "h": 360}}}, dtype=object))
+    np.savez(
+        kp_file,
+        positions_2d=np.array({"clip.mp4": {"custom": [coco]}}, dtype=object),
+        metadata=np.array(
+            {
+                "layout_name": "coco",
+                "num_joints": 17,
+                "keypoints_symmetry": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]],
+                "video_metadata": {"clip.mp4": {"w": 640, "h": 360}},
+            },
+            dtype=object,
+        ),
+    )
     gif = tmp_path / "lift.gif"
     assert cli(["lift", "--checkpoint", str(ckpt), "--keypoints", str(kp_file), "--gif", str(gif)]) == 0
     lifted = np.load(tmp_path / "data_2d_custom_clip_3d.npz")["clip.mp4/relative"]

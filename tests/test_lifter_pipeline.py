@@ -1,4 +1,5 @@
 """The pipeline of the main job end to end on a tiny synthetic set: data -> task -> trainer -> evaluation."""
+
 import numpy as np
 import pytest
 import torch

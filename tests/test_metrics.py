@@ -1,4 +1,5 @@
 """Metrics against hand-computed answers and an independent NumPy Procrustes (Umeyama 1991, det-corrected)."""
+
 import csv
 import json
 import math
@@ -23,7 +24,7 @@ def umeyama_align(pred, target, allow_reflection=False):
     if not allow_reflection and np.linalg.det(U) * np.linalg.det(Vt) < 0:
         d[2] = -1.0
     R = U @ np.diag(d) @ Vt
-    var_p = (P ** 2).sum() / len(pred)
+    var_p = (P**2).sum() / len(pred)
     s = (S * d).sum() / var_p
     t = mu_g - s * R @ mu_p
     return (s * (R @ pred.T)).T + t
@@ -167,9 +168,7 @@ def test_p_mpjpe_matches_reference_on_noise(poses, rng):
     expected = ref_p_mpjpe_frames(pred, poses)
     np.testing.assert_allclose(M.p_mpjpe_per_frame(pred, poses), expected, atol=1e-9)
     assert M.p_mpjpe(pred, poses) == pytest.approx(expected.mean(), abs=1e-9)
-    np.testing.assert_allclose(
-        M.joint_errors(pred, poses, alignment="procrustes").mean(-1), expected, atol=1e-9
-    )
+    np.testing.assert_allclose(M.joint_errors(pred, poses, alignment="procrustes").mean(-1), expected, atol=1e-9)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -399,8 +398,15 @@ def test_table_format_and_files(tmp_path):
     text = table.format(protocol)
     lines = text.splitlines()
     assert lines[0] == protocol.line()
-    for needle in ("CPN", "stride 2", "flip augmentation on", "S11/Directions", "mean over actions",
-                   "MPJPE (mm)", "PCK (%)"):
+    for needle in (
+        "CPN",
+        "stride 2",
+        "flip augmentation on",
+        "S11/Directions",
+        "mean over actions",
+        "MPJPE (mm)",
+        "PCK (%)",
+    ):
         assert needle in text
     walking = next(l for l in lines if l.startswith("Walking"))
     assert walking.split()[1:] == ["40", "55.0", "62.5"]
@@ -426,7 +432,9 @@ def test_table_format_and_files(tmp_path):
     assert float(by_kind[("frame_weighted_mean", "")]["pck_pct"]) == pytest.approx(100 * 25 / 60, abs=1e-5)
     seq = [r for r in rows if r["kind"] == "sequence"]
     assert [(r["subject"], r["action"], int(r["frames"])) for r in seq] == [
-        ("S9", "Walking", 10), ("S9", "Walking 1", 30), ("S11", "Eating", 20)
+        ("S9", "Walking", 10),
+        ("S9", "Walking 1", 30),
+        ("S11", "Eating", 20),
     ]
 
     doc = json.loads((tmp_path / "t.json").read_text())
@@ -458,7 +466,14 @@ def test_table_bad_input():
 def test_protocol_line_defaults():
     line = M.Protocol().line()
     assert line.startswith("Protocol: ")
-    for needle in ("H36M-17, root included", "root-relative", "2D source GT", "stride 1", "flip augmentation off",
-                   "excluded none", "each action weighted equally"):
+    for needle in (
+        "H36M-17, root included",
+        "root-relative",
+        "2D source GT",
+        "stride 1",
+        "flip augmentation off",
+        "excluded none",
+        "each action weighted equally",
+    ):
         assert needle in line
     assert "each frame weighted equally" in M.Protocol(averaging="frames").line()

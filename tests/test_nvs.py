@@ -1,5 +1,6 @@
 """The multi-view encoder-decoder: virtual cameras and latent rotation, pairing and appearance swap, background
 crops, image losses, the model's file round trip, and that training steps reduce the loss."""
+
 import numpy as np
 import pytest
 import torch
@@ -32,6 +33,7 @@ def _random_rotations(n, seed):
 
 
 # -- virtual cameras and the latent rotation ------------------------------------------------------------
+
 
 def test_look_at_rotation_is_a_rotation_taking_the_ray_to_the_axis():
     d = torch.tensor([[0.3, -0.2, 1.0], [0.0, 0.0, 2.0], [-0.9, 0.4, 0.2]], dtype=torch.float64)
@@ -97,6 +99,7 @@ def test_latent_rotation_round_trip_and_camera_swap():
 
 # -- pairing, appearance swap, backgrounds --------------------------------------------------------------
 
+
 def test_appearance_swap_index():
     assert appearance_swap_index(6).tolist() == [1, 0, 3, 2, 5, 4]
     with pytest.raises(ValueError, match="even"):
@@ -152,6 +155,7 @@ def test_single_view_pose_is_in_the_virtual_frame(crops):
 
 # -- losses ------------------------------------------------------------------------------------------
 
+
 def _ssim_numpy(x, y, window=11, sigma=1.5):
     coords = np.arange(window) - (window - 1) / 2
     g = np.exp(-0.5 * (coords / sigma) ** 2)
@@ -160,12 +164,12 @@ def _ssim_numpy(x, y, window=11, sigma=1.5):
 
     def blur(a):
         a = correlate1d(correlate1d(a, g, axis=-1, mode="constant"), g, axis=-2, mode="constant")
-        return a[..., h:a.shape[-2] - h, h:a.shape[-1] - h]  # the 'valid' region
+        return a[..., h : a.shape[-2] - h, h : a.shape[-1] - h]  # the 'valid' region
 
     mx, my = blur(x), blur(y)
-    vx, vy, cxy = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
-    return np.mean(((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2)))
+    vx, vy, cxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+    c1, c2 = 0.01**2, 0.03**2
+    return np.mean(((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2)))
 
 
 def test_ssim_against_numpy():
@@ -209,6 +213,7 @@ def test_feature_losses(tmp_path):
 
 # -- model and training ------------------------------------------------------------------------------------
 
+
 def test_encoder_decoder_shapes_file_and_errors(tmp_path):
     torch.manual_seed(0)
     model = EncoderDecoder(image_size=32, decoder_width=64, hidden=128).eval()
@@ -237,8 +242,9 @@ def test_training_steps_reduce_the_reconstruction_loss(crops):
     torch.manual_seed(0)
     ds = NVSPairDataset(crops, image_size=32)
     batch = torch.utils.data.default_collate([ds[i] for i in range(0, len(ds), len(ds) // 4)][:4])
-    task = NVSTask(EncoderDecoder(image_size=32, decoder_width=64, hidden=128), feature_loss="ssim", lr=2e-3,
-                   foreground_weight=4.0)
+    task = NVSTask(
+        EncoderDecoder(image_size=32, decoder_width=64, hidden=128), feature_loss="ssim", lr=2e-3, foreground_weight=4.0
+    )
     first = task.validation_step(batch)["loss"]
     for step in range(25):
         task.training_step(batch, step)

@@ -4,6 +4,7 @@ Checks the raw file with NumPy (keys, shapes, normalisation, closed mesh, anatom
 poses like an SMPL model: against an independent NumPy linear-blend-skinning reference, and for a bent elbow.
 anny is not needed here.
 """
+
 import json
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def model():
 
 
 def smpl_joints(npz, betas=None):
-    v = npz["v_template"] if betas is None else npz["v_template"] + npz["shapedirs"][..., :len(betas)] @ betas
+    v = npz["v_template"] if betas is None else npz["v_template"] + npz["shapedirs"][..., : len(betas)] @ betas
     return npz["J_regressor"] @ v
 
 
@@ -57,7 +58,7 @@ def winding_numbers(points, v, f):
 
 
 def test_file_is_small_and_has_the_format_keys(npz):
-    assert ASSET.stat().st_size <= 10 * 1024 ** 2
+    assert ASSET.stat().st_size <= 10 * 1024**2
     V = npz["v_template"].shape[0]
     B = npz["shapedirs"].shape[-1]
     assert npz["v_template"].shape == (V, 3) and 5000 <= V <= 14000
@@ -110,10 +111,10 @@ def test_mesh_is_closed_manifold_outward_and_non_degenerate(npz):
     keys = edges[:, 0] * V + edges[:, 1]
     assert len(np.unique(keys)) == len(keys)
     assert np.all(np.isin(edges[:, 1] * V + edges[:, 0], keys))
-    assert V - len(keys) // 2 + len(f) == 2                               # Euler characteristic of a sphere
+    assert V - len(keys) // 2 + len(f) == 2  # Euler characteristic of a sphere
     assert triangle_areas(v, f).min() > 1e-9
     volume = np.einsum("fi,fi->f", v[f[:, 0]], np.cross(v[f[:, 1]], v[f[:, 2]])).sum() / 6
-    assert 0.04 < volume < 0.12                                           # m^3, positive: normals point outwards
+    assert 0.04 < volume < 0.12  # m^3, positive: normals point outwards
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -125,7 +126,7 @@ def test_template_is_a_standing_t_pose_of_adult_height(npz):
     J = smpl_joints(npz)
     height = v[:, 1].max() - v[:, 1].min()
     assert 1.6 < height < 1.9
-    assert np.all(J.min(0) > v.min(0)) and np.all(J.max(0) < v.max(0))   # joints inside the bounding box
+    assert np.all(J.min(0) > v.min(0)) and np.all(J.max(0) < v.max(0))  # joints inside the bounding box
     np.testing.assert_allclose(winding_numbers(J, v, npz["f"]), 1.0, atol=1e-3)  # and inside the closed surface
     y = dict(zip(SMPL24.joints, J[:, 1]))
     chain = ["head", "neck", "spine3", "spine2", "spine1", "pelvis", "l_knee", "l_ankle"]
@@ -167,7 +168,7 @@ def test_h36m_regressor_builds_an_h36m_skeleton(npz):
     y = dict(zip(H36M17.joints, H[:, 1]))
     chain = ["Head", "Neck/Nose", "Thorax", "Spine", "Hip", "LKnee", "LFoot"]
     assert all(y[a] > y[b] for a, b in zip(chain, chain[1:]))
-    assert H[H36M17.index("Neck/Nose"), 2] > H[H36M17.index("Thorax"), 2] + 0.08   # the nose is in front
+    assert H[H36M17.index("Neck/Nose"), 2] > H[H36M17.index("Thorax"), 2] + 0.08  # the nose is in front
     assert np.all(H[list(H36M17.left), 0] > 0.05) and np.all(H[list(H36M17.right), 0] < -0.05)
     # hip centre halfway between the hips; bone lengths within adult ranges (metres)
     np.testing.assert_allclose(H[0], 0.5 * (H[1] + H[4]), atol=1e-6)
@@ -187,10 +188,10 @@ def test_shape_components_are_orthogonal_and_ordered(npz):
     gram = D.T @ D
     norms = np.sqrt(np.diag(gram))
     off = gram / np.outer(norms, norms) - np.eye(len(norms))
-    assert np.abs(off).max() < 1e-3                               # principal directions
-    assert np.all(np.diff(norms) <= 1e-6)                         # decreasing variance (betas ~ N(0, 1) scaling)
+    assert np.abs(off).max() < 1e-3  # principal directions
+    assert np.all(np.diff(norms) <= 1e-6)  # decreasing variance (betas ~ N(0, 1) scaling)
     per_vertex = np.linalg.norm(npz["shapedirs"][..., :10], axis=1).max(0)
-    assert np.all(per_vertex > 0.005)                             # each of the first 10 moves the body by > 5 mm
+    assert np.all(per_vertex > 0.005)  # each of the first 10 moves the body by > 5 mm
 
 
 def _waist_width(v, y):
@@ -203,8 +204,8 @@ def test_shape_components_change_height_and_girth_smoothly(npz):
     grid = np.linspace(-3, 3, 13)
     heights = np.array([np.ptp((v0 + D[..., 0] * b)[:, 1]) for b in grid])
     steps = np.diff(heights)
-    assert np.all(steps > 0) and 0.15 < heights[8] - heights[4] < 0.4   # beta_0 = -1..+1 spans 15-40 cm
-    assert np.abs(np.diff(steps)).max() < 0.2 * np.abs(steps).mean()    # smooth: near-constant increments
+    assert np.all(steps > 0) and 0.15 < heights[8] - heights[4] < 0.4  # beta_0 = -1..+1 spans 15-40 cm
+    assert np.abs(np.diff(steps)).max() < 0.2 * np.abs(steps).mean()  # smooth: near-constant increments
     # the component that changes the waist most: a monotone, smooth girth change of several centimetres
     y_waist = smpl_joints(npz)[SMPL24.index("spine1"), 1]
     slopes = [_waist_width(v0 + D[..., k], y_waist) - _waist_width(v0 - D[..., k], y_waist) for k in range(10)]
@@ -223,7 +224,7 @@ def test_shape_components_change_height_and_girth_smoothly(npz):
 
 def numpy_lbs(npz, betas, pose):
     """Independent SMPL linear blend skinning (Loper et al. 2015) in NumPy: rest shape, FK, skinning."""
-    v = npz["v_template"] + npz["shapedirs"][..., :len(betas)] @ betas
+    v = npz["v_template"] + npz["shapedirs"][..., : len(betas)] @ betas
     J = npz["J_regressor"] @ v
     R = Rotation.from_rotvec(pose).as_matrix()
     G = np.zeros((24, 4, 4))
@@ -257,7 +258,7 @@ def test_body_model_matches_a_numpy_lbs_reference(model, npz):
 
 def test_bending_the_left_elbow_moves_only_the_left_forearm_and_hand(model, npz):
     pose = np.zeros((1, 23, 3))
-    pose[0, SMPL24.index("l_elbow") - 1] = [0, -np.pi / 2, 0]   # forearm swings from +X to +Z (forward)
+    pose[0, SMPL24.index("l_elbow") - 1] = [0, -np.pi / 2, 0]  # forearm swings from +X to +Z (forward)
     rest = model().vertices[0].numpy()
     out = model(body_pose=pose)
     bent = out.vertices[0].numpy()
@@ -266,27 +267,39 @@ def test_bending_the_left_elbow_moves_only_the_left_forearm_and_hand(model, npz)
     forearm = [SMPL24.index(n) for n in ("l_elbow", "l_wrist", "l_hand")]
     untouched = w[:, forearm].sum(1) == 0
     assert untouched.sum() > 0.8 * len(rest)
-    assert moved[untouched].max() < 1e-12                       # the right side and the rest of the body stay put
+    assert moved[untouched].max() < 1e-12  # the right side and the rest of the body stay put
     hand = np.isin(npz["part_labels"], [SMPL24.index("l_wrist"), SMPL24.index("l_hand")])
     assert moved[hand].min() > 0.1
     J = smpl_joints(npz)
     e, wr = J[SMPL24.index("l_elbow")], J[SMPL24.index("l_wrist")]
-    assert np.linalg.norm((wr - e)[1:]) < 0.01 * np.linalg.norm(wr - e)   # rest forearm along +X (T-pose)
-    expected = e + Rotation.from_rotvec([0, -np.pi / 2, 0]).apply(wr - e)   # -90 deg about Y: +X -> +Z
+    assert np.linalg.norm((wr - e)[1:]) < 0.01 * np.linalg.norm(wr - e)  # rest forearm along +X (T-pose)
+    expected = e + Rotation.from_rotvec([0, -np.pi / 2, 0]).apply(wr - e)  # -90 deg about Y: +X -> +Z
     np.testing.assert_allclose(out.joints[0, SMPL24.index("l_wrist")].numpy(), expected, atol=1e-9)
     assert expected[2] - e[2] > 0.2
-    assert np.all(bent[hand][:, 2] > e[2] + 0.1)                 # the hand is now in front of the elbow
+    assert np.all(bent[hand][:, 2] > e[2] + 0.1)  # the hand is now in front of the elbow
     assert triangle_areas(bent, npz["f"]).min() > 1e-10
 
 
 def test_h36m_joints_from_the_posed_mesh_follow_the_skeleton(model):
     pose = np.zeros((1, 23, 3))
-    for name, rotvec in (("l_shoulder", [0, 0, -1.2]), ("r_shoulder", [0, 0, 1.2]), ("l_elbow", [0, -1.0, 0]),
-                         ("l_hip", [-0.8, 0, 0]), ("l_knee", [1.2, 0, 0]), ("r_knee", [0.3, 0, 0])):
+    for name, rotvec in (
+        ("l_shoulder", [0, 0, -1.2]),
+        ("r_shoulder", [0, 0, 1.2]),
+        ("l_elbow", [0, -1.0, 0]),
+        ("l_hip", [-0.8, 0, 0]),
+        ("l_knee", [1.2, 0, 0]),
+        ("r_knee", [0.3, 0, 0]),
+    ):
         pose[0, SMPL24.index(name) - 1] = rotvec
     out = model(body_pose=pose, transl=np.array([[0.3, 1.0, 2.0]]))
     h36m, smpl = out.joints_h36m17[0].numpy(), out.joints[0].numpy()
-    for h_name, s_name in (("LKnee", "l_knee"), ("LFoot", "l_ankle"), ("LElbow", "l_elbow"), ("LWrist", "l_wrist"),
-                           ("RShoulder", "r_shoulder"), ("RKnee", "r_knee")):
+    for h_name, s_name in (
+        ("LKnee", "l_knee"),
+        ("LFoot", "l_ankle"),
+        ("LElbow", "l_elbow"),
+        ("LWrist", "l_wrist"),
+        ("RShoulder", "r_shoulder"),
+        ("RKnee", "r_knee"),
+    ):
         # convex rows of nearby vertices: within a few centimetres of the kinematic joint even when bent
         assert np.linalg.norm(h36m[H36M17.index(h_name)] - smpl[SMPL24.index(s_name)]) < 0.03, h_name

@@ -1,5 +1,6 @@
 """3D pose from the encoder latent: the regressor, its task (labelled items only), error figures against NumPy,
 and the two sample scripts (train_enc_dec, train_3d_pose_from_enc --encoder all) end to end on a tiny crop set."""
+
 import importlib.util
 import json
 import sys
@@ -34,8 +35,9 @@ def crops(tmp_path_factory):
     kp = tmp_path_factory.mktemp("kp")
     make_synthetic(kp, max_frames=30, include_bvh=False, actions=["Walking"])
     out = tmp_path_factory.mktemp("img")
-    make_synthetic_images(out, subjects=["S1", "S9"], max_frames=3, sampled_frames=3, image_size=48,
-                          keypoint_dir=str(kp))
+    make_synthetic_images(
+        out, subjects=["S1", "S9"], max_frames=3, sampled_frames=3, image_size=48, keypoint_dir=str(kp)
+    )
     return out
 
 
@@ -114,16 +116,30 @@ def test_weight_decay_is_decoupled_and_on_the_regressor_only():
 def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     enc_dec = _load_script("train_enc_dec")
-    rc = enc_dec.main(["--data", str(crops), "data.image_size=32", "data.train_subjects=[S1]", "data.val_every=2",
-                       "model.decoder_width=32", "model.hidden=64", "train.max_steps=3", "train.val_every=3",
-                       "train.batch_size=2", "train.out_dir=runs/enc_dec", "run.images_dir=images",
-                       "train.progress=false"])
+    rc = enc_dec.main(
+        [
+            "--data",
+            str(crops),
+            "data.image_size=32",
+            "data.train_subjects=[S1]",
+            "data.val_every=2",
+            "model.decoder_width=32",
+            "model.hidden=64",
+            "train.max_steps=3",
+            "train.val_every=3",
+            "train.batch_size=2",
+            "train.out_dir=runs/enc_dec",
+            "run.images_dir=images",
+            "train.progress=false",
+        ]
+    )
     assert rc == 0
     model = EncoderDecoder.load("runs/enc_dec/enc_dec.pt")
     assert model.image_size == 32 and model.meta["steps"] == 3
     assert Path("images/enc_dec_reconstructions.png").stat().st_size > 1000
     assert "val/l1" in read_csv_log("runs/enc_dec/metrics.csv")[-1] or any(
-        "val/l1" in r for r in read_csv_log("runs/enc_dec/metrics.csv"))
+        "val/l1" in r for r in read_csv_log("runs/enc_dec/metrics.csv")
+    )
 
     # model.init_from: a fresh model of the same architecture takes every saved weight; another size is refused
     fresh = EncoderDecoder(model.config)
@@ -135,13 +151,32 @@ def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
         enc_dec.start_weights_from(other, "runs/enc_dec/enc_dec.pt")
 
     pose = _load_script("train_3d_pose_from_enc")
-    rc = pose.main(["--data", str(crops), "--encoder", "all", "data.test_subjects=[S9]", "data.val_every=2",
-                    "model.hidden=32", "train.max_steps=4", "optim.end_to_end_steps=2", "train.batch_size=8",
-                    "train.progress=false", "train.out_dir=runs/pose_from_enc", "run.images_dir=images"])
+    rc = pose.main(
+        [
+            "--data",
+            str(crops),
+            "--encoder",
+            "all",
+            "data.test_subjects=[S9]",
+            "data.val_every=2",
+            "model.hidden=32",
+            "train.max_steps=4",
+            "optim.end_to_end_steps=2",
+            "train.batch_size=8",
+            "train.progress=false",
+            "train.out_dir=runs/pose_from_enc",
+            "run.images_dir=images",
+        ]
+    )
     assert rc == 0
     reports = json.loads(Path("runs/pose_from_enc/ablation.json").read_text())
-    assert [r["encoder"] for r in reports] == ["nvs", "random", "end-to-end", "reference: mean pose",
-                                               "reference: closest pose"]
+    assert [r["encoder"] for r in reports] == [
+        "nvs",
+        "random",
+        "end-to-end",
+        "reference: mean pose",
+        "reference: closest pose",
+    ]
     for r in reports[:3]:
         # the regressor kept is the weight decay with the lowest validation MPJPE
         assert set(r["val_by_weight_decay"]) == {f"{w:g}" for w in pose.Config().optim.weight_decays}
@@ -169,10 +204,24 @@ def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
     assert Path("images/pose_from_enc_predictions.png").is_file()
 
     # augment.turn=both: the encoder twice, without and with turns, each in its own directory and row
-    rc = pose.main(["--data", str(crops), "--encoder", "nvs", "augment.turn=both", "optim.weight_decays=[0]",
-                    "data.test_subjects=[S9]", "data.val_every=2", "model.hidden=32", "train.max_steps=2",
-                    "train.batch_size=8", "train.progress=false", "train.out_dir=runs/turns",
-                    "run.images_dir=images"])
+    rc = pose.main(
+        [
+            "--data",
+            str(crops),
+            "--encoder",
+            "nvs",
+            "augment.turn=both",
+            "optim.weight_decays=[0]",
+            "data.test_subjects=[S9]",
+            "data.val_every=2",
+            "model.hidden=32",
+            "train.max_steps=2",
+            "train.batch_size=8",
+            "train.progress=false",
+            "train.out_dir=runs/turns",
+            "run.images_dir=images",
+        ]
+    )
     assert rc == 0
     plain, turned = (json.loads(Path(f"runs/turns/{d}/eval.json").read_text()) for d in ("nvs", "nvs_turns"))
     assert (plain["turn_augment"], turned["turn_augment"]) == (False, True)
@@ -199,15 +248,23 @@ def test_test_views_are_split_by_the_labelled_subjects_actions():
 
     def fake(views):  # (subject, action) per frame, one camera each
         info = [SimpleNamespace(subject=s, action=a) for s, a in views]
-        return SimpleNamespace(frames=SimpleNamespace(item_info=lambda f: (info[f],)),
-                               _items=[(f, "cam") for f in range(len(views))])
+        return SimpleNamespace(
+            frames=SimpleNamespace(item_info=lambda f: (info[f],)), _items=[(f, "cam") for f in range(len(views))]
+        )
 
     pose = _load_script("train_3d_pose_from_enc")
-    datasets = {"train": fake([("S1", "Walking")]), "val": fake([("S1", "Jumping")]),
-                "test": fake([("S9", "Walking"), ("S9", "Hop"), ("S11", "Jumping"), ("S11", "Hop")])}
+    datasets = {
+        "train": fake([("S1", "Walking")]),
+        "val": fake([("S1", "Jumping")]),
+        "test": fake([("S9", "Walking"), ("S9", "Hop"), ("S11", "Jumping"), ("S11", "Hop")]),
+    }
     groups = {k: v.tolist() for k, v in pose.view_groups(datasets).items()}
-    assert groups == {"S11": [False, False, True, True], "S9": [True, True, False, False],
-                      "seen actions": [True, False, True, False], "unseen actions": [False, True, False, True]}
+    assert groups == {
+        "S11": [False, False, True, True],
+        "S9": [True, True, False, False],
+        "seen actions": [True, False, True, False],
+        "unseen actions": [False, True, False, True],
+    }
     pred, target = torch.zeros(4, 17, 3), torch.zeros(4, 17, 3)
     target[1, 1:, 0] = 0.1  # 100 mm off on 16 of 17 joints, in the one unseen-action view of S9
     errors = pose.grouped_errors(pred, target, datasets)
@@ -249,8 +306,12 @@ def test_turn_augment_turns_latent_and_target_together():
             return self.w * latent[:, :17] + torch.tensor([1.0, 0.0, 0.0])
 
     gen = torch.Generator().manual_seed(0)
-    batch = {"latent": torch.randn(6, 20, 3, generator=gen), "pose_3d": torch.randn(6, 17, 3, generator=gen),
-             "has_3d": torch.ones(6, dtype=torch.bool), "world_up": torch.randn(6, 3, generator=gen)}
+    batch = {
+        "latent": torch.randn(6, 20, 3, generator=gen),
+        "pose_3d": torch.randn(6, 17, 3, generator=gen),
+        "has_3d": torch.ones(6, dtype=torch.bool),
+        "world_up": torch.randn(6, 3, generator=gen),
+    }
     task = PoseFromLatentTask(Linear(), lr=0.0, turn_augment=True, generator=torch.Generator().manual_seed(5))
     loss = task.training_step(batch, 0)["loss"]
     R = random_turns(batch["world_up"], torch.Generator().manual_seed(5))

@@ -1,5 +1,6 @@
 """The shipped pose prior and temporal lifter: they load offline with weights_only, are deterministic, reproduce
 their model cards' held-out figures on the stored slices, and the prior prefers real held-out poses to broken ones."""
+
 import numpy as np
 import pytest
 import torch
@@ -22,8 +23,11 @@ def test_shipped_files_are_plain_tensor_dicts_with_a_card(name):
     card = payload["meta"]
     assert "mocap.cs.cmu.edu" in card["acknowledgement"]
     assert len(card["held_out_sequences"]) == 8 and card["figures"] and card["slice_figures"]
-    total = sum(pretrained_path(n).stat().st_size for n in PRETRAINED_FILES if (
-        pretrained_path.__globals__["WEIGHTS_DIR"] / PRETRAINED_FILES[n]).is_file())
+    total = sum(
+        pretrained_path(n).stat().st_size
+        for n in PRETRAINED_FILES
+        if (pretrained_path.__globals__["WEIGHTS_DIR"] / PRETRAINED_FILES[n]).is_file()
+    )
     assert total < 30e6
 
 
@@ -104,7 +108,7 @@ def test_lifter_reproduces_its_card_on_the_stored_slice(lifter):
     starts = np.concatenate([[0], np.cumsum(z["lengths"])[:-1]])
     errs, perrs = [], []
     for s, n in zip(starts, z["lengths"]):
-        x, y = z["inputs_2d"][s:s + n], z["targets_3d"][s:s + n].astype(np.float64)
+        x, y = z["inputs_2d"][s : s + n], z["targets_3d"][s : s + n].astype(np.float64)
         pred = lift_recording(model, x)
         errs.append(mpjpe(pred, y))
         perrs.append(p_mpjpe(pred, y))
@@ -123,10 +127,19 @@ def test_lift_without_checkpoint_uses_the_shipped_lifter(lifter, tmp_path):
     w, h = 1000, 1002
     uv = np.stack([(x[..., 0] + 1) * w / 2, (x[..., 1] + h / w) * w / 2], -1)  # back to pixels
     kp = tmp_path / "data_2d_custom_clip.npz"
-    np.savez(kp, positions_2d=np.array({"clip.mp4": {"custom": [uv.astype(np.float32)]}}, dtype=object),
-             metadata=np.array({"layout_name": "h36m", "num_joints": 17,
-                                "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]],
-                                "video_metadata": {"clip.mp4": {"w": w, "h": h}}}, dtype=object))
+    np.savez(
+        kp,
+        positions_2d=np.array({"clip.mp4": {"custom": [uv.astype(np.float32)]}}, dtype=object),
+        metadata=np.array(
+            {
+                "layout_name": "h36m",
+                "num_joints": 17,
+                "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]],
+                "video_metadata": {"clip.mp4": {"w": w, "h": h}},
+            },
+            dtype=object,
+        ),
+    )
     assert cli(["lift", "--keypoints", str(kp), "--gif", ""]) == 0
     got = np.load(tmp_path / "data_2d_custom_clip_3d.npz")["clip.mp4/relative"]
     again, _ = load_lifter(pretrained_path("temporal_lifter"))

@@ -1,6 +1,7 @@
 """The shipped SMPL-parameter prior (weakpose/pretrained/weights/smpl_prior.pt): a plain-tensor file, deterministic,
 its card figures reproduced on the stored held-out slice and on the whole held-out split, and an independent check
 that it ranks real held-out bodies above broken copies built here with scipy."""
+
 import math
 import re
 
@@ -71,8 +72,17 @@ def test_shipped_file_is_plain_tensors_with_a_model_card(payload):
     # selection never saw the held-out split
     assert not set(meta["validation_sequences"]) & set(HELD_OUT_SEQUENCES)
     assert meta["validation_sequences"] == list(VAL_SEQUENCES)
-    for key in ("data", "augmentation", "protocol", "figures", "slice_figures", "train_frames", "steps",
-                "seconds", "torch"):
+    for key in (
+        "data",
+        "augmentation",
+        "protocol",
+        "figures",
+        "slice_figures",
+        "train_frames",
+        "steps",
+        "seconds",
+        "torch",
+    ):
         assert key in meta, key
     # half-precision storage was kept only because it moves no held-out fraction by more than a point
     f32, f16 = meta["figures_float32"], meta["figures_float16"]

@@ -1,4 +1,5 @@
 """KCS against hand-computed numbers, the gradient penalty against closed forms, the pose critic's contract."""
+
 import numpy as np
 import pytest
 import torch
@@ -147,10 +148,15 @@ def test_critic_shapes_root_relative_and_errors(small_critic, rng):
     out = small_critic(poses)
     assert out.shape == (6,)
     # leading dims are kept; translation does not matter (root-relative inside)
-    np.testing.assert_allclose(small_critic(poses.reshape(2, 3, 17, 3)).detach().numpy(),
-                               out.detach().numpy().reshape(2, 3), rtol=1e-12)
-    np.testing.assert_allclose(small_critic(poses + torch.tensor([1.0, -2.0, 3.0])).detach().numpy(),
-                               out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        small_critic(poses.reshape(2, 3, 17, 3)).detach().numpy(), out.detach().numpy().reshape(2, 3), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        small_critic(poses + torch.tensor([1.0, -2.0, 3.0])).detach().numpy(),
+        out.detach().numpy(),
+        rtol=1e-10,
+        atol=1e-12,
+    )
     with pytest.raises(ValueError, match="millimetres"):
         small_critic(poses * 1000)
     bad = poses.clone()

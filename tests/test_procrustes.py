@@ -1,4 +1,5 @@
 """Similarity Procrustes against known transforms, scipy's Kabsch solver (independent), and the no-reflection rule."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """Training without a terminal (nohup, a batch queue, `| tee`) shows plain progress lines instead of nothing."""
+
 import logging
 import re
 

@@ -7,6 +7,7 @@ or an inline code span (shell continuations joined, ``#`` comments and ``&&`` ch
 shortcuts, key=value overrides) and exits 0 without training. A renamed key or flag therefore fails here, naming the
 file and the command. A command this test cannot check fails too: nothing is skipped silently.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -57,8 +58,11 @@ def docstring_commands(script: Path) -> List[Command]:
     match = re.match(r'\s*r?"""(.*?)"""', spec_text, re.S)
     doc = match.group(1) if match else ""
     lines = _join_continuations(doc)
-    return [Command(f"{script.relative_to(ROOT).as_posix()} docstring", line.strip())
-            for line in lines if _SCRIPT.search(line)]
+    return [
+        Command(f"{script.relative_to(ROOT).as_posix()} docstring", line.strip())
+        for line in lines
+        if _SCRIPT.search(line)
+    ]
 
 
 def config_commands(path: Path) -> List[Command]:
@@ -89,18 +93,21 @@ def split_command(text: str) -> tuple[str, List[str]]:
     at = [i for i, t in enumerate(tokens) if re.fullmatch(r"(\./)?sample/[\w.-]+", t)]
     if len(at) != 1:
         raise ValueError(f"expected one sample script in {tokens}")
-    head = tokens[:at[0]]
+    head = tokens[: at[0]]
     if not head or Path(head[0]).name not in ("python", "python3", "torchrun"):
         raise ValueError(f"the script is not run by python or torchrun: {head}")
     script = Path(tokens[at[0]]).name
     if not (ROOT / "sample" / script).is_file():
         raise ValueError(f"sample/{script} does not exist")
-    args = tokens[at[0] + 1:]
+    args = tokens[at[0] + 1 :]
     # a --config path is relative to the repository root, where the documentation's commands are run
-    args = [str(ROOT / a) if i and args[i - 1] == "--config" and not Path(a).is_absolute() else a
-            for i, a in enumerate(args)]
-    args = [f"--config={ROOT / a[9:]}" if a.startswith("--config=") and not Path(a[9:]).is_absolute() else a
-            for a in args]
+    args = [
+        str(ROOT / a) if i and args[i - 1] == "--config" and not Path(a).is_absolute() else a
+        for i, a in enumerate(args)
+    ]
+    args = [
+        f"--config={ROOT / a[9:]}" if a.startswith("--config=") and not Path(a[9:]).is_absolute() else a for a in args
+    ]
     return script, args
 
 
@@ -161,7 +168,8 @@ def test_example_config_loads_with_its_script_and_sets_its_values(config, capsys
     first = text.splitlines()[0]
     assert first.startswith("# python sample/") and f"--config configs/{config}" in first, (
         f"configs/{config} must start with the command that uses it, e.g. "
-        f"'# python sample/<script>.py --config configs/{config}'")
+        f"'# python sample/<script>.py --config configs/{config}'"
+    )
     script, _ = split_command(first.lstrip("# "))
     with pytest.raises(SystemExit) as done:
         load_script(script).main(["--config", str(path), "--print-config"])
@@ -173,12 +181,15 @@ def test_example_config_loads_with_its_script_and_sets_its_values(config, capsys
 
 
 def test_extraction_joins_continuations_and_cuts_comments_and_chains():
-    md = ("```bash\npip install -e . && python sample/train_enc_dec.py --data d \\\n    train.max_steps=3  # c\n```\n"
-          "Inline `python sample/train_repnet.py\nunpaired=shuffle` too.\n")
+    md = (
+        "```bash\npip install -e . && python sample/train_enc_dec.py --data d \\\n    train.max_steps=3  # c\n```\n"
+        "Inline `python sample/train_repnet.py\nunpaired=shuffle` too.\n"
+    )
     lines = [line for block in _FENCE.findall(md) for line in _join_continuations(block)]
     found = _commands_in_text(_FENCE.sub("", md), "x.md", lines)
     assert [split_command(c.text) for c in found] == [
         ("train_enc_dec.py", ["--data", "d", "train.max_steps=3"]),
-        ("train_repnet.py", ["unpaired=shuffle"])]
+        ("train_repnet.py", ["unpaired=shuffle"]),
+    ]
     with pytest.raises(ValueError, match="does not exist"):
         split_command("python sample/train_nothing.py")

@@ -3,6 +3,7 @@
 References used here are independent of the code under test: a per-pixel NumPy point-in-triangle loop with
 ray-plane depth, finite differences (gradcheck), hand-placed pixel rectangles, and Camera.project itself.
 """
+
 import math
 import sys
 import types
@@ -142,8 +143,9 @@ def test_mirror_matches_camera_flipped():
     np.testing.assert_array_equal(hard_m.mask, hard.mask[:, ::-1])
     np.testing.assert_allclose(hard_m.depth, hard.depth[:, ::-1], atol=1e-9)
     soft = SoftRasterizer(sigma=0.3)
-    np.testing.assert_allclose(soft.silhouette(mirrored, faces, cam.flipped()),
-                               soft.silhouette(verts, faces, cam)[:, ::-1], atol=1e-9)
+    np.testing.assert_allclose(
+        soft.silhouette(mirrored, faces, cam.flipped()), soft.silhouette(verts, faces, cam)[:, ::-1], atol=1e-9
+    )
 
 
 def test_winding_does_not_matter(rng):
@@ -173,8 +175,10 @@ def test_faces_behind_near_are_dropped():
     hard = HardRasterizer(near=0.1).render(verts, faces, cam)
     only_front = HardRasterizer(near=0.1).render(verts, faces[:1], cam)
     np.testing.assert_array_equal(hard.mask, only_front.mask)
-    np.testing.assert_array_equal(SoftRasterizer(near=0.1).silhouette(verts, faces, cam),
-                                  SoftRasterizer(near=0.1).silhouette(verts, faces[:1], cam))
+    np.testing.assert_array_equal(
+        SoftRasterizer(near=0.1).silhouette(verts, faces, cam),
+        SoftRasterizer(near=0.1).silhouette(verts, faces[:1], cam),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -183,8 +187,9 @@ def test_faces_behind_near_are_dropped():
 
 def test_gradcheck_silhouette_with_distortion():
     cam = pinhole(dist=torch.tensor([0.1, 0.0, 0.0, 0.01, -0.005], dtype=D))
-    V = torch.tensor([[[-0.2, -0.15, 1.0], [0.25, -0.1, 1.1], [0.0, 0.2, 0.9], [0.3, 0.25, 1.2]]], dtype=D,
-                     requires_grad=True)
+    V = torch.tensor(
+        [[[-0.2, -0.15, 1.0], [0.25, -0.1, 1.1], [0.0, 0.2, 0.9], [0.3, 0.25, 1.2]]], dtype=D, requires_grad=True
+    )
     faces = torch.tensor([[0, 1, 2], [1, 3, 2]])
     soft = SoftRasterizer(sigma=2.0, eps=1e-30)  # no truncation inside this small image
     assert torch.autograd.gradcheck(lambda v: soft.silhouette(v, faces, cam), (V,), eps=1e-6, atol=1e-7)
@@ -210,7 +215,7 @@ def test_per_batch_faces(rng):
     verts, faces = body_mesh(300)
     cam = front_camera((24, 32), dtype=D)
     keep_a = faces[: len(faces) // 2]
-    keep_b = faces[len(faces) // 2:]
+    keep_b = faces[len(faces) // 2 :]
     v = np.stack([verts, verts])
     both = np.stack([keep_a, keep_b])  # (B, F, 3): a different mesh per batch element
     soft = SoftRasterizer(sigma=0.3)
@@ -223,14 +228,20 @@ def test_per_batch_faces(rng):
 
 def test_gradcheck_rgb():
     cam = pinhole(dist=torch.tensor([0.05, 0.0, 0.0, 0.0, 0.0], dtype=D))
-    V = torch.tensor([[-0.2, -0.15, 1.0], [0.25, -0.1, 1.1], [0.0, 0.2, 0.9], [0.3, 0.25, 1.2]], dtype=D,
-                     requires_grad=True)
-    cols = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.5, 0.5]], dtype=D,
-                        requires_grad=True)
+    V = torch.tensor(
+        [[-0.2, -0.15, 1.0], [0.25, -0.1, 1.1], [0.0, 0.2, 0.9], [0.3, 0.25, 1.2]], dtype=D, requires_grad=True
+    )
+    cols = torch.tensor(
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.5, 0.5]], dtype=D, requires_grad=True
+    )
     faces = torch.tensor([[0, 1, 2], [1, 3, 2]])
     soft = SoftRasterizer(sigma=2.0, eps=1e-30, gamma=0.05, near=0.5, far=3.0)
-    assert torch.autograd.gradcheck(lambda v, c: soft.rgb(v, faces, cam, c, background=(0.1, 0.2, 0.3),
-                                                          return_alpha=True), (V, cols), eps=1e-6, atol=1e-7)
+    assert torch.autograd.gradcheck(
+        lambda v, c: soft.rgb(v, faces, cam, c, background=(0.1, 0.2, 0.3), return_alpha=True),
+        (V, cols),
+        eps=1e-6,
+        atol=1e-7,
+    )
 
 
 def test_soft_silhouette_matches_hard_at_small_sigma():
@@ -249,8 +260,9 @@ def test_soft_silhouette_matches_hard_at_small_sigma():
 
 def test_batched_cameras_and_chunking(rng):
     verts, faces = body_mesh(600)
-    cams = Camera.stack([front_camera((40, 32), dtype=D),
-                         front_camera((40, 32), distance=2.5, dist=[0.2, 0, 0, 0, 0], dtype=D)])
+    cams = Camera.stack(
+        [front_camera((40, 32), dtype=D), front_camera((40, 32), distance=2.5, dist=[0.2, 0, 0, 0, 0], dtype=D)]
+    )
     v = torch.tensor(np.stack([verts, verts + [0.1, 0.0, 0.0]]), requires_grad=True)
     soft = SoftRasterizer(sigma=0.4)
     wts = torch.from_numpy(rng.uniform(size=(2, 32, 40)))
@@ -299,11 +311,12 @@ def test_soft_rgb_front_face_wins():
     cols = np.array([[1.0, 0, 0]] * 3 + [[0, 1.0, 0]] * 3)
     hard = HardRasterizer(background=(0, 0, 1.0)).render(verts, faces, cam, vertex_colors=cols)
     soft, alpha = SoftRasterizer(sigma=0.01, gamma=1e-4, near=0.5, far=10.0).rgb(
-        verts, faces, cam, cols, background=(0, 0, 1.0), return_alpha=True)
+        verts, faces, cam, cols, background=(0, 0, 1.0), return_alpha=True
+    )
     # compare away from edges, where the soft image must equal the hard one
     inner = np.ones((h, w), bool)
     for j in (0, 1):
-        e = HardRasterizer().render(verts, faces[j:j + 1], cam).mask
+        e = HardRasterizer().render(verts, faces[j : j + 1], cam).mask
         ring = e ^ _erode(e)
         inner &= ~ring & ~(_dilate(e) ^ e)
     assert inner.sum() > 100 and (hard.face_index[inner] == 0).sum() > 10 and (hard.face_index[inner] == 1).sum() > 10

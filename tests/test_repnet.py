@@ -1,4 +1,5 @@
 """RepNet: losses against hand-computed values, camera geometry, the task's step, a short run, the unpaired split."""
+
 import importlib.util
 import math
 import sys
@@ -102,8 +103,7 @@ def test_camera_rotation_recovers_rotation_and_scale_and_rotates_into_the_camera
     np.testing.assert_allclose(rot.numpy(), R, atol=1e-10)
     np.testing.assert_allclose(scale.numpy(), s, rtol=1e-10)
     X = rng.normal(size=(2, 17, 3))
-    np.testing.assert_allclose(to_camera_frame(torch.tensor(X), K).numpy(), np.einsum("bij,bnj->bni", R, X),
-                               atol=1e-10)
+    np.testing.assert_allclose(to_camera_frame(torch.tensor(X), K).numpy(), np.einsum("bij,bnj->bni", R, X), atol=1e-10)
 
 
 def test_center_keypoints_root_at_origin_unit_rms_and_invertible(rng):
@@ -182,8 +182,9 @@ def test_predict_rotates_by_the_estimated_camera_and_fixes_the_scale(rng):
     """A stand-in lifter whose output is a known canonical pose and camera: predict = R X scaled to the pool."""
     pool = _template(rng, 20)
     X = torch.tensor(_template(rng, 3))
-    R = torch.tensor(np.stack([_rotation([0.2, 0.5, -0.1]), _rotation([1.5, 0, 0]), _rotation([0, 0, 3.0])]),
-                     dtype=torch.float32)
+    R = torch.tensor(
+        np.stack([_rotation([0.2, 0.5, -0.1]), _rotation([1.5, 0, 0]), _rotation([0, 0, 3.0])]), dtype=torch.float32
+    )
     K = 0.3 * R[:, :2]
 
     class Known(RepNetLifter):
@@ -193,8 +194,13 @@ def test_predict_rotates_by_the_estimated_camera_and_fixes_the_scale(rng):
     task = RepNetTask(Known(width=4, num_blocks=0), _Critic(), pool)
     pred = task.predict({"keypoints_2d": torch.zeros(3, 17, 2)})
     parents = H36M17.parents
-    bones = lambda p: np.mean([np.linalg.norm(p[..., j, :] - p[..., parents[j], :], axis=-1)  # noqa: E731
-                               for j in range(1, 17)], axis=0)
+
+    def bones(p):
+        return np.mean(
+            [np.linalg.norm(p[..., j, :] - p[..., parents[j], :], axis=-1) for j in range(1, 17)],
+            axis=0,
+        )
+
     target_len = bones(pool).mean()
     assert task.target_bone_length == pytest.approx(target_len, rel=1e-5)
     expect = np.einsum("bij,bnj->bni", R.numpy(), X.numpy()) * (target_len / bones(X.numpy()))[:, None, None]
@@ -216,10 +222,17 @@ def test_a_short_run_lowers_the_reprojection_loss(rng, tmp_path):
         def __getitem__(self, i):
             return {"keypoints_2d": torch.tensor(kp[i], dtype=torch.float32)}
 
-    task = RepNetTask(RepNetLifter(width=64, num_blocks=1), _Critic(), _template(rng, 256), lr=1e-3, n_critic=1,
-                      weight_adversarial=0.1)
-    cfg = TrainConfig(out_dir=str(tmp_path / "run"), max_steps=120, batch_size=64, log_every=20, progress=False,
-                      tensorboard=False)
+    task = RepNetTask(
+        RepNetLifter(width=64, num_blocks=1),
+        _Critic(),
+        _template(rng, 256),
+        lr=1e-3,
+        n_critic=1,
+        weight_adversarial=0.1,
+    )
+    cfg = TrainConfig(
+        out_dir=str(tmp_path / "run"), max_steps=120, batch_size=64, log_every=20, progress=False, tensorboard=False
+    )
     Trainer(task, cfg, TwoD()).fit()
     rows = [r for r in read_csv_log(tmp_path / "run" / "metrics.csv") if "train/loss_reprojection" in r]
     first, last = float(rows[0]["train/loss_reprojection"]), float(rows[-1]["train/loss_reprojection"])
@@ -240,8 +253,12 @@ def _load_script():
 
 def test_unpaired_split_keeps_2d_and_3d_subjects_apart():
     script = _load_script()
-    seq = lambda subj, act: SimpleNamespace(  # noqa: E731
-        subject=subj, action=act, key=(subj, act), positions_3d=np.full((4, 17, 3), float(subj[1:])))
+
+    def seq(subj, act):
+        return SimpleNamespace(
+            subject=subj, action=act, key=(subj, act), positions_3d=np.full((4, 17, 3), float(subj[1:]))
+        )
+
     train = [seq(s, a) for s in ("S1", "S5", "S7", "S8") for a in ("Walk", "Run")]
     val = [s for s in train if s.key == ("S8", "Run")]
     labelled = [s for s in train if s.subject in ("S7", "S8") and s not in val]

@@ -138,7 +138,7 @@ def test_grouped_bottleneck_matches_functional_computation():
         h = F.relu(_bn(F.conv2d(x, block.conv1.weight), block.bn1))
         # grouped 3x3 computed group by group (one input/output channel per group here)
         w = block.conv2.weight
-        g = torch.cat([F.conv2d(h[:, i:i + 1], w[i:i + 1], stride=2, padding=1) for i in range(4)], dim=1)
+        g = torch.cat([F.conv2d(h[:, i : i + 1], w[i : i + 1], stride=2, padding=1) for i in range(4)], dim=1)
         h = F.relu(_bn(g, block.bn2))
         h = _bn(F.conv2d(h, block.conv3.weight), block.bn3)
         ref = F.relu(h + _bn(F.conv2d(x, down[0].weight, stride=2), down[1]))
@@ -148,8 +148,7 @@ def test_grouped_bottleneck_matches_functional_computation():
 def test_zero_init_residual_makes_blocks_identity():
     torch.manual_seed(3)
     model = resnet18(zero_init_residual=True).eval()
-    assert all(float(b.bn2.weight.detach().abs().max()) == 0.0 for layer in (model.layer1, model.layer2)
-               for b in layer)
+    assert all(float(b.bn2.weight.detach().abs().max()) == 0.0 for layer in (model.layer1, model.layer2) for b in layer)
     x = torch.randn(1, 64, 8, 8)
     with torch.no_grad():
         # layer1.1 has an identity shortcut: relu(0 * branch + bn_bias(=0) + x) = relu(x)
@@ -315,7 +314,8 @@ def test_normalize_imagenet_values():
     # A mean-coloured image maps to zero; one std above to one.
     mean_img = torch.tensor(IMAGENET_MEAN).view(3, 1, 1).expand(3, 2, 2)
     torch.testing.assert_close(normalize_imagenet(mean_img), torch.zeros(3, 2, 2))
-    torch.testing.assert_close(normalize_imagenet(mean_img + torch.tensor(IMAGENET_STD).view(3, 1, 1)),
-                               torch.ones(3, 2, 2))
+    torch.testing.assert_close(
+        normalize_imagenet(mean_img + torch.tensor(IMAGENET_STD).view(3, 1, 1)), torch.ones(3, 2, 2)
+    )
     with pytest.raises(ValueError, match=r"\(2, 4, 4\)"):
         normalize_imagenet(torch.rand(2, 4, 4))

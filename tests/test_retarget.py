@@ -7,10 +7,25 @@ from weakpose.skeleton import H36M17, SMPL24
 
 S = SMPL24.index
 # H36M-17 joint -> SMPL joint whose position stands in for it in the constructed test skeleton
-H36M_FROM_SMPL = {"Hip": "pelvis", "RHip": "r_hip", "RKnee": "r_knee", "RFoot": "r_ankle", "LHip": "l_hip",
-                  "LKnee": "l_knee", "LFoot": "l_ankle", "Spine": "spine1", "Thorax": "neck", "Neck/Nose": "neck",
-                  "Head": "head", "LShoulder": "l_shoulder", "LElbow": "l_elbow", "LWrist": "l_wrist",
-                  "RShoulder": "r_shoulder", "RElbow": "r_elbow", "RWrist": "r_wrist"}
+H36M_FROM_SMPL = {
+    "Hip": "pelvis",
+    "RHip": "r_hip",
+    "RKnee": "r_knee",
+    "RFoot": "r_ankle",
+    "LHip": "l_hip",
+    "LKnee": "l_knee",
+    "LFoot": "l_ankle",
+    "Spine": "spine1",
+    "Thorax": "neck",
+    "Neck/Nose": "neck",
+    "Head": "head",
+    "LShoulder": "l_shoulder",
+    "LElbow": "l_elbow",
+    "LWrist": "l_wrist",
+    "RShoulder": "r_shoulder",
+    "RElbow": "r_elbow",
+    "RWrist": "r_wrist",
+}
 MAP = np.array([S(H36M_FROM_SMPL[name]) for name in H36M17.joints])
 
 
@@ -50,8 +65,11 @@ def _fk(J, local, transl):
 def test_swing_and_kabsch_against_scipy(rng):
     a, b = rng.normal(size=(50, 3)), rng.normal(size=(50, 3))
     R = swing_rotation(a, b)
-    np.testing.assert_allclose(np.einsum("nij,nj->ni", R, a / np.linalg.norm(a, axis=1, keepdims=True)),
-                               b / np.linalg.norm(b, axis=1, keepdims=True), atol=1e-12)
+    np.testing.assert_allclose(
+        np.einsum("nij,nj->ni", R, a / np.linalg.norm(a, axis=1, keepdims=True)),
+        b / np.linalg.norm(b, axis=1, keepdims=True),
+        atol=1e-12,
+    )
     np.testing.assert_allclose(np.linalg.det(R), 1.0, atol=1e-12)
     # minimal: the rotation angle equals the angle between the vectors
     ang = Rotation.from_matrix(R).magnitude()
@@ -92,8 +110,11 @@ def test_retarget_recovers_a_pose_of_the_same_skeleton(rng):
 
 def test_retarget_keeps_body_bone_lengths_and_track_directions(rng):
     J = _rest_skeleton()
-    track = _fk(J * 1.15, np.broadcast_to(Rotation.random(8, random_state=3).as_matrix()[:, None],
-                                          (8, 24, 3, 3)).copy(), np.zeros((8, 3)))[:, MAP]
+    track = _fk(
+        J * 1.15,
+        np.broadcast_to(Rotation.random(8, random_state=3).as_matrix()[:, None], (8, 24, 3, 3)).copy(),
+        np.zeros((8, 3)),
+    )[:, MAP]
     res = retarget_h36m17(J, track)
     l_knee, l_ankle = S("l_knee"), S("l_ankle")
     shin = np.linalg.norm(res.joints[:, l_ankle] - res.joints[:, l_knee], axis=-1)

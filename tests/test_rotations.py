@@ -1,4 +1,5 @@
 """Rotation conversions against scipy.spatial.transform.Rotation (an independent implementation) and closed forms."""
+
 import math
 
 import numpy as np
@@ -60,8 +61,7 @@ def test_quaternion_inputs_need_not_be_unit_or_positive(rng):
 @pytest.mark.parametrize("order", ["ZYX", "XYZ", "YXZ", "ZXY", "XZY", "YZX", "ZXZ", "XYX"])
 def test_euler_matches_scipy_intrinsic(rng, order):
     ang = rng.uniform(-math.pi, math.pi, size=(100, 3))
-    np.testing.assert_allclose(rot.euler_to_matrix(ang, order), Rotation.from_euler(order, ang).as_matrix(),
-                               atol=1e-12)
+    np.testing.assert_allclose(rot.euler_to_matrix(ang, order), Rotation.from_euler(order, ang).as_matrix(), atol=1e-12)
     deg = np.rad2deg(ang)
     out = rot.euler_to_matrix(torch.from_numpy(deg), order, degrees=True)
     assert isinstance(out, torch.Tensor)
@@ -178,8 +178,9 @@ def test_types_and_batch_shapes(rng):
     aa32 = torch.from_numpy(_random_axis_angle(rng, 24).astype(np.float32)).reshape(2, 3, 4, 3)
     m = rot.axis_angle_to_matrix(aa32)
     assert m.dtype == torch.float32 and m.shape == (2, 3, 4, 3, 3)
-    np.testing.assert_allclose(m.reshape(-1, 3, 3).numpy(),
-                               Rotation.from_rotvec(aa32.reshape(-1, 3).double().numpy()).as_matrix(), atol=2e-6)
+    np.testing.assert_allclose(
+        m.reshape(-1, 3, 3).numpy(), Rotation.from_rotvec(aa32.reshape(-1, 3).double().numpy()).as_matrix(), atol=2e-6
+    )
     assert isinstance(rot.matrix_to_quaternion(m.numpy()), np.ndarray)
     assert rot.axis_angle_to_matrix(np.zeros(3, dtype=np.int64)).dtype == np.float64
 

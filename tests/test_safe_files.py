@@ -3,6 +3,7 @@
 The payload touches a marker file; the test first proves it is live (``np.load(allow_pickle=True)`` runs it), then
 that every weakpose loader refuses the file with an error naming it, and the marker never appears.
 """
+
 import os
 import pickle
 from pathlib import Path
@@ -33,8 +34,11 @@ def _object(value) -> np.ndarray:
     return out
 
 
-GOOD_META = {"layout_name": "h36m", "num_joints": 17,
-             "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]}
+GOOD_META = {
+    "layout_name": "h36m",
+    "num_joints": 17,
+    "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]],
+}
 
 
 @pytest.fixture
@@ -67,8 +71,12 @@ def test_crafted_files_are_refused_by_every_loader_and_run_nothing(crafted, tmp_
     from weakpose.models import MLPLifter
 
     files, good, marker = crafted
-    ckpt = save_lifter(tmp_path / "lifter.pt", MLPLifter(width=16, num_blocks=1, dropout=0.0), "mlp",
-                       {"width": 16, "num_blocks": 1, "dropout": 0.0})
+    ckpt = save_lifter(
+        tmp_path / "lifter.pt",
+        MLPLifter(width=16, num_blocks=1, dropout=0.0),
+        "mlp",
+        {"width": 16, "num_blocks": 1, "dropout": 0.0},
+    )
     for kind, path in files.items():
         name = path.name
         with pytest.raises((NpzFileError, H36MFormatError), match=name):
@@ -88,16 +96,46 @@ def test_crafted_files_are_refused_by_every_loader_and_run_nothing(crafted, tmp_
                 load_h36m(good, path_2d=path)
         # the commands people run on downloaded files: one line naming the file, exit 2
         capsys.readouterr()
-        assert cli(["lift", "--checkpoint", str(ckpt), "--keypoints", str(path), "--gif", "",
-                    "--out", str(tmp_path / "o.npz")]) == 2
+        assert (
+            cli(
+                [
+                    "lift",
+                    "--checkpoint",
+                    str(ckpt),
+                    "--keypoints",
+                    str(path),
+                    "--gif",
+                    "",
+                    "--out",
+                    str(tmp_path / "o.npz"),
+                ]
+            )
+            == 2
+        )
         assert name in capsys.readouterr().err
-        assert cli(["evaluate", "--checkpoint", str(ckpt), "--data3d", str(path if kind in ("3d", "raw") else good),
-                    "--data2d", str(good if kind in ("3d", "raw") else path)]) == 2
+        assert (
+            cli(
+                [
+                    "evaluate",
+                    "--checkpoint",
+                    str(ckpt),
+                    "--data3d",
+                    str(path if kind in ("3d", "raw") else good),
+                    "--data2d",
+                    str(good if kind in ("3d", "raw") else path),
+                ]
+            )
+            == 2
+        )
         assert name in capsys.readouterr().err
     # the CMU asset builder (tools/build_cmu_asset.py) reads a file of the same kind
     cmu = tmp_path / "cmu_evil.npz"
-    np.savez(cmu, positions_3d=_object({"walk": {"01": Payload(marker)}}), fps=np.array(120.0),
-             floor_z=_object({"walk": {"01": 0.0}}))
+    np.savez(
+        cmu,
+        positions_3d=_object({"walk": {"01": Payload(marker)}}),
+        fps=np.array(120.0),
+        floor_z=_object({"walk": {"01": 0.0}}),
+    )
     with pytest.raises(NpzFileError, match=r"cmu_evil\.npz"):
         build_cmu_motion_asset(cmu, tmp_path / "asset.npz")
     assert not marker.exists()
@@ -131,13 +169,25 @@ def test_image_renderer_keypoint_dir_refuses_crafted_tracks(crafted, tmp_path):
 def test_safe_reader_equals_numpy_on_real_layouts(tmp_path, rng):
     """Legitimate files read exactly as np.load(allow_pickle=True) reads them: nested dicts, lists with None,
     NumPy scalars in metadata, plain arrays, strings; and pickles naming NumPy 1.x's numpy.core modules."""
-    positions = {"S1": {"Walking 1": rng.standard_normal((5, 32, 3)).astype(np.float32)},
-                 "clip.mp4": {"custom": [rng.standard_normal((4, 17, 3)), None]}}
-    metadata = {**GOOD_META, "video_metadata": {"clip.mp4": {"w": np.int64(1920), "h": 1080}},
-                "fps": np.float64(50.0), "names": ("a", b"b"), "set": {1, 2}}
+    positions = {
+        "S1": {"Walking 1": rng.standard_normal((5, 32, 3)).astype(np.float32)},
+        "clip.mp4": {"custom": [rng.standard_normal((4, 17, 3)), None]},
+    }
+    metadata = {
+        **GOOD_META,
+        "video_metadata": {"clip.mp4": {"w": np.int64(1920), "h": 1080}},
+        "fps": np.float64(50.0),
+        "names": ("a", b"b"),
+        "set": {1, 2},
+    }
     path = tmp_path / "ok.npz"
-    np.savez_compressed(path, positions_2d=_object(positions), metadata=_object(metadata), plain=np.arange(6.0),
-                        names=np.array(["x", "yy"]))
+    np.savez_compressed(
+        path,
+        positions_2d=_object(positions),
+        metadata=_object(metadata),
+        plain=np.arange(6.0),
+        names=np.array(["x", "yy"]),
+    )
     ours = load_npz(path)
     with np.load(path, allow_pickle=True) as z:
         ref = {k: (z[k].item() if z[k].dtype == object else z[k]) for k in z.files}
@@ -156,6 +206,7 @@ def test_safe_reader_equals_numpy_on_real_layouts(tmp_path, rng):
     old = tmp_path / "old.npz"
     np.savez(old, positions_3d=arr)
     import zipfile
+
     with zipfile.ZipFile(old) as zf:
         raw = zf.read("positions_3d.npy")
     header_len = raw.index(b"\n") + 1  # npy header ends with a newline before the pickle

@@ -1,5 +1,6 @@
 """Sample scripts end a user error with one line on stderr (exit 2), keep tracebacks for bugs and under --debug
 (weakpose.train.startup.run_script), and refuse unusable numbers when the config is read (check_values)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,12 +24,23 @@ SCRIPT = ROOT / "sample" / "train_lifter_baseline.py"  # imports the least; ever
 
 
 def _run_script(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg",
-               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        MPLBACKEND="Agg",
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    )
     env.pop("WEAKPOSE_DEBUG", None)
     # cwd is a temporary folder so nothing (runs/, data/synthetic) can land in the repository.
-    return subprocess.run([sys.executable, str(SCRIPT), f"train.out_dir={tmp_path / 'run'}", *args], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), f"train.out_dir={tmp_path / 'run'}", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _lines(text: str) -> list[str]:
@@ -66,6 +78,7 @@ def test_script_missing_data_names_the_path_and_debug_shows_traceback(tmp_path):
 def _raiser(exc: BaseException):
     def main(argv=None):
         raise exc
+
     return main
 
 
@@ -180,22 +193,25 @@ class _Cfg:
     dropout: float = 0.5
 
 
-@pytest.mark.parametrize("override, message", [
-    ("train.batch_size=0", "train.batch_size must be >= 1, got 0"),
-    ("train.batch_size=-4", "train.batch_size must be >= 1, got -4"),
-    ("train.max_steps=0", "train.max_steps must be >= 1 or null, got 0"),
-    ("optim.lr=0", "optim.lr must be > 0, got 0.0"),
-    ("optim.critic_lr=-1e-4", "optim.critic_lr must be > 0, got -0.0001"),
-    ("optim.lr=nan", "optim.lr must be > 0, got nan"),
-    ("optim.lr_decay=0", "optim.lr_decay must be > 0, got 0.0"),
-    ("optim.decay_every=0", "optim.decay_every must be >= 1, got 0"),
-    ("optim.weight_decay=-1", "optim.weight_decay must be >= 0, got -1.0"),
-    ("optim.n_critic=0", "optim.n_critic must be >= 1, got 0"),
-    ("data.stride=0", "data.stride must be >= 1, got 0"),
-    ("data.test_stride=-1", "data.test_stride must be >= 1, got -1"),
-    ("data.encode_batch_size=0", "data.encode_batch_size must be >= 1, got 0"),
-    ("dropout=1", "dropout must be in [0, 1), got 1.0"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.batch_size=0", "train.batch_size must be >= 1, got 0"),
+        ("train.batch_size=-4", "train.batch_size must be >= 1, got -4"),
+        ("train.max_steps=0", "train.max_steps must be >= 1 or null, got 0"),
+        ("optim.lr=0", "optim.lr must be > 0, got 0.0"),
+        ("optim.critic_lr=-1e-4", "optim.critic_lr must be > 0, got -0.0001"),
+        ("optim.lr=nan", "optim.lr must be > 0, got nan"),
+        ("optim.lr_decay=0", "optim.lr_decay must be > 0, got 0.0"),
+        ("optim.decay_every=0", "optim.decay_every must be >= 1, got 0"),
+        ("optim.weight_decay=-1", "optim.weight_decay must be >= 0, got -1.0"),
+        ("optim.n_critic=0", "optim.n_critic must be >= 1, got 0"),
+        ("data.stride=0", "data.stride must be >= 1, got 0"),
+        ("data.test_stride=-1", "data.test_stride must be >= 1, got -1"),
+        ("data.encode_batch_size=0", "data.encode_batch_size must be >= 1, got 0"),
+        ("dropout=1", "dropout must be in [0, 1), got 1.0"),
+    ],
+)
 def test_unusable_numbers_are_refused_when_parsed(override, message):
     with pytest.raises(ConfigError) as info:
         load_config(_Cfg, None, [override])

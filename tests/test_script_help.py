@@ -1,5 +1,6 @@
 """Every sample script can be discovered from the command line: --help lists its flags and every config key
 (type, default, help), --print-config prints the resolved config, and a mistyped key names the closest one."""
+
 import dataclasses
 import importlib.util
 import sys
@@ -29,9 +30,11 @@ class _Config:
     budget_minutes: float = 0.0
 
 
-SHORTCUTS = (Shortcut("--data", "data_root", "the data folder"),
-             Shortcut("--budget-minutes", "budget_minutes", "stop after N minutes"),
-             Shortcut("--quick", "train.max_steps", "a short run", value="10"))
+SHORTCUTS = (
+    Shortcut("--data", "data_root", "the data folder"),
+    Shortcut("--budget-minutes", "budget_minutes", "stop after N minutes"),
+    Shortcut("--quick", "train.max_steps", "a short run", value="10"),
+)
 
 
 def test_keys_help_reads_types_defaults_and_field_comments():

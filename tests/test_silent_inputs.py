@@ -1,4 +1,5 @@
 """Inputs that used to give silently wrong results now warn or are refused, naming the file and the quantity."""
+
 import numpy as np
 import pytest
 import torch
@@ -18,8 +19,11 @@ def _custom_file(path, keypoints, video_metadata=None):
     meta = dict(COCO_META)
     if video_metadata is not None:
         meta["video_metadata"] = video_metadata
-    np.savez(path, positions_2d=np.array({"clip.mp4": {"custom": [keypoints]}}, dtype=object),
-             metadata=np.array(meta, dtype=object))
+    np.savez(
+        path,
+        positions_2d=np.array({"clip.mp4": {"custom": [keypoints]}}, dtype=object),
+        metadata=np.array(meta, dtype=object),
+    )
     return path
 
 
@@ -49,8 +53,10 @@ def test_lift_refuses_normalised_coordinates(tmp_path, pixels, capsys):
     with_missing = pixels.copy()
     with_missing[:, 3] = 0
     ok = _custom_file(tmp_path / "ok.npz", with_missing)
-    np.testing.assert_array_equal(load_videopose3d(path_2d=ok, layout="coco17", strict=True)
-                                  ["clip.mp4", "custom"].positions_2d["0"].shape, (40, 17, 2))
+    np.testing.assert_array_equal(
+        load_videopose3d(path_2d=ok, layout="coco17", strict=True)["clip.mp4", "custom"].positions_2d["0"].shape,
+        (40, 17, 2),
+    )
 
 
 def test_lift_without_video_metadata_asks_for_image_size(tmp_path, pixels, capsys):
@@ -59,8 +65,10 @@ def test_lift_without_video_metadata_asks_for_image_size(tmp_path, pixels, capsy
     assert cli(["lift", "--keypoints", str(path), "--gif", "", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nometa.npz" in err[0] and "'clip.mp4'" in err[0] and "--width W --height H" in err[0]
-    assert cli(["lift", "--keypoints", str(path), "--gif", "", "--out", str(out), "--width", "1920", "--height",
-                "1080"]) == 0
+    assert (
+        cli(["lift", "--keypoints", str(path), "--gif", "", "--out", str(out), "--width", "1920", "--height", "1080"])
+        == 0
+    )
     # same result as a file that carries the size in its metadata
     meta_path = _custom_file(tmp_path / "meta.npz", pixels, {"clip.mp4": {"w": 1920, "h": 1080}})
     out2 = tmp_path / "o2.npz"
@@ -112,8 +120,11 @@ def test_camera_filters_naming_unknown_ids_are_refused(tmp_path):
 
     make_synthetic(tmp_path / "syn", max_frames=12, include_bvh=False, actions=["Walking"])
     cfg = DataConfig(synthetic_dir=str(tmp_path / "syn"), cameras=["54138969", "5413896"])
-    with pytest.raises(ValueError, match=r"data\.cameras: \['5413896'\] are not cameras of .*data_3d.*cameras "
-                                         r"present: \['54138969', '55011271', '58860488', '60457274'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"data\.cameras: \['5413896'\] are not cameras of .*data_3d.*cameras "
+        r"present: \['54138969', '55011271', '58860488', '60457274'\]",
+    ):
         load_keypoint_data(cfg)
     kept = load_keypoint_data(DataConfig(synthetic_dir=str(tmp_path / "syn"), cameras=["55011271"]))
     assert {c for s in kept.splits.test.sequences for c in s.camera_ids} == {"55011271"}
@@ -125,8 +136,14 @@ def test_image_dataset_camera_and_subject_filters_that_leave_nothing_are_refused
     from weakpose.data.synthetic.keypoints import make_synthetic
 
     make_synthetic(tmp_path / "kp", max_frames=30, include_bvh=False, actions=["Walking"])
-    root = make_synthetic_images(tmp_path / "img", subjects=["S9"], max_frames=2, sampled_frames=1, image_size=32,
-                                 keypoint_dir=str(tmp_path / "kp")).root
+    root = make_synthetic_images(
+        tmp_path / "img",
+        subjects=["S9"],
+        max_frames=2,
+        sampled_frames=1,
+        image_size=32,
+        keypoint_dir=str(tmp_path / "kp"),
+    ).root
     with pytest.raises(ValueError, match=r"camera\(s\) \['1'\] are in none of the selected sequences"):
         MultiViewImageDataset(root, cameras=["1"], load_masks=False)
     with pytest.raises(ValueError, match=r"subject\(s\) \['S2'\] are not in the data"):
@@ -141,8 +158,24 @@ def test_lift_refuses_an_image_size_the_keypoints_do_not_fit(tmp_path, pixels, c
     err = capsys.readouterr().err
     assert "small.npz: video 'clip.mp4': 100% of the keypoints lie far outside the 480x270 image" in err
     # the size given on the command line wins over the file's (wrong) metadata, and says so
-    assert cli(["lift", "--keypoints", str(path), "--gif", "", "--out", str(tmp_path / "o.npz"),
-                "--width", "1920", "--height", "1080"]) == 0
+    assert (
+        cli(
+            [
+                "lift",
+                "--keypoints",
+                str(path),
+                "--gif",
+                "",
+                "--out",
+                str(tmp_path / "o.npz"),
+                "--width",
+                "1920",
+                "--height",
+                "1080",
+            ]
+        )
+        == 0
+    )
     assert "using 1920x1080, not the file's 480x270" in capsys.readouterr().out
     fits = _custom_file(tmp_path / "fits.npz", pixels, {"clip.mp4": {"w": 1920, "h": 1080}})
     assert cli(["lift", "--keypoints", str(fits), "--gif", "", "--out", str(tmp_path / "o.npz")]) == 0

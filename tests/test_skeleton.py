@@ -61,9 +61,21 @@ def _coco_from_h36m(p17):
     """Place COCO points on a known H36M-17 body: the inverse of the documented derivations."""
     c = np.zeros(p17.shape[:-2] + (17, p17.shape[-1]))
     name = sk.COCO17.index
-    for coco, h in [("r_hip", 1), ("r_knee", 2), ("r_ankle", 3), ("l_hip", 4), ("l_knee", 5), ("l_ankle", 6),
-                    ("nose", 9), ("l_shoulder", 11), ("l_elbow", 12), ("l_wrist", 13), ("r_shoulder", 14),
-                    ("r_elbow", 15), ("r_wrist", 16)]:
+    for coco, h in [
+        ("r_hip", 1),
+        ("r_knee", 2),
+        ("r_ankle", 3),
+        ("l_hip", 4),
+        ("l_knee", 5),
+        ("l_ankle", 6),
+        ("nose", 9),
+        ("l_shoulder", 11),
+        ("l_elbow", 12),
+        ("l_wrist", 13),
+        ("r_shoulder", 14),
+        ("r_elbow", 15),
+        ("r_wrist", 16),
+    ]:
         c[..., name(coco), :] = p17[..., h, :]
     thorax, head = p17[..., 8, :], p17[..., 10, :]
     ears = (head + 0.5 * thorax) / 1.5  # solves head = ears + 0.5 (ears - thorax)
@@ -88,8 +100,9 @@ def test_coco17_to_h36m17_on_constructed_body():
     n = sk.COCO17.index
     np.testing.assert_allclose(c17[:, 0], np.minimum(conf[:, n("l_hip")], conf[:, n("r_hip")]))
     np.testing.assert_allclose(c17[:, 16], conf[:, n("r_wrist")])
-    np.testing.assert_allclose(c17[:, 7], np.min(conf[:, [n("l_hip"), n("r_hip"), n("l_shoulder"),
-                                                          n("r_shoulder")]], axis=1))
+    np.testing.assert_allclose(
+        c17[:, 7], np.min(conf[:, [n("l_hip"), n("r_hip"), n("l_shoulder"), n("r_shoulder")]], axis=1)
+    )
     # torch gives the same
     xt, ct = sk.coco17_to_h36m17(torch.from_numpy(coco), torch.from_numpy(conf))
     np.testing.assert_allclose(xt.numpy(), x17)

@@ -1,5 +1,6 @@
 """SMPL-parameter critic: HMR-style critic maths, LSGAN losses, files, SMPL parameter readers, the embedded default,
 mirror augmentation, and a short training run."""
+
 import dataclasses
 import importlib.util
 import sys
@@ -179,8 +180,9 @@ def test_surreal_info_reader(tmp_path):
     np.testing.assert_allclose(p.body_pose, pose[3:].T, rtol=1e-6)
     np.testing.assert_allclose(p.betas, shape.T, rtol=1e-6)
     assert set(p.sequence) == {str(tmp_path / "c0001_info.mat")}
-    np.testing.assert_allclose(load_surreal_info(tmp_path / "c0001_info.mat", stride=3).body_pose, pose[3:, ::3].T,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        load_surreal_info(tmp_path / "c0001_info.mat", stride=3).body_pose, pose[3:, ::3].T, rtol=1e-6
+    )
 
     # T = 1: a 1-D pose (scipy writes it as a (1, 72) row) and an explicit (72, 1) column
     one = tmp_path / "deep" / "er"
@@ -194,11 +196,13 @@ def test_surreal_info_reader(tmp_path):
         np.testing.assert_allclose(q.betas[0], shape[:, 0], rtol=1e-6)
     # one shape (a column, or a 1-D array that scipy writes as a row) for many frames is used for every frame
     savemat(one / "c0004_info.mat", {"pose": pose, "shape": shape[:, :1]})
-    np.testing.assert_allclose(load_surreal_info(one / "c0004_info.mat").betas, np.repeat(shape[:, :1].T, 7, 0),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        load_surreal_info(one / "c0004_info.mat").betas, np.repeat(shape[:, :1].T, 7, 0), rtol=1e-6
+    )
     savemat(tmp_path / "row_info.mat", {"pose": rng.normal(size=(72, 10)), "shape": shape[:, 0]})
-    np.testing.assert_allclose(load_surreal_info(tmp_path / "row_info.mat").betas, np.repeat(shape[None, :, 0], 10, 0),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        load_surreal_info(tmp_path / "row_info.mat").betas, np.repeat(shape[None, :, 0], 10, 0), rtol=1e-6
+    )
     (tmp_path / "row_info.mat").unlink()
 
     savemat(tmp_path / "noshape_info.mat", {"pose": pose})
@@ -263,8 +267,9 @@ def test_mirrored_params_pose_the_mirror_image_body():
     body = BodyModel.default()
     rng = np.random.default_rng(4)
     n = 6
-    params = SMPLParams(rng.normal(scale=0.8, size=(n, 3)), rng.normal(scale=0.5, size=(n, 69)),
-                        np.zeros((n, 10)), source="random")
+    params = SMPLParams(
+        rng.normal(scale=0.8, size=(n, 3)), rng.normal(scale=0.5, size=(n, 69)), np.zeros((n, 10)), source="random"
+    )
     m = mirror_params(params)
     with torch.no_grad():
         j = body(betas=params.betas, global_orient=params.global_orient, body_pose=params.body_pose).joints.numpy()
@@ -273,8 +278,10 @@ def test_mirrored_params_pose_the_mirror_image_body():
     assert np.abs(jm - j).max() > 0.05  # it did change the pose
     # involution, numpy and torch alike, flat and per joint
     np.testing.assert_allclose(mirror_axis_angle(mirror_axis_angle(params.body_pose)), params.body_pose)
-    torch.testing.assert_close(mirror_axis_angle(torch.from_numpy(params.body_pose).reshape(n, 23, 3)),
-                               torch.from_numpy(m.body_pose).reshape(n, 23, 3))
+    torch.testing.assert_close(
+        mirror_axis_angle(torch.from_numpy(params.body_pose).reshape(n, 23, 3)),
+        torch.from_numpy(m.body_pose).reshape(n, 23, 3),
+    )
     with pytest.raises(ValueError, match="22 joints"):
         mirror_axis_angle(np.zeros((2, 66)))
 
@@ -308,8 +315,11 @@ def test_embedded_params_follow_the_tracks(embedded):
     body = BodyModel.default()
     pick = np.arange(0, len(p), 7)
     with torch.no_grad():
-        joints = body(betas=p.betas[pick], global_orient=p.global_orient[pick],
-                      body_pose=p.body_pose[pick]).joints.double().numpy()
+        joints = (
+            body(betas=p.betas[pick], global_orient=p.global_orient[pick], body_pose=p.body_pose[pick])
+            .joints.double()
+            .numpy()
+        )
     targets = []
     for s in p.sequence[pick]:
         t = tracks[s]
@@ -360,8 +370,9 @@ def test_generator_starts_at_rest_and_broken_copies():
     knees = reverse_knees(real)
     # the reversed knee sends the shin (rest direction -y) forward (+z): R_x(-90°) @ (0, -1, 0) = (0, 0, 1)
     for k in KNEE_JOINTS:
-        torch.testing.assert_close(knees[:, k] @ torch.tensor([0.0, -1.0, 0.0]), torch.tensor([0.0, 0, 1]).expand(3, 3),
-                                   atol=1e-6, rtol=0)
+        torch.testing.assert_close(
+            knees[:, k] @ torch.tensor([0.0, -1.0, 0.0]), torch.tensor([0.0, 0, 1]).expand(3, 3), atol=1e-6, rtol=0
+        )
     others = [j for j in range(23) if j not in KNEE_JOINTS]
     torch.testing.assert_close(knees[:, others], real[:, others])
     broken = implausible_versions(real, torch.ones(3, 10), torch.Generator().manual_seed(0))
@@ -387,8 +398,11 @@ def test_task_reads_checkpoints_that_call_the_critic_discriminator():
     a.training_step({"body_pose": torch.randn(4, 69) * 0.3, "betas": torch.randn(4, 10)}, 0)
     state = a.state_dict()
     assert sorted(state["modules"]) == ["critic", "generator"]
-    old = dict(state, modules={"discriminator" if k == "critic" else k: v for k, v in state["modules"].items()},
-               optimizers={k.replace("critic", "discriminator"): v for k, v in state["optimizers"].items()})
+    old = dict(
+        state,
+        modules={"discriminator" if k == "critic" else k: v for k, v in state["modules"].items()},
+        optimizers={k.replace("critic", "discriminator"): v for k, v in state["optimizers"].items()},
+    )
     b = SMPLPriorTask(SMPLCritic(joint_width=4, full_width=8), SMPLGenerator(width=8))
     b.load_state_dict(old)
     for (name, p), q in zip(a.critic.state_dict().items(), b.critic.state_dict().values()):
@@ -405,8 +419,17 @@ def test_short_training_scores_real_above_reversed_knees(embedded, tmp_path):
     train = embedded.select_sequences([s for s in seqs if s not in seqs[::5]])
     critic = SMPLCritic(full_width=256)
     task = SMPLPriorTask(critic, SMPLGenerator(width=128), lr=1e-4, resample_betas_std=1.0)
-    cfg = TrainConfig(out_dir=str(tmp_path / "run"), max_steps=250, batch_size=64, log_every=50, val_every=250,
-                      ckpt_every=0, progress=False, tensorboard=False, device="cpu")
+    cfg = TrainConfig(
+        out_dir=str(tmp_path / "run"),
+        max_steps=250,
+        batch_size=64,
+        log_every=50,
+        val_every=250,
+        ckpt_every=0,
+        progress=False,
+        tensorboard=False,
+        device="cpu",
+    )
     result = Trainer(task, cfg, SMPLParamDataset(train), SMPLParamDataset(val)).fit()
     v = result.last_validation
     assert v["val/real_above_knees_backwards"] >= 0.95, v
@@ -429,8 +452,20 @@ def _load_sample(name):
 def test_sample_script_runs(tmp_path, monkeypatch):
     module = _load_sample("train_smpl_prior")
     monkeypatch.chdir(tmp_path)
-    assert module.main(["data.max_frames=8", "train.max_steps=6", "train.val_every=3", "train.batch_size=16",
-                        "model.full_width=32", "train.tensorboard=false", "run.num_threads=0"]) == 0
+    assert (
+        module.main(
+            [
+                "data.max_frames=8",
+                "train.max_steps=6",
+                "train.val_every=3",
+                "train.batch_size=16",
+                "model.full_width=32",
+                "train.tensorboard=false",
+                "run.num_threads=0",
+            ]
+        )
+        == 0
+    )
     prior = SMPLCritic.load(tmp_path / "runs" / "smpl_prior" / "smpl_prior.pt")
     assert prior.meta["steps"] == 6 and prior.config["full_width"] == 32
     # figures go into the run folder; the tracked images/ is written only when asked (run.images_dir=images)

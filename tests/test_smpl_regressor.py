@@ -1,5 +1,6 @@
 """SMPL regressor on the encoder latent: mean initialisation, unrestricted 6D rotations, body placement, the losses
 against hand computations, a few optimisation steps, the task on a tiny rendered crop set, and the sample script."""
+
 import importlib.util
 import json
 import math
@@ -54,6 +55,7 @@ def _tiny_encoder(size: int):
 
         def encode(self, images):
             from types import SimpleNamespace
+
             h = self.lin(images.flatten(1))
             return SimpleNamespace(points=h[:, :30].reshape(-1, 10, 3), appearance=h[:, 30:])
 
@@ -70,8 +72,9 @@ def crops(tmp_path_factory):
     kp = tmp_path_factory.mktemp("kp")
     make_synthetic(kp, max_frames=30, include_bvh=False, actions=["Walking"])
     out = tmp_path_factory.mktemp("crops")
-    make_synthetic_images(out, subjects=["S1", "S9"], max_frames=3, sampled_frames=0, image_size=32,
-                          keypoint_dir=str(kp))
+    make_synthetic_images(
+        out, subjects=["S1", "S9"], max_frames=3, sampled_frames=0, image_size=32, keypoint_dir=str(kp)
+    )
     dataset = MultiViewImageDataset(out)
     encoder = _tiny_encoder(32)
     frames = encode_frames(encoder, dataset, ["S1"], silhouette_size=SIL, batch_size=4, progress=False)
@@ -193,12 +196,16 @@ def test_place_body_matches_a_numpy_transform():
 
 def test_joint_loss_by_hand():
     # 2 joints, 3 samples; R_look = 90° about z for sample 0, identity otherwise
-    pred = torch.tensor([[[1.0, 1.0, 1.0], [1.0, 2.0, 1.0]],
-                         [[0.0, 0.0, 0.0], [0.0, 0.0, 3.0]],
-                         [[5.0, 5.0, 5.0], [9.0, 9.0, 9.0]]])
-    target = torch.tensor([[[7.0, 7.0, 7.0], [8.0, 7.0, 7.0]],   # root-relative (1, 0, 0) -> rotated (0, 1, 0)
-                           [[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]],
-                           [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]])
+    pred = torch.tensor(
+        [[[1.0, 1.0, 1.0], [1.0, 2.0, 1.0]], [[0.0, 0.0, 0.0], [0.0, 0.0, 3.0]], [[5.0, 5.0, 5.0], [9.0, 9.0, 9.0]]]
+    )
+    target = torch.tensor(
+        [
+            [[7.0, 7.0, 7.0], [8.0, 7.0, 7.0]],  # root-relative (1, 0, 0) -> rotated (0, 1, 0)
+            [[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]],
+            [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]],
+        ]
+    )
     rz = torch.tensor([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
     R_look = torch.stack([rz, torch.eye(3), torch.eye(3)])
     # sample 0: pred rel (0, 1, 0) vs (0, 1, 0): 0; sample 1: (0, 0, 3) vs (0, 0, 1): squared 4 at joint 1,
@@ -257,8 +264,9 @@ def test_cache_holds_what_the_encoder_and_dataset_give(crops):
     torch.testing.assert_close(frames[i]["features"], expect, atol=1e-5, rtol=1e-5)
     assert frames[i]["features"].shape == (4, expect.shape[1])
     torch.testing.assert_close(frames[i]["mask"], sample["mask"][:, 0])  # same size: unchanged
-    torch.testing.assert_close(frames[i]["R_v"], virtual_rotation(sample["R"], sample["t"], sample["root_world"]),
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        frames[i]["R_v"], virtual_rotation(sample["R"], sample["t"], sample["root_world"]), atol=1e-5, rtol=0
+    )
     assert [bool(frames[k]["has_3d"]) for k in range(6)] == [s == "S1" for s in frames.subjects]
     assert frames.subjects.count("S1") == 3
 
@@ -269,14 +277,23 @@ def test_ground_truth_body_is_reproduced_through_the_virtual_frame(crops, body):
     dataset, _, frames, _ = crops
     sample, item = dataset[1], frames[1]
     go = axis_angle_to_matrix(sample["global_orient"])
-    world = body(betas=sample["betas"][None], global_orient=sample["global_orient"][None],
-                 body_pose=sample["body_pose"][None], transl=sample["transl"][None])
+    world = body(
+        betas=sample["betas"][None],
+        global_orient=sample["global_orient"][None],
+        body_pose=sample["body_pose"][None],
+        transl=sample["transl"][None],
+    )
     v = item["R_v"].shape[0]
     pose = axis_angle_to_matrix(sample["body_pose"].reshape(23, 3))
-    virt = body(betas=sample["betas"][None].expand(v, 10), global_orient=item["R_v"] @ go,
-                body_pose=pose.expand(v, 23, 3, 3), pose_type="matrix")
-    vw, jw = place_body(virt.vertices, virt.joints_h36m17, item["R_v"], item["root_world"].expand(v, 3),
-                        torch.zeros(v, 3))
+    virt = body(
+        betas=sample["betas"][None].expand(v, 10),
+        global_orient=item["R_v"] @ go,
+        body_pose=pose.expand(v, 23, 3, 3),
+        pose_type="matrix",
+    )
+    vw, jw = place_body(
+        virt.vertices, virt.joints_h36m17, item["R_v"], item["root_world"].expand(v, 3), torch.zeros(v, 3)
+    )
     torch.testing.assert_close(vw, world.vertices.expand(v, -1, -1), atol=2e-5, rtol=0)
     R_look = item["R_v"] @ item["R"].transpose(-1, -2)
     assert float(joint_loss(virt.joints_h36m17, item["pose_3d"], R_look, torch.ones(v, dtype=torch.bool))) < 1e-10
@@ -298,8 +315,12 @@ def test_a_few_steps_reduce_each_loss(crops, term):
     """Eight Adam steps on one labelled frame (its 4 views as inputs, each rendered into all 4 views at 32 px),
     with only the term under test switched on, lower that term on the same inputs."""
     _, _, frames, _ = crops
-    weights = {"weight_joints": float(term == "joints"), "weight_silhouette": float(term == "silhouette"),
-               "weight_prior": 0.0, "weight_betas": 0.0}
+    weights = {
+        "weight_joints": float(term == "joints"),
+        "weight_silhouette": float(term == "silhouette"),
+        "weight_prior": 0.0,
+        "weight_betas": 0.0,
+    }
     task = _task(frames, lr=3e-3, input_views=0, **weights)
     batch = collate_frames([frames[0]])
     assert bool(batch["has_3d"][0])
@@ -331,7 +352,7 @@ def test_prior_term_is_the_priors_loss_of_the_regressed_parameters(crops):
     pred = task.predict(batch, frame, view)
     terms = task.losses(batch, pred)
     torch.testing.assert_close(terms["prior"], prior.loss(pred.regression.rotmat[:, 1:], pred.regression.betas))
-    torch.testing.assert_close(terms["betas"], (pred.regression.betas ** 2).mean())
+    torch.testing.assert_close(terms["betas"], (pred.regression.betas**2).mean())
     # only S1 (frame 0) is labelled: the joint term is that sample's alone
     R_look = batch["R_v"][0, 2] @ batch["R"][0, 2].T
     alone = joint_loss(pred.joints_v[:1], batch["pose_3d"][0, 2][None], R_look[None], torch.ones(1, dtype=bool))
@@ -341,8 +362,18 @@ def test_prior_term_is_the_priors_loss_of_the_regressed_parameters(crops):
 def test_task_trains_three_steps_validates_and_evaluates(crops, tmp_path):
     _, _, frames, _ = crops
     task = _task(frames, lr=1e-3)
-    cfg = TrainConfig(out_dir=str(tmp_path / "run"), max_steps=3, batch_size=2, log_every=1, val_every=3,
-                      ckpt_every=0, progress=False, tensorboard=False, best_metric="val/iou", best_mode="max")
+    cfg = TrainConfig(
+        out_dir=str(tmp_path / "run"),
+        max_steps=3,
+        batch_size=2,
+        log_every=1,
+        val_every=3,
+        ckpt_every=0,
+        progress=False,
+        tensorboard=False,
+        best_metric="val/iou",
+        best_mode="max",
+    )
     result = Trainer(task, cfg, frames.subset([0, 1, 2]), frames.subset([3, 4, 5]), collate_fn=collate_frames).fit()
     assert result.step == 3
     val = result.last_validation
@@ -367,11 +398,26 @@ def test_sample_script_end_to_end(crops, tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.pt: no encoder checkpoint.*train_enc_dec.py"):
         script.main([f"model.encoder_path={tmp_path / 'missing.pt'}"])
     out = tmp_path / "run"
-    rc = script.main(["--data", str(root), f"model.encoder_path={enc_path}", f"model.prior_path={tmp_path / 'none.pt'}",
-                      "data.train_subjects=[S1]", "data.test_subjects=[S9]", "data.val_every=0",
-                      f"data.silhouette_size={SIL}", "model.hidden=32", "train.max_steps=2", "train.batch_size=2",
-                      "train.progress=false", "train.tensorboard=false", f"train.out_dir={out}",
-                      f"run.images_dir={tmp_path / 'images'}", "figure_rows=2"])
+    rc = script.main(
+        [
+            "--data",
+            str(root),
+            f"model.encoder_path={enc_path}",
+            f"model.prior_path={tmp_path / 'none.pt'}",
+            "data.train_subjects=[S1]",
+            "data.test_subjects=[S9]",
+            "data.val_every=0",
+            f"data.silhouette_size={SIL}",
+            "model.hidden=32",
+            "train.max_steps=2",
+            "train.batch_size=2",
+            "train.progress=false",
+            "train.tensorboard=false",
+            f"train.out_dir={out}",
+            f"run.images_dir={tmp_path / 'images'}",
+            "figure_rows=2",
+        ]
+    )
     assert rc == 0
     for name in ("regressor.pt", "eval.csv", "summary.json", "metrics.csv"):
         assert (out / name).is_file(), name

@@ -1,5 +1,6 @@
 """The synthetic Human3.6M-format dataset: exact VideoPose3D layout, 2D = independent projection of the 3D through
 the JSON camera numbers, per-subject bodies, no train/test leakage, determinism, CLI."""
+
 import json
 from pathlib import Path
 
@@ -20,10 +21,16 @@ def small_set(tmp_path_factory):
     out = tmp_path_factory.mktemp("synthetic")
     paths = synthetic.make_synthetic(out, seed=0, **SMALL)
     with np.load(paths.data_3d, allow_pickle=True) as z3, np.load(paths.data_2d, allow_pickle=True) as z2:
-        files = {"3d_keys": sorted(z3.files), "2d_keys": sorted(z2.files),
-                 "positions_3d": z3["positions_3d"].item(), "meta3d": z3["metadata"].item(),
-                 "positions_2d": z2["positions_2d"].item(), "meta2d": z2["metadata"].item(),
-                 "raw_3d": z3["positions_3d"], "paths": paths}
+        files = {
+            "3d_keys": sorted(z3.files),
+            "2d_keys": sorted(z2.files),
+            "positions_3d": z3["positions_3d"].item(),
+            "meta3d": z3["metadata"].item(),
+            "positions_2d": z2["positions_2d"].item(),
+            "meta2d": z2["metadata"].item(),
+            "raw_3d": z3["positions_3d"],
+            "paths": paths,
+        }
     return files
 
 
@@ -32,8 +39,8 @@ def _project_toolkit(points_m, R, t_mm, K, dist_json):
     k1, k2, p1, p2, k3 = dist_json
     X = points_m.astype(np.float64) * 1000.0 @ np.asarray(R).T + np.asarray(t_mm).reshape(3)
     xy = X[..., :2] / X[..., 2:3]
-    r2 = np.sum(xy ** 2, axis=-1, keepdims=True)
-    radial = 1 + k1 * r2 + k2 * r2 ** 2 + k3 * r2 ** 3
+    r2 = np.sum(xy**2, axis=-1, keepdims=True)
+    radial = 1 + k1 * r2 + k2 * r2**2 + k3 * r2**3
     tan = p1 * xy[..., 1:2] + p2 * xy[..., 0:1]
     xy_d = xy * (radial + tan) + np.array([p2, p1]) * r2
     K = np.asarray(K)
@@ -56,8 +63,11 @@ def test_videopose3d_layout(small_set):
             assert isinstance(views, list) and len(views) == 4
             for v in views:
                 assert v.dtype == np.float32 and v.shape == (len(p), 17, 2)
-    assert small_set["meta2d"] == {"layout_name": "h36m", "num_joints": 17,
-                                   "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]}
+    assert small_set["meta2d"] == {
+        "layout_name": "h36m",
+        "num_joints": 17,
+        "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]],
+    }
     meta = small_set["meta3d"]
     assert meta["units"] == "metres" and meta["fps"] == 50.0 and meta["joint_names"] == list(H36M17.joints)
     with pytest.raises(ValueError):  # pickled dicts, like VideoPose3D's files
@@ -84,13 +94,14 @@ def test_bone_lengths_constant_within_and_different_between_subjects(small_set):
         assert lengths.std(axis=0).max() < 1e-5, s  # float32 storage of ~2-5 m coordinates
         np.testing.assert_allclose(lengths.mean(0), small_set["meta3d"]["bone_lengths"][s][1:], atol=1e-5)
         # left and right limbs match; the trunk has Human3.6M rather than CMU proportions (Hip->Thorax ~0.49 m)
-        np.testing.assert_allclose(lengths[0, [c - 1 for c in H36M17.left]],
-                                   lengths[0, [c - 1 for c in H36M17.right]], atol=1e-5)
+        np.testing.assert_allclose(
+            lengths[0, [c - 1 for c in H36M17.left]], lengths[0, [c - 1 for c in H36M17.right]], atol=1e-5
+        )
         assert 0.40 < lengths[0, 6] + lengths[0, 7] < 0.60  # bones ending at Spine (7) and Thorax (8)
         per_subject[s] = lengths.mean(0)
     names = list(per_subject)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             assert np.abs(per_subject[a] - per_subject[b]).max() > 0.005, (a, b)
 
 
@@ -122,8 +133,9 @@ def test_bodies_stand_on_the_floor_in_the_capture_volume(small_set):
 
 def test_mirrored_walkers_still_face_where_they_walk(tmp_path):
     """Mirroring swaps left and right, so forward = (LHip - RHip) x up must keep agreeing with the velocity."""
-    paths = synthetic.make_synthetic(tmp_path, seed=5, max_frames=200, actions=("Walking", "Running"),
-                                     mirror_probability=0.5, include_bvh=False)
+    paths = synthetic.make_synthetic(
+        tmp_path, seed=5, max_frames=200, actions=("Walking", "Running"), mirror_probability=0.5, include_bvh=False
+    )
     with np.load(paths.data_3d, allow_pickle=True) as z:
         pos, meta = z["positions_3d"].item(), z["metadata"].item()
     mirrored = []
@@ -174,8 +186,7 @@ def test_ensure_synthetic_generates_once(tmp_path):
 
 def test_cli(tmp_path, capsys):
     out = tmp_path / "cli"
-    assert synthetic.main(["--out", str(out), "--seed", "3", "--max-frames", "20", "--actions", "Walking",
-                           "Hop"]) == 0
+    assert synthetic.main(["--out", str(out), "--seed", "3", "--max-frames", "20", "--actions", "Walking", "Hop"]) == 0
     text = capsys.readouterr().out
     assert "inside the image" in text and (out / synthetic.DATA_2D_NAME).is_file()
     with np.load(out / synthetic.DATA_3D_NAME, allow_pickle=True) as z:

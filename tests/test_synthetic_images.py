@@ -23,8 +23,9 @@ def rendered(tmp_path_factory):
     kp = tmp_path_factory.mktemp("kp")
     make_synthetic(kp, max_frames=30, include_bvh=False, actions=["Walking"])
     out = tmp_path_factory.mktemp("img")
-    result = make_synthetic_images(out, subjects=["S9"], max_frames=3, sampled_frames=2, image_size=48,
-                                   keypoint_dir=str(kp))
+    result = make_synthetic_images(
+        out, subjects=["S9"], max_frames=3, sampled_frames=2, image_size=48, keypoint_dir=str(kp)
+    )
     result.keypoint_dir = kp
     return result, MultiViewImageDataset(out)
 
@@ -49,8 +50,12 @@ def test_labels_are_the_rendered_bodys_joints(rendered):
     _, ds = rendered
     body = BodyModel.default()
     s = ds[1]
-    out = body(betas=s["betas"][None], global_orient=s["global_orient"][None], body_pose=s["body_pose"][None],
-               transl=s["transl"][None])
+    out = body(
+        betas=s["betas"][None],
+        global_orient=s["global_orient"][None],
+        body_pose=s["body_pose"][None],
+        transl=s["transl"][None],
+    )
     np.testing.assert_allclose(out.joints_h36m17[0].numpy(), s["joints_h36m17"].numpy(), atol=2e-4)
     np.testing.assert_allclose(out.joints[0].numpy(), s["joints_smpl24"].numpy(), atol=2e-4)
     # pose_3d: root-relative camera-frame joints, computed here independently from R, t
@@ -93,5 +98,4 @@ def test_sampled_views_and_bad_input(rendered, tmp_path):
     assert a["camera"] == b["camera"] and len(a["camera"]) == 2  # deterministic per (seed, index)
     with pytest.raises(FileNotFoundError, match="no index"):
         MultiViewImageDataset(tmp_path)
-    assert main(["--out", str(tmp_path / "x"), "--subjects", "S42", "--keypoint-dir",
-                 str(result.keypoint_dir)]) == 2
+    assert main(["--out", str(tmp_path / "x"), "--subjects", "S42", "--keypoint-dir", str(result.keypoint_dir)]) == 2

@@ -1,5 +1,6 @@
 """TemporalLifter / TrajectoryModel / reproject: parameter counts from layer shapes, a NumPy reference of the dilated
 network, identical twins, causality, and reprojection against weakpose.geometry.Camera."""
+
 import math
 
 import numpy as np
@@ -37,12 +38,13 @@ def test_parameter_counts_published_configurations():
 
 
 def test_parameter_counts_variants():
-    assert _count(TemporalLifter(filter_widths=(3, 5, 3), channels=32, dense=True)) == \
-        _hand_count((3, 5, 3), channels=32, dense=True)
-    assert _count(TrajectoryModel(filter_widths=(3, 3), channels=16)) == \
-        _hand_count((3, 3), channels=16, joints_out=1)
-    assert _count(TemporalLifter(num_joints_in=16, in_features=3, num_joints_out=14, filter_widths=(5, 3),
-                                 channels=8)) == _hand_count((5, 3), 16, 3, 14, 8)
+    assert _count(TemporalLifter(filter_widths=(3, 5, 3), channels=32, dense=True)) == _hand_count(
+        (3, 5, 3), channels=32, dense=True
+    )
+    assert _count(TrajectoryModel(filter_widths=(3, 3), channels=16)) == _hand_count((3, 3), channels=16, joints_out=1)
+    assert _count(
+        TemporalLifter(num_joints_in=16, in_features=3, num_joints_out=14, filter_widths=(5, 3), channels=8)
+    ) == _hand_count((5, 3), 16, 3, 14, 8)
     assert TemporalLifter(filter_widths=(3, 5, 7), channels=4).receptive_field() == 105
 
 
@@ -66,7 +68,7 @@ def _numpy_reference(model, x, causal):
     def conv(h, w, dilation):  # h (C_in, T), w (C_out, C_in, k), valid convolution
         k = w.shape[2]
         t_out = h.shape[1] - (k - 1) * dilation
-        return sum(w[:, :, i] @ h[:, i * dilation:i * dilation + t_out] for i in range(k))
+        return sum(w[:, :, i] @ h[:, i * dilation : i * dilation + t_out] for i in range(k))
 
     def bn_relu(h, name):
         y = (h - p[name + ".running_mean"][:, None]) / np.sqrt(p[name + ".running_var"][:, None] + eps)
@@ -81,7 +83,7 @@ def _numpy_reference(model, x, causal):
             y = bn_relu(conv(h, p[b + "conv.weight"], dilation), b + "bn")
             y = bn_relu(conv(y, p[b + "pointwise.weight"], 1), b + "pointwise_bn")
             shift = (w - 1) * dilation if causal else (w - 1) * dilation // 2  # newest frame / centre frame
-            h = h[:, shift:shift + y.shape[1]] + y
+            h = h[:, shift : shift + y.shape[1]] + y
             dilation *= w
         y = conv(h, p["shrink.weight"], 1) + p["shrink.bias"][:, None]
         y = y.T.reshape(y.shape[1], -1, 3)
@@ -92,16 +94,18 @@ def _numpy_reference(model, x, causal):
 @pytest.mark.parametrize("causal", [False, True])
 def test_dilated_network_matches_numpy_reference(causal):
     torch.manual_seed(1)
-    model = _randomise_bn(TemporalLifter(num_joints_in=5, num_joints_out=4, filter_widths=(3, 3, 3), channels=6,
-                                         causal=causal))
+    model = _randomise_bn(
+        TemporalLifter(num_joints_in=5, num_joints_out=4, filter_widths=(3, 3, 3), channels=6, causal=causal)
+    )
     x = torch.randn(2, 33, 5, 2)
     with torch.no_grad():
         y = model(x)
     assert y.shape == (2, 33 - 27 + 1, 4, 3)
     np.testing.assert_allclose(y.double().numpy(), _numpy_reference(model, x, causal), atol=1e-5)
     assert y[..., 0, :].abs().max() == 0  # root-relative by construction
-    raw = TemporalLifter(num_joints_in=5, num_joints_out=4, filter_widths=(3, 3, 3), channels=6, causal=causal,
-                         root_relative=False)
+    raw = TemporalLifter(
+        num_joints_in=5, num_joints_out=4, filter_widths=(3, 3, 3), channels=6, causal=causal, root_relative=False
+    )
     raw.load_state_dict(model.state_dict())
     with torch.no_grad():
         np.testing.assert_allclose(raw.eval()(x).double().numpy(), _numpy_reference(raw, x, causal), atol=1e-5)
@@ -117,7 +121,7 @@ def test_training_and_inference_twins_identical(widths, causal):
     twin = model.training_twin()
     with torch.no_grad():
         whole = model(x)  # (2, 5, 17, 3)
-        windows = torch.cat([twin(x[:, i:i + rf]) for i in range(5)], dim=1)
+        windows = torch.cat([twin(x[:, i : i + rf]) for i in range(5)], dim=1)
     assert whole.shape == windows.shape == (2, 5, 17, 3)
     assert whole.abs().max() > 1e-3  # not a trivially zero network
     torch.testing.assert_close(windows, whole, atol=1e-5, rtol=1e-5)
@@ -149,7 +153,7 @@ def test_output_length_and_edge_padding():
         # centre model: output t of the padded call is the window centred on frame t, edges repeated
         xp = torch.cat([x[:, :1].expand(-1, 4, -1, -1), x, x[:, -1:].expand(-1, 4, -1, -1)], dim=1)
         for t in (0, 3, 10, 19):
-            torch.testing.assert_close(padded[:, t:t + 1], model(xp[:, t:t + 9]))
+            torch.testing.assert_close(padded[:, t : t + 1], model(xp[:, t : t + 9]))
 
 
 def test_causal_output_uses_only_past_frames():
@@ -184,9 +188,12 @@ def test_causal_residual_anchored_on_newest_frame():
         x = torch.randn(1, 27, 17, 2)
         with torch.no_grad():
             base = model(x)
-            used = [f for f in range(27)
-                    if (model(torch.where(torch.arange(27)[None, :, None, None] == f, x + 1.0, x)) - base).abs().max()
-                    > 1e-6]
+            used = [
+                f
+                for f in range(27)
+                if (model(torch.where(torch.arange(27)[None, :, None, None] == f, x + 1.0, x)) - base).abs().max()
+                > 1e-6
+            ]
         assert used == expected
 
 
@@ -214,8 +221,11 @@ def _random_cameras(rng, n):
     t = torch.as_tensor(np.c_[rng.normal(0, 0.3, (n, 2)), rng.uniform(4, 6, n)])
     K = torch.zeros(n, 3, 3, dtype=torch.float64)
     K[:, 0, 0], K[:, 1, 1] = torch.as_tensor(rng.uniform(1100, 1200, n)), torch.as_tensor(rng.uniform(1100, 1200, n))
-    K[:, 0, 2], K[:, 1, 2], K[:, 2, 2] = torch.as_tensor(rng.uniform(480, 520, n)), torch.as_tensor(
-        rng.uniform(480, 520, n)), 1.0
+    K[:, 0, 2], K[:, 1, 2], K[:, 2, 2] = (
+        torch.as_tensor(rng.uniform(480, 520, n)),
+        torch.as_tensor(rng.uniform(480, 520, n)),
+        1.0,
+    )
     dist = torch.as_tensor(np.c_[rng.normal(0, 0.2, (n, 3)), rng.normal(0, 0.005, (n, 2))])
     return Camera(R, t, K, dist, image_size=(1000, 1002))
 
@@ -247,8 +257,11 @@ def test_reproject_matches_camera_projection(rng):
     # the other distortion models follow Camera too
     for model in ("videopose3d", "opencv"):
         other = cams.replace(distortion_model=model)
-        np.testing.assert_allclose(reproject(Xc - root[:, None], root, intr, distortion_model=model).numpy(),
-                                   other.normalize_screen(other.project(X)).numpy(), atol=1e-10)
+        np.testing.assert_allclose(
+            reproject(Xc - root[:, None], root, intr, distortion_model=model).numpy(),
+            other.normalize_screen(other.project(X)).numpy(),
+            atol=1e-10,
+        )
 
 
 def test_reproject_sequence_batch_with_network_outputs(rng):
@@ -264,15 +277,27 @@ def test_reproject_sequence_batch_with_network_outputs(rng):
     assert pose.shape == (3, 4, 17, 3) and root.shape == (3, 4, 1, 3)
     got = reproject(pose, root, intr)
     for b in range(3):  # each sequence through its own camera (camera frame = world frame here)
-        cam = Camera(torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), cams.K[b], cams.dist[b],
-                     image_size=(1000, 1002))
-        np.testing.assert_allclose(got[b].numpy(), cam.normalize_screen(cam.project_camera(pose[b] + root[b])).numpy(),
-                                   atol=1e-10)
+        cam = Camera(
+            torch.eye(3, dtype=torch.float64),
+            torch.zeros(3, dtype=torch.float64),
+            cams.K[b],
+            cams.dist[b],
+            image_size=(1000, 1002),
+        )
+        np.testing.assert_allclose(
+            got[b].numpy(), cam.normalize_screen(cam.project_camera(pose[b] + root[b])).numpy(), atol=1e-10
+        )
 
 
 def test_reproject_gradient_matches_finite_differences(rng):
-    intr = torch.as_tensor(_normalised_intrinsics(np.array([[[1150.0, 0, 510], [0, 1140, 495], [0, 0, 1]]]),
-                                                  np.array([[-0.2, 0.24, -0.002, -0.001, 0.0015]]), 1000.0, 1002.0))
+    intr = torch.as_tensor(
+        _normalised_intrinsics(
+            np.array([[[1150.0, 0, 510], [0, 1140, 495], [0, 0, 1]]]),
+            np.array([[-0.2, 0.24, -0.002, -0.001, 0.0015]]),
+            1000.0,
+            1002.0,
+        )
+    )
     pose = torch.as_tensor(rng.normal(0, 0.3, (1, 5, 3)), dtype=torch.float64).requires_grad_()
     root = torch.tensor([[0.1, -0.2, 4.5]], dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda p, r: reproject(p, r, intr), (pose, root))
@@ -285,8 +310,9 @@ def test_trajectory_model_is_the_same_architecture_with_one_joint():
     assert math.prod(model.filter_widths) == 27
 
 
-@pytest.mark.parametrize("widths, causal, dense", [((3, 3, 3), False, False), ((3, 5), True, False),
-                                                   ((3, 3, 3), False, True)])
+@pytest.mark.parametrize(
+    "widths, causal, dense", [((3, 3, 3), False, False), ((3, 5), True, False), ((3, 3, 3), False, True)]
+)
 def test_matrix_product_layers_equal_conv1d(widths, causal, dense):
     from weakpose.models.temporal import conv1d_network
 
@@ -306,8 +332,9 @@ def test_matrix_product_layers_equal_conv1d(widths, causal, dense):
         torch.testing.assert_close(model(seq), products, rtol=0, atol=1e-12)  # inference: the conv1d path
         if not dense:
             win = torch.randn(5, rf, 17, 2, dtype=torch.float64)
-            torch.testing.assert_close(model.forward_windows(win), conv1d_network(model, win, windows=True),
-                                       rtol=0, atol=1e-12)
+            torch.testing.assert_close(
+                model.forward_windows(win), conv1d_network(model, win, windows=True), rtol=0, atol=1e-12
+            )
     # gradients too (training mode, batch statistics): the backward of the products is the convolution's
     model.train()
     model.drop.p = 0.0

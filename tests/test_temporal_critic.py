@@ -2,6 +2,7 @@
 closed form and finite differences, a short training on CMU motion that tells real held-out motion from jittered
 and time-shuffled copies (which the per-frame KCS critic provably cannot do for shuffles), files, and the video
 GAN task with the critic switched on."""
+
 import numpy as np
 import pytest
 import torch
@@ -52,7 +53,7 @@ def test_pose_windows_are_consecutive_root_relative_runs():
     rel = seq - seq[:, :1]
     assert win.shape == (3, 4, 17, 3)  # starts 0, 3, 6; the 3-frame sequence is too short
     for k, s in enumerate((0, 3, 6)):
-        np.testing.assert_allclose(win[k], rel[s:s + 4], atol=1e-6)
+        np.testing.assert_allclose(win[k], rel[s : s + 4], atol=1e-6)
     with pytest.raises(ValueError, match="no sequence"):
         pose_windows([seq[:2]], window=4)
 
@@ -76,7 +77,7 @@ def test_gradient_penalty_on_windows_linear_closed_form_and_finite_differences()
         for i in range(3):
             g = np.zeros(mixed[i].size)
             for k in range(mixed[i].size):
-                up, dn = mixed[i:i + 1].copy(), mixed[i:i + 1].copy()
+                up, dn = mixed[i : i + 1].copy(), mixed[i : i + 1].copy()
                 up.reshape(-1)[k] += h
                 dn.reshape(-1)[k] -= h
                 g[k] = (critic(torch.as_tensor(up)) - critic(torch.as_tensor(dn))).item() / (2 * h)
@@ -184,8 +185,9 @@ def long_windows(tmp_path_factory):
     d = tmp_path_factory.mktemp("vgt")
     make_synthetic(d, max_frames=40, include_bvh=False, actions=["Walking", "Jumping"])
     data = load_keypoint_data(DataConfig(synthetic_dir=str(d), val_every=0))
-    ds = PoseWindowDataset(data.splits.train, receptive_field=RF + T - 1, frame_stride=2,
-                           subjects=["S1", "S5", "S6", "S7", "S8"])
+    ds = PoseWindowDataset(
+        data.splits.train, receptive_field=RF + T - 1, frame_stride=2, subjects=["S1", "S5", "S6", "S7", "S8"]
+    )
     real = PoseWindowDataset(data.splits.train, receptive_field=T, target="window", frame_stride=3)
     real_windows = torch.stack([real[i]["pose_3d"] for i in range(len(real)) if bool(real[i]["valid"].all())])
     return ds, real_windows
@@ -197,13 +199,23 @@ def _task(real_windows, **kw):
     critic = PoseCritic(pose_width=16, kcs_width=32, fused_width=16, max_bone_m=float("inf"))
     temporal = TemporalPoseCritic(window=T, channels=16, max_bone_m=float("inf"))
     kw.setdefault("real_poses", real_windows[:, T // 2])
-    return VideoGanTask(TemporalLifter(**mk), TrajectoryModel(**mk), critic, "gan", n_critic=1,
-                        temporal_critic=temporal, real_windows=real_windows, temporal_batch=8, **kw)
+    return VideoGanTask(
+        TemporalLifter(**mk),
+        TrajectoryModel(**mk),
+        critic,
+        "gan",
+        n_critic=1,
+        temporal_critic=temporal,
+        real_windows=real_windows,
+        temporal_batch=8,
+        **kw,
+    )
 
 
 def _batch(ds, n=32):
-    return next(iter(torch.utils.data.DataLoader(ds, batch_size=n, shuffle=True,
-                                                 generator=torch.Generator().manual_seed(0))))
+    return next(
+        iter(torch.utils.data.DataLoader(ds, batch_size=n, shuffle=True, generator=torch.Generator().manual_seed(0)))
+    )
 
 
 def test_consecutive_poses_are_the_lifters_poses_of_consecutive_frames(long_windows):
@@ -215,7 +227,7 @@ def test_consecutive_poses_are_the_lifters_poses_of_consecutive_frames(long_wind
     with torch.no_grad():
         strided = task.consecutive_poses(kp)
         dilated = task.pose_model(kp)  # the inference twin on the long window: T outputs, one per frame
-        per_frame = torch.stack([task.pose_model.forward_windows(kp[:, s:s + RF])[:, 0] for s in range(T)], 1)
+        per_frame = torch.stack([task.pose_model.forward_windows(kp[:, s : s + RF])[:, 0] for s in range(T)], 1)
     assert strided.shape == (6, T, 17, 3)
     torch.testing.assert_close(strided, dilated, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(strided, per_frame, rtol=1e-5, atol=1e-6)

@@ -1,5 +1,6 @@
 """Configs (YAML, overrides, types, errors, saved copy), checkpoints (weights_only, atomic), seeding, sampler,
 validation split, metric logs and device moves of weakpose.train."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -74,15 +75,29 @@ def _yaml(tmp_path: Path, text: str) -> Path:
 
 
 def test_yaml_then_overrides_with_type_coercion(tmp_path):
-    path = _yaml(tmp_path, """
+    path = _yaml(
+        tmp_path,
+        """
 train: {epochs: 3, max_steps: 100}
 model: {hidden: [64, 32], act: tanh}
 optim: {lr: 1e-4}          # PyYAML reads 1e-4 as a string: coerced to float
 name: 7                    # number into a str field
-""")
-    cfg = load_config(ExpCfg, path, ["optim.lr=3e-3", "train.max_steps=null", "model.hidden=[8,8,8]",
-                                    "train.deterministic=yes", "optim.warmup=500", "model.extra.scale=2",
-                                    "optim.betas=[0.5, 0.9]", "subjects=[S6, S7]"])
+""",
+    )
+    cfg = load_config(
+        ExpCfg,
+        path,
+        [
+            "optim.lr=3e-3",
+            "train.max_steps=null",
+            "model.hidden=[8,8,8]",
+            "train.deterministic=yes",
+            "optim.warmup=500",
+            "model.extra.scale=2",
+            "optim.betas=[0.5, 0.9]",
+            "subjects=[S6, S7]",
+        ],
+    )
     assert cfg.train.epochs == 3 and cfg.train.max_steps is None and cfg.train.deterministic is True
     assert cfg.train.batch_size == 16  # partial section keeps the parent's default_factory values
     assert cfg.model.hidden == (8, 8, 8) and cfg.model.act == "tanh"
@@ -129,7 +144,8 @@ def test_saved_config_reloads_equal_and_is_plain_yaml(tmp_path):
 def test_command_line_precedence(tmp_path):
     path = _yaml(tmp_path, "train: {device: cuda, out_dir: from_yaml, seed: 3}\n")
     cfg, args = parse_config_args(
-        ExpCfg, ["--config", str(path), "train.seed=9", "--device", "cpu", "--out", "o", "--resume", "optim.lr=0.5"])
+        ExpCfg, ["--config", str(path), "train.seed=9", "--device", "cpu", "--out", "o", "--resume", "optim.lr=0.5"]
+    )
     assert (cfg.train.device, cfg.train.out_dir, cfg.train.seed, cfg.optim.lr) == ("cpu", "o", 9, 0.5)
     assert args.resume is True
     cfg, args = parse_config_args(ExpCfg, ["--resume-from", "a/last.pt"])
@@ -159,8 +175,11 @@ def test_resuming_another_scripts_run_names_the_checkpoint(tmp_path):
     run = tmp_path / "run"
     save_config(OtherCfg(train=TrainConfig(out_dir=str(run))), run / "config.yaml")
     for argv in (["--resume-from", str(run / "last.pt")], ["--out", str(run), "--resume"]):
-        with pytest.raises(ConfigError, match=rf"{run / 'last.pt'} was written by a different script: .*unknown "
-                                              rf"config key 'critic'.*start a fresh run in another train.out_dir"):
+        with pytest.raises(
+            ConfigError,
+            match=rf"{run / 'last.pt'} was written by a different script: .*unknown "
+            rf"config key 'critic'.*start a fresh run in another train.out_dir",
+        ):
             parse_config_args(ExpCfg, argv)
     # an explicit --config with a wrong key is the user's file, not the run's: the plain message
     with pytest.raises(ConfigError, match="unknown config key 'critic'") as err:
@@ -176,8 +195,13 @@ def test_checkpoint_round_trip_weights_only(tmp_path):
     opt = torch.optim.Adam(model.parameters())
     model(torch.randn(4, 3)).sum().backward()
     opt.step()
-    state = {"model": model.state_dict(), "opt": opt.state_dict(), "config": config_to_dict(ExpCfg()),
-             "rng": get_rng_state(), "step": 3}
+    state = {
+        "model": model.state_dict(),
+        "opt": opt.state_dict(),
+        "config": config_to_dict(ExpCfg()),
+        "rng": get_rng_state(),
+        "step": 3,
+    }
     path = save_checkpoint(state, tmp_path / "c.pt")
     raw = torch.load(path, weights_only=True)
     assert raw["step"] == 3 and raw["config"]["train"]["batch_size"] == 16
@@ -188,8 +212,11 @@ def test_checkpoint_round_trip_weights_only(tmp_path):
 
 @pytest.mark.parametrize(
     "bad, where",
-    [({"cfg": ExpCfg()}, "['cfg']"), ({"a": {"b": np.zeros(2)}}, "['a']['b']"),
-     ({"p": [1, namedtuple("P", "x")(1)]}, "['p'][1]")],
+    [
+        ({"cfg": ExpCfg()}, "['cfg']"),
+        ({"a": {"b": np.zeros(2)}}, "['a']['b']"),
+        ({"p": [1, namedtuple("P", "x")(1)]}, "['p'][1]"),
+    ],
 )
 def test_checkpoint_refuses_what_weights_only_cannot_load(tmp_path, bad, where):
     with pytest.raises(TypeError) as e:
@@ -282,8 +309,10 @@ def test_csv_header_grows_and_resume_drops_later_rows(tmp_path):
     header = (tmp_path / "m.csv").read_text().splitlines()[0]
     assert header == "step,train/loss,val/mpjpe"
     assert read_csv_log(tmp_path / "m.csv") == [
-        {"step": 1, "train/loss": 0.5}, {"step": 2, "train/loss": 0.25, "val/mpjpe": 0.1},
-        {"step": 3, "train/loss": 0.125}]
+        {"step": 1, "train/loss": 0.5},
+        {"step": 2, "train/loss": 0.25, "val/mpjpe": 0.1},
+        {"step": 3, "train/loss": 0.125},
+    ]
     CSVLogger(tmp_path / "m.csv", resume_step=2).close()
     assert [r["step"] for r in read_csv_log(tmp_path / "m.csv")] == [1, 2]
     j = JSONLLogger(tmp_path / "m.jsonl")
@@ -334,10 +363,16 @@ def test_optimizer_step_clips_to_train_grad_clip(tmp_path):
     gnorm = torch.sqrt(sum((gi**2).sum() for gi in g)).item()
     clip = 0.01
     assert gnorm > clip
-    cfg = TrainConfig(out_dir=str(tmp_path), device="cpu", batch_size=8, max_steps=1, grad_clip=clip,
-                      progress=False, tensorboard=False)
+    cfg = TrainConfig(
+        out_dir=str(tmp_path),
+        device="cpu",
+        batch_size=8,
+        max_steps=1,
+        grad_clip=clip,
+        progress=False,
+        tensorboard=False,
+    )
     Trainer(task, cfg, torch.utils.data.TensorDataset(x, y)).fit()
     assert task.norm == pytest.approx(gnorm, rel=1e-5)
     for p, p0, gi in zip(task.lin.parameters(), w0, g):
         torch.testing.assert_close(p.detach(), p0 - clip * gi / gnorm, rtol=1e-5, atol=1e-7)
-

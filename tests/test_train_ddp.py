@@ -3,6 +3,7 @@
 The reference is a plain hand-written loop (no Trainer): for each step it concatenates the inputs the two ranks
 actually used, takes one gradient of the mean loss and one SGD step.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,10 +37,29 @@ def _torchrun(out: Path, *args: str) -> None:
     if sys.platform.startswith("linux"):
         env["GLOO_SOCKET_IFNAME"] = "lo"  # keep gloo on the loopback interface
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--nnodes", "1",
-        "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-        str(TESTS / "_ddp_worker.py"), str(out), "--num-samples", str(N_SAMPLES), "--batch-size", str(BATCH),
-        "--epochs", str(EPOCHS), "--noise", "0.1", "--record", *args,
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--nnodes",
+        "1",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+        str(TESTS / "_ddp_worker.py"),
+        str(out),
+        "--num-samples",
+        str(N_SAMPLES),
+        "--batch-size",
+        str(BATCH),
+        "--epochs",
+        str(EPOCHS),
+        "--noise",
+        "0.1",
+        "--record",
+        *args,
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"torchrun failed:\n{proc.stdout}\n{proc.stderr}"

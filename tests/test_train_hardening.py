@@ -1,5 +1,6 @@
 """Issue #13 hardening: stale temporaries of killed writes, the run-folder lock, resuming across world sizes, and
 one clear sentence (not a torch traceback) when a checkpoint does not fit the task resuming from it."""
+
 from __future__ import annotations
 
 import collections
@@ -122,8 +123,9 @@ def test_temporary_of_a_sigkilled_writer_is_found_and_removed(tmp_path):
         "    print(tmp, flush=True)\n"
         "    time.sleep(60)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "last.pt")], env=_env(),
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path / "last.pt")], env=_env(), stdout=subprocess.PIPE, text=True
+    )
     tmp = Path(proc.stdout.readline().strip())
     assert remove_stale_temporaries(tmp_path) == []  # still writing
     proc.send_signal(signal.SIGKILL)
@@ -197,8 +199,9 @@ def test_lock_held_by_another_process_is_named_and_freed_by_its_death(tmp_path):
         "print('locked', flush=True)\n"
         "time.sleep(120)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path), "--marker-arg"], env=_env(),
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path), "--marker-arg"], env=_env(), stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "locked"
         with pytest.raises(RunFolderLockedError, match=rf"pid {proc.pid} on .*--marker-arg"):
@@ -361,8 +364,11 @@ def test_resume_from_another_scripts_checkpoint_says_so(tmp_path):
     state = load_checkpoint(ckpt)
     assert state["task_class"] == f"{__name__}:SizedTask" and state["config_class"] == f"{__name__}:ExpCfg"
 
-    with pytest.raises(CheckpointMismatchError, match=r"written by a different task/script \(task .*:SizedTask, "
-                                                     r"this run's is .*:EncDecTask\)") as info:
+    with pytest.raises(
+        CheckpointMismatchError,
+        match=r"written by a different task/script \(task .*:SizedTask, "
+        r"this run's is .*:EncDecTask\)",
+    ) as info:
         _fit(EncDecTask(), _exp(tmp_path), resume=True)
     assert str(info.value).startswith(str(ckpt))
 
@@ -380,6 +386,9 @@ def test_resume_from_another_scripts_checkpoint_says_so(tmp_path):
         "train.out_dir"
     )
     # ... or its config sections, when the weights do not fit either.
-    with pytest.raises(CheckpointMismatchError, match=r"different task/script \(config sections \['model', 'train'\], "
-                                                     r"this run's \['batch_size', "):
+    with pytest.raises(
+        CheckpointMismatchError,
+        match=r"different task/script \(config sections \['model', 'train'\], "
+        r"this run's \['batch_size', ",
+    ):
         _fit(SizedTask(8), W.make_config(tmp_path, max_steps=2), resume=True)

@@ -1,4 +1,5 @@
 """Training the pose prior: real-pose extraction, augmentation, a short WGAN-GP run, the sample script end to end."""
+
 import importlib.util
 import sys
 from pathlib import Path
@@ -32,8 +33,12 @@ def _load_script():
 def cmu():
     """Root-relative world poses (z up) of the shipped CMU motion: 'train_*' clips to train, 'test_*' held out."""
     motion = load_cmu_motion()
-    pick = lambda prefix, step: np.concatenate([  # noqa: E731
-        v[::step] - v[::step, :1] for clips in motion.values() for k, v in clips.items() if k.startswith(prefix)])
+
+    def pick(prefix, step):
+        return np.concatenate(
+            [v[::step] - v[::step, :1] for clips in motion.values() for k, v in clips.items() if k.startswith(prefix)]
+        )
+
     return pick("train", 2), pick("test", 5)
 
 
@@ -48,7 +53,7 @@ def test_real_poses_world_and_camera_frames(cmu):
     for i, cam_id in enumerate(sorted(cams)):
         r = np.asarray(cams[cam_id].R, dtype=np.float64)
         expect = (world - world[:, :1]) @ r.T  # a rigid map: root-relative camera pose = R · root-relative world
-        np.testing.assert_allclose(c[10 * i:10 * (i + 1)], expect, atol=1e-5)
+        np.testing.assert_allclose(c[10 * i : 10 * (i + 1)], expect, atol=1e-5)
     with pytest.raises(ValueError, match="frame"):
         real_poses([seq], "image")
     with pytest.raises(ValueError, match="no 3D positions"):
@@ -58,8 +63,13 @@ def test_real_poses_world_and_camera_frames(cmu):
 def test_augmentation_is_a_rotation_about_the_up_axis_plus_a_mirror(cmu):
     torch.manual_seed(0)
     poses = torch.from_numpy(cmu[0][:8]).double()
-    task = PosePriorTask(PoseCritic(pose_width=8, kcs_width=8, fused_width=4), PoseGenerator(width=8),
-                         rotate=True, mirror=False, up_axis="z")
+    task = PosePriorTask(
+        PoseCritic(pose_width=8, kcs_width=8, fused_width=4),
+        PoseGenerator(width=8),
+        rotate=True,
+        mirror=False,
+        up_axis="z",
+    )
     rotated = task.augment(poses)
     np.testing.assert_allclose(kcs_matrix(rotated).numpy(), kcs_matrix(poses).numpy(), atol=1e-12)  # rigid
     np.testing.assert_allclose(rotated[..., 2].numpy(), poses[..., 2].numpy(), atol=1e-12)  # heights kept
@@ -77,8 +87,16 @@ def test_short_gan_run_separates_real_from_broken_poses_and_lowers_the_critic_ga
     generator = PoseGenerator(width=128, num_blocks=1)
     # lr 1e-3 instead of the paper's 1e-4 so that 400 steps suffice in a test
     task = PosePriorTask(critic, generator, lr=1e-3, n_critic=5)
-    cfg = TrainConfig(out_dir=str(tmp_path / "run"), max_steps=400, batch_size=64, log_every=20, val_every=50,
-                      ckpt_every=0, progress=False, tensorboard=False)
+    cfg = TrainConfig(
+        out_dir=str(tmp_path / "run"),
+        max_steps=400,
+        batch_size=64,
+        log_every=20,
+        val_every=50,
+        ckpt_every=0,
+        progress=False,
+        tensorboard=False,
+    )
     Trainer(task, cfg, RealPoseDataset(train), RealPoseDataset(held_out)).fit()
 
     rows = read_csv_log(tmp_path / "run" / "metrics.csv")
@@ -101,18 +119,36 @@ def test_short_gan_run_separates_real_from_broken_poses_and_lowers_the_critic_ga
 def test_sample_script_trains_and_saves_a_loadable_prior(cmu, tmp_path):
     # a VideoPose3D-layout 3D file with training and test subjects; the script must read training subjects only
     train = cmu[0]
-    positions = {s: {"Walking": (train[i * 100:(i + 1) * 100] + np.array([0, 0, 0.9], np.float32)),
-                     "Jumping": (train[(i + 6) * 100:(i + 7) * 100] + np.array([0, 0, 0.9], np.float32))}
-                 for i, s in enumerate(["S1", "S5", "S6", "S7", "S8", "S9"])}
+    positions = {
+        s: {
+            "Walking": (train[i * 100 : (i + 1) * 100] + np.array([0, 0, 0.9], np.float32)),
+            "Jumping": (train[(i + 6) * 100 : (i + 7) * 100] + np.array([0, 0, 0.9], np.float32)),
+        }
+        for i, s in enumerate(["S1", "S5", "S6", "S7", "S8", "S9"])
+    }
     positions["S11"] = {"Walking": 100.0 * positions["S9"]["Walking"]}  # would trip the mm check if read
     data_3d = tmp_path / "data_3d_test.npz"
     np.savez(data_3d, positions_3d=positions)
     script = _load_script()
     out, images = tmp_path / "run", tmp_path / "images"
-    rc = script.main([f"data.root={data_3d}", f"train.out_dir={out}", f"run.images_dir={images}", "train.max_steps=20",
-                      "train.batch_size=32", "train.log_every=5", "train.val_every=10", "train.progress=false",
-                      "train.tensorboard=false", "model.kcs_width=16", "model.pose_width=16", "model.fused_width=16",
-                      "model.generator_width=16", "data.val_every=3"])
+    rc = script.main(
+        [
+            f"data.root={data_3d}",
+            f"train.out_dir={out}",
+            f"run.images_dir={images}",
+            "train.max_steps=20",
+            "train.batch_size=32",
+            "train.log_every=5",
+            "train.val_every=10",
+            "train.progress=false",
+            "train.tensorboard=false",
+            "model.kcs_width=16",
+            "model.pose_width=16",
+            "model.fused_width=16",
+            "model.generator_width=16",
+            "data.val_every=3",
+        ]
+    )
     assert rc == 0
     prior = PoseCritic.load(out / "prior.pt")
     assert prior.meta["frame"] == "world" and prior.meta["steps"] == 20

@@ -4,6 +4,7 @@ The toy task has dropout (RNG state matters), SGD with momentum (optimiser state
 per epoch, and a shuffled data order; logs average over 2 steps, so a checkpoint between two log rows must carry
 the partial averages too.
 """
+
 from __future__ import annotations
 
 import os
@@ -75,8 +76,9 @@ def test_resume_after_simulated_kill_continues_same_loss_curve(tmp_path):
     out = tmp_path / "run"
     killed = Recorder(kill_after=5)
     with pytest.raises(SimulatedKill):
-        Trainer(W.ToyTask(dropout=0.3), W.make_config(out, **cfg), W.ToyData(40), W.ToyData(12, seed=1),
-                callbacks=[killed]).fit()
+        Trainer(
+            W.ToyTask(dropout=0.3), W.make_config(out, **cfg), W.ToyData(40), W.ToyData(12, seed=1), callbacks=[killed]
+        ).fit()
     ckpt = torch.load(out / "last.pt", weights_only=True)  # plain tensors/containers only
     assert (ckpt["step"], ckpt["epoch"], ckpt["batch_in_epoch"]) == (3, 0, 3)  # mid-epoch
     assert max(r["step"] for r in read_csv_log(out / "metrics.csv")) == 4  # a row past the checkpoint exists
@@ -85,8 +87,9 @@ def test_resume_after_simulated_kill_continues_same_loss_curve(tmp_path):
     torch.manual_seed(1234)
     task = W.ToyTask(dropout=0.3, init_seed=99)
     rec = Recorder()
-    result = Trainer(task, W.make_config(out, **cfg), W.ToyData(40), W.ToyData(12, seed=1), callbacks=[rec],
-                     resume=True).fit()
+    result = Trainer(
+        task, W.make_config(out, **cfg), W.ToyData(40), W.ToyData(12, seed=1), callbacks=[rec], resume=True
+    ).fit()
     assert result.step == 10 and not result.interrupted
     assert sorted(rec.losses) == list(range(4, 11))
     for step, loss in rec.losses.items():
@@ -97,7 +100,8 @@ def test_resume_after_simulated_kill_continues_same_loss_curve(tmp_path):
     # The logs read as one uninterrupted run: rows after the checkpoint were replaced, partial averages kept.
     assert _strip_time(read_csv_log(out / "metrics.csv")) == _strip_time(read_csv_log(tmp_path / "ref" / "metrics.csv"))
     assert _strip_time(read_jsonl_log(out / "metrics.jsonl")) == _strip_time(
-        read_jsonl_log(tmp_path / "ref" / "metrics.jsonl"))
+        read_jsonl_log(tmp_path / "ref" / "metrics.jsonl")
+    )
 
 
 def test_logged_train_loss_is_mean_of_step_losses(tmp_path):
@@ -132,9 +136,24 @@ def test_best_checkpoint_is_chosen_on_validation_split(tmp_path):
 def _spawn(out: Path, *args: str) -> subprocess.Popen:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.Popen(
-        [sys.executable, str(TESTS / "_ddp_worker.py"), str(out), "--epochs", "3", "--dropout", "0.3",
-         "--ckpt-every", "3", "--sleep", "0.1", *args],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            str(TESTS / "_ddp_worker.py"),
+            str(out),
+            "--epochs",
+            "3",
+            "--dropout",
+            "0.3",
+            "--ckpt-every",
+            "3",
+            "--sleep",
+            "0.1",
+            *args,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -200,8 +219,9 @@ def test_resume_finished_run_does_nothing_and_missing_checkpoint_errors(tmp_path
     before = load_checkpoint(tmp_path / "last.pt")["task"]["modules"]["model"]
     rec = Recorder()
     task = W.ToyTask(dropout=0.3, init_seed=3)
-    result = Trainer(task, W.make_config(tmp_path), W.ToyData(40), W.ToyData(12, seed=1), callbacks=[rec],
-                     resume=True).fit()
+    result = Trainer(
+        task, W.make_config(tmp_path), W.ToyData(40), W.ToyData(12, seed=1), callbacks=[rec], resume=True
+    ).fit()
     assert result.step == 10 and rec.losses == {}
     for k, v in before.items():
         assert torch.equal(task.model.state_dict()[k], v)

@@ -1,5 +1,6 @@
 """The weakly-supervised TCN task: flip augmentation is geometrically consistent, labels are used only where
 allowed, and a short run learns from reprojection alone."""
+
 import numpy as np
 import pytest
 import torch
@@ -19,8 +20,15 @@ def _task(supervision, labelled=(), real=None):
     kw = dict(filter_widths=(3, 3), channels=32, dropout=0.0)
     critic = PoseCritic(pose_width=16, kcs_width=32, fused_width=16, max_bone_m=float("inf"))
     real = torch.randn(64, 17, 3) * 0.2 if real is None else real
-    return VideoGanTask(TemporalLifter(**kw), TrajectoryModel(**kw), critic, supervision, real_poses=real,
-                        labelled_subject_ids=labelled, n_critic=1)
+    return VideoGanTask(
+        TemporalLifter(**kw),
+        TrajectoryModel(**kw),
+        critic,
+        supervision,
+        real_poses=real,
+        labelled_subject_ids=labelled,
+        n_critic=1,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +38,9 @@ def windows(tmp_path_factory):
     d = tmp_path_factory.mktemp("vg")
     make_synthetic(d, max_frames=40, include_bvh=False, actions=["Walking", "Jumping"])
     data = load_keypoint_data(DataConfig(synthetic_dir=str(d), val_every=0))
-    return PoseWindowDataset(data.splits.train, receptive_field=9, frame_stride=2,
-                             subjects=["S1", "S5", "S6", "S7", "S8"])
+    return PoseWindowDataset(
+        data.splits.train, receptive_field=9, frame_stride=2, subjects=["S1", "S5", "S6", "S7", "S8"]
+    )
 
 
 def _batch(ds, n=16):
@@ -60,8 +69,9 @@ def test_labels_are_used_only_where_allowed(windows):
     semi = _task("semi", labelled=[0])._labelled_mask(batch)
     np.testing.assert_array_equal(semi.numpy(), (batch["subject_id"] == 0).numpy())
     with pytest.raises(ValueError, match="critic"):
-        VideoGanTask(TemporalLifter(filter_widths=(3,), channels=8), TrajectoryModel(filter_widths=(3,), channels=8),
-                     None, "gan")
+        VideoGanTask(
+            TemporalLifter(filter_widths=(3,), channels=8), TrajectoryModel(filter_widths=(3,), channels=8), None, "gan"
+        )
 
 
 def test_short_gan_run_lowers_reprojection_error(windows, tmp_path):

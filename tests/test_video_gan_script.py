@@ -1,4 +1,5 @@
 """sample/train_video_gan.py end to end on a tiny set: training paths, what it writes, resume keeps the config."""
+
 import importlib.util
 import sys
 from pathlib import Path
@@ -31,15 +32,36 @@ def tiny(tmp_path_factory):
 
 
 def _args(tiny, out, *more):
-    return ["--supervision", "full", f"data.synthetic_dir={tiny}", "model.filter_widths=[3,3]", "model.channels=16",
-            "train.max_steps=4", "train.val_every=2", "train.log_every=1", f"train.out_dir={out}",
-            f"run.images_dir={out / 'images'}", *more]
+    return [
+        "--supervision",
+        "full",
+        f"data.synthetic_dir={tiny}",
+        "model.filter_widths=[3,3]",
+        "model.channels=16",
+        "train.max_steps=4",
+        "train.val_every=2",
+        "train.log_every=1",
+        f"train.out_dir={out}",
+        f"run.images_dir={out / 'images'}",
+        *more,
+    ]
 
 
 def test_chunked_full_supervision_run_and_resume(script, tiny, tmp_path, capsys):
     out = tmp_path / "chunked"
-    assert script.main(_args(tiny, out, "model.training=chunked", "model.chunk_frames=8",
-                             "train.batch_size=32", "model.trajectory=on")) == 0
+    assert (
+        script.main(
+            _args(
+                tiny,
+                out,
+                "model.training=chunked",
+                "model.chunk_frames=8",
+                "train.batch_size=32",
+                "model.trajectory=on",
+            )
+        )
+        == 0
+    )
     assert "chunked training: 4 chunks of 8 outputs per step" in capsys.readouterr().out
     model, info = load_lifter(out / "lifter.pt")
     assert info["kind"] == "temporal" and model.receptive_field() == 9
@@ -50,8 +72,21 @@ def test_chunked_full_supervision_run_and_resume(script, tiny, tmp_path, capsys)
     ckpt = torch.load(out / "last.pt", weights_only=True)
     assert ckpt["batch_size"] == 4  # the Trainer's items per step
     # resuming reads the same config back and continues without a batch-size change warning
-    assert script.main(_args(tiny, out, "model.training=chunked", "model.chunk_frames=8", "train.batch_size=32",
-                             "model.trajectory=on", "train.max_steps=6", "--resume")) == 0
+    assert (
+        script.main(
+            _args(
+                tiny,
+                out,
+                "model.training=chunked",
+                "model.chunk_frames=8",
+                "train.batch_size=32",
+                "model.trajectory=on",
+                "train.max_steps=6",
+                "--resume",
+            )
+        )
+        == 0
+    )
     assert torch.load(out / "last.pt", weights_only=True)["step"] == 6
 
 

@@ -1,4 +1,5 @@
 """weakpose.viz.video: mp4/GIF of 2D input beside lifted 3D poses, and reading a video's size, fps and frames."""
+
 import sys
 
 import numpy as np
@@ -11,11 +12,27 @@ from weakpose.viz.video import LiftFrameRenderer, iter_video_frames, video_info,
 
 # Bone offsets from each H36M-17 joint's parent (metres; camera frame: x right, y down, z forward) of a body
 # facing the camera, so the subject's left is +x.
-_OFFSETS = np.array([
-    [0, 0, 0], [-0.13, 0, 0], [0, 0.45, 0], [0, 0.45, 0], [0.13, 0, 0], [0, 0.45, 0], [0, 0.45, 0],
-    [0, -0.25, 0], [0, -0.25, 0], [0, -0.1, -0.05], [0, -0.12, 0.05],
-    [0.18, 0.02, 0], [0.02, 0.28, 0], [0.02, 0.25, 0], [-0.18, 0.02, 0], [-0.02, 0.28, 0], [-0.02, 0.25, 0],
-])
+_OFFSETS = np.array(
+    [
+        [0, 0, 0],
+        [-0.13, 0, 0],
+        [0, 0.45, 0],
+        [0, 0.45, 0],
+        [0.13, 0, 0],
+        [0, 0.45, 0],
+        [0, 0.45, 0],
+        [0, -0.25, 0],
+        [0, -0.25, 0],
+        [0, -0.1, -0.05],
+        [0, -0.12, 0.05],
+        [0.18, 0.02, 0],
+        [0.02, 0.28, 0],
+        [0.02, 0.25, 0],
+        [-0.18, 0.02, 0],
+        [-0.02, 0.28, 0],
+        [-0.02, 0.25, 0],
+    ]
+)
 _SWING = {2: 1, 3: 1, 12: 1, 13: 1, 5: -1, 6: -1, 15: -1, 16: -1}  # right leg with left arm, and vice versa
 F, CX, CY = 250.0, 160.0, 120.0  # pinhole of a 320x240 source image
 
@@ -43,8 +60,9 @@ def project(poses):
 def write_source(path, n, fps, size=(320, 240)):
     """A source video of solid frames whose colour ramps with time; returns the colours."""
     colours = [(40 + 4 * i, 200 - 3 * i, 90) for i in range(n)]
-    w = imageio_ffmpeg.write_frames(str(path), size, fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                                    macro_block_size=2, ffmpeg_log_level="error")
+    w = imageio_ffmpeg.write_frames(
+        str(path), size, fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=2, ffmpeg_log_level="error"
+    )
     w.send(None)
     for c in colours:
         w.send(np.full((size[1], size[0], 3), c, np.uint8).tobytes())
@@ -68,8 +86,8 @@ def test_video_round_trip_frame_count_fps_size(tmp_path):
     assert len(frames) == 60
     assert frames[0].shape == (480, 1120, 3) and frames[0].dtype == np.uint8
     right = frames[10][:, 640:].astype(int)
-    assert ((right[..., 2] - right[..., 0] > 80).sum() > 50)  # blue left limbs in the 3D panel
-    assert ((right[..., 0] - right[..., 2] > 80).sum() > 50)  # red right limbs
+    assert (right[..., 2] - right[..., 0] > 80).sum() > 50  # blue left limbs in the 3D panel
+    assert (right[..., 0] - right[..., 2] > 80).sum() > 50  # red right limbs
     assert not list(tmp_path.glob(".*wptmp*"))  # the temporary was renamed
 
 
@@ -114,10 +132,10 @@ def test_confidence_zero_and_reprojection_drawn(rng):
     r = LiftFrameRenderer(kp, poses, (320, 240), reprojected_2d=reproj, confidences=conf)
     img = np.asarray(r.render(1))
     u, v = np.round(r.to_panel(kp[1, 16])).astype(int)
-    centre = img[v - 1:v + 2, u - 1:u + 2].reshape(-1, 3)
+    centre = img[v - 1 : v + 2, u - 1 : u + 2].reshape(-1, 3)
     assert not ((centre[:, 0] > 180) & (centre[:, 2] < 80)).any()  # no red fill at the unseen joint
     yellow = (img[..., 0] > 200) & (img[..., 1] > 180) & (img[..., 2] < 60)
-    assert yellow[:, :r.left_w].sum() > 30
+    assert yellow[:, : r.left_w].sum() > 30
 
 
 def test_view_and_scale_fixed_across_frames():

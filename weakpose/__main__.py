@@ -1,4 +1,5 @@
 """`python -m weakpose <command>`: the same as the `weakpose` console script."""
+
 import sys
 
 from weakpose.cli import main

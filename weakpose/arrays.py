@@ -1,5 +1,6 @@
 """NumPy <-> torch plumbing, written once: the functions of weakpose that take either array type compute with
 torch and hand back the type they were given."""
+
 from __future__ import annotations
 
 from typing import Any, Tuple

@@ -1,4 +1,5 @@
 """The ``weakpose`` command: one entry point, one subcommand per job, each implemented where its code lives."""
+
 from __future__ import annotations
 
 import importlib
@@ -8,16 +9,24 @@ from typing import List, Optional
 # subcommand -> ("module[:function]", one-line help); the function defaults to main(argv). Modules are imported
 # lazily so `weakpose --help` stays fast.
 SUBCOMMANDS = {
-    "make-synthetic": ("weakpose.commands.make_synthetic",
-                       "write the embedded-default keypoint dataset (Human3.6M layout); --images: the image set"),
+    "make-synthetic": (
+        "weakpose.commands.make_synthetic",
+        "write the embedded-default keypoint dataset (Human3.6M layout); --images: the image set",
+    ),
     "convert-h36m": ("weakpose.data.h36m.convert", "convert an original Human3.6M release to VideoPose3D npz"),
-    "convert-h36m-images": ("weakpose.data.h36m.convert_images",
-                            "crop an original Human3.6M release (videos/frames, masks) into the multi-view layout"),
+    "convert-h36m-images": (
+        "weakpose.data.h36m.convert_images",
+        "crop an original Human3.6M release (videos/frames, masks) into the multi-view layout",
+    ),
     "convert-smpl": ("weakpose.body.model_file", "convert an official SMPL .pkl (no chumpy needed) to weakpose's .npz"),
-    "evaluate": ("weakpose.evaluation.commands:evaluate_main",
-                 "per-action errors of a saved lifter on the test subjects"),
-    "lift": ("weakpose.evaluation.commands:lift_main",
-             "lift a 2D keypoint file (any common detector format) to 3D: npz + mp4"),
+    "evaluate": (
+        "weakpose.evaluation.commands:evaluate_main",
+        "per-action errors of a saved lifter on the test subjects",
+    ),
+    "lift": (
+        "weakpose.evaluation.commands:lift_main",
+        "lift a 2D keypoint file (any common detector format) to 3D: npz + mp4",
+    ),
 }
 
 

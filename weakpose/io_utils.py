@@ -5,6 +5,7 @@ is renamed over the target once complete. A process killed mid-write (SIGKILL, O
 that temporary behind; the name says who wrote it, so :func:`remove_stale_temporaries` can later delete the
 orphans without touching a write still in progress.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -221,7 +222,12 @@ def clean_output_folder(root: PathLike, recursive: bool = False) -> list[StaleTe
     removed = [r for folder in folders for r in remove_stale_temporaries(folder)]
     if removed:
         shown = "; ".join(f"{r.path.relative_to(root)} ({r.reason})" for r in removed[:5])
-        log.warning("removed %d temporary file(s) that killed writes left in %s, freeing %.1f MB: %s%s",
-                    len(removed), root, sum(r.size for r in removed) / 1e6, shown,
-                    f"; and {len(removed) - 5} more" if len(removed) > 5 else "")
+        log.warning(
+            "removed %d temporary file(s) that killed writes left in %s, freeing %.1f MB: %s%s",
+            len(removed),
+            root,
+            sum(r.size for r in removed) / 1e6,
+            shown,
+            f"; and {len(removed) - 5} more" if len(removed) > 5 else "",
+        )
     return removed

@@ -17,6 +17,7 @@ root-relative output plus the predicted root is the pose in the camera frame (:f
 ``kind`` names a constructor in :data:`LIFTER_KINDS` ("module:Class"); models whose class has
 ``receptive_field()`` take windows of 2D frames, the others single frames.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -50,9 +51,16 @@ def _constructor(kind: str):
     return getattr(importlib.import_module(module), name)
 
 
-def save_lifter(path, model: nn.Module, kind: str, kwargs: Mapping[str, Any], output_frame: str = "camera",
-                meta: Optional[Mapping[str, Any]] = None, trajectory: Optional[nn.Module] = None,
-                trajectory_kwargs: Optional[Mapping[str, Any]] = None) -> Path:
+def save_lifter(
+    path,
+    model: nn.Module,
+    kind: str,
+    kwargs: Mapping[str, Any],
+    output_frame: str = "camera",
+    meta: Optional[Mapping[str, Any]] = None,
+    trajectory: Optional[nn.Module] = None,
+    trajectory_kwargs: Optional[Mapping[str, Any]] = None,
+) -> Path:
     """Write ``model`` (built as ``LIFTER_KINDS[kind](**kwargs)``) atomically to ``path``
     (:func:`weakpose.weight_files.write_weights`), with the decoupled root model ``trajectory`` (a
     :class:`~weakpose.models.temporal.TrajectoryModel` built from ``trajectory_kwargs``, default ``kwargs``) when one
@@ -64,11 +72,25 @@ def save_lifter(path, model: nn.Module, kind: str, kwargs: Mapping[str, Any], ou
     _constructor(kind)  # fail early on an unknown kind
     root = None
     if trajectory is not None:
-        root = {"kind": "trajectory", "config": dict(trajectory_kwargs or kwargs), "state_dict": cpu_state(trajectory),
-                "output": "camera-frame root, metres (TrajectoryModel.to_root)"}
-    return write_weights(path, FORMAT, model, kwargs, meta, version=VERSION, kind=kind, output_frame=output_frame,
-                         joints="h36m17", input="normalised screen coordinates (VideoPose3D): u/w*2-1, v/w*2-h/w",
-                         trajectory=root)
+        root = {
+            "kind": "trajectory",
+            "config": dict(trajectory_kwargs or kwargs),
+            "state_dict": cpu_state(trajectory),
+            "output": "camera-frame root, metres (TrajectoryModel.to_root)",
+        }
+    return write_weights(
+        path,
+        FORMAT,
+        model,
+        kwargs,
+        meta,
+        version=VERSION,
+        kind=kind,
+        output_frame=output_frame,
+        joints="h36m17",
+        input="normalised screen coordinates (VideoPose3D): u/w*2-1, v/w*2-h/w",
+        trajectory=root,
+    )
 
 
 def load_lifter(path, map_location="cpu") -> Tuple[nn.Module, Dict[str, Any]]:
@@ -120,6 +142,13 @@ def lift_batch(model: nn.Module, keypoints_2d: torch.Tensor) -> torch.Tensor:
     return model(keypoints_2d)
 
 
-__all__ = ["FORMAT", "LIFTER_KINDS", "register_lifter", "save_lifter", "load_lifter", "load_trajectory",
-           "receptive_field",
-           "lift_batch"]
+__all__ = [
+    "FORMAT",
+    "LIFTER_KINDS",
+    "register_lifter",
+    "save_lifter",
+    "load_lifter",
+    "load_trajectory",
+    "receptive_field",
+    "lift_batch",
+]

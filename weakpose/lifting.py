@@ -16,6 +16,7 @@ The whole in-the-wild path of ``weakpose lift`` as a Python API:
 Units: metres. Frames: the lifter's output frame (the camera's: x right, y down, z forward, for every shipped and
 script-trained lifter except canonical ones), root-relative (joint 0, the pelvis) unless said otherwise.
 """
+
 from __future__ import annotations
 
 import functools
@@ -72,9 +73,11 @@ class LiftResult:
         frames = int(self.interpolated.any(-1).sum())
         outputs = ["relative"] + [n for n in ("camera_frame", "world") if getattr(self, n) is not None]
         fps = f" at {self.fps:g} fps" if self.fps else ""
-        return (f"{self.name or 'keypoints'}: {self.num_frames} frames{fps} ({self.layout} -> h36m17), "
-                f"{filled} joints filled in {frames} frames; outputs: {', '.join(outputs)} ({self.output_frame} "
-                f"frame)")
+        return (
+            f"{self.name or 'keypoints'}: {self.num_frames} frames{fps} ({self.layout} -> h36m17), "
+            f"{filled} joints filled in {frames} frames; outputs: {', '.join(outputs)} ({self.output_frame} "
+            f"frame)"
+        )
 
     def reprojected_2d(self, intrinsics: Optional[np.ndarray] = None) -> Tuple[np.ndarray, str]:
         """The 3D drawn back into the image, ``(T, 17, 2)`` pixels, and how it was projected.
@@ -103,8 +106,11 @@ def weak_perspective_fit(poses: np.ndarray, keypoints: np.ndarray) -> np.ndarray
 
 def _load(checkpoint: str):
     """The lifter (and trajectory) of ``checkpoint``, read once per file version (lifting many videos)."""
-    return _load_version(checkpoint, os.stat(checkpoint).st_mtime_ns) if os.path.isfile(checkpoint) else \
-        _load_version(checkpoint, None)
+    return (
+        _load_version(checkpoint, os.stat(checkpoint).st_mtime_ns)
+        if os.path.isfile(checkpoint)
+        else _load_version(checkpoint, None)
+    )
 
 
 @functools.lru_cache(maxsize=4)
@@ -143,8 +149,10 @@ def camera_from(spec: Any):
         try:
             return cams[parts[1]][parts[2]]
         except KeyError:
-            raise ValueError(f"camera {spec!r}: no such Human3.6M subject/camera; subjects {sorted(cams)}, cameras "
-                             f"{sorted(next(iter(cams.values())))}") from None
+            raise ValueError(
+                f"camera {spec!r}: no such Human3.6M subject/camera; subjects {sorted(cams)}, cameras "
+                f"{sorted(next(iter(cams.values())))}"
+            ) from None
     where = "camera"
     if isinstance(spec, (str, os.PathLike)):
         where = str(spec)
@@ -165,10 +173,20 @@ def camera_from(spec: Any):
     return camera
 
 
-def lift(keypoints, *, layout: Optional[str] = None, image_size: Optional[Sequence[int]] = None,
-         fps: Optional[float] = None, confidences=None, checkpoint: Optional[PathLike] = None, camera: Any = None,
-         flip: bool = False, video: Optional[str] = None, device: Union[str, torch.device] = "cpu",
-         chunk_frames: int = 4096) -> LiftResult:
+def lift(
+    keypoints,
+    *,
+    layout: Optional[str] = None,
+    image_size: Optional[Sequence[int]] = None,
+    fps: Optional[float] = None,
+    confidences=None,
+    checkpoint: Optional[PathLike] = None,
+    camera: Any = None,
+    flip: bool = False,
+    video: Optional[str] = None,
+    device: Union[str, torch.device] = "cpu",
+    chunk_frames: int = 4096,
+) -> LiftResult:
     """Lift one video's 2D keypoints to 3D; see the module docstring for the steps.
 
     Args:
@@ -193,8 +211,10 @@ def lift(keypoints, *, layout: Optional[str] = None, image_size: Optional[Sequen
         name = str(keypoints)
         tracks = read_keypoints(keypoints, layout=layout).videos
         if video is None and len(tracks) != 1:
-            raise ValueError(f"{name}: holds {len(tracks)} videos {sorted(tracks)[:8]}; pass video=<name> (or use "
-                             f"the `weakpose lift` command, which lifts them all)")
+            raise ValueError(
+                f"{name}: holds {len(tracks)} videos {sorted(tracks)[:8]}; pass video=<name> (or use "
+                f"the `weakpose lift` command, which lifts them all)"
+            )
         key = video if video is not None else next(iter(tracks))
         if key not in tracks:
             raise ValueError(f"{name}: no video {key!r}; videos: {sorted(tracks)[:8]}")
@@ -206,18 +226,38 @@ def lift(keypoints, *, layout: Optional[str] = None, image_size: Optional[Sequen
         if isinstance(keypoints, torch.Tensor):
             keypoints = keypoints.detach().cpu().numpy()
         track = keypoints_from_array(keypoints, layout=layout, confidences=confidences, where=name)
-    return lift_track(track, image_size=image_size, fps=fps, checkpoint=checkpoint, camera=camera, flip=flip,
-                      device=device, chunk_frames=chunk_frames, name=name)
+    return lift_track(
+        track,
+        image_size=image_size,
+        fps=fps,
+        checkpoint=checkpoint,
+        camera=camera,
+        flip=flip,
+        device=device,
+        chunk_frames=chunk_frames,
+        name=name,
+    )
 
 
-def lift_track(track, *, image_size: Optional[Sequence[int]], fps: Optional[float] = None,
-               checkpoint: Optional[PathLike] = None, camera: Any = None, flip: bool = False,
-               device: Union[str, torch.device] = "cpu", chunk_frames: int = 4096, name: str = "",
-               batch_size: int = 4096) -> LiftResult:
+def lift_track(
+    track,
+    *,
+    image_size: Optional[Sequence[int]],
+    fps: Optional[float] = None,
+    checkpoint: Optional[PathLike] = None,
+    camera: Any = None,
+    flip: bool = False,
+    device: Union[str, torch.device] = "cpu",
+    chunk_frames: int = 4096,
+    name: str = "",
+    batch_size: int = 4096,
+) -> LiftResult:
     """Lift one prepared H36M-17 track (:class:`~weakpose.data.keypoint_files.Track`): steps 3-5 of :func:`lift`."""
     if image_size is None:
-        raise ValueError(f"{name or 'keypoints'}: no image size: the file's metadata has none; pass "
-                         f"image_size=(w, h) (--width/--height, or --video with the source video)")
+        raise ValueError(
+            f"{name or 'keypoints'}: no image size: the file's metadata has none; pass "
+            f"image_size=(w, h) (--width/--height, or --video with the source video)"
+        )
     w, h = (int(v) for v in image_size)
     if w < 1 or h < 1:
         raise ValueError(f"image size must be positive, got {w}x{h}")
@@ -231,18 +271,28 @@ def lift_track(track, *, image_size: Optional[Sequence[int]], fps: Optional[floa
         x = torch.cat([x, torch.as_tensor(track.conf, dtype=dtype, device=device)[..., None]], -1)
     relative = _lift_relative(model, x, flip, chunk_frames, batch_size)
     relative = relative - relative[:, :1]  # root-relative whatever the lifter's joint 0 does
-    out = LiftResult(relative=relative, keypoints_2d=track.xy.astype(np.float32),
-                     confidences=track.conf.astype(np.float32), interpolated=track.missing.copy(),
-                     image_size=(w, h), layout=track.layout, lifter=ckpt,
-                     output_frame=info.get("output_frame", "camera"), fps=fps, name=name)
+    out = LiftResult(
+        relative=relative,
+        keypoints_2d=track.xy.astype(np.float32),
+        confidences=track.conf.astype(np.float32),
+        interpolated=track.missing.copy(),
+        image_size=(w, h),
+        layout=track.layout,
+        lifter=ckpt,
+        output_frame=info.get("output_frame", "camera"),
+        fps=fps,
+        name=name,
+    )
     if trajectory is not None:
         trajectory.to(device)
         root = trajectory.lift_root_sequence(x, chunk_frames=chunk_frames, flip=H36M17 if flip else None)
         out.root = root.float().cpu().numpy()
         out.camera_frame = out.relative + out.root[:, None, :]
     else:
-        out.notes.append("the lifter has no trajectory model: root-relative output only (train one with "
-                         "sample/train_video_gan.py model.trajectory=on)")
+        out.notes.append(
+            "the lifter has no trajectory model: root-relative output only (train one with "
+            "sample/train_video_gan.py model.trajectory=on)"
+        )
     cam = camera_from(camera)
     if cam is not None and out.camera_frame is not None:
         out.world = np.asarray(cam.camera_to_world(out.camera_frame.astype(np.float64)), np.float32)
@@ -258,7 +308,7 @@ def _lift_relative(model, x: torch.Tensor, flip: bool, chunk_frames: int, batch_
         return model.lift_sequence(x, chunk_frames=chunk_frames, flip=H36M17 if flip else None).float().cpu().numpy()
     if flip:
         raise ValueError("flip: test-time flip averaging is implemented for temporal lifters")
-    return torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]).float().cpu().numpy()
+    return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]).float().cpu().numpy()
 
 
 def check_inside_image(xy: np.ndarray, size: Sequence[int], where: str) -> None:
@@ -271,9 +321,11 @@ def check_inside_image(xy: np.ndarray, size: Sequence[int], where: str) -> None:
         return
     outside = (pts[:, 0] < -0.5 * w) | (pts[:, 0] > 1.5 * w) | (pts[:, 1] < -0.5 * h) | (pts[:, 1] > 1.5 * h)
     if outside.mean() > 0.5:
-        raise ValueError(f"{where}: {outside.mean():.0%} of the keypoints lie far outside the {w}x{h} image (x in "
-                         f"[{pts[:, 0].min():.0f}, {pts[:, 0].max():.0f}], y in [{pts[:, 1].min():.0f}, "
-                         f"{pts[:, 1].max():.0f}]); give the video's real size (video_metadata or --width/--height)")
+        raise ValueError(
+            f"{where}: {outside.mean():.0%} of the keypoints lie far outside the {w}x{h} image (x in "
+            f"[{pts[:, 0].min():.0f}, {pts[:, 0].max():.0f}], y in [{pts[:, 1].min():.0f}, "
+            f"{pts[:, 1].max():.0f}]); give the video's real size (video_metadata or --width/--height)"
+        )
 
 
 def save_results(path: PathLike, results: Dict[str, LiftResult]) -> Path:
@@ -289,10 +341,18 @@ def save_results(path: PathLike, results: Dict[str, LiftResult]) -> Path:
             if value is not None:
                 arrays[f"{video}/{key}"] = value
         meta["videos"][video] = {
-            "frames": r.num_frames, "fps": r.fps, "image_size": list(r.image_size), "layout": r.layout,
-            "lifter": r.lifter, "output_frame": r.output_frame, "joints_filled": int(r.interpolated.sum()),
-            "relative": f"root-relative, {r.output_frame} frame", "camera_frame": "relative + root (trajectory)",
-            "world": "camera_frame through the given camera's extrinsics", "notes": r.notes}
+            "frames": r.num_frames,
+            "fps": r.fps,
+            "image_size": list(r.image_size),
+            "layout": r.layout,
+            "lifter": r.lifter,
+            "output_frame": r.output_frame,
+            "joints_filled": int(r.interpolated.sum()),
+            "relative": f"root-relative, {r.output_frame} frame",
+            "camera_frame": "relative + root (trajectory)",
+            "world": "camera_frame through the given camera's extrinsics",
+            "notes": r.notes,
+        }
     arrays["metadata"] = np.array(json.dumps(meta))
     path = Path(path)
     with atomic_write_path(path) as tmp:
@@ -301,5 +361,13 @@ def save_results(path: PathLike, results: Dict[str, LiftResult]) -> Path:
     return path
 
 
-__all__ = ["LiftResult", "lift", "lift_track", "camera_from", "weak_perspective_fit", "save_results",
-           "check_inside_image", "resolve_checkpoint"]
+__all__ = [
+    "LiftResult",
+    "lift",
+    "lift_track",
+    "camera_from",
+    "weak_perspective_fit",
+    "save_results",
+    "check_inside_image",
+    "resolve_checkpoint",
+]

@@ -24,6 +24,7 @@ Conventions (see docs/formats.md, "Metrics"):
 and reports both the mean over actions (each action weighted equally: what lifting papers report) and the
 frame-weighted mean, always printed together with a `Protocol` line.
 """
+
 from __future__ import annotations
 
 import csv
@@ -75,8 +76,6 @@ ALIGNMENTS = ("none", "root", "scale", "procrustes")
 
 # ---------------------------------------------------------------------------------------------------------------
 # Input handling: one torch code path for both array types.
-
-
 
 
 def _shape_str(shape) -> str:
@@ -362,16 +361,21 @@ def auc(
 def pose_errors(pred: torch.Tensor, target: torch.Tensor) -> dict:
     """MPJPE / N-MPJPE / P-MPJPE in millimetres (root-relative, all 17 joints, mean over frames)."""
     p, t = pred.double(), target.double()
-    return {"mpjpe_mm": 1000 * float(mpjpe(p, t)), "n_mpjpe_mm": 1000 * float(n_mpjpe(p, t)),
-            "p_mpjpe_mm": 1000 * float(p_mpjpe(p, t))}
+    return {
+        "mpjpe_mm": 1000 * float(mpjpe(p, t)),
+        "n_mpjpe_mm": 1000 * float(n_mpjpe(p, t)),
+        "p_mpjpe_mm": 1000 * float(p_mpjpe(p, t)),
+    }
 
 
 def silhouette_iou(pred_binary: torch.Tensor, mask_binary: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     """Intersection over union per image ``(...)`` of ``(..., H, W)`` silhouettes, both binarised as ``> threshold``
     (binary inputs pass unchanged). An image where both are empty has IoU 1."""
     if pred_binary.shape != mask_binary.shape or pred_binary.ndim < 2:
-        raise ValueError(f"silhouette_iou: shapes {tuple(pred_binary.shape)} and {tuple(mask_binary.shape)} must be "
-                         "the same (..., H, W)")
+        raise ValueError(
+            f"silhouette_iou: shapes {tuple(pred_binary.shape)} and {tuple(mask_binary.shape)} must be "
+            "the same (..., H, W)"
+        )
     a, b = pred_binary > threshold, mask_binary > threshold
     inter = (a & b).sum((-2, -1)).double()
     union = (a | b).sum((-2, -1)).double()
@@ -408,8 +412,9 @@ def _absolute_errors(name: str, pred, target, pred_root, target_root) -> np.ndar
     pred, target, pr, tr = (as_np(a) for a in (pred, target, pred_root, target_root))
     pred, target = pred - pred[..., :1, :], target - target[..., :1, :]  # the roots carry the absolute position
     if pr.shape != pred.shape[:-2] + (3,) or tr.shape != pr.shape:
-        raise ValueError(f"{name}: roots {pr.shape} / {tr.shape} do not fit poses {pred.shape} (expected "
-                         f"{pred.shape[:-2] + (3,)})")
+        raise ValueError(
+            f"{name}: roots {pr.shape} / {tr.shape} do not fit poses {pred.shape} (expected {pred.shape[:-2] + (3,)})"
+        )
     if name == "mrpe":
         return np.linalg.norm(pr - tr, axis=-1)
     return np.linalg.norm((pred + pr[..., None, :]) - (target + tr[..., None, :]), axis=-1).mean(-1)
@@ -561,8 +566,15 @@ class EvaluationTable:
             return auc_per_frame(pred, target, root=self.root)
         raise AssertionError(name)
 
-    def add(self, subject: str, action: str, pred: ArrayLike, target: ArrayLike, pred_root: Optional[ArrayLike] = None,
-            target_root: Optional[ArrayLike] = None) -> Dict[str, np.ndarray]:
+    def add(
+        self,
+        subject: str,
+        action: str,
+        pred: ArrayLike,
+        target: ArrayLike,
+        pred_root: Optional[ArrayLike] = None,
+        target_root: Optional[ArrayLike] = None,
+    ) -> Dict[str, np.ndarray]:
         """Score a sequence (..., N, J, 3) in metres and store its per-frame errors; returns them (NumPy, metres).
 
         Leading dimensions (e.g. cameras) are flattened into frames; MPJVE differences along axis -3. The
@@ -572,8 +584,9 @@ class EvaluationTable:
         """
         absolute = [m for m in self.metrics if m in ("mrpe", "abs_mpjpe")]
         if absolute and (pred_root is None or target_root is None):
-            raise ValueError(f"EvaluationTable.add({subject!r}, {action!r}): metrics {absolute} need pred_root and "
-                             f"target_root")
+            raise ValueError(
+                f"EvaluationTable.add({subject!r}, {action!r}): metrics {absolute} need pred_root and target_root"
+            )
         pred = pred if is_torch(pred) else np.asarray(pred)
         target = target if is_torch(target) else np.asarray(target)
         if tuple(pred.shape) != tuple(target.shape) or len(pred.shape) < 3:
@@ -584,8 +597,11 @@ class EvaluationTable:
         with torch.no_grad():
             errors = {}
             for name in self.metrics:
-                value = (_absolute_errors(name, pred, target, pred_root, target_root) if name in absolute
-                         else self._per_frame(name, pred, target))
+                value = (
+                    _absolute_errors(name, pred, target, pred_root, target_root)
+                    if name in absolute
+                    else self._per_frame(name, pred, target)
+                )
                 if is_torch(value):
                     value = value.detach().cpu().double().numpy()
                 errors[name] = np.asarray(value, dtype=np.float64).reshape(-1)
@@ -711,9 +727,7 @@ class EvaluationTable:
         for r in s.rows:
             records.append(dict(kind="action", subject="", action=r.action, frames=r.frames, **values(r.values)))
         records.append(dict(kind="mean_over_actions", subject="", action="", frames=s.frames, **values(s.action_mean)))
-        records.append(
-            dict(kind="frame_weighted_mean", subject="", action="", frames=s.frames, **values(s.frame_mean))
-        )
+        records.append(dict(kind="frame_weighted_mean", subject="", action="", frames=s.frames, **values(s.frame_mean)))
         return records
 
     def save_csv(self, path: Union[str, os.PathLike], protocol: Optional[Protocol] = None) -> None:

@@ -8,6 +8,7 @@ tuple, set), numbers and strings, and refuses anything else by name. Plain array
 ``np.lib.format.read_array(allow_pickle=False)``. A file that is not a zip archive (a raw pickle renamed ``.npz``,
 a ``.npy``) is refused before anything is parsed.
 """
+
 from __future__ import annotations
 
 import io
@@ -40,11 +41,28 @@ class RefusedPickleError(NpzFileError):
 
 
 # What NumPy's own pickles of arrays, dtypes and scalars use (NumPy 1.x and 2.x module paths).
-_NUMPY_MODULES = {"numpy", "numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric",
-                  "numpy._core.numeric"}
+_NUMPY_MODULES = {
+    "numpy",
+    "numpy.core.multiarray",
+    "numpy._core.multiarray",
+    "numpy.core.numeric",
+    "numpy._core.numeric",
+}
 _NUMPY_NAMES = {"_reconstruct", "ndarray", "dtype", "scalar", "_frombuffer"}
-_BUILTIN_NAMES = {"dict", "list", "tuple", "set", "frozenset", "str", "bytes", "bytearray", "int", "float",
-                  "complex", "bool"}
+_BUILTIN_NAMES = {
+    "dict",
+    "list",
+    "tuple",
+    "set",
+    "frozenset",
+    "str",
+    "bytes",
+    "bytearray",
+    "int",
+    "float",
+    "complex",
+    "bool",
+}
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -63,7 +81,7 @@ class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if module in _NUMPY_MODULES and name in _NUMPY_NAMES:
             if module.startswith("numpy.core"):  # NumPy 2 renamed numpy.core; old pickles name the former
-                module = "numpy._core" + module[len("numpy.core"):]
+                module = "numpy._core" + module[len("numpy.core") :]
             return super().find_class(module, name)
         if module == "numpy.dtypes" and name.endswith("DType"):  # NumPy 2 dtype classes (pickled by some dtypes)
             return super().find_class(module, name)
@@ -79,7 +97,8 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise RefusedPickleError(
             f"{self.source}: refused to load '{module}.{name}' from a pickled entry; weakpose reads only NumPy "
             f"arrays, numbers, strings and lists/dicts/tuples of them from data files (nothing was run)",
-            global_name=f"{module}.{name}")
+            global_name=f"{module}.{name}",
+        )
 
     def find_extra(self, module: str, name: str) -> Optional[Any]:
         """Hook for subclasses: return a class to allow ``module.name``, or None to refuse it."""
@@ -100,12 +119,16 @@ def _check_zip(path: Path) -> None:
     with open(path, "rb") as fh:
         head = fh.read(6)
     if head.startswith(_NPY_MAGIC):
-        raise NpzFileError(f"{path}: is a .npy file (one array); an .npz archive with named keys is expected here "
-                           f"(write it with np.savez)")
+        raise NpzFileError(
+            f"{path}: is a .npy file (one array); an .npz archive with named keys is expected here "
+            f"(write it with np.savez)"
+        )
     if not head.startswith(_ZIP_MAGIC):
         kind = "a Python pickle" if head[:1] == b"\x80" else "not a zip archive"
-        raise NpzFileError(f"{path}: not an .npz file ({kind}; its first bytes are {head[:4]!r}); weakpose only "
-                           f"reads .npz archives, and never unpickles a bare file")
+        raise NpzFileError(
+            f"{path}: not an .npz file ({kind}; its first bytes are {head[:4]!r}); weakpose only "
+            f"reads .npz archives, and never unpickles a bare file"
+        )
 
 
 class SafeNpz:
@@ -158,10 +181,20 @@ class SafeNpz:
                 value = np.lib.format.read_array(fp, allow_pickle=False)
         except RefusedPickleError:
             raise
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, pickle.UnpicklingError, TypeError,
-                AttributeError, IndexError, UnicodeDecodeError) as exc:
-            raise NpzFileError(f"{where}: cannot read the entry (truncated or corrupt?): "
-                               f"{type(exc).__name__}: {exc}") from None
+        except (
+            zipfile.BadZipFile,
+            OSError,
+            EOFError,
+            ValueError,
+            pickle.UnpicklingError,
+            TypeError,
+            AttributeError,
+            IndexError,
+            UnicodeDecodeError,
+        ) as exc:
+            raise NpzFileError(
+                f"{where}: cannot read the entry (truncated or corrupt?): {type(exc).__name__}: {exc}"
+            ) from None
         if isinstance(value, np.ndarray) and value.dtype == object and value.shape == ():
             value = value.item()
         return value

@@ -12,6 +12,7 @@ COCO-17, Halpe-26 and BODY-25 share one derivation (:func:`coco17_to_h36m17`); o
 replaces the head extrapolated from the ears. Missing joints may be passed as NaN: NaN propagates into the joints
 derived from them, except that one missing ear is replaced by the other (see :func:`coco17_to_h36m17`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -68,24 +69,98 @@ class JointOrder:
 H36M32 = JointOrder(
     name="h36m32",
     joints=(
-        "Hips", "RightUpLeg", "RightLeg", "RightFoot", "RightToeBase", "RightToeSite",
-        "LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase", "LeftToeSite",
-        "Spine", "Spine1", "Neck", "Head", "HeadSite",
-        "LeftShoulder", "LeftArm", "LeftForeArm", "LeftHand", "LeftHandThumb", "LeftThumbSite",
-        "LeftWristEnd", "LeftWristSite",
-        "RightShoulder", "RightArm", "RightForeArm", "RightHand", "RightHandThumb", "RightThumbSite",
-        "RightWristEnd", "RightWristSite",
+        "Hips",
+        "RightUpLeg",
+        "RightLeg",
+        "RightFoot",
+        "RightToeBase",
+        "RightToeSite",
+        "LeftUpLeg",
+        "LeftLeg",
+        "LeftFoot",
+        "LeftToeBase",
+        "LeftToeSite",
+        "Spine",
+        "Spine1",
+        "Neck",
+        "Head",
+        "HeadSite",
+        "LeftShoulder",
+        "LeftArm",
+        "LeftForeArm",
+        "LeftHand",
+        "LeftHandThumb",
+        "LeftThumbSite",
+        "LeftWristEnd",
+        "LeftWristSite",
+        "RightShoulder",
+        "RightArm",
+        "RightForeArm",
+        "RightHand",
+        "RightHandThumb",
+        "RightThumbSite",
+        "RightWristEnd",
+        "RightWristSite",
     ),
-    parents=(-1, 0, 1, 2, 3, 4, 0, 6, 7, 8, 9, 0, 11, 12, 13, 14, 12, 16, 17, 18, 19, 20, 19, 22,
-             12, 24, 25, 26, 27, 28, 27, 30),
+    parents=(
+        -1,
+        0,
+        1,
+        2,
+        3,
+        4,
+        0,
+        6,
+        7,
+        8,
+        9,
+        0,
+        11,
+        12,
+        13,
+        14,
+        12,
+        16,
+        17,
+        18,
+        19,
+        20,
+        19,
+        22,
+        12,
+        24,
+        25,
+        26,
+        27,
+        28,
+        27,
+        30,
+    ),
     left=(6, 7, 8, 9, 10, 16, 17, 18, 19, 20, 21, 22, 23),
     right=(1, 2, 3, 4, 5, 24, 25, 26, 27, 28, 29, 30, 31),
 )
 
 H36M17 = JointOrder(
     name="h36m17",
-    joints=("Hip", "RHip", "RKnee", "RFoot", "LHip", "LKnee", "LFoot", "Spine", "Thorax", "Neck/Nose", "Head",
-            "LShoulder", "LElbow", "LWrist", "RShoulder", "RElbow", "RWrist"),
+    joints=(
+        "Hip",
+        "RHip",
+        "RKnee",
+        "RFoot",
+        "LHip",
+        "LKnee",
+        "LFoot",
+        "Spine",
+        "Thorax",
+        "Neck/Nose",
+        "Head",
+        "LShoulder",
+        "LElbow",
+        "LWrist",
+        "RShoulder",
+        "RElbow",
+        "RWrist",
+    ),
     parents=(-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15),
     left=(4, 5, 6, 11, 12, 13),
     right=(1, 2, 3, 14, 15, 16),
@@ -93,8 +168,24 @@ H36M17 = JointOrder(
 
 MPII16 = JointOrder(
     name="mpii16",
-    joints=("RFoot", "RKnee", "RHip", "LHip", "LKnee", "LFoot", "Hip", "Spine", "Thorax", "Head",
-            "RWrist", "RElbow", "RShoulder", "LShoulder", "LElbow", "LWrist"),
+    joints=(
+        "RFoot",
+        "RKnee",
+        "RHip",
+        "LHip",
+        "LKnee",
+        "LFoot",
+        "Hip",
+        "Spine",
+        "Thorax",
+        "Head",
+        "RWrist",
+        "RElbow",
+        "RShoulder",
+        "LShoulder",
+        "LElbow",
+        "LWrist",
+    ),
     parents=(1, 2, 6, 6, 3, 4, -1, 6, 7, 8, 11, 12, 8, 8, 13, 14),
     left=(3, 4, 5, 13, 14, 15),
     right=(2, 1, 0, 12, 11, 10),
@@ -102,8 +193,25 @@ MPII16 = JointOrder(
 
 COCO17 = JointOrder(
     name="coco17",
-    joints=("nose", "l_eye", "r_eye", "l_ear", "r_ear", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow",
-            "l_wrist", "r_wrist", "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle"),
+    joints=(
+        "nose",
+        "l_eye",
+        "r_eye",
+        "l_ear",
+        "r_ear",
+        "l_shoulder",
+        "r_shoulder",
+        "l_elbow",
+        "r_elbow",
+        "l_wrist",
+        "r_wrist",
+        "l_hip",
+        "r_hip",
+        "l_knee",
+        "r_knee",
+        "l_ankle",
+        "r_ankle",
+    ),
     # COCO has no kinematic tree; this one hangs the face off the nose and the limbs off the torso for drawing.
     parents=(-1, 0, 0, 1, 2, 0, 0, 5, 6, 7, 8, 5, 6, 11, 12, 13, 14),
     left=(1, 3, 5, 7, 9, 11, 13, 15),
@@ -112,9 +220,32 @@ COCO17 = JointOrder(
 
 SMPL24 = JointOrder(
     name="smpl24",
-    joints=("pelvis", "l_hip", "r_hip", "spine1", "l_knee", "r_knee", "spine2", "l_ankle", "r_ankle", "spine3",
-            "l_foot", "r_foot", "neck", "l_collar", "r_collar", "head", "l_shoulder", "r_shoulder", "l_elbow",
-            "r_elbow", "l_wrist", "r_wrist", "l_hand", "r_hand"),
+    joints=(
+        "pelvis",
+        "l_hip",
+        "r_hip",
+        "spine1",
+        "l_knee",
+        "r_knee",
+        "spine2",
+        "l_ankle",
+        "r_ankle",
+        "spine3",
+        "l_foot",
+        "r_foot",
+        "neck",
+        "l_collar",
+        "r_collar",
+        "head",
+        "l_shoulder",
+        "r_shoulder",
+        "l_elbow",
+        "r_elbow",
+        "l_wrist",
+        "r_wrist",
+        "l_hand",
+        "r_hand",
+    ),
     parents=(-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21),
     left=(1, 4, 7, 10, 13, 16, 18, 20, 22),
     right=(2, 5, 8, 11, 14, 17, 19, 21, 23),
@@ -123,8 +254,8 @@ SMPL24 = JointOrder(
 HALPE26 = JointOrder(
     name="halpe26",
     # AlphaPose's Halpe-26: the 17 COCO joints in COCO order, then head top, neck, mid-hip and six foot points.
-    joints=COCO17.joints + ("head", "neck", "hip", "l_big_toe", "r_big_toe", "l_small_toe", "r_small_toe",
-                            "l_heel", "r_heel"),
+    joints=COCO17.joints
+    + ("head", "neck", "hip", "l_big_toe", "r_big_toe", "l_small_toe", "r_small_toe", "l_heel", "r_heel"),
     # Rooted at the mid-hip; face off the nose, nose, head and shoulders off the neck, toes and heels off the ankles.
     parents=(18, 0, 0, 1, 2, 18, 18, 5, 6, 7, 8, 19, 19, 11, 12, 13, 14, 18, 19, -1, 15, 16, 20, 21, 15, 16),
     left=COCO17.left + (20, 22, 24),
@@ -134,9 +265,33 @@ HALPE26 = JointOrder(
 BODY25 = JointOrder(
     name="body25",
     # OpenPose BODY_25 output order.
-    joints=("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "MidHip", "RHip",
-            "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar", "LBigToe", "LSmallToe",
-            "LHeel", "RBigToe", "RSmallToe", "RHeel"),
+    joints=(
+        "Nose",
+        "Neck",
+        "RShoulder",
+        "RElbow",
+        "RWrist",
+        "LShoulder",
+        "LElbow",
+        "LWrist",
+        "MidHip",
+        "RHip",
+        "RKnee",
+        "RAnkle",
+        "LHip",
+        "LKnee",
+        "LAnkle",
+        "REye",
+        "LEye",
+        "REar",
+        "LEar",
+        "LBigToe",
+        "LSmallToe",
+        "LHeel",
+        "RBigToe",
+        "RSmallToe",
+        "RHeel",
+    ),
     # OpenPose's own drawing pairs, rooted at MidHip.
     parents=(1, 8, 1, 2, 3, 1, 5, 6, -1, 8, 9, 10, 8, 12, 13, 0, 0, 15, 16, 14, 19, 14, 11, 22, 11),
     left=(5, 6, 7, 12, 13, 14, 16, 18, 19, 20, 21),
@@ -144,17 +299,28 @@ BODY25 = JointOrder(
 )
 
 ORDERS = {o.name: o for o in (H36M32, H36M17, MPII16, COCO17, HALPE26, BODY25, SMPL24)}
-_ALIASES = {"h36m": "h36m17", "h36m_17": "h36m17", "h36m_32": "h36m32", "mpii": "mpii16", "coco": "coco17",
-            "smpl": "smpl24", "halpe": "halpe26", "halpe_26": "halpe26", "body_25": "body25",
-            "openpose": "body25", "openpose_body25": "body25", "openpose_body_25": "body25"}
+_ALIASES = {
+    "h36m": "h36m17",
+    "h36m_17": "h36m17",
+    "h36m_32": "h36m32",
+    "mpii": "mpii16",
+    "coco": "coco17",
+    "smpl": "smpl24",
+    "halpe": "halpe26",
+    "halpe_26": "halpe26",
+    "body_25": "body25",
+    "openpose": "body25",
+    "openpose_body25": "body25",
+    "openpose_body_25": "body25",
+}
 
 H36M32_TO_17 = np.array([0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27])
 MPII16_TO_H36M32 = np.array([3, 2, 1, 6, 7, 8, 0, 12, 13, 15, 27, 26, 25, 17, 18, 19])
 
 # For every H36M-17 joint, its MPII-16 index (-1: not detected, derived instead).
-_H36M17_FROM_MPII16 = np.array([
-    int(np.flatnonzero(MPII16_TO_H36M32 == raw)[0]) if raw in MPII16_TO_H36M32 else -1 for raw in H36M32_TO_17
-])
+_H36M17_FROM_MPII16 = np.array(
+    [int(np.flatnonzero(MPII16_TO_H36M32 == raw)[0]) if raw in MPII16_TO_H36M32 else -1 for raw in H36M32_TO_17]
+)
 # Neck/Nose (17-index 9) is missing from MPII-16. On Human3.6M subjects the Thorax->Neck/Nose and
 # Neck/Nose->Head bones are about equally long (~0.12 m each), so the joint is placed halfway.
 _NECK_NOSE_FRACTION = 0.5
@@ -173,7 +339,6 @@ def get_order(name: str) -> JointOrder:
 
 # ---------------------------------------------------------------------------------------------------------
 # array helpers that work on numpy arrays and torch tensors alike
-
 
 
 def _check_joints(x, expected: int, layout: str, what: str = "joints"):
@@ -201,8 +366,9 @@ def _minimum(*cs):
 def _conf_or_ones(x, conf):
     if conf is not None:
         if tuple(conf.shape) != tuple(x.shape[:-1]):
-            raise ValueError(f"confidences must have shape {tuple(x.shape[:-1])} to match the keypoints; "
-                             f"got {tuple(conf.shape)}")
+            raise ValueError(
+                f"confidences must have shape {tuple(x.shape[:-1])} to match the keypoints; got {tuple(conf.shape)}"
+            )
         return conf
     if is_torch(x):
         return torch.ones(x.shape[:-1], dtype=x.dtype, device=x.device)
@@ -211,6 +377,7 @@ def _conf_or_ones(x, conf):
 
 # ---------------------------------------------------------------------------------------------------------
 # converters
+
 
 def h36m32_to_17(x):
     """Select the 17 standard joints from the raw 32-joint Human3.6M layout: ``(..., 32, D) -> (..., 17, D)``."""
@@ -256,19 +423,55 @@ def _nan_to_other(a, ca, b, cb):
 
 
 # Source joints used by the COCO-style derivation, by role; each layout names its own joints for them.
-_BODY_ROLES = ("nose", "l_ear", "r_ear", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist",
-               "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle")
+_BODY_ROLES = (
+    "nose",
+    "l_ear",
+    "r_ear",
+    "l_shoulder",
+    "r_shoulder",
+    "l_elbow",
+    "r_elbow",
+    "l_wrist",
+    "r_wrist",
+    "l_hip",
+    "r_hip",
+    "l_knee",
+    "r_knee",
+    "l_ankle",
+    "r_ankle",
+)
 _ROLES_COCO17 = {r: COCO17.index(r) for r in _BODY_ROLES}
 _ROLES_HALPE26 = dict(_ROLES_COCO17)  # Halpe-26 starts with the 17 COCO joints
-_ROLES_BODY25 = {r: BODY25.index(n) for r, n in zip(_BODY_ROLES, (
-    "Nose", "LEar", "REar", "LShoulder", "RShoulder", "LElbow", "RElbow", "LWrist", "RWrist",
-    "LHip", "RHip", "LKnee", "RKnee", "LAnkle", "RAnkle"))}
+_ROLES_BODY25 = {
+    r: BODY25.index(n)
+    for r, n in zip(
+        _BODY_ROLES,
+        (
+            "Nose",
+            "LEar",
+            "REar",
+            "LShoulder",
+            "RShoulder",
+            "LElbow",
+            "RElbow",
+            "LWrist",
+            "RWrist",
+            "LHip",
+            "RHip",
+            "LKnee",
+            "RKnee",
+            "LAnkle",
+            "RAnkle",
+        ),
+    )
+}
 
 
 def _coco_style_to_h36m17(x, conf, roles: dict, head_top: int = -1):
     """H36M-17 from a COCO-like body: Hip = mid-hips, Thorax = mid-shoulders, Spine = mid(Hip, Thorax),
     Neck/Nose = nose, Feet = ankles, Head = the layout's head top (``head_top`` >= 0) or else extrapolated from the
     ears. Confidences: the source's for direct joints, the minimum over the sources for derived ones."""
+
     def pt(role):
         return x[..., roles[role], :], conf[..., roles[role]]
 
@@ -286,9 +489,23 @@ def _coco_style_to_h36m17(x, conf, roles: dict, head_top: int = -1):
         head = ears + _COCO_HEAD_EXTRAPOLATION * (ears - thorax)
         head_c = _minimum(ears_c, thorax_c)
     pairs = [
-        (hip, hip_c), pt("r_hip"), pt("r_knee"), pt("r_ankle"), pt("l_hip"), pt("l_knee"), pt("l_ankle"),
-        (spine, spine_c), (thorax, thorax_c), pt("nose"), (head, head_c),
-        pt("l_shoulder"), pt("l_elbow"), pt("l_wrist"), pt("r_shoulder"), pt("r_elbow"), pt("r_wrist"),
+        (hip, hip_c),
+        pt("r_hip"),
+        pt("r_knee"),
+        pt("r_ankle"),
+        pt("l_hip"),
+        pt("l_knee"),
+        pt("l_ankle"),
+        (spine, spine_c),
+        (thorax, thorax_c),
+        pt("nose"),
+        (head, head_c),
+        pt("l_shoulder"),
+        pt("l_elbow"),
+        pt("l_wrist"),
+        pt("r_shoulder"),
+        pt("r_elbow"),
+        pt("r_wrist"),
     ]
     joints = _stack([p for p, _ in pairs], x)
     confs = [q for _, q in pairs]
@@ -380,8 +597,24 @@ def bone_lengths(x, order: JointOrder = H36M17):
 
 
 __all__ = [
-    "JointOrder", "H36M32", "H36M17", "MPII16", "COCO17", "HALPE26", "BODY25", "SMPL24", "ORDERS", "get_order",
-    "H36M32_TO_17", "MPII16_TO_H36M32", "h36m32_to_17", "mpii16_to_h36m17", "coco17_to_h36m17",
-    "halpe26_to_h36m17", "body25_to_h36m17",
-    "to_h36m17", "flip_joints", "bone_lengths",
+    "JointOrder",
+    "H36M32",
+    "H36M17",
+    "MPII16",
+    "COCO17",
+    "HALPE26",
+    "BODY25",
+    "SMPL24",
+    "ORDERS",
+    "get_order",
+    "H36M32_TO_17",
+    "MPII16_TO_H36M32",
+    "h36m32_to_17",
+    "mpii16_to_h36m17",
+    "coco17_to_h36m17",
+    "halpe26_to_h36m17",
+    "body25_to_h36m17",
+    "to_h36m17",
+    "flip_joints",
+    "bone_lengths",
 ]

@@ -9,6 +9,7 @@ and nothing in it can run code::
 Files are written atomically (a Ctrl-C never leaves half a file behind a good name), and every error names the file.
 Training checkpoints (``last.pt``) are another thing: whole tasks with optimisers, :mod:`weakpose.train.checkpoint`.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,19 +31,36 @@ def cpu_state(module: nn.Module) -> Dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in module.state_dict().items()}
 
 
-def write_weights(path: PathLike, file_format: str, module: nn.Module, config: Mapping[str, Any],
-                  meta: Optional[Mapping[str, Any]] = None, **extra: Any) -> Path:
+def write_weights(
+    path: PathLike,
+    file_format: str,
+    module: nn.Module,
+    config: Mapping[str, Any],
+    meta: Optional[Mapping[str, Any]] = None,
+    **extra: Any,
+) -> Path:
     """Write ``module``'s weights with the ``config`` that rebuilds it, ``meta`` and any ``extra`` entries."""
     path = Path(path)
-    payload = {"format": file_format, "config": dict(config), "meta": dict(meta or {}),
-               "state_dict": cpu_state(module), **extra}
+    payload = {
+        "format": file_format,
+        "config": dict(config),
+        "meta": dict(meta or {}),
+        "state_dict": cpu_state(module),
+        **extra,
+    }
     with atomic_write_path(path) as tmp:
         torch.save(payload, tmp)
     return path
 
 
-def read_weights(path: PathLike, formats: Union[str, Iterable[str]], what: str, map_location="cpu",
-                 required: Iterable[str] = ("config", "state_dict"), hint: str = "") -> Dict[str, Any]:
+def read_weights(
+    path: PathLike,
+    formats: Union[str, Iterable[str]],
+    what: str,
+    map_location="cpu",
+    required: Iterable[str] = ("config", "state_dict"),
+    hint: str = "",
+) -> Dict[str, Any]:
     """The payload of a weight file whose ``format`` is one of ``formats``; ``what`` names the kind with its article
     in messages ("a weakpose lifter", "an SMPLCritic"), ``hint`` is added to the missing-file message (how to make
     one)."""
@@ -58,16 +76,19 @@ def read_weights(path: PathLike, formats: Union[str, Iterable[str]], what: str, 
         raise ValueError(f"{path}: not a readable {kind} file ({type(exc).__name__}: {exc})") from None
     found = payload.get("format") if isinstance(payload, Mapping) else type(payload).__name__
     if not isinstance(payload, Mapping) or found not in accepted:
-        raise ValueError(f"{path}: not {what} file (format {found!r}, expected {' or '.join(map(repr, accepted))};"
-                         f" training checkpoints such as last.pt hold whole tasks)")
+        raise ValueError(
+            f"{path}: not {what} file (format {found!r}, expected {' or '.join(map(repr, accepted))};"
+            f" training checkpoints such as last.pt hold whole tasks)"
+        )
     for key in required:
         if key not in payload:
             raise ValueError(f"{path}: {kind} file without {key!r}")
     return dict(payload)
 
 
-def load_state(module: nn.Module, state: Mapping[str, torch.Tensor], path: PathLike, what: str,
-               config: Any = None) -> nn.Module:
+def load_state(
+    module: nn.Module, state: Mapping[str, torch.Tensor], path: PathLike, what: str, config: Any = None
+) -> nn.Module:
     """``module.load_state_dict(state)`` with an error that names the file and the config when they disagree."""
     try:
         module.load_state_dict(state)

@@ -5,6 +5,7 @@
 the batched ``BodyModel`` nn.Module. The torch-based names are imported on first use, so NumPy-only users of this
 package (file conversion, retargeting) do not pay for importing torch.
 """
+
 from weakpose.body.model_file import (
     BodyModelData,
     BodyModelFileError,

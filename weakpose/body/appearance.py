@@ -4,6 +4,7 @@ Colours are assigned by body part (the SMPL-24 joint that dominates each vertex'
 rest pose, so they move with the mesh: a top (optionally striped, short or long sleeves), trousers or shorts,
 shoes, skin and hair.
 """
+
 from __future__ import annotations
 
 import colorsys
@@ -59,8 +60,9 @@ def sample_clothing(rng: np.random.Generator, index: int = 0, count: int = 7) ->
     )
 
 
-def vertex_colours(vertices: np.ndarray, part_labels: np.ndarray, joints: np.ndarray,
-                   style: ClothingStyle) -> np.ndarray:
+def vertex_colours(
+    vertices: np.ndarray, part_labels: np.ndarray, joints: np.ndarray, style: ClothingStyle
+) -> np.ndarray:
     """``(V, 3)`` RGB in [0, 1] for rest-pose ``vertices`` (Y up, metres) with SMPL-24 ``part_labels`` (V,)
     and rest ``joints`` (24, 3) (used to place hair on the top and back of the head)."""
     vertices = np.asarray(vertices, dtype=np.float64)

@@ -17,6 +17,7 @@ Pose-corrective layout (SMPL's ``posedirs``, shape ``(V, 3, 9 (J − 1))``): fea
 ``R_j[a, b] − δ_ab`` for joints ``j = 1 .. J − 1`` (the root's rotation is excluded, so a rigid turn of the whole
 body never deforms it).
 """
+
 from __future__ import annotations
 
 from typing import List, Sequence, Tuple
@@ -44,8 +45,10 @@ def blend_shapes(coeffs: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:
     :func:`pose_features`, directions ``posedirs``).
     """
     if coeffs.shape[-1] != dirs.shape[-1]:
-        raise ValueError(f"blend_shapes: {coeffs.shape[-1]} coefficients for {dirs.shape[-1]} directions "
-                         f"(coeffs {tuple(coeffs.shape)}, dirs {tuple(dirs.shape)})")
+        raise ValueError(
+            f"blend_shapes: {coeffs.shape[-1]} coefficients for {dirs.shape[-1]} directions "
+            f"(coeffs {tuple(coeffs.shape)}, dirs {tuple(dirs.shape)})"
+        )
     num_vertices = dirs.shape[0]
     # One GEMM over the flattened (V*3) axis is what makes this cheap.
     flat = coeffs @ dirs.reshape(num_vertices * 3, -1).T
@@ -63,8 +66,9 @@ def pose_features(rotations: torch.Tensor) -> torch.Tensor:
 def regress_joints(regressor: torch.Tensor, vertices: torch.Tensor) -> torch.Tensor:
     """Joints as fixed linear combinations of vertices: ``(J, V)`` and ``(B, V, 3)`` -> ``(B, J, 3)``."""
     if regressor.shape[-1] != vertices.shape[-2]:
-        raise ValueError(f"regress_joints: regressor {tuple(regressor.shape)} does not match vertices "
-                         f"{tuple(vertices.shape)}")
+        raise ValueError(
+            f"regress_joints: regressor {tuple(regressor.shape)} does not match vertices {tuple(vertices.shape)}"
+        )
     return torch.matmul(regressor, vertices)
 
 
@@ -82,8 +86,9 @@ def kinematic_levels(parents: Sequence[int]) -> List[np.ndarray]:
                 raise ValueError(f"kinematic_levels: joint 0 must be the root (parent -1), got parent {p}")
             continue
         if not 0 <= p < j:
-            raise ValueError(f"kinematic_levels: joint {j} has parent {p}; parents must precede their children "
-                             f"(0 <= parent < joint)")
+            raise ValueError(
+                f"kinematic_levels: joint {j} has parent {p}; parents must precede their children (0 <= parent < joint)"
+            )
         depth[j] = depth[p] + 1
     return [np.flatnonzero(np.asarray(depth) == d) for d in range(max(depth) + 1)]
 
@@ -128,15 +133,19 @@ class KinematicChain:
             as_t = lambda a: torch.as_tensor(a, dtype=torch.long, device=device)  # noqa: E731
             self._device_cache[device] = dict(
                 parents=as_t(np.maximum(np.asarray(self.parents[1:]), 0)),
-                order=as_t(self._order), inverse=as_t(self._inverse),
-                access=[a if isinstance(a, slice) else as_t(a) for a in self._parent_access])
+                order=as_t(self._order),
+                inverse=as_t(self._inverse),
+                access=[a if isinstance(a, slice) else as_t(a) for a in self._parent_access],
+            )
         return self._device_cache[device]
 
     def __call__(self, rotations: torch.Tensor, rest_joints: torch.Tensor):
         """See :func:`rigid_transforms`."""
         if rotations.shape[1] != self.num_joints or rest_joints.shape[1] != self.num_joints:
-            raise ValueError(f"rigid_transforms: {self.num_joints} joints in the tree but rotations "
-                             f"{tuple(rotations.shape)} and rest joints {tuple(rest_joints.shape)}")
+            raise ValueError(
+                f"rigid_transforms: {self.num_joints} joints in the tree but rotations "
+                f"{tuple(rotations.shape)} and rest joints {tuple(rest_joints.shape)}"
+            )
         idx = self._tensors(rotations.device)
         # Rest-pose bone vectors; the root's "bone" is its own position.
         bones = torch.cat([rest_joints[:, :1], rest_joints[:, 1:] - rest_joints[:, idx["parents"]]], dim=1)
@@ -156,8 +165,9 @@ class KinematicChain:
         return posed_joints, global_rotations, skin_translations
 
 
-def rigid_transforms(rotations: torch.Tensor, rest_joints: torch.Tensor,
-                     parents: Sequence[int]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def rigid_transforms(
+    rotations: torch.Tensor, rest_joints: torch.Tensor, parents: Sequence[int]
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Forward kinematics: local rotations + rest joints -> posed joints and skinning transforms.
 
     Joint j's world transform is ``G_j = G_parent(j) ∘ (R_j, J_j − J_parent(j))`` (root: ``(R_0, J_0)``). The
@@ -177,8 +187,9 @@ def rigid_transforms(rotations: torch.Tensor, rest_joints: torch.Tensor,
     return chain(rotations, rest_joints)
 
 
-def skin_vertices(vertices: torch.Tensor, weights: torch.Tensor, global_rotations: torch.Tensor,
-                  skin_translations: torch.Tensor) -> torch.Tensor:
+def skin_vertices(
+    vertices: torch.Tensor, weights: torch.Tensor, global_rotations: torch.Tensor, skin_translations: torch.Tensor
+) -> torch.Tensor:
     """Linear blend skinning: ``v'_i = Σ_j w_ij (G_R_j v_i + t_j)``.
 
     Args:
@@ -190,14 +201,14 @@ def skin_vertices(vertices: torch.Tensor, weights: torch.Tensor, global_rotation
         ``(B, V, 3)`` posed vertices.
     """
     if weights.shape[0] != vertices.shape[1]:
-        raise ValueError(f"skin_vertices: weights {tuple(weights.shape)} do not match vertices "
-                         f"{tuple(vertices.shape)}")
+        raise ValueError(f"skin_vertices: weights {tuple(weights.shape)} do not match vertices {tuple(vertices.shape)}")
     posed = skin_coordinate_major(vertices.transpose(1, 2), weights.T, global_rotations, skin_translations)
     return posed.transpose(1, 2)
 
 
-def skin_coordinate_major(vertices: torch.Tensor, weights_t: torch.Tensor, global_rotations: torch.Tensor,
-                          skin_translations: torch.Tensor) -> torch.Tensor:
+def skin_coordinate_major(
+    vertices: torch.Tensor, weights_t: torch.Tensor, global_rotations: torch.Tensor, skin_translations: torch.Tensor
+) -> torch.Tensor:
     """:func:`skin_vertices` on coordinate-major data: vertices ``(B, 3, V)``, weights_t ``(J, V)`` -> ``(B, 3, V)``.
 
     The layout :class:`~weakpose.body.model.BodyModel` works in: blending the 3x4 transforms is then a single GEMM
@@ -206,8 +217,10 @@ def skin_coordinate_major(vertices: torch.Tensor, weights_t: torch.Tensor, globa
     """
     batch, num_joints = global_rotations.shape[:2]
     if weights_t.shape[0] != num_joints or weights_t.shape[1] != vertices.shape[-1]:
-        raise ValueError(f"skin_vertices: weights for {weights_t.shape[1]} vertices and {weights_t.shape[0]} joints "
-                         f"do not match vertices {tuple(vertices.shape)} and {num_joints} joint transforms")
+        raise ValueError(
+            f"skin_vertices: weights for {weights_t.shape[1]} vertices and {weights_t.shape[0]} joints "
+            f"do not match vertices {tuple(vertices.shape)} and {num_joints} joint transforms"
+        )
     # Per joint, the columns [R e_0, R e_1, R e_2, t] stacked: row 3k + i of (B, 12, J) is column k, coordinate i.
     columns = torch.cat([global_rotations, skin_translations.unsqueeze(-1)], dim=-1)  # (B, J, 3, 4)
     # Contiguous (B·12, J) so the product is one plain GEMM rather than a batched one.
@@ -221,9 +234,16 @@ def skin_coordinate_major(vertices: torch.Tensor, weights_t: torch.Tensor, globa
     return torch.addcmul(out, col2, z)
 
 
-def lbs(betas: torch.Tensor, rotations: torch.Tensor, v_template: torch.Tensor, shapedirs: torch.Tensor,
-        posedirs: torch.Tensor, J_regressor: torch.Tensor, weights: torch.Tensor,
-        parents: Sequence[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+def lbs(
+    betas: torch.Tensor,
+    rotations: torch.Tensor,
+    v_template: torch.Tensor,
+    shapedirs: torch.Tensor,
+    posedirs: torch.Tensor,
+    J_regressor: torch.Tensor,
+    weights: torch.Tensor,
+    parents: Sequence[int],
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """The whole SMPL forward pass from arrays in file layout (Loper et al. 2015).
 
     Args:
@@ -235,7 +255,7 @@ def lbs(betas: torch.Tensor, rotations: torch.Tensor, v_template: torch.Tensor, 
     Returns:
         ``(vertices (B, V, 3), joints (B, J, 3))`` posed, before any global translation.
     """
-    v_shaped = v_template + blend_shapes(betas, shapedirs[..., :betas.shape[-1]])
+    v_shaped = v_template + blend_shapes(betas, shapedirs[..., : betas.shape[-1]])
     rest_joints = regress_joints(J_regressor, v_shaped)
     v_posed = v_shaped + blend_shapes(pose_features(rotations), posedirs)
     joints, global_rotations, skin_translations = rigid_transforms(rotations, rest_joints, parents)

@@ -15,6 +15,7 @@ The maths is :func:`weakpose.body.lbs.lbs`; this module precomputes what does no
 Joints are SMPL's convention (the transformed rest joints, as smplx returns them), not a regression of the posed
 mesh; ``joints_h36m17`` is a regression of the final (posed, translated) mesh.
 """
+
 from __future__ import annotations
 
 import os
@@ -70,8 +71,10 @@ class BodyModel(nn.Module):
         if num_betas is None:
             num_betas = available
         if not 1 <= num_betas <= available:
-            raise ValueError(f"{data.source}: num_betas={num_betas} requested but the model has {available} "
-                             f"shape components (shapedirs {tuple(data.shapedirs.shape)})")
+            raise ValueError(
+                f"{data.source}: num_betas={num_betas} requested but the model has {available} "
+                f"shape components (shapedirs {tuple(data.shapedirs.shape)})"
+            )
         self.source = data.source
         self.meta: Dict[str, Any] = dict(data.meta)
         self._num_betas = int(num_betas)
@@ -114,8 +117,9 @@ class BodyModel(nn.Module):
     # construction
 
     @classmethod
-    def from_file(cls, path: Union[str, os.PathLike], num_betas: Optional[int] = 10,
-                  dtype: torch.dtype = torch.float32) -> "BodyModel":
+    def from_file(
+        cls, path: Union[str, os.PathLike], num_betas: Optional[int] = 10, dtype: torch.dtype = torch.float32
+    ) -> "BodyModel":
         """Load a SMPL-format file (``.npz`` or official ``.pkl``); ``num_betas=None`` keeps every component."""
         return cls(load_body_model_file(path), num_betas=num_betas, dtype=dtype)
 
@@ -125,7 +129,8 @@ class BodyModel(nn.Module):
         if not DEFAULT_MODEL_PATH.is_file():
             raise FileNotFoundError(
                 f"the open default body model is not installed at {DEFAULT_MODEL_PATH}; build it with "
-                f"`python tools/build_open_body.py`, or load a SMPL file with BodyModel.from_file(path)")
+                f"`python tools/build_open_body.py`, or load a SMPL file with BodyModel.from_file(path)"
+            )
         return cls.from_file(DEFAULT_MODEL_PATH, num_betas=num_betas, dtype=dtype)
 
     # ----------------------------------------------------------------------------------------------------------
@@ -176,9 +181,11 @@ class BodyModel(nn.Module):
         return self.v_template.device
 
     def extra_repr(self) -> str:
-        return (f"source={self.source!r}, vertices={self.num_vertices}, joints={self.num_joints}, "
-                f"num_betas={self.num_betas}, pose_correctives={self._has_pose_correctives}, "
-                f"h36m_regressor={self.has_h36m_regressor}")
+        return (
+            f"source={self.source!r}, vertices={self.num_vertices}, joints={self.num_joints}, "
+            f"num_betas={self.num_betas}, pose_correctives={self._has_pose_correctives}, "
+            f"h36m_regressor={self.has_h36m_regressor}"
+        )
 
     # ----------------------------------------------------------------------------------------------------------
     # forward
@@ -192,8 +199,9 @@ class BodyModel(nn.Module):
             raise TypeError(f"BodyModel: {name} must be floating point, got {value.dtype}")
         return value.to(device=self.device, dtype=self.dtype)
 
-    def _rotations(self, value: Optional[torch.Tensor], name: str, count: int, pose_type: str,
-                   batch: int) -> torch.Tensor:
+    def _rotations(
+        self, value: Optional[torch.Tensor], name: str, count: int, pose_type: str, batch: int
+    ) -> torch.Tensor:
         """Parse ``count`` rotations of ``pose_type`` (flat or per joint) into ``(B, count, 3, 3)``."""
         if value is None:
             eye = torch.eye(3, dtype=self.dtype, device=self.device)
@@ -208,16 +216,19 @@ class BodyModel(nn.Module):
         elif shape != (batch, count) + trailing:
             flat = f"({batch}, {count * size}) or " if len(trailing) == 1 else ""
             single = f"({batch}, {', '.join(map(str, trailing))}) or " if count == 1 else ""
-            raise ValueError(f"BodyModel: {name} has shape {shape}; for pose_type='{pose_type}' expected "
-                             f"{single}{flat}({batch}, {count}, {', '.join(map(str, trailing))})")
+            raise ValueError(
+                f"BodyModel: {name} has shape {shape}; for pose_type='{pose_type}' expected "
+                f"{single}{flat}({batch}, {count}, {', '.join(map(str, trailing))})"
+            )
         if pose_type == "axis_angle":
             return axis_angle_to_matrix(value)
         if pose_type == "rot6d":
             return rot6d_to_matrix(value)
         return value
 
-    def forward(self, betas=None, global_orient=None, body_pose=None, transl=None,
-                pose_type: str = "axis_angle") -> BodyOutput:
+    def forward(
+        self, betas=None, global_orient=None, body_pose=None, transl=None, pose_type: str = "axis_angle"
+    ) -> BodyOutput:
         """Pose and shape the body.
 
         Args:
@@ -237,17 +248,30 @@ class BodyModel(nn.Module):
         global_orient = self._input(global_orient, "global_orient")
         body_pose = self._input(body_pose, "body_pose")
         transl = self._input(transl, "transl")
-        given = [(n, v) for n, v in (("betas", betas), ("global_orient", global_orient), ("body_pose", body_pose),
-                                     ("transl", transl)) if v is not None]
+        given = [
+            (n, v)
+            for n, v in (
+                ("betas", betas),
+                ("global_orient", global_orient),
+                ("body_pose", body_pose),
+                ("transl", transl),
+            )
+            if v is not None
+        ]
         batch = given[0][1].shape[0] if given else 1
         if given and not bool(torch.stack([torch.isfinite(v).all() for _, v in given]).all()):
-            bad = [f"{n} ({int((~torch.isfinite(v)).sum())} of {v.numel()})" for n, v in given
-                   if not bool(torch.isfinite(v).all())]
+            bad = [
+                f"{n} ({int((~torch.isfinite(v)).sum())} of {v.numel()})"
+                for n, v in given
+                if not bool(torch.isfinite(v).all())
+            ]
             raise ValueError(f"BodyModel: NaN/inf values in {', '.join(bad)}; every vertex would be NaN")
         for name, value in given:
             if value.dim() == 0 or value.shape[0] != batch:
-                raise ValueError(f"BodyModel: batch sizes differ: {given[0][0]} has {batch} rows but {name} has "
-                                 f"shape {tuple(value.shape)}")
+                raise ValueError(
+                    f"BodyModel: batch sizes differ: {given[0][0]} has {batch} rows but {name} has "
+                    f"shape {tuple(value.shape)}"
+                )
 
         root = self._rotations(global_orient, "global_orient", 1, pose_type, batch)
         others = self._rotations(body_pose, "body_pose", self.num_joints - 1, pose_type, batch)
@@ -256,8 +280,10 @@ class BodyModel(nn.Module):
         if betas is None:
             betas = torch.zeros(batch, self._num_betas, dtype=self.dtype, device=self.device)
         elif betas.dim() != 2 or betas.shape[1] > self._num_betas:
-            raise ValueError(f"BodyModel: betas has shape {tuple(betas.shape)}; expected ({batch}, k) with "
-                             f"k <= num_betas = {self._num_betas} (load with a larger num_betas to use more)")
+            raise ValueError(
+                f"BodyModel: betas has shape {tuple(betas.shape)}; expected ({batch}, k) with "
+                f"k <= num_betas = {self._num_betas} (load with a larger num_betas to use more)"
+            )
         elif betas.shape[1] < self._num_betas:
             betas = torch.nn.functional.pad(betas, (0, self._num_betas - betas.shape[1]))
 
@@ -279,5 +305,11 @@ class BodyModel(nn.Module):
             joints_h36m17 = torch.matmul(vertices_cm, self.J_regressor_h36m_t).transpose(1, 2)
         if transl is None:
             transl = torch.zeros(batch, 3, dtype=self.dtype, device=self.device)
-        return BodyOutput(vertices=vertices, joints=joints, joints_h36m17=joints_h36m17, rotations=rotations,
-                          transl=transl, global_rotations=global_rotations)
+        return BodyOutput(
+            vertices=vertices,
+            joints=joints,
+            joints_h36m17=joints_h36m17,
+            rotations=rotations,
+            transl=transl,
+            global_rotations=global_rotations,
+        )

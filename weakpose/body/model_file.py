@@ -24,6 +24,7 @@ so :class:`_BodyModelUnpickler` maps chumpy classes to a stub that keeps the pic
 sparse classes to a stub rebuilt from ``data/indices/indptr``, and refuses any other global it does not know.
 The SMPL licence forbids redistribution, so tests use generated files of the same structure.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -161,19 +162,28 @@ def validate_body_model(data: BodyModelData, num_joints: Optional[int] = SMPL_NU
     regressor = check_ndim("J_regressor", 2, f"(J, V) = (J, {num_vertices})")
     joints = regressor.shape[0]
     if num_joints is not None and joints != num_joints:
-        fail("J_regressor", f"has shape {_shape_str(regressor.shape)}, expected ({num_joints}, {num_vertices}): "
-                            f"SMPL-format models have {num_joints} joints")
+        fail(
+            "J_regressor",
+            f"has shape {_shape_str(regressor.shape)}, expected ({num_joints}, {num_vertices}): "
+            f"SMPL-format models have {num_joints} joints",
+        )
     if regressor.shape[1] != num_vertices:
-        fail("J_regressor", f"has shape {_shape_str(regressor.shape)}, expected ({joints}, {num_vertices}) "
-                            f"(V = {num_vertices} from v_template)")
+        fail(
+            "J_regressor",
+            f"has shape {_shape_str(regressor.shape)}, expected ({joints}, {num_vertices}) "
+            f"(V = {num_vertices} from v_template)",
+        )
     shapedirs = check_ndim("shapedirs", 3, f"(V, 3, B) = ({num_vertices}, 3, B)")
     if shapedirs.shape[:2] != (num_vertices, 3) or shapedirs.shape[2] < 1:
         fail("shapedirs", f"has shape {_shape_str(shapedirs.shape)}, expected ({num_vertices}, 3, B) with B >= 1")
     num_pose = 9 * (joints - 1)
     posedirs = check_ndim("posedirs", 3, f"(V, 3, P) = ({num_vertices}, 3, {num_pose})")
     if posedirs.shape != (num_vertices, 3, num_pose):
-        fail("posedirs", f"has shape {_shape_str(posedirs.shape)}, expected ({num_vertices}, 3, {num_pose}) "
-                         f"(9 features for each of the {joints - 1} non-root joints)")
+        fail(
+            "posedirs",
+            f"has shape {_shape_str(posedirs.shape)}, expected ({num_vertices}, 3, {num_pose}) "
+            f"(9 features for each of the {joints - 1} non-root joints)",
+        )
     weights = check_ndim("weights", 2, f"(V, J) = ({num_vertices}, {joints})")
     if weights.shape != (num_vertices, joints):
         fail("weights", f"has shape {_shape_str(weights.shape)}, expected ({num_vertices}, {joints})")
@@ -188,38 +198,54 @@ def validate_body_model(data: BodyModelData, num_joints: Optional[int] = SMPL_NU
         arr = getattr(data, key)
         if arr is not None and not np.all(np.isfinite(arr)):
             bad = np.argwhere(~np.isfinite(arr))
-            fail(key, f"(shape {_shape_str(arr.shape)}) has {len(bad)} non-finite values, first at index "
-                      f"{tuple(int(i) for i in bad[0])}")
+            fail(
+                key,
+                f"(shape {_shape_str(arr.shape)}) has {len(bad)} non-finite values, first at index "
+                f"{tuple(int(i) for i in bad[0])}",
+            )
 
     # Units: every body model weakpose reads is in metres (SMPL stands about 1.7 m tall). Millimetre or centimetre
     # files would load and pose silently a thousand (hundred) times too large.
     extent = float(np.ptp(v_template, axis=0).max())
     if extent > _MAX_BODY_EXTENT_M:
-        fail("v_template", f"spans {extent:.4g} units: body models are read in metres (SMPL is about 1.7 m tall), "
-                           f"this one looks like millimetres or centimetres; scale the file's vertex arrays "
-                           f"(v_template, shapedirs, posedirs) to metres first")
+        fail(
+            "v_template",
+            f"spans {extent:.4g} units: body models are read in metres (SMPL is about 1.7 m tall), "
+            f"this one looks like millimetres or centimetres; scale the file's vertex arrays "
+            f"(v_template, shapedirs, posedirs) to metres first",
+        )
 
     parents = data.parents
     if parents[0] != -1:
         fail("kintree_table", f"row 0 gives joint 0 the parent {int(kintree[0, 0])}; joint 0 must be the root")
     for j in range(1, joints):
         if not 0 <= parents[j] < j:
-            fail("kintree_table", f"row 0 gives joint {j} the parent {int(kintree[0, j])}; every non-root joint "
-                                  f"needs a parent in 0..{j - 1} (parents before children)")
+            fail(
+                "kintree_table",
+                f"row 0 gives joint {j} the parent {int(kintree[0, j])}; every non-root joint "
+                f"needs a parent in 0..{j - 1} (parents before children)",
+            )
     if faces.size and (faces.min() < 0 or faces.max() >= num_vertices):
-        fail("f", f"(shape {_shape_str(faces.shape)}) has vertex indices in [{int(faces.min())}, "
-                  f"{int(faces.max())}], outside 0..{num_vertices - 1}")
+        fail(
+            "f",
+            f"(shape {_shape_str(faces.shape)}) has vertex indices in [{int(faces.min())}, "
+            f"{int(faces.max())}], outside 0..{num_vertices - 1}",
+        )
     sums = weights.sum(axis=1)
     worst = int(np.argmax(np.abs(sums - 1)))
     if abs(sums[worst] - 1) > _WEIGHT_SUM_TOLERANCE:
-        fail("weights", f"(shape {_shape_str(weights.shape)}) rows must sum to 1 for skinning; vertex {worst} "
-                        f"sums to {sums[worst]:.6g}")
+        fail(
+            "weights",
+            f"(shape {_shape_str(weights.shape)}) rows must sum to 1 for skinning; vertex {worst} "
+            f"sums to {sums[worst]:.6g}",
+        )
 
     if data.J_regressor_h36m is not None:
         h36m = data.J_regressor_h36m
         if h36m.ndim != 2 or h36m.shape != (H36M_NUM_JOINTS, num_vertices):
-            fail("J_regressor_h36m", f"has shape {_shape_str(h36m.shape)}, expected ({H36M_NUM_JOINTS}, "
-                                     f"{num_vertices})")
+            fail(
+                "J_regressor_h36m", f"has shape {_shape_str(h36m.shape)}, expected ({H36M_NUM_JOINTS}, {num_vertices})"
+            )
     if data.vertex_colors is not None:
         colors = data.vertex_colors
         if colors.shape != (num_vertices, 3):
@@ -261,7 +287,8 @@ class _ChumpyStub:
                 return self.state[name]
         raise BodyModelFileError(
             f"{source}: key '{key}' is a chumpy expression ({self.chumpy_class}) without a stored value "
-            f"(attributes {sorted(self.state)}); only plain chumpy arrays can be read without chumpy")
+            f"(attributes {sorted(self.state)}); only plain chumpy arrays can be read without chumpy"
+        )
 
 
 class _SparseStub:
@@ -286,16 +313,22 @@ class _SparseStub:
             shape = st.get("_shape", st.get("shape"))
             if self.sparse_format in ("csc", "csr"):
                 cls = sp.csc_matrix if self.sparse_format == "csc" else sp.csr_matrix
-                mat = cls((np.asarray(st["data"]), np.asarray(st["indices"]), np.asarray(st["indptr"])),
-                          shape=tuple(int(s) for s in shape))
+                mat = cls(
+                    (np.asarray(st["data"]), np.asarray(st["indices"]), np.asarray(st["indptr"])),
+                    shape=tuple(int(s) for s in shape),
+                )
             elif self.sparse_format == "coo":
-                mat = sp.coo_matrix((np.asarray(st["data"]), (np.asarray(st["row"]), np.asarray(st["col"]))),
-                                    shape=tuple(int(s) for s in shape))
+                mat = sp.coo_matrix(
+                    (np.asarray(st["data"]), (np.asarray(st["row"]), np.asarray(st["col"]))),
+                    shape=tuple(int(s) for s in shape),
+                )
             else:
                 raise KeyError(f"format {self.sparse_format}")
         except Exception as exc:
-            raise BodyModelFileError(f"{source}: key '{key}' is a pickled scipy sparse matrix "
-                                     f"({self.sparse_format}) that cannot be rebuilt: {exc}") from exc
+            raise BodyModelFileError(
+                f"{source}: key '{key}' is a pickled scipy sparse matrix "
+                f"({self.sparse_format}) that cannot be rebuilt: {exc}"
+            ) from exc
         return np.asarray(mat.toarray())
 
 
@@ -371,8 +404,9 @@ def _read_npz(path: Path) -> Dict[str, Any]:
     except BodyModelFileError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-        raise BodyModelFileError(f"{path}: not a readable .npz body-model file (truncated or corrupt?): "
-                                 f"{type(exc).__name__}: {exc}") from exc
+        raise BodyModelFileError(
+            f"{path}: not a readable .npz body-model file (truncated or corrupt?): {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _read_pickle(path: Path) -> Dict[str, Any]:
@@ -382,12 +416,23 @@ def _read_pickle(path: Path) -> Dict[str, Any]:
     except BodyModelFileError:
         raise
     except RefusedPickleError as exc:
-        raise BodyModelFileError(f"{path}: refusing to load {exc.global_name} from the pickle; body-model pickles "
-                                 f"hold only NumPy, scipy sparse and chumpy arrays (nothing was run)") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-            UnicodeDecodeError, ImportError) as exc:
-        raise BodyModelFileError(f"{path}: not a readable SMPL .pkl body-model file (truncated or corrupt?): "
-                                 f"{type(exc).__name__}: {exc}") from exc
+        raise BodyModelFileError(
+            f"{path}: refusing to load {exc.global_name} from the pickle; body-model pickles "
+            f"hold only NumPy, scipy sparse and chumpy arrays (nothing was run)"
+        ) from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        UnicodeDecodeError,
+        ImportError,
+    ) as exc:
+        raise BodyModelFileError(
+            f"{path}: not a readable SMPL .pkl body-model file (truncated or corrupt?): {type(exc).__name__}: {exc}"
+        ) from exc
     if not isinstance(obj, dict):
         raise BodyModelFileError(f"{path}: the pickle holds a {type(obj).__name__}, expected a dict of arrays")
     # Only the format's keys are converted: official files carry extras (chumpy expressions among them) we ignore.
@@ -399,8 +444,10 @@ def _coerce(raw: Dict[str, Any], source: str) -> BodyModelData:
     """Raw key -> value dict (as read) -> BodyModelData with float64/int64 arrays; missing keys reported together."""
     missing = [k for k in REQUIRED_KEYS if k not in raw]
     if missing:
-        raise MissingKeyError(f"{source}: missing required key(s) {missing}; found keys {sorted(raw)}. A SMPL-format "
-                              f"body model needs {list(REQUIRED_KEYS)}")
+        raise MissingKeyError(
+            f"{source}: missing required key(s) {missing}; found keys {sorted(raw)}. A SMPL-format "
+            f"body model needs {list(REQUIRED_KEYS)}"
+        )
     values: Dict[str, Any] = {}
     for key in REQUIRED_KEYS + OPTIONAL_KEYS[:-1]:
         if key not in raw or raw[key] is None:
@@ -411,13 +458,15 @@ def _coerce(raw: Dict[str, Any], source: str) -> BodyModelData:
         except Exception as exc:  # pragma: no cover - exotic objects
             raise BodyModelFileError(f"{source}: key '{key}' is not an array ({type(value).__name__})") from exc
         if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise BodyModelFileError(f"{source}: key '{key}' holds {arr.dtype} data of shape "
-                                     f"{_shape_str(arr.shape)}, expected numbers")
+            raise BodyModelFileError(
+                f"{source}: key '{key}' holds {arr.dtype} data of shape {_shape_str(arr.shape)}, expected numbers"
+            )
         if key in _INT_KEYS:
             if np.issubdtype(arr.dtype, np.floating):
                 if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-                    raise BodyModelFileError(f"{source}: key '{key}' (shape {_shape_str(arr.shape)}) must hold "
-                                             f"integers")
+                    raise BodyModelFileError(
+                        f"{source}: key '{key}' (shape {_shape_str(arr.shape)}) must hold integers"
+                    )
             arr = arr.astype(np.int64)
         else:
             arr = arr.astype(np.float64)
@@ -478,8 +527,9 @@ def save_body_model_file(data: BodyModelData, path: PathLike, compress: bool = F
     return path
 
 
-def convert_smpl(pkl_path: PathLike, out_path: PathLike, h36m_regressor: Optional[PathLike] = None,
-                 compress: bool = False) -> BodyModelData:
+def convert_smpl(
+    pkl_path: PathLike, out_path: PathLike, h36m_regressor: Optional[PathLike] = None, compress: bool = False
+) -> BodyModelData:
     """Convert an official SMPL ``.pkl`` (or any readable body-model file) to a weakpose ``.npz``.
 
     ``h36m_regressor``: optional ``.npy`` of shape (17, V), e.g. SPIN's ``J_regressor_h36m.npy``, stored as
@@ -496,12 +546,16 @@ def convert_smpl(pkl_path: PathLike, out_path: PathLike, h36m_regressor: Optiona
             raise BodyModelFileError(f"{reg_path}: not a readable .npy array: {exc}") from exc
         if isinstance(reg, np.lib.npyio.NpzFile):
             reg.close()
-            raise BodyModelFileError(f"{reg_path}: expected a .npy array of shape ({H36M_NUM_JOINTS}, "
-                                     f"{data.num_vertices}), got an .npz archive")
+            raise BodyModelFileError(
+                f"{reg_path}: expected a .npy array of shape ({H36M_NUM_JOINTS}, "
+                f"{data.num_vertices}), got an .npz archive"
+            )
         if reg.ndim != 2 or reg.shape != (H36M_NUM_JOINTS, data.num_vertices):
-            raise BodyModelFileError(f"{reg_path}: H36M regressor has shape {_shape_str(reg.shape)}, expected "
-                                     f"({H36M_NUM_JOINTS}, {data.num_vertices}) for this {data.num_vertices}-vertex "
-                                     f"model")
+            raise BodyModelFileError(
+                f"{reg_path}: H36M regressor has shape {_shape_str(reg.shape)}, expected "
+                f"({H36M_NUM_JOINTS}, {data.num_vertices}) for this {data.num_vertices}-vertex "
+                f"model"
+            )
         data = replace(data, J_regressor_h36m=np.asarray(reg, dtype=np.float64))
     meta = dict(data.meta)
     meta.setdefault("name", Path(pkl_path).stem)
@@ -520,12 +574,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="weakpose convert-smpl",
         description="Convert an official SMPL .pkl (chumpy pickle; chumpy not needed) to weakpose's .npz "
-                    "body-model format (metres, dense J_regressor).")
+        "body-model format (metres, dense J_regressor).",
+    )
     parser.add_argument("input", help="SMPL model file (.pkl, or an .npz to re-validate)")
     parser.add_argument("output", help="output .npz path (written atomically)")
-    parser.add_argument("--h36m-regressor", default=None,
-                        help="optional (17, V) .npy regressing Human3.6M-17 joints from vertices "
-                             "(e.g. SPIN's J_regressor_h36m.npy)")
+    parser.add_argument(
+        "--h36m-regressor",
+        default=None,
+        help="optional (17, V) .npy regressing Human3.6M-17 joints from vertices (e.g. SPIN's J_regressor_h36m.npy)",
+    )
     parser.add_argument("--compress", action="store_true", help="write a compressed .npz")
     args = parser.parse_args(argv)
     try:
@@ -533,9 +590,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (BodyModelFileError, FileNotFoundError, ValueError) as exc:
         print(f"weakpose convert-smpl: error: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {args.output}: {data.num_vertices} vertices, {data.num_faces} faces, {data.num_joints} joints, "
-          f"{data.num_betas} shape components, H36M regressor: "
-          f"{'yes' if data.J_regressor_h36m is not None else 'no'}")
+    print(
+        f"wrote {args.output}: {data.num_vertices} vertices, {data.num_faces} faces, {data.num_joints} joints, "
+        f"{data.num_betas} shape components, H36M regressor: "
+        f"{'yes' if data.J_regressor_h36m is not None else 'no'}"
+    )
     return 0
 
 

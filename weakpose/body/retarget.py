@@ -10,6 +10,7 @@ positions and is left at zero.
 
 Everything is NumPy, vectorised over frames.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,10 +37,14 @@ SWING_BONES = (
 )
 # Joints whose full orientation is fitted from two direction pairs: (SMPL a, SMPL b) -> (H36M a, H36M b) each.
 FRAME_BONES = {
-    _S("pelvis"): (((_S("r_hip"), _S("l_hip")), (_H("RHip"), _H("LHip"))),
-                   ((_S("pelvis"), _S("spine1")), (_H("Hip"), _H("Spine")))),
-    _S("spine3"): (((_S("r_shoulder"), _S("l_shoulder")), (_H("RShoulder"), _H("LShoulder"))),
-                   ((_S("spine3"), _S("neck")), (_H("Spine"), _H("Thorax")))),
+    _S("pelvis"): (
+        ((_S("r_hip"), _S("l_hip")), (_H("RHip"), _H("LHip"))),
+        ((_S("pelvis"), _S("spine1")), (_H("Hip"), _H("Spine"))),
+    ),
+    _S("spine3"): (
+        ((_S("r_shoulder"), _S("l_shoulder")), (_H("RShoulder"), _H("LShoulder"))),
+        ((_S("spine3"), _S("neck")), (_H("Spine"), _H("Thorax"))),
+    ),
 }
 
 
@@ -126,11 +131,13 @@ def retarget_h36m17(rest_joints: np.ndarray, targets: np.ndarray, parents=SMPL24
             G[:, j] = G_parent
         L[:, j] = np.swapaxes(G_parent, -1, -2) @ G[:, j]
         # SMPL keeps the root joint at its rest position and adds the translation afterwards.
-        P[:, j] = (np.broadcast_to(rest_joints[j], (n, 3)) if p < 0 else
-                   P[:, p] + np.einsum("nij,j->ni", G[:, p], rest_joints[j] - rest_joints[p]))
+        P[:, j] = (
+            np.broadcast_to(rest_joints[j], (n, 3))
+            if p < 0
+            else P[:, p] + np.einsum("nij,j->ni", G[:, p], rest_joints[j] - rest_joints[p])
+        )
     transl = targets[:, _H("Hip")] - P[:, 0]
     return RetargetResult(local_rotations=L, global_rotations=G, joints=P + transl[:, None], transl=transl)
 
 
-__all__ = ["RetargetResult", "retarget_h36m17", "swing_rotation", "kabsch_rotation", "SWING_BONES",
-           "FRAME_BONES"]
+__all__ = ["RetargetResult", "retarget_h36m17", "swing_rotation", "kabsch_rotation", "SWING_BONES", "FRAME_BONES"]

@@ -29,6 +29,7 @@ Lifters trained on Human3.6M take and predict H36M-17; :func:`humaneva15_to_h36m
 :data:`H36M17_TO_HUMANEVA15` picks the 15 comparable joints of their output. The derived joints are an
 approximation (see the converter); a lifter trained on ``humaneva15`` itself avoids them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,15 +56,42 @@ from weakpose.skeleton import H36M17, JointOrder, flip_joints
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "HUMANEVA15", "HUMANEVA_CAMERAS", "HUMANEVA_IMAGE_SIZE", "HUMANEVA_FPS", "HUMANEVA_PROTOCOL_ACTIONS",
-    "MAX_TRIM_FRAMES", "H36M17_TO_HUMANEVA15", "HumanEvaView", "HumanEvaViews", "HumanEvaLoadReport",
-    "is_humaneva_file", "load_humaneva", "humaneva15_to_h36m17", "evaluate_humaneva", "humaneva_protocol",
+    "HUMANEVA15",
+    "HUMANEVA_CAMERAS",
+    "HUMANEVA_IMAGE_SIZE",
+    "HUMANEVA_FPS",
+    "HUMANEVA_PROTOCOL_ACTIONS",
+    "MAX_TRIM_FRAMES",
+    "H36M17_TO_HUMANEVA15",
+    "HumanEvaView",
+    "HumanEvaViews",
+    "HumanEvaLoadReport",
+    "is_humaneva_file",
+    "load_humaneva",
+    "humaneva15_to_h36m17",
+    "evaluate_humaneva",
+    "humaneva_protocol",
 ]
 
 HUMANEVA15 = JointOrder(
     name="humaneva15",
-    joints=("pelvis", "thorax", "lsho", "lelb", "lwri", "rsho", "relb", "rwri", "lhip", "lkne", "lank",
-            "rhip", "rkne", "rank", "head"),
+    joints=(
+        "pelvis",
+        "thorax",
+        "lsho",
+        "lelb",
+        "lwri",
+        "rsho",
+        "relb",
+        "rwri",
+        "lhip",
+        "lkne",
+        "lank",
+        "rhip",
+        "rkne",
+        "rank",
+        "head",
+    ),
     parents=(-1, 0, 1, 2, 3, 1, 5, 6, 0, 8, 9, 0, 11, 12, 1),
     left=(2, 3, 4, 8, 9, 10),
     right=(5, 6, 7, 11, 12, 13),
@@ -77,9 +105,28 @@ MAX_TRIM_FRAMES = 5  # 2D/3D length differences up to this are trimmed; larger o
 
 # For every HumanEva-15 joint, the H36M-17 joint of the same name (Hip, Thorax, LShoulder, LElbow, LWrist,
 # RShoulder, RElbow, RWrist, LHip, LKnee, LFoot, RHip, RKnee, RFoot, Head): H36M-17 output -> HumanEva-15.
-H36M17_TO_HUMANEVA15 = np.array([H36M17.index(n) for n in (
-    "Hip", "Thorax", "LShoulder", "LElbow", "LWrist", "RShoulder", "RElbow", "RWrist",
-    "LHip", "LKnee", "LFoot", "RHip", "RKnee", "RFoot", "Head")])
+H36M17_TO_HUMANEVA15 = np.array(
+    [
+        H36M17.index(n)
+        for n in (
+            "Hip",
+            "Thorax",
+            "LShoulder",
+            "LElbow",
+            "LWrist",
+            "RShoulder",
+            "RElbow",
+            "RWrist",
+            "LHip",
+            "LKnee",
+            "LFoot",
+            "RHip",
+            "RKnee",
+            "RFoot",
+            "Head",
+        )
+    ]
+)
 
 # H36M-17 joints taken over unchanged from a HumanEva-15 joint (H36M-17 index -> HumanEva-15 index).
 _DIRECT = {int(h): i for i, h in enumerate(H36M17_TO_HUMANEVA15)}
@@ -131,6 +178,7 @@ class HumanEvaViews(list):
 # ---------------------------------------------------------------------------------------------------------
 # reading
 
+
 def is_humaneva_file(path) -> bool:
     """Whether ``path`` is a VideoPose3D 3D npz of HumanEva: ``positions_3d`` whose subjects start with ``Train/``
     or ``Validate/``, or whose arrays have 15 joints. Never raises: anything unreadable is simply not one."""
@@ -172,8 +220,9 @@ def _check_positions_15(arr, where: str) -> np.ndarray:
         raise H36MFormatError(f"{where}: {int((~np.isfinite(out)).sum())} NaN/inf values in shape {out.shape}")
     biggest = float(np.abs(out).max())
     if biggest > _MAX_ABS_METRES:
-        raise H36MFormatError(f"{where}: 3D coordinates reach {biggest:.1f}; expected metres (divide a file in "
-                              f"millimetres by 1000)")
+        raise H36MFormatError(
+            f"{where}: 3D coordinates reach {biggest:.1f}; expected metres (divide a file in millimetres by 1000)"
+        )
     return out.astype(np.float32, copy=False)
 
 
@@ -182,8 +231,10 @@ def _check_metadata(metadata: dict, path_2d) -> None:
     wrong); a file without metadata is checked per array (15 joints)."""
     name = metadata.get("layout_name")
     if name is not None and str(name).lower() != HUMANEVA15.name:
-        raise H36MFormatError(f"{path_2d}: metadata layout_name is {name!r}; a HumanEva 2D file in VideoPose3D's "
-                              f"layout has layout_name 'humaneva15'")
+        raise H36MFormatError(
+            f"{path_2d}: metadata layout_name is {name!r}; a HumanEva 2D file in VideoPose3D's "
+            f"layout has layout_name 'humaneva15'"
+        )
     count = metadata.get("num_joints")
     if count is not None and int(count) != HUMANEVA15.num_joints:
         raise H36MFormatError(f"{path_2d}: metadata num_joints is {count}; HumanEva's humaneva15 layout has 15")
@@ -192,11 +243,14 @@ def _check_metadata(metadata: dict, path_2d) -> None:
         try:
             left, right = ({int(i) for i in np.asarray(s).ravel()} for s in symmetry)
         except (TypeError, ValueError):
-            raise H36MFormatError(f"{path_2d}: metadata keypoints_symmetry {symmetry!r} is not two index "
-                                  f"lists") from None
+            raise H36MFormatError(
+                f"{path_2d}: metadata keypoints_symmetry {symmetry!r} is not two index lists"
+            ) from None
         if left != set(HUMANEVA15.left) or right != set(HUMANEVA15.right):
-            raise H36MFormatError(f"{path_2d}: keypoints_symmetry {[sorted(left), sorted(right)]} does not match "
-                                  f"humaneva15 (left {list(HUMANEVA15.left)}, right {list(HUMANEVA15.right)})")
+            raise H36MFormatError(
+                f"{path_2d}: keypoints_symmetry {[sorted(left), sorted(right)]} does not match "
+                f"humaneva15 (left {list(HUMANEVA15.left)}, right {list(HUMANEVA15.right)})"
+            )
 
 
 def _image_size(metadata: dict, subject: str, where: str) -> Tuple[int, int]:
@@ -207,8 +261,9 @@ def _image_size(metadata: dict, subject: str, where: str) -> Tuple[int, int]:
     try:
         w, h = int(vm["w"]), int(vm["h"])
     except (KeyError, TypeError, ValueError):
-        raise H36MFormatError(f"{where}: video_metadata[{subject!r}] must be {{'w': width, 'h': height}}; "
-                              f"got {vm!r}") from None
+        raise H36MFormatError(
+            f"{where}: video_metadata[{subject!r}] must be {{'w': width, 'h': height}}; got {vm!r}"
+        ) from None
     if w < 1 or h < 1:
         raise H36MFormatError(f"{where}: video_metadata[{subject!r}] gives an image size of {w}x{h}")
     return w, h
@@ -218,8 +273,9 @@ def _wanted(action: str, actions: Optional[Sequence[str]]) -> bool:
     return actions is None or base_action(action) in actions or action in actions
 
 
-def load_humaneva(path_3d, path_2d, subjects: Optional[Sequence[str]] = None,
-                  actions: Optional[Sequence[str]] = None) -> HumanEvaViews:
+def load_humaneva(
+    path_3d, path_2d, subjects: Optional[Sequence[str]] = None, actions: Optional[Sequence[str]] = None
+) -> HumanEvaViews:
     """Read a VideoPose3D HumanEva pair into one :class:`HumanEvaView` per (subject, action, camera).
 
     path_3d: ``data_3d_humaneva15.npz`` (world metres). path_2d: ``data_2d_humaneva15_gt.npz`` or a detector's file
@@ -241,14 +297,17 @@ def load_humaneva(path_3d, path_2d, subjects: Optional[Sequence[str]] = None,
     if subjects is None:
         subjects = [s for s in positions_3d if str(s).startswith("Validate/")]
         if not subjects:
-            raise H36MFormatError(f"{path_3d}: no 'Validate/' subjects in positions_3d (subjects: "
-                                  f"{sorted(positions_3d)}); pass subjects=")
+            raise H36MFormatError(
+                f"{path_3d}: no 'Validate/' subjects in positions_3d (subjects: {sorted(positions_3d)}); pass subjects="
+            )
     else:
         subjects = [subjects] if isinstance(subjects, str) else list(subjects)
         unknown = [s for s in subjects if s not in positions_3d]
         if unknown:
-            raise H36MFormatError(f"{path_3d}: subjects {unknown} are not in positions_3d (subjects: "
-                                  f"{sorted(positions_3d)}); HumanEva subjects are named 'Train/S1', 'Validate/S1'")
+            raise H36MFormatError(
+                f"{path_3d}: subjects {unknown} are not in positions_3d (subjects: "
+                f"{sorted(positions_3d)}); HumanEva subjects are named 'Train/S1', 'Validate/S1'"
+            )
     actions = None if actions is None else ([actions] if isinstance(actions, str) else list(actions))
 
     views = HumanEvaViews(report=report)
@@ -280,8 +339,13 @@ def load_humaneva(path_3d, path_2d, subjects: Optional[Sequence[str]] = None,
                 if n2 != n3:
                     detail = f"2D {n2} frames, 3D {n3} frames"
                     if abs(n2 - n3) > MAX_TRIM_FRAMES:
-                        report.add(subject, action, LENGTH_MISMATCH,
-                                   f"{detail}: differ by more than {MAX_TRIM_FRAMES}; view skipped", camera=camera)
+                        report.add(
+                            subject,
+                            action,
+                            LENGTH_MISMATCH,
+                            f"{detail}: differ by more than {MAX_TRIM_FRAMES}; view skipped",
+                            camera=camera,
+                        )
                         log.warning("%s: %s; view skipped", where, detail)
                         continue
                     n = min(n2, n3)
@@ -289,9 +353,17 @@ def load_humaneva(path_3d, path_2d, subjects: Optional[Sequence[str]] = None,
                     report.add(subject, action, LENGTH_TRIMMED, f"{detail}: trimmed to {n}", camera=camera)
                     xy, p3 = xy[:n], pos[:n]
                     conf = None if conf is None else conf[:n]
-                views.append(HumanEvaView(subject, action, camera, np.ascontiguousarray(xy, np.float32),
-                                          np.ascontiguousarray(p3, np.float32), size,
-                                          None if conf is None else np.ascontiguousarray(conf, np.float32)))
+                views.append(
+                    HumanEvaView(
+                        subject,
+                        action,
+                        camera,
+                        np.ascontiguousarray(xy, np.float32),
+                        np.ascontiguousarray(p3, np.float32),
+                        size,
+                        None if conf is None else np.ascontiguousarray(conf, np.float32),
+                    )
+                )
                 loaded = True
             if loaded:
                 report.loaded.append((subject, action))
@@ -302,6 +374,7 @@ def load_humaneva(path_3d, path_2d, subjects: Optional[Sequence[str]] = None,
 
 # ---------------------------------------------------------------------------------------------------------
 # joints
+
 
 def humaneva15_to_h36m17(x, conf=None):
     """HumanEva-15 joints -> the H36M-17 joints a Human3.6M lifter takes: ``(..., 15, D) -> (..., 17, D)``.
@@ -321,9 +394,11 @@ def humaneva15_to_h36m17(x, conf=None):
         raise ValueError(f"HumanEva-15 joints must have shape (..., 15, D); got {tuple(x.shape)}")
     is_torch = isinstance(x, torch.Tensor)
     if conf is None:
-        conf = (torch.ones(x.shape[:-1], dtype=x.dtype if x.is_floating_point() else torch.float32,
-                           device=x.device) if is_torch
-                else np.ones(x.shape[:-1], dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32))
+        conf = (
+            torch.ones(x.shape[:-1], dtype=x.dtype if x.is_floating_point() else torch.float32, device=x.device)
+            if is_torch
+            else np.ones(x.shape[:-1], dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32)
+        )
     elif tuple(conf.shape) != tuple(x.shape[:-1]):
         raise ValueError(f"confidences must have shape {tuple(x.shape[:-1])}; got {tuple(conf.shape)}")
     minimum = torch.minimum if is_torch else np.minimum
@@ -347,12 +422,18 @@ def humaneva15_to_h36m17(x, conf=None):
 # ---------------------------------------------------------------------------------------------------------
 # evaluation
 
+
 def humaneva_protocol(two_d_source: str = "GT", flip: bool = False, exclusions: Iterable[str] = ()) -> Protocol:
     """The protocol line of :func:`evaluate_humaneva`."""
-    return Protocol(joints="HumanEva-I 15 joints, root included",
-                    alignment="P-MPJPE similarity Procrustes (no reflection) against world 3D: the npz has no cameras",
-                    two_d_source=two_d_source, stride=1, flip_augmentation=bool(flip),
-                    exclusions=tuple(exclusions), averaging="actions")
+    return Protocol(
+        joints="HumanEva-I 15 joints, root included",
+        alignment="P-MPJPE similarity Procrustes (no reflection) against world 3D: the npz has no cameras",
+        two_d_source=two_d_source,
+        stride=1,
+        flip_augmentation=bool(flip),
+        exclusions=tuple(exclusions),
+        averaging="actions",
+    )
 
 
 def _input_joints(model) -> int:
@@ -371,8 +452,10 @@ def _order_of(num_joints: int, what: str) -> JointOrder:
         return HUMANEVA15
     if num_joints == H36M17.num_joints:
         return H36M17
-    raise ValueError(f"evaluate_humaneva: the lifter's {what} has {num_joints} joints; HumanEva evaluation takes "
-                     f"lifters of 15 (humaneva15) or 17 (H36M-17) joints")
+    raise ValueError(
+        f"evaluate_humaneva: the lifter's {what} has {num_joints} joints; HumanEva evaluation takes "
+        f"lifters of 15 (humaneva15) or 17 (H36M-17) joints"
+    )
 
 
 def _model_input(view: HumanEvaView, order: JointOrder, in_features: int) -> np.ndarray:
@@ -387,8 +470,10 @@ def _model_input(view: HumanEvaView, order: JointOrder, in_features: int) -> np.
     if in_features == 3:
         return np.concatenate([xy, conf[..., None]], axis=-1)
     if in_features != 2:
-        raise ValueError(f"evaluate_humaneva: lifters with {in_features} input features per joint are not supported "
-                         f"(2: u, v; 3: u, v, confidence)")
+        raise ValueError(
+            f"evaluate_humaneva: lifters with {in_features} input features per joint are not supported "
+            f"(2: u, v; 3: u, v, confidence)"
+        )
     return xy
 
 
@@ -403,11 +488,13 @@ def _predict(model, x: torch.Tensor, in_order: JointOrder, flip: bool, batch_siz
         return model.lift_sequence(x, flip=flip_spec)
     outs = []
     for s in range(0, x.shape[0], batch_size):
-        xb = x[s:s + batch_size]
+        xb = x[s : s + batch_size]
         y = model(xb)
         if not isinstance(y, torch.Tensor) or y.dim() != 3 or y.shape[-1] != 3:
-            raise ValueError(f"evaluate_humaneva: a single-frame lifter must return a tensor (B, J, 3); got "
-                             f"{type(y).__name__} {tuple(getattr(y, 'shape', ()))}")
+            raise ValueError(
+                f"evaluate_humaneva: a single-frame lifter must return a tensor (B, J, 3); got "
+                f"{type(y).__name__} {tuple(getattr(y, 'shape', ()))}"
+            )
         if flip:  # VideoPose3D's test-time flip: average with the mirrored input's mirrored output
             y_flip = model(flip_joints(xb, in_order, axis=0))
             y = 0.5 * (y + flip_joints(y_flip, _order_of(y_flip.shape[-2], "output"), axis=0))
@@ -415,9 +502,15 @@ def _predict(model, x: torch.Tensor, in_order: JointOrder, flip: bool, batch_siz
     return torch.cat(outs, dim=0)
 
 
-def evaluate_humaneva(model, views: Sequence[HumanEvaView], flip: bool = False, two_d_source: str = "GT",
-                      by_subject: bool = False, batch_size: int = 1024, device=None
-                      ) -> Tuple[EvaluationTable, Protocol]:
+def evaluate_humaneva(
+    model,
+    views: Sequence[HumanEvaView],
+    flip: bool = False,
+    two_d_source: str = "GT",
+    by_subject: bool = False,
+    batch_size: int = 1024,
+    device=None,
+) -> Tuple[EvaluationTable, Protocol]:
     """P-MPJPE of a 2D->3D lifter on HumanEva views; returns ``(table, protocol)`` -- print
     ``table.format(protocol)``.
 
@@ -448,16 +541,21 @@ def evaluate_humaneva(model, views: Sequence[HumanEvaView], flip: bool = False, 
         x = torch.as_tensor(_model_input(view, in_order, in_features), dtype=dtype, device=device)
         pred = _predict(model, x, in_order, flip, batch_size).detach().double().cpu().numpy()
         if pred.shape[0] != view.frames:
-            raise ValueError(f"evaluate_humaneva: {view.subject}/{view.action} {view.camera}: the lifter returned "
-                             f"{pred.shape[0]} frames for {view.frames}")
+            raise ValueError(
+                f"evaluate_humaneva: {view.subject}/{view.action} {view.camera}: the lifter returned "
+                f"{pred.shape[0]} frames for {view.frames}"
+            )
         if _order_of(pred.shape[-2], "output") is H36M17:
             pred = pred[:, H36M17_TO_HUMANEVA15]
         target = view.positions_3d.astype(np.float64)
-        target = target - target[:, _PELVIS:_PELVIS + 1]
+        target = target - target[:, _PELVIS : _PELVIS + 1]
         # The table merges sub-actions itself; a per-subject row needs the subject in a name without spaces.
         action = f"{base_action(view.action)}/{view.subject.rsplit('/', 1)[-1]}" if by_subject else view.action
         table.add(view.subject, action, pred, target)
     report = getattr(views, "report", None)
-    exclusions = [] if report is None else [
-        f"{e.subject}/{e.action}" + (f" {e.camera}" if e.camera else "") for e in report.skipped()]
+    exclusions = (
+        []
+        if report is None
+        else [f"{e.subject}/{e.action}" + (f" {e.camera}" if e.camera else "") for e in report.skipped()]
+    )
     return table, humaneva_protocol(two_d_source, flip, exclusions)

@@ -45,6 +45,7 @@ images) only the frames present are kept.
 Every error is one line that names the file, raised as :class:`~weakpose.data.h36m.readers.H36MFormatError`
 (a ``ValueError``); a path that does not exist raises ``FileNotFoundError``.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,8 +71,17 @@ PathLike = Union[str, Path]
 Person = Union[str, int]
 
 __all__ = [
-    "FilledKeypoints", "Track", "KeypointFile", "missing_mask", "fill_missing", "to_h36m17_filled",
-    "read_keypoints", "keypoints_from_array", "select_person", "CONTINUITY_SCORE_RATIO", "ARRAY_KEYS",
+    "FilledKeypoints",
+    "Track",
+    "KeypointFile",
+    "missing_mask",
+    "fill_missing",
+    "to_h36m17_filled",
+    "read_keypoints",
+    "keypoints_from_array",
+    "select_person",
+    "CONTINUITY_SCORE_RATIO",
+    "ARRAY_KEYS",
 ]
 
 # A person nearer the previous pick is kept over the best-scored one unless its score is below this fraction of
@@ -88,6 +98,7 @@ _OPENPOSE_FILE = re.compile(r"^(.*?)_?(\d+)_keypoints\.json$")
 
 # ---------------------------------------------------------------------------------------------------------
 # missing detections
+
 
 @dataclass
 class FilledKeypoints:
@@ -112,8 +123,10 @@ class FilledKeypoints:
     def summary(self) -> str:
         if not self.joints_filled:
             return f"{self.num_frames} frames, nothing missing"
-        return (f"{self.num_frames} frames: {_count(self.joints_filled, 'joint')} filled in "
-                f"{_count(self.frames_filled, 'frame')} ({_count(self.frames_missing, 'frame')} with no detection)")
+        return (
+            f"{self.num_frames} frames: {_count(self.joints_filled, 'joint')} filled in "
+            f"{_count(self.frames_filled, 'frame')} ({_count(self.frames_missing, 'frame')} with no detection)"
+        )
 
 
 def _count(n: int, noun: str) -> str:
@@ -155,20 +168,22 @@ def fill_missing(xy, conf=None, where: str = "", joint_names: Optional[Sequence[
         raise H36MFormatError(f"{prefix}keypoints must have shape (T, J, 2); got {xy.shape}")
     num_frames, num_joints = xy.shape[:2]
     if conf is not None and np.shape(conf) != (num_frames, num_joints):
-        raise H36MFormatError(f"{prefix}confidences must have shape {(num_frames, num_joints)}; "
-                              f"got {np.shape(conf)}")
+        raise H36MFormatError(f"{prefix}confidences must have shape {(num_frames, num_joints)}; got {np.shape(conf)}")
     if num_frames == 0:
         raise H36MFormatError(f"{prefix}no frames (shape {xy.shape})")
     missing = missing_mask(xy, conf)
     if missing.all():
-        raise H36MFormatError(f"{prefix}no joint is detected in any of the {num_frames} frames (all NaN, zero "
-                              f"confidence or (0, 0))")
+        raise H36MFormatError(
+            f"{prefix}no joint is detected in any of the {num_frames} frames (all NaN, zero confidence or (0, 0))"
+        )
     never = np.flatnonzero(missing.all(0))
     if never.size:
         names = _joint_names(num_joints, joint_names)
-        raise H36MFormatError(f"{prefix}joint{'s' if never.size > 1 else ''} "
-                              f"{', '.join(repr(names[j]) for j in never)} never detected in the {num_frames} "
-                              f"frames: nothing to fill {'them' if never.size > 1 else 'it'} from")
+        raise H36MFormatError(
+            f"{prefix}joint{'s' if never.size > 1 else ''} "
+            f"{', '.join(repr(names[j]) for j in never)} never detected in the {num_frames} "
+            f"frames: nothing to fill {'them' if never.size > 1 else 'it'} from"
+        )
     out = np.array(xy, dtype=np.float64)
     frames = np.arange(num_frames)
     for j in np.flatnonzero(missing.any(0)):  # only joints with gaps; the usual file has few
@@ -180,9 +195,13 @@ def fill_missing(xy, conf=None, where: str = "", joint_names: Optional[Sequence[
     confidence = np.ones((num_frames, num_joints), np.float32) if conf is None else np.array(conf, np.float32)
     confidence[missing] = 0.0
     return FilledKeypoints(
-        xy=out.astype(np.float32), conf=confidence, missing=missing,
-        joints_filled=int(missing.sum()), frames_filled=int(missing.any(1).sum()),
-        frames_missing=int(missing.all(1).sum()))
+        xy=out.astype(np.float32),
+        conf=confidence,
+        missing=missing,
+        joints_filled=int(missing.sum()),
+        frames_filled=int(missing.any(1).sum()),
+        frames_missing=int(missing.all(1).sum()),
+    )
 
 
 def to_h36m17_filled(xy, conf, layout: str, where: str = "") -> FilledKeypoints:
@@ -214,6 +233,7 @@ def to_h36m17_filled(xy, conf, layout: str, where: str = "") -> FilledKeypoints:
 
 # ---------------------------------------------------------------------------------------------------------
 # results
+
 
 @dataclass
 class Track:
@@ -271,12 +291,20 @@ def _track(xy, conf, layout: str, where: str, frame_ids, image_size=None, fps=No
     """Validate units and convert one source-layout track (T, J, 2) to a filled H36M-17 :class:`Track`."""
     check_pixel_units(np.where(missing_mask(xy, conf)[..., None], np.nan, xy), where)
     filled = to_h36m17_filled(xy, conf, layout, where)
-    return Track(xy=filled.xy, conf=filled.conf, filled=filled, layout=get_order(layout).name,
-                 image_size=image_size, fps=fps, frame_ids=list(frame_ids))
+    return Track(
+        xy=filled.xy,
+        conf=filled.conf,
+        filled=filled,
+        layout=get_order(layout).name,
+        image_size=image_size,
+        fps=fps,
+        frame_ids=list(frame_ids),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
 # frames
+
 
 def _frame_number(image_id) -> Optional[int]:
     """The frame number of an image id: the id itself when an integer, else the last number in the file name
@@ -317,8 +345,10 @@ def _frame_axis(ids: Sequence) -> Tuple[List, Dict]:
 # ---------------------------------------------------------------------------------------------------------
 # person selection
 
-def select_person(keypoints, frame, num_frames: int, score=None, track=None, person: Person = "best",
-                  where: str = "") -> np.ndarray:
+
+def select_person(
+    keypoints, frame, num_frames: int, score=None, track=None, person: Person = "best", where: str = ""
+) -> np.ndarray:
     """One person per frame from several: ``(D, J, 3)`` detections in frames ``frame`` (D,) -> ``(T, J, 3)``.
 
     A detection's score is ``score`` where given (not NaN), else its mean joint confidence (missing joints
@@ -343,8 +373,10 @@ def select_person(keypoints, frame, num_frames: int, score=None, track=None, per
         keep = track == int(person)
         if not keep.any():
             ids = sorted({int(t) for t in track if t >= 0})
-            raise H36MFormatError(f"{where}: no person with track id {person} (track ids in the file: "
-                                  f"{ids[:20]}{' ...' if len(ids) > 20 else ''})")
+            raise H36MFormatError(
+                f"{where}: no person with track id {person} (track ids in the file: "
+                f"{ids[:20]}{' ...' if len(ids) > 20 else ''})"
+            )
         kp, frame, score, valid = kp[keep], frame[keep], score[keep], valid[keep]
     # Mean position of each detection's detected joints (NaN when it has none).
     counts = valid.sum(-1, keepdims=True)
@@ -354,7 +386,7 @@ def select_person(keypoints, frame, num_frames: int, score=None, track=None, per
     starts = np.searchsorted(frame[order], np.arange(num_frames + 1))
     previous = None
     for t in range(num_frames):
-        rows = order[starts[t]:starts[t + 1]]
+        rows = order[starts[t] : starts[t + 1]]
         if rows.size == 0:
             continue
         best = rows[np.argmax(score[rows])]
@@ -375,8 +407,9 @@ def _check_layout(layout: str, path: Path) -> str:
     except KeyError:
         name = None
     if name not in LAYOUTS_2D:
-        raise H36MFormatError(f"{path}: layout={layout!r} is not a 2D layout weakpose converts; known: "
-                              f"{', '.join(LAYOUTS_2D)}")
+        raise H36MFormatError(
+            f"{path}: layout={layout!r} is not a 2D layout weakpose converts; known: {', '.join(LAYOUTS_2D)}"
+        )
     return name
 
 
@@ -393,6 +426,7 @@ def _check_person(person) -> Person:
 # ---------------------------------------------------------------------------------------------------------
 # JSON readers (COCO results / annotations, AlphaPose, OpenPose)
 
+
 def _load_json(path: Path):
     try:
         with open(path, encoding="utf-8") as fh:
@@ -408,8 +442,9 @@ def _flat_keypoints(values, where: str) -> np.ndarray:
     except (TypeError, ValueError):
         raise H36MFormatError(f"{where}: keypoints must be a flat list of numbers [x, y, c, ...]") from None
     if arr.ndim != 1 or arr.size % 3:
-        raise H36MFormatError(f"{where}: keypoints must be a flat list of 3 numbers per joint (x, y, "
-                              f"confidence); got {arr.size} values")
+        raise H36MFormatError(
+            f"{where}: keypoints must be a flat list of 3 numbers per joint (x, y, confidence); got {arr.size} values"
+        )
     return arr.reshape(-1, 3)
 
 
@@ -418,18 +453,27 @@ def _json_layout(count: int, layout: Optional[str], where: str, allowed=_JSON_LA
     if layout is not None:
         order = get_order(layout)
         if count not in (order.num_joints,) and allowed.get(count, (None,))[0] != order.name:
-            raise H36MFormatError(f"{where}: layout {order.name!r} has {order.num_joints} joints, the file has "
-                                  f"{count} keypoints per person")
+            raise H36MFormatError(
+                f"{where}: layout {order.name!r} has {order.num_joints} joints, the file has "
+                f"{count} keypoints per person"
+            )
         return order.name, order.num_joints
     if count not in allowed:
         known = ", ".join(f"{k} ({v[0]})" for k, v in allowed.items())
-        raise H36MFormatError(f"{where}: {count} keypoints per person is not a layout weakpose converts; "
-                              f"known counts: {known}")
+        raise H36MFormatError(
+            f"{where}: {count} keypoints per person is not a layout weakpose converts; known counts: {known}"
+        )
     return allowed[count]
 
 
-def _stack_people(entries: List[Tuple[object, np.ndarray, float, int]], ids_for_axis: Sequence, layout,
-                  where: str, person: Person, json_layouts=_JSON_LAYOUTS):
+def _stack_people(
+    entries: List[Tuple[object, np.ndarray, float, int]],
+    ids_for_axis: Sequence,
+    layout,
+    where: str,
+    person: Person,
+    json_layouts=_JSON_LAYOUTS,
+):
     """Person selection over ``(image_id, (K, 3) keypoints, score, track)`` entries -> (layout, (T, J, 3), ids)."""
     frame_ids, row_of = _frame_axis(ids_for_axis)
     counts = {kp.shape[0] for _, kp, _, _ in entries}
@@ -445,8 +489,10 @@ def _stack_people(entries: List[Tuple[object, np.ndarray, float, int]], ids_for_
     score = np.array([s for _, _, s, _ in entries], dtype=np.float64)
     track = np.array([t for _, _, _, t in entries], dtype=np.int64)
     if not isinstance(person, str) and not (track >= 0).any():
-        raise H36MFormatError(f"{where}: person={person} selects a track id, but the file has none (AlphaPose "
-                              f"writes 'idx' when run with tracking); use person='best'")
+        raise H36MFormatError(
+            f"{where}: person={person} selects a track id, but the file has none (AlphaPose "
+            f"writes 'idx' when run with tracking); use person='best'"
+        )
     picked = select_person(kp, frame, len(frame_ids), score, track, person, where)
     return name, picked, frame_ids
 
@@ -473,8 +519,10 @@ def _read_detection_list(path: Path, data: list, layout, person) -> KeypointFile
     for n, det in enumerate(data):
         where = f"{path}: entry {n}"
         if not isinstance(det, dict) or "keypoints" not in det or "image_id" not in det:
-            raise H36MFormatError(f"{where}: expected a dict with 'image_id' and 'keypoints' (COCO results / "
-                                  f"AlphaPose format); got {type(det).__name__}")
+            raise H36MFormatError(
+                f"{where}: expected a dict with 'image_id' and 'keypoints' (COCO results / "
+                f"AlphaPose format); got {type(det).__name__}"
+            )
         if det.get("category_id", 1) != 1:  # only people have keypoints
             continue
         _check_image_id(det["image_id"], where)
@@ -518,8 +566,9 @@ def _read_coco_annotations(path: Path, data: dict, layout, person) -> KeypointFi
     only_coco = {17: ("coco17", 17), 133: ("coco17", 17)}
     name, picked, frame_ids = _stack_people(entries, image_ids, layout, str(path), person, only_coco)
     size = sizes.pop() if len(sizes) == 1 else None  # one video has one size; mixed sizes are not one video
-    return KeypointFile(path, "coco-annotations",
-                        {path.stem: _track(picked[..., :2], picked[..., 2], name, str(path), frame_ids, size)})
+    return KeypointFile(
+        path, "coco-annotations", {path.stem: _track(picked[..., :2], picked[..., 2], name, str(path), frame_ids, size)}
+    )
 
 
 def _read_openpose_folder(folder: Path, layout, person) -> KeypointFile:
@@ -546,18 +595,22 @@ def _read_openpose_folder(folder: Path, layout, person) -> KeypointFile:
                     continue  # a person entry without body keypoints (face/hand-only runs)
                 kp = _flat_keypoints(values, f"{f}: people[{p}]")
                 if kp.shape[0] == 18:
-                    raise H36MFormatError(f"{f}: 18 keypoints per person is OpenPose's COCO-18 model, which weakpose "
-                                          f"does not convert; run OpenPose with --model_pose BODY_25 (the default)")
+                    raise H36MFormatError(
+                        f"{f}: 18 keypoints per person is OpenPose's COCO-18 model, which weakpose "
+                        f"does not convert; run OpenPose with --model_pose BODY_25 (the default)"
+                    )
                 entries.append((number, kp, np.nan, _track_id(body.get("person_id"))))
         body25 = {25: ("body25", 25)}
-        layout_name, picked, frame_ids = _stack_people(entries, [n for n, _ in files], layout or "body25", where,
-                                                       person, body25)
+        layout_name, picked, frame_ids = _stack_people(
+            entries, [n for n, _ in files], layout or "body25", where, person, body25
+        )
         tracks[name] = _track(picked[..., :2], picked[..., 2], layout_name, where, frame_ids)
     return KeypointFile(folder, "openpose", tracks)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # npz / npy readers
+
 
 def _read_videopose3d(path: Path, layout) -> KeypointFile:
     positions, metadata = read_videopose3d_2d(path)
@@ -574,12 +627,16 @@ def _read_videopose3d(path: Path, layout) -> KeypointFile:
                 where = f"{path}:positions_2d[{video!r}][{action!r}][{v}]"
                 arr = np.asarray(arr)
                 if arr.ndim != 3:
-                    raise H36MFormatError(f"{where}: 2D keypoints must have shape (T, J, 2) or (T, J, 3); "
-                                          f"got {arr.shape}")
+                    raise H36MFormatError(
+                        f"{where}: 2D keypoints must have shape (T, J, 2) or (T, J, 3); got {arr.shape}"
+                    )
                 name = resolve_2d_layout(metadata, arr.shape[1], where, layout)
                 xy, conf = check_keypoints_2d(arr, where, allow_missing=True)
-                key = str(video) if (action == "custom" and len(views) == 1) else f"{video}/{action}" + (
-                    f"/{v}" if len(views) > 1 else "")
+                key = (
+                    str(video)
+                    if (action == "custom" and len(views) == 1)
+                    else f"{video}/{action}" + (f"/{v}" if len(views) > 1 else "")
+                )
                 tracks[key] = _track(xy, conf, name, where, range(len(xy)), size, fps)
     if not tracks:
         raise H36MFormatError(f"{path}: positions_2d holds no 2D arrays")
@@ -590,14 +647,17 @@ def _array_layout(num_joints: int, layout: Optional[str], where: str) -> str:
     if layout is not None:
         order = get_order(layout)
         if order.num_joints != num_joints:
-            raise H36MFormatError(f"{where}: layout {order.name!r} has {order.num_joints} joints, the array has "
-                                  f"{num_joints}")
+            raise H36MFormatError(
+                f"{where}: layout {order.name!r} has {order.num_joints} joints, the array has {num_joints}"
+            )
         return order.name
     if num_joints == 17:
-        raise H36MFormatError(f"{where}: 17 joints: pass layout='coco17' or layout='h36m17' (--layout in the "
-                              f"command line); the two orders share the count")
+        raise H36MFormatError(
+            f"{where}: 17 joints: pass layout='coco17' or layout='h36m17' (--layout in the "
+            f"command line); the two orders share the count"
+        )
     if num_joints not in _LAYOUT_BY_COUNT:
-        known = ", ".join(f"{k} ({v})" for k, v in sorted({**_LAYOUT_BY_COUNT, 17: 'coco17/h36m17'}.items()))
+        known = ", ".join(f"{k} ({v})" for k, v in sorted({**_LAYOUT_BY_COUNT, 17: "coco17/h36m17"}.items()))
         raise H36MFormatError(f"{where}: {num_joints} joints is not a layout weakpose converts; known: {known}")
     return _LAYOUT_BY_COUNT[num_joints]
 
@@ -611,16 +671,16 @@ def _array_track(arr, where: str, layout) -> Track:
     return _track(xy, conf, name, where, range(len(xy)))
 
 
-def keypoints_from_array(keypoints, layout: Optional[str] = None, confidences=None,
-                         where: str = "keypoints") -> Track:
+def keypoints_from_array(keypoints, layout: Optional[str] = None, confidences=None, where: str = "keypoints") -> Track:
     """An in-memory ``(T, J, 2)`` / ``(T, J, 3)`` pixel array (third column: confidences; or ``confidences``
     ``(T, J)`` beside a ``(T, J, 2)`` array) -> a filled H36M-17 :class:`Track`, exactly as a file would be read."""
     arr = np.asarray(keypoints)
     if confidences is not None:
         conf = np.asarray(confidences, dtype=np.float64)
         if arr.ndim != 3 or arr.shape[-1] != 2 or conf.shape != arr.shape[:2]:
-            raise H36MFormatError(f"{where}: confidences {conf.shape} need keypoints (T, J, 2) of the same T, J; "
-                                  f"got {arr.shape}")
+            raise H36MFormatError(
+                f"{where}: confidences {conf.shape} need keypoints (T, J, 2) of the same T, J; got {arr.shape}"
+            )
         arr = np.concatenate([arr, conf[..., None]], -1)
     return _array_track(arr, where, layout)
 
@@ -649,8 +709,10 @@ def _read_npz(path: Path, layout) -> KeypointFile:
                 is_vp3d = False
                 key = next((k for k in ARRAY_KEYS if k in keys), keys[0] if len(keys) == 1 else None)
                 if key is None:
-                    raise H36MFormatError(f"{path}: no keypoint array: expected 'positions_2d' (VideoPose3D) or "
-                                          f"one of {list(ARRAY_KEYS)} or a single array; keys are {sorted(keys)}")
+                    raise H36MFormatError(
+                        f"{path}: no keypoint array: expected 'positions_2d' (VideoPose3D) or "
+                        f"one of {list(ARRAY_KEYS)} or a single array; keys are {sorted(keys)}"
+                    )
                 arr = npz[key]
     except NpzFileError as e:
         raise H36MFormatError(str(e)) from None
@@ -661,6 +723,7 @@ def _read_npz(path: Path, layout) -> KeypointFile:
 
 # ---------------------------------------------------------------------------------------------------------
 # entry point
+
 
 def read_keypoints(path: PathLike, layout: Optional[str] = None, person: Person = "best") -> KeypointFile:
     """Read a 2D keypoint file (or OpenPose folder) into H36M-17 pixel tracks with missing joints filled.
@@ -685,15 +748,20 @@ def read_keypoints(path: PathLike, layout: Optional[str] = None, person: Person 
     if suffix == ".npz":
         return _read_npz(path, layout)
     if suffix != ".json":
-        raise H36MFormatError(f"{path}: unknown keypoint file type {suffix!r}; weakpose reads .json (COCO, "
-                              f"AlphaPose), OpenPose folders, .npz (VideoPose3D or one array) and .npy")
+        raise H36MFormatError(
+            f"{path}: unknown keypoint file type {suffix!r}; weakpose reads .json (COCO, "
+            f"AlphaPose), OpenPose folders, .npz (VideoPose3D or one array) and .npy"
+        )
     data = _load_json(path)
     if isinstance(data, list):
         return _read_detection_list(path, data, layout, person)
     if isinstance(data, dict) and "annotations" in data:
         return _read_coco_annotations(path, data, layout, person)
     if isinstance(data, dict) and "people" in data:
-        raise H36MFormatError(f"{path}: one OpenPose frame; pass the folder holding all *_keypoints.json files of "
-                              f"the video")
-    raise H36MFormatError(f"{path}: not a keypoint JSON weakpose knows (a COCO results / AlphaPose list, a COCO "
-                          f"annotation dict with 'images' and 'annotations', or an OpenPose folder)")
+        raise H36MFormatError(
+            f"{path}: one OpenPose frame; pass the folder holding all *_keypoints.json files of the video"
+        )
+    raise H36MFormatError(
+        f"{path}: not a keypoint JSON weakpose knows (a COCO results / AlphaPose list, a COCO "
+        f"annotation dict with 'images' and 'annotations', or an OpenPose folder)"
+    )

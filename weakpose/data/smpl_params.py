@@ -13,6 +13,7 @@ poses and shapes as SMPL parameters, not images. Three sources are read here, al
 Axis-angle everywhere (radians, SMPL joint order :data:`weakpose.skeleton.SMPL24`; ``body_pose`` holds joints
 1..23, i.e. everything but the pelvis).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,8 +27,16 @@ import numpy as np
 from weakpose.safe_npz import NpzFileError, SafeNpz
 from weakpose.skeleton import H36M17, SMPL24
 
-__all__ = ["SMPLParams", "load_surreal_info", "load_smpl_npz", "load_smpl_param_files", "embedded_smpl_params",
-           "mirror_axis_angle", "mirror_params", "NUM_BODY_JOINTS"]
+__all__ = [
+    "SMPLParams",
+    "load_surreal_info",
+    "load_smpl_npz",
+    "load_smpl_param_files",
+    "embedded_smpl_params",
+    "mirror_axis_angle",
+    "mirror_params",
+    "NUM_BODY_JOINTS",
+]
 
 PathLike = Union[str, os.PathLike]
 NUM_BODY_JOINTS = 23  # SMPL joints besides the pelvis
@@ -90,8 +99,9 @@ class SMPLParams:
             if index.shape != (len(self),):
                 raise ValueError(f"SMPLParams.subset: boolean mask of shape {index.shape} for {len(self)} frames")
             index = np.flatnonzero(index)
-        return SMPLParams(self.global_orient[index], self.body_pose[index], self.betas[index], self.source,
-                          self.sequence[index])
+        return SMPLParams(
+            self.global_orient[index], self.body_pose[index], self.betas[index], self.source, self.sequence[index]
+        )
 
     def select_sequences(self, names: Iterable[str]) -> "SMPLParams":
         """The frames of the named sequences (whole sequences: for a train/validation split without leakage)."""
@@ -114,10 +124,13 @@ class SMPLParams:
             srcs = list(dict.fromkeys(p.source for p in parts))
             more = ", ..." if len(srcs) > 3 else ""
             source = srcs[0] if len(srcs) == 1 else f"{len(parts)} sets ({', '.join(srcs[:3])}{more})"
-        return SMPLParams(np.concatenate([p.global_orient for p in parts]),
-                          np.concatenate([p.body_pose for p in parts]),
-                          np.concatenate([p.betas for p in parts]), source,
-                          np.concatenate([p.sequence for p in parts]))
+        return SMPLParams(
+            np.concatenate([p.global_orient for p in parts]),
+            np.concatenate([p.body_pose for p in parts]),
+            np.concatenate([p.betas for p in parts]),
+            source,
+            np.concatenate([p.sequence for p in parts]),
+        )
 
 
 # ----------------------------------------------------------------------------------------------- mirror
@@ -153,9 +166,13 @@ def mirror_axis_angle(pose, order=SMPL24):
 
 def mirror_params(params: SMPLParams) -> SMPLParams:
     """The mirror image of every frame (x -> -x in the body frame, left/right swapped); betas kept."""
-    return SMPLParams(params.global_orient * np.array([1, -1, -1], np.float32),  # the root maps to itself
-                      mirror_axis_angle(params.body_pose), params.betas.copy(), params.source + " (mirrored)",
-                      params.sequence.copy())
+    return SMPLParams(
+        params.global_orient * np.array([1, -1, -1], np.float32),  # the root maps to itself
+        mirror_axis_angle(params.body_pose),
+        params.betas.copy(),
+        params.source + " (mirrored)",
+        params.sequence.copy(),
+    )
 
 
 # ----------------------------------------------------------------------------------------------- files
@@ -207,8 +224,10 @@ def load_surreal_info(path: PathLike, num_betas: int = 10, stride: int = 1) -> S
     for key in ("pose", "shape"):
         if key not in mat:
             keys = sorted(k for k in mat if not k.startswith("__"))
-            raise KeyError(f"{path}: missing key {key!r} (SURREAL *_info.mat files have 'pose' (72, T) and "
-                           f"'shape' (10, T)); found {keys}")
+            raise KeyError(
+                f"{path}: missing key {key!r} (SURREAL *_info.mat files have 'pose' (72, T) and "
+                f"'shape' (10, T)); found {keys}"
+            )
     pose = _frames_matrix(mat["pose"], 72, path, "pose")
     shape = np.asarray(mat["shape"], dtype=np.float64)
     if shape.ndim == 1:
@@ -222,8 +241,10 @@ def load_surreal_info(path: PathLike, num_betas: int = 10, stride: int = 1) -> S
     elif shape.shape[0] == len(pose):  # (T, k) already frame-major
         betas = shape
     else:
-        raise ValueError(f"{path}: key 'shape' has shape {shape.shape}, which fits neither the {len(pose)} frames "
-                         "of 'pose' nor a single shape")
+        raise ValueError(
+            f"{path}: key 'shape' has shape {shape.shape}, which fits neither the {len(pose)} frames "
+            "of 'pose' nor a single shape"
+        )
     if len(betas) == 1 and len(pose) > 1:
         betas = np.repeat(betas, len(pose), axis=0)
     pose, betas = pose[::stride], betas[::stride]
@@ -281,8 +302,10 @@ def load_smpl_npz(path: PathLike, num_betas: int = 10, stride: int = 1) -> SMPLP
             go, bp, betas = poses[:, :3], poses[:, 3:], get("betas")
             kind = "amass"
         else:
-            raise KeyError(f"{path}: no SMPL parameters: expected keys ('global_orient', 'body_pose', 'betas') or "
-                           f"('poses', 'betas'); found {sorted(files)}")
+            raise KeyError(
+                f"{path}: no SMPL parameters: expected keys ('global_orient', 'body_pose', 'betas') or "
+                f"('poses', 'betas'); found {sorted(files)}"
+            )
     if bp.ndim != 2:
         raise ValueError(f"{path}: body pose has shape {bp.shape}; expected (T, 69)")
     if betas.ndim == 1:
@@ -293,8 +316,9 @@ def load_smpl_npz(path: PathLike, num_betas: int = 10, stride: int = 1) -> SMPLP
     return _make(path, go, bp, _fit_betas(betas, num_betas), kind)
 
 
-def load_smpl_param_files(paths_or_dir, num_betas: int = 10, stride: int = 1,
-                          max_files: Optional[int] = None, progress: bool = True) -> SMPLParams:
+def load_smpl_param_files(
+    paths_or_dir, num_betas: int = 10, stride: int = 1, max_files: Optional[int] = None, progress: bool = True
+) -> SMPLParams:
     """Read SURREAL ``*_info.mat`` and ``.npz`` parameter files into one set (each file one sequence).
 
     ``paths_or_dir``: a directory (searched recursively for ``*_info.mat`` and ``*.npz``, sorted), one file, or a
@@ -361,8 +385,9 @@ def embedded_tracks(include_test: bool = False):
     return sorted(out, key=lambda t: t[0])
 
 
-def embedded_smpl_params(num_betas: int = 10, seed: int = 0, max_frames: Optional[int] = None,
-                         beta_std: float = 1.0, body=None, tracks=None) -> SMPLParams:
+def embedded_smpl_params(
+    num_betas: int = 10, seed: int = 0, max_frames: Optional[int] = None, beta_std: float = 1.0, body=None, tracks=None
+) -> SMPLParams:
     """The default training set of an SMPL-parameter prior, built in a few seconds without files or downloads.
 
     Real CMU motion (:func:`embedded_tracks`: training-side sequences only) retargeted onto the body model: per
@@ -393,13 +418,18 @@ def embedded_smpl_params(num_betas: int = 10, seed: int = 0, max_frames: Optiona
             raise ValueError("embedded_smpl_params: empty list of tracks")
         for label, t in tracks:
             if t.ndim != 3 or t.shape[1:] != (H36M17.num_joints, 3) or len(t) == 0:
-                raise ValueError(f"embedded_smpl_params: track {label!r} has shape {t.shape}; expected (N, 17, 3) "
-                                 "H36M-17 world positions")
+                raise ValueError(
+                    f"embedded_smpl_params: track {label!r} has shape {t.shape}; expected (N, 17, 3) "
+                    "H36M-17 world positions"
+                )
     if max_frames is not None:
-        tracks = [(label, t[np.linspace(0, len(t) - 1, max_frames).round().astype(int)] if len(t) > max_frames
-                   else t) for label, t in tracks]
-    all_betas = np.stack([_sequence_seed(seed, label).standard_normal(num_betas) * beta_std
-                          for label, _ in tracks]).astype(np.float32)
+        tracks = [
+            (label, t[np.linspace(0, len(t) - 1, max_frames).round().astype(int)] if len(t) > max_frames else t)
+            for label, t in tracks
+        ]
+    all_betas = np.stack(
+        [_sequence_seed(seed, label).standard_normal(num_betas) * beta_std for label, _ in tracks]
+    ).astype(np.float32)
     with torch.no_grad():  # every sequence's rest skeleton in one batched call
         rest = body(betas=torch.as_tensor(all_betas)).joints.double().cpu().numpy()
     parts = []
@@ -409,7 +439,10 @@ def embedded_smpl_params(num_betas: int = 10, seed: int = 0, max_frames: Optiona
     local = np.concatenate([r for _, r, _ in parts])
     aa = np.asarray(matrix_to_axis_angle(local))  # (N, 24, 3), one conversion for all frames
     n = len(aa)
-    return SMPLParams(aa[:, 0], aa[:, 1:].reshape(n, -1),
-                      np.concatenate([np.repeat(b[None], len(r), 0) for _, r, b in parts]),
-                      source="embedded CMU motion retargeted to the body model",
-                      sequence=np.concatenate([np.full(len(r), label) for label, r, _ in parts]))
+    return SMPLParams(
+        aa[:, 0],
+        aa[:, 1:].reshape(n, -1),
+        np.concatenate([np.repeat(b[None], len(r), 0) for _, r, b in parts]),
+        source="embedded CMU motion retargeted to the body model",
+        sequence=np.concatenate([np.full(len(r), label) for label, r, _ in parts]),
+    )

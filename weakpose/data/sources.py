@@ -4,6 +4,7 @@ Every script shares :class:`DataConfig`; :func:`load_keypoint_data` turns it int
 ``root`` unset the embedded default (:mod:`weakpose.data.synthetic.keypoints`) is generated on first use, so a fresh
 checkout trains end to end without any download.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -84,8 +85,10 @@ def load_keypoint_data(cfg: DataConfig) -> KeypointData:
         present = sorted({c for seq in data.sequences for c in seq.camera_ids})
         unknown = [c for c in map(str, cfg.cameras) if c not in present]
         if unknown:
-            raise ValueError(f"data.cameras: {unknown} are not cameras of {source} (cameras present: {present}); "
-                             f"the camera filter would leave no data from them")
+            raise ValueError(
+                f"data.cameras: {unknown} are not cameras of {source} (cameras present: {present}); "
+                f"the camera filter would leave no data from them"
+            )
         data = data.select(cameras=cfg.cameras)
     split_cfg = SplitConfig(train_subjects=tuple(cfg.train_subjects), test_subjects=tuple(cfg.test_subjects))
     splits = split_protocol(data, split_cfg)
@@ -97,8 +100,9 @@ def load_keypoint_data(cfg: DataConfig) -> KeypointData:
         (val if cfg.val_every and i % cfg.val_every == cfg.val_every - 1 else train_lab).append(seq)
     splits = Splits(train=splits.train, val=H36MData(val, data.report), test=splits.test)
     exclusions = [f"{e.subject}/{e.action}" for e in data.report.entries if e.reason == "excluded"]
-    return KeypointData(splits=splits, labelled=H36MData(train_lab, data.report),
-                        two_d_source=_two_d_source(cfg), exclusions=exclusions)
+    return KeypointData(
+        splits=splits, labelled=H36MData(train_lab, data.report), two_d_source=_two_d_source(cfg), exclusions=exclusions
+    )
 
 
 __all__ = ["DataConfig", "KeypointData", "load_keypoint_data"]

@@ -1,5 +1,6 @@
 """Lift every view of a dataset: temporal lifters on whole sequences, single-frame lifters in batches; progress
 shown as a bar in a terminal, log lines otherwise."""
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,9 @@ def progress(iterable, total: int, desc: str, unit: str = "it"):
 
 
 @torch.no_grad()
-def predict_views(predict: Predictor, dataset: Dataset, batch_size: int = 1024,
-                  device: torch.device | str = "cpu") -> Dict[Tuple[str, str, str], Tuple[np.ndarray, np.ndarray]]:
+def predict_views(
+    predict: Predictor, dataset: Dataset, batch_size: int = 1024, device: torch.device | str = "cpu"
+) -> Dict[Tuple[str, str, str], Tuple[np.ndarray, np.ndarray]]:
     """Run ``predict`` over a pose dataset in order, a batch at a time; return
     ``{(subject, action, camera): (pred, target)}``.
 
@@ -44,8 +46,9 @@ def predict_views(predict: Predictor, dataset: Dataset, batch_size: int = 1024,
     whole sequences, without recomputing every frame's receptive field.
     """
     preds, targets, keys = [], [], []
-    loader = batched_loader(dataset, batch_size=batch_size, shuffle=False,
-                            collate_fn=None if has_get_batch(dataset) else collate_keep_lists)
+    loader = batched_loader(
+        dataset, batch_size=batch_size, shuffle=False, collate_fn=None if has_get_batch(dataset) else collate_keep_lists
+    )
     for batch in progress(loader, len(loader), "predict", "batch"):
         moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
         preds.append(predict(moved).detach().cpu().numpy())
@@ -65,8 +68,9 @@ def predict_views(predict: Predictor, dataset: Dataset, batch_size: int = 1024,
 
 
 @torch.no_grad()
-def predict_sequences(model: torch.nn.Module, dataset, flip: bool = False, chunk_frames: int = 4096,
-                      device: torch.device | str = "cpu") -> Dict[Tuple[str, str, str], Tuple[np.ndarray, np.ndarray]]:
+def predict_sequences(
+    model: torch.nn.Module, dataset, flip: bool = False, chunk_frames: int = 4096, device: torch.device | str = "cpu"
+) -> Dict[Tuple[str, str, str], Tuple[np.ndarray, np.ndarray]]:
     """A temporal lifter on every view of ``dataset`` (a :class:`~weakpose.data.datasets.poses.PoseWindowDataset`) as a
     whole sequence (:meth:`~weakpose.models.temporal.TemporalLifter.lift_sequence`): the same predictions as
     :func:`predict_views` on every frame's window, without recomputing each frame's receptive field.
@@ -88,8 +92,13 @@ def predict_sequences(model: torch.nn.Module, dataset, flip: bool = False, chunk
 
 
 @torch.no_grad()
-def predict_roots(trajectory: torch.nn.Module, dataset, flip: bool = False, chunk_frames: int = 4096,
-                  device: torch.device | str = "cpu") -> Dict[Tuple[str, str, str], Tuple[np.ndarray, np.ndarray]]:
+def predict_roots(
+    trajectory: torch.nn.Module,
+    dataset,
+    flip: bool = False,
+    chunk_frames: int = 4096,
+    device: torch.device | str = "cpu",
+) -> Dict[Tuple[str, str, str], Tuple[np.ndarray, np.ndarray]]:
     """The decoupled root model (:class:`~weakpose.models.temporal.TrajectoryModel`) on every view of ``dataset``
     as a whole sequence: ``{(subject, action, camera): (root_pred (N, 3), root_target (N, 3))}``, camera-frame
     metres (the target is NaN for views without 3D)."""

@@ -4,6 +4,7 @@
 error function (it returns poses, chosen with the answer in hand) and no method either; scored with
 :mod:`weakpose.metrics` it tells how well a pool of labelled poses covers the test poses.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,10 @@ def closest_pose(candidates: torch.Tensor, targets: torch.Tensor, chunk: int = 5
     labelled poses cover the test poses.
     """
     if candidates.ndim != 3 or targets.ndim != 3 or candidates.shape[1:] != targets.shape[1:]:
-        raise ValueError(f"closest_pose: candidates {tuple(candidates.shape)} and targets {tuple(targets.shape)} "
-                         "must both be (N, joints, 3) with the same joints")
+        raise ValueError(
+            f"closest_pose: candidates {tuple(candidates.shape)} and targets {tuple(targets.shape)} "
+            "must both be (N, joints, 3) with the same joints"
+        )
     picks = []
     for block in targets.split(chunk):
         dist = (block[:, None] - candidates[None]).norm(dim=-1).mean(-1)  # (chunk, C) MPJPE to every candidate

@@ -1,4 +1,5 @@
 """Geometry: rotations, cameras (projection, distortion, frames, the lifters' screen intrinsics), Procrustes."""
+
 from .camera import (
     DISTORTION_MODELS,
     Camera,

@@ -30,6 +30,7 @@ Human3.6M camera parameters: ``weakpose/data/assets/h36m_cameras.json`` is a cop
 from Karim Iskakov's learnable-triangulation project (MIT licence, Copyright (c) 2019 Karim Iskakov, full text in
 ``weakpose/data/assets/LICENSE-h36m-cameras``); the numbers come from the Human3.6M metadata (Ionescu et al. 2014).
 """
+
 from __future__ import annotations
 
 import os
@@ -140,8 +141,17 @@ class Camera:
     numpy/torch inputs are stored as torch tensors of their common floating dtype (float64 from numpy float64).
     """
 
-    def __init__(self, R, t, K, dist=None, image_size=None, name: Any = None, distortion_model: str = "h36m",
-                 device: Optional[Union[str, torch.device]] = None):
+    def __init__(
+        self,
+        R,
+        t,
+        K,
+        dist=None,
+        image_size=None,
+        name: Any = None,
+        distortion_model: str = "h36m",
+        device: Optional[Union[str, torch.device]] = None,
+    ):
         if distortion_model not in DISTORTION_MODELS:
             raise ValueError(f"Camera: distortion_model must be one of {DISTORTION_MODELS}, got {distortion_model!r}")
         R, _ = to_torch(R, "R")
@@ -156,9 +166,7 @@ class Camera:
         if K.dim() < 2 or K.shape[-2:] != (3, 3):
             raise ValueError(f"Camera: K must have shape (..., 3, 3), got {tuple(K.shape)}")
         if dist.dim() < 1 or dist.shape[-1] != 5:
-            raise ValueError(
-                f"Camera: dist must have shape (..., 5) = [k1, k2, k3, p1, p2], got {tuple(dist.shape)}"
-            )
+            raise ValueError(f"Camera: dist must have shape (..., 5) = [k1, k2, k3, p1, p2], got {tuple(dist.shape)}")
         size = None
         if image_size is not None:
             size, _ = to_torch(image_size, "image_size")
@@ -169,8 +177,13 @@ class Camera:
             dtype = torch.promote_types(dtype, x.dtype)
         device = torch.device(device) if device is not None else R.device
         try:
-            batch = torch.broadcast_shapes(R.shape[:-2], t.shape[:-1], K.shape[:-2], dist.shape[:-1],
-                                           *([size.shape[:-1]] if size is not None else []))
+            batch = torch.broadcast_shapes(
+                R.shape[:-2],
+                t.shape[:-1],
+                K.shape[:-2],
+                dist.shape[:-1],
+                *([size.shape[:-1]] if size is not None else []),
+            )
         except RuntimeError:
             raise ValueError(
                 f"Camera: batch shapes do not broadcast: R {tuple(R.shape)}, t {tuple(t.shape)}, K {tuple(K.shape)}, "
@@ -219,13 +232,22 @@ class Camera:
         return self.batch_shape[0]
 
     def __repr__(self) -> str:
-        return (f"Camera(name={self.name!r}, batch_shape={tuple(self.batch_shape)}, dtype={self.dtype}, "
-                f"device={self.device}, distortion_model={self.distortion_model!r})")
+        return (
+            f"Camera(name={self.name!r}, batch_shape={tuple(self.batch_shape)}, dtype={self.dtype}, "
+            f"device={self.device}, distortion_model={self.distortion_model!r})"
+        )
 
     def replace(self, **changes) -> "Camera":
         """A copy with some of R, t, K, dist, image_size, name, distortion_model replaced."""
-        kw = dict(R=self.R, t=self.t, K=self.K, dist=self.dist, image_size=self.image_size, name=self.name,
-                  distortion_model=self.distortion_model)
+        kw = dict(
+            R=self.R,
+            t=self.t,
+            K=self.K,
+            dist=self.dist,
+            image_size=self.image_size,
+            name=self.name,
+            distortion_model=self.distortion_model,
+        )
         unknown = set(changes) - set(kw)
         if unknown:
             raise TypeError(f"Camera.replace: unknown fields {sorted(unknown)}; fields are {sorted(kw)}")
@@ -237,8 +259,13 @@ class Camera:
         for attr in ("R", "t", "K", "dist", "image_size"):
             v = getattr(cam, attr)
             if v is not None:
-                setattr(cam, attr, v.to(device=device if device is not None else v.device,
-                                        dtype=dtype if dtype is not None else v.dtype))
+                setattr(
+                    cam,
+                    attr,
+                    v.to(
+                        device=device if device is not None else v.device, dtype=dtype if dtype is not None else v.dtype
+                    ),
+                )
         return cam
 
     def __getitem__(self, index) -> "Camera":
@@ -249,8 +276,15 @@ class Camera:
         if isinstance(name, (tuple, list)) and len(self.batch_shape) == 1:
             name = np.asarray(name, dtype=object)[index]
             name = tuple(name) if isinstance(name, np.ndarray) else name
-        return Camera(self.R[index], self.t[index], self.K[index], self.dist[index],
-                      None if self.image_size is None else self.image_size[index], name, self.distortion_model)
+        return Camera(
+            self.R[index],
+            self.t[index],
+            self.K[index],
+            self.dist[index],
+            None if self.image_size is None else self.image_size[index],
+            name,
+            self.distortion_model,
+        )
 
     index = __getitem__
 
@@ -270,8 +304,15 @@ class Camera:
         if len(shapes) != 1:
             raise ValueError(f"Camera.stack: cameras have different batch shapes {sorted(shapes)}")
         st = lambda attr: torch.stack([getattr(c, attr).to(cameras[0].dtype) for c in cameras], dim=dim)  # noqa
-        return Camera(st("R"), st("t"), st("K"), st("dist"), None if sizes[0] is None else st("image_size"),
-                      tuple(c.name for c in cameras), cameras[0].distortion_model)
+        return Camera(
+            st("R"),
+            st("t"),
+            st("K"),
+            st("dist"),
+            None if sizes[0] is None else st("image_size"),
+            tuple(c.name for c in cameras),
+            cameras[0].distortion_model,
+        )
 
     # -- helpers ----------------------------------------------------------------------------------------------
     def _points(self, x, dim: int, what: str) -> Tuple[torch.Tensor, bool]:
@@ -368,8 +409,10 @@ class Camera:
             try:
                 z = z.expand(p.shape[:-1])
             except RuntimeError:
-                raise ValueError(f"Camera.backproject: depth shape {tuple(z.shape)} does not match uv "
-                                 f"{tuple(p.shape)} (expected (..., J))") from None
+                raise ValueError(
+                    f"Camera.backproject: depth shape {tuple(z.shape)} does not match uv "
+                    f"{tuple(p.shape)} (expected (..., J))"
+                ) from None
         xy = self.pixels_to_normalized(p)
         return from_torch(torch.cat([xy * z[..., None], z[..., None]], dim=-1), was_np)
 
@@ -456,8 +499,10 @@ def _root_like(pose: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
     if root.dim() == pose.dim() - 1:
         root = root.unsqueeze(-2)
     elif not (root.dim() == pose.dim() and root.shape[-2] == 1):
-        raise ValueError(f"reproject: root shape {tuple(root.shape)} does not fit pose shape {tuple(pose.shape)} "
-                         f"(expected (..., 3) or (..., 1, 3) with the pose's leading dimensions)")
+        raise ValueError(
+            f"reproject: root shape {tuple(root.shape)} does not fit pose shape {tuple(pose.shape)} "
+            f"(expected (..., 3) or (..., 1, 3) with the pose's leading dimensions)"
+        )
     return root
 
 
@@ -488,8 +533,10 @@ def reproject(pose_rel, root, intrinsics, distortion_model: str = "h36m"):
     k = to_torch(intrinsics, "intrinsics")[0].to(pose)
     lead = pose.dim() - 2  # the pose's dimensions in front of (J, 3)
     if k.dim() < 1 or k.shape[-1] != 9 or k.dim() - 1 > lead:
-        raise ValueError(f"reproject: intrinsics must have shape (..., 9) = [fx, fy, cx, cy, k1, k2, k3, p1, p2] "
-                         f"with at most the {lead} leading dims of pose_rel {tuple(pose.shape)}; got {tuple(k.shape)}")
+        raise ValueError(
+            f"reproject: intrinsics must have shape (..., 9) = [fx, fy, cx, cy, k1, k2, k3, p1, p2] "
+            f"with at most the {lead} leading dims of pose_rel {tuple(pose.shape)}; got {tuple(k.shape)}"
+        )
     # (B, 9) for poses (B, T, J, 3): one camera per sequence, as VideoPose3D passes them
     k = k.reshape(k.shape[:-1] + (1,) * (lead - (k.dim() - 1)) + (9,))
     X = pose + r

@@ -4,6 +4,7 @@ Used by P-MPJPE (Protocol #2): each frame's prediction is aligned to the ground 
 Closed form of Umeyama 1991 ("Least-squares estimation of transformation parameters between two point patterns"),
 whose sign correction keeps ``det R = +1``: a mirrored pose is never "explained" by a reflection.
 """
+
 from __future__ import annotations
 
 from typing import Tuple

@@ -17,6 +17,7 @@ and the rotations about the vertical, whose one home this is — :func:`rotate_a
 coordinate axis), :func:`random_yaw` (uniform angles about a coordinate axis) and :func:`random_turns` (uniform
 angles about per-sample vertical directions).
 """
+
 from __future__ import annotations
 
 import math
@@ -52,7 +53,7 @@ _SMALL_SQ = 1e-4
 
 
 def _check_last(x: torch.Tensor, shape: Tuple[int, ...], name: str) -> None:
-    if x.dim() < len(shape) or tuple(x.shape[x.dim() - len(shape):]) != shape:
+    if x.dim() < len(shape) or tuple(x.shape[x.dim() - len(shape) :]) != shape:
         want = "(..., " + ", ".join(str(s) for s in shape) + ")"
         raise ValueError(f"{name}: expected shape {want}, got {tuple(x.shape)}")
 
@@ -149,9 +150,15 @@ def quaternion_to_matrix(quaternion):
     w, x, y, z = q.unbind(-1)
     m = torch.stack(
         [
-            1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+            1 - 2 * (y * y + z * z),
+            2 * (x * y - w * z),
+            2 * (x * z + w * y),
+            2 * (x * y + w * z),
+            1 - 2 * (x * x + z * z),
+            2 * (y * z - w * x),
+            2 * (x * z - w * y),
+            2 * (y * z + w * x),
+            1 - 2 * (x * x + y * y),
         ],
         dim=-1,
     )

@@ -11,6 +11,7 @@ the optical axis, so the virtual camera keeps the real camera's roll as far as p
 
 :func:`place_body` goes the other way: a body predicted in a crop's virtual frame is put into the world.
 """
+
 from __future__ import annotations
 
 from typing import Tuple
@@ -60,8 +61,10 @@ def latent_rotation(R_source: torch.Tensor, R_target: torch.Tensor) -> torch.Ten
 def rotate_points(points: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
     """``points (B, N, 3)`` rotated by ``rotation (B, 3, 3)`` (row vectors: ``p ↦ R p``)."""
     if points.shape[-1] != 3 or rotation.shape[-2:] != (3, 3):
-        raise ValueError(f"rotate_points: points (B, N, 3) and rotation (B, 3, 3); got {tuple(points.shape)} "
-                         f"and {tuple(rotation.shape)}")
+        raise ValueError(
+            f"rotate_points: points (B, N, 3) and rotation (B, 3, 3); got {tuple(points.shape)} "
+            f"and {tuple(rotation.shape)}"
+        )
     return points @ rotation.transpose(-1, -2)
 
 
@@ -69,8 +72,13 @@ def rotate_points(points: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
 # and joints with the pelvis at joint 0) and is no loss; it is the inverse of this module's world->virtual mapping
 # (R_v of virtual_rotation, centred on the root), so it sits beside it on the lowest floor, for losses, tasks and
 # evaluation alike.
-def place_body(vertices_v: torch.Tensor, joints_v: torch.Tensor, R_v: torch.Tensor, root_world: torch.Tensor,
-               root_offset: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+def place_body(
+    vertices_v: torch.Tensor,
+    joints_v: torch.Tensor,
+    R_v: torch.Tensor,
+    root_world: torch.Tensor,
+    root_offset: torch.Tensor,
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """Put a body predicted in a crop's virtual camera frame into the world.
 
     ``vertices_v (B, N, 3)`` and ``joints_v (B, 17, 3)`` (H36M-17, joint 0 = pelvis, regressed from the vertices)
@@ -80,11 +88,17 @@ def place_body(vertices_v: torch.Tensor, joints_v: torch.Tensor, R_v: torch.Tens
     ``x_world = R_vᵀ (x_v − pelvis_v + root_offset) + root_world``. Returns ``(vertices_world, joints_world)``.
     """
     b = vertices_v.shape[0]
-    for name, value, shape in (("joints_v", joints_v, (b, None, 3)), ("R_v", R_v, (b, 3, 3)),
-                               ("root_world", root_world, (b, 3)), ("root_offset", root_offset, (b, 3))):
+    for name, value, shape in (
+        ("joints_v", joints_v, (b, None, 3)),
+        ("R_v", R_v, (b, 3, 3)),
+        ("root_world", root_world, (b, 3)),
+        ("root_offset", root_offset, (b, 3)),
+    ):
         if value.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, value.shape)):
-            raise ValueError(f"place_body: {name} must be {tuple('?' if s is None else s for s in shape)} for "
-                             f"vertices {tuple(vertices_v.shape)}; got {tuple(value.shape)}")
+            raise ValueError(
+                f"place_body: {name} must be {tuple('?' if s is None else s for s in shape)} for "
+                f"vertices {tuple(vertices_v.shape)}; got {tuple(value.shape)}"
+            )
     shift = root_offset[:, None] - joints_v[:, :1]
 
     def to_world(x: torch.Tensor) -> torch.Tensor:

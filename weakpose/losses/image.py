@@ -15,6 +15,7 @@ ships and downloads no weights, so :class:`FeatureLoss` offers:
 
 Which default reconstructs better on the embedded data is measured by ``bench/bench_nvs_feature_loss.py``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -47,8 +48,9 @@ def _gaussian_window(size: int, sigma: float, dtype, device) -> torch.Tensor:
     return g / g.sum()
 
 
-def ssim(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5, data_range: float = 1.0,
-         reduce: bool = True) -> torch.Tensor:
+def ssim(
+    x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5, data_range: float = 1.0, reduce: bool = True
+) -> torch.Tensor:
     """Structural similarity of images ``(B, C, H, W)`` (Wang et al. 2004): Gaussian window, C1=(0.01·L)²,
     C2=(0.03·L)², statistics over the 'valid' region (no padding). Mean over everything, or per image."""
     if x.shape != y.shape or x.dim() != 4:

@@ -13,6 +13,7 @@ last feature map is flattened into two linear heads. Decoder: a linear layer to 
 (upsample ×2, conv-BN-ReLU ×2) stages, each given the background at its resolution; sigmoid output in [0, 1].
 The paper works at 128 px with a ResNet-50 encoder; the CPU default here is 64 px with a ResNet-18.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,13 +55,21 @@ class _UpBlock(nn.Module):
     def __init__(self, cin: int, cout: int):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(cin + 3, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-            nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+            nn.Conv2d(cin + 3, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        )
 
     def forward(self, x: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-        bg = F.interpolate(background, size=x.shape[-2:], mode="area") if background.shape[-1] != x.shape[-1] \
+        bg = (
+            F.interpolate(background, size=x.shape[-2:], mode="area")
+            if background.shape[-1] != x.shape[-1]
             else background
+        )
         return self.body(torch.cat([x, bg], dim=1))
 
 
@@ -87,7 +96,8 @@ class EncoderDecoder(nn.Module):
         self.start = cfg.image_size // 16
         widths = [max(32, cfg.decoder_width >> i) for i in range(5)]
         self.from_latent = nn.Sequential(
-            nn.Linear(cfg.num_points * 3 + cfg.appearance_dim, widths[0] * self.start ** 2), nn.ReLU(inplace=True))
+            nn.Linear(cfg.num_points * 3 + cfg.appearance_dim, widths[0] * self.start**2), nn.ReLU(inplace=True)
+        )
         self.up = nn.ModuleList([_UpBlock(widths[i], widths[i + 1]) for i in range(4)])
         self.to_rgb = nn.Conv2d(widths[4] + 3, 3, 3, padding=1)
 
@@ -103,8 +113,7 @@ class EncoderDecoder(nn.Module):
     def encode(self, images: torch.Tensor) -> NVSLatent:
         self._check(images, "images")
         h = self.to_hidden(self.backbone.forward_features(normalize_imagenet(images)))
-        return NVSLatent(points=self.to_points(h).view(-1, self.config.num_points, 3),
-                         appearance=self.to_appearance(h))
+        return NVSLatent(points=self.to_points(h).view(-1, self.config.num_points, 3), appearance=self.to_appearance(h))
 
     def decode(self, points: torch.Tensor, appearance: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
         self._check(background, "background")
@@ -114,8 +123,13 @@ class EncoderDecoder(nn.Module):
             x = block(x, background)
         return torch.sigmoid(self.to_rgb(torch.cat([x, background], dim=1)))
 
-    def forward(self, source: torch.Tensor, rotation: torch.Tensor, background: torch.Tensor,
-                appearance_index: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(
+        self,
+        source: torch.Tensor,
+        rotation: torch.Tensor,
+        background: torch.Tensor,
+        appearance_index: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
         """Re-render ``source`` crops from the views ``rotation (B,3,3)`` leads to, over ``background``; with
         ``appearance_index`` frame i is decoded with the appearance of frame ``appearance_index[i]``."""
         latent = self.encode(source)
@@ -137,8 +151,13 @@ class EncoderDecoder(nn.Module):
     def load(cls, path: Union[str, os.PathLike], map_location="cpu") -> "EncoderDecoder":
         from weakpose.weight_files import load_state, read_weights
 
-        state = read_weights(path, FILE_FORMAT, "an encoder-decoder", map_location,
-                             hint="train one with `python sample/train_enc_dec.py`")
+        state = read_weights(
+            path,
+            FILE_FORMAT,
+            "an encoder-decoder",
+            map_location,
+            hint="train one with `python sample/train_enc_dec.py`",
+        )
         model = cls(EncoderDecoderConfig(**state["config"]))
         load_state(model, state["state_dict"], path, "encoder-decoder", state["config"])
         model.meta = state.get("meta", {})

@@ -5,6 +5,7 @@ already encodes the pose, a small network and few labels suffice. Input: the 3D 
 the crop's virtual camera frame; output: root-relative H36M-17 joints ``(B, num_joints, 3)`` in metres, in the
 same frame. Trained by :class:`weakpose.tasks.pose_from_latent.PoseFromLatentTask`.
 """
+
 from __future__ import annotations
 
 import torch
@@ -16,8 +17,14 @@ __all__ = ["LatentPoseRegressor"]
 class LatentPoseRegressor(nn.Module):
     """``(B, num_points, 3)`` latent -> ``(B, num_joints, 3)`` root-relative pose (metres)."""
 
-    def __init__(self, in_features: int = 600, hidden: int = 2048, num_layers: int = 2, dropout: float = 0.5,
-                 num_joints: int = 17):
+    def __init__(
+        self,
+        in_features: int = 600,
+        hidden: int = 2048,
+        num_layers: int = 2,
+        dropout: float = 0.5,
+        num_joints: int = 17,
+    ):
         super().__init__()
         layers, width = [], in_features
         for _ in range(num_layers):

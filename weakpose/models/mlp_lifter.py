@@ -3,6 +3,7 @@
 Martinez, Hossain, Romero, Little, *A simple yet effective baseline for 3d human pose estimation*, ICCV 2017:
 linear layers of width 1024 with batch norm, ReLU and dropout, grouped in residual blocks of two.
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,8 +14,14 @@ class _ResidualBlock(nn.Module):
     def __init__(self, width: int, dropout: float):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(inplace=True), nn.Dropout(dropout),
-            nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(width, width),
+            nn.BatchNorm1d(width),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(width, width),
+            nn.BatchNorm1d(width),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
         )
 
     def forward(self, x):
@@ -27,8 +34,9 @@ class MLPLifter(nn.Module):
     def __init__(self, num_joints: int = 17, width: int = 1024, num_blocks: int = 2, dropout: float = 0.5):
         super().__init__()
         self.num_joints = num_joints
-        self.inp = nn.Sequential(nn.Linear(num_joints * 2, width), nn.BatchNorm1d(width), nn.ReLU(inplace=True),
-                                 nn.Dropout(dropout))
+        self.inp = nn.Sequential(
+            nn.Linear(num_joints * 2, width), nn.BatchNorm1d(width), nn.ReLU(inplace=True), nn.Dropout(dropout)
+        )
         self.blocks = nn.Sequential(*[_ResidualBlock(width, dropout) for _ in range(num_blocks)])
         self.out = nn.Linear(width, num_joints * 3)
 

@@ -17,6 +17,7 @@ coordinates); it is centred on the root joint (joint 0, the pelvis in H36M-17) a
 divided by its RMS joint distance from the root. The reprojection target is that centred, normalised 2D pose,
 so the camera scale absorbs both the subject's distance and this normalisation.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,15 +53,16 @@ def _check_camera(camera: torch.Tensor) -> None:
         raise ValueError(f"camera must be a (B, 2, 3) weak-perspective matrix; got {shape}")
 
 
-def center_keypoints(keypoints_2d: torch.Tensor, root: int = 0, normalize_scale: bool = True,
-                     eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
+def center_keypoints(
+    keypoints_2d: torch.Tensor, root: int = 0, normalize_scale: bool = True, eps: float = 1e-8
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Centre ``(B, J, 2)`` keypoints on joint ``root``; optionally divide by their RMS distance from it.
 
     Returns ``(centred, scale)`` with ``scale`` ``(B,)`` (ones without ``normalize_scale``), so
     ``keypoints_2d = centred * scale + keypoints_2d[:, root]``.
     """
     _check_poses(keypoints_2d, 2, "keypoints_2d")
-    centred = keypoints_2d - keypoints_2d[:, root:root + 1]
+    centred = keypoints_2d - keypoints_2d[:, root : root + 1]
     if not normalize_scale:
         return centred, torch.ones(centred.shape[0], dtype=centred.dtype, device=centred.device)
     scale = centred.pow(2).sum(-1).mean(-1).sqrt().clamp_min(eps)
@@ -77,8 +79,10 @@ def reprojection_loss(camera: torch.Tensor, pose_3d: torch.Tensor, keypoints_2d:
     _check_poses(pose_3d, 3, "pose_3d")
     _check_poses(keypoints_2d, 2, "keypoints_2d", pose_3d.shape[1])
     if not camera.shape[0] == pose_3d.shape[0] == keypoints_2d.shape[0]:
-        raise ValueError(f"batch sizes differ: camera {tuple(camera.shape)}, pose_3d {tuple(pose_3d.shape)}, "
-                         f"keypoints_2d {tuple(keypoints_2d.shape)}")
+        raise ValueError(
+            f"batch sizes differ: camera {tuple(camera.shape)}, pose_3d {tuple(pose_3d.shape)}, "
+            f"keypoints_2d {tuple(keypoints_2d.shape)}"
+        )
     projected = pose_3d @ camera.transpose(1, 2)  # (B, J, 2): row j is K x_j
     return (keypoints_2d - projected).pow(2).sum((1, 2)).sqrt().mean()
 
@@ -139,8 +143,12 @@ class _ResidualBlock(nn.Module):
 
 
 def _branch(n_in: int, n_out: int, width: int, num_blocks: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(n_in, width), nn.LeakyReLU(0.2),
-                         *[_ResidualBlock(width) for _ in range(num_blocks)], nn.Linear(width, n_out))
+    return nn.Sequential(
+        nn.Linear(n_in, width),
+        nn.LeakyReLU(0.2),
+        *[_ResidualBlock(width) for _ in range(num_blocks)],
+        nn.Linear(width, n_out),
+    )
 
 
 @dataclass
@@ -162,14 +170,27 @@ class RepNetLifter(nn.Module):
     normalised with ``normalize_scale``) inside, so callers pass raw keypoints in any 2D unit.
     """
 
-    def __init__(self, num_joints: int = 17, width: int = 1000, num_blocks: int = 2, camera_width: int | None = None,
-                 camera_blocks: int | None = None, root: int = 0, normalize_scale: bool = True):
+    def __init__(
+        self,
+        num_joints: int = 17,
+        width: int = 1000,
+        num_blocks: int = 2,
+        camera_width: int | None = None,
+        camera_blocks: int | None = None,
+        root: int = 0,
+        normalize_scale: bool = True,
+    ):
         super().__init__()
         self.num_joints, self.root, self.normalize_scale = num_joints, root, normalize_scale
-        self.config = dict(num_joints=num_joints, width=width, num_blocks=num_blocks,
-                           camera_width=camera_width or width,
-                           camera_blocks=num_blocks if camera_blocks is None else camera_blocks,
-                           root=root, normalize_scale=normalize_scale)
+        self.config = dict(
+            num_joints=num_joints,
+            width=width,
+            num_blocks=num_blocks,
+            camera_width=camera_width or width,
+            camera_blocks=num_blocks if camera_blocks is None else camera_blocks,
+            root=root,
+            normalize_scale=normalize_scale,
+        )
         self.pose_branch = _branch(num_joints * 2, num_joints * 3, width, num_blocks)
         self.camera_branch = _branch(num_joints * 2, 6, self.config["camera_width"], self.config["camera_blocks"])
 
@@ -178,7 +199,7 @@ class RepNetLifter(nn.Module):
         w, scale = center_keypoints(keypoints_2d, self.root, self.normalize_scale)
         flat = w.reshape(w.shape[0], -1)
         pose = self.pose_branch(flat).reshape(-1, self.num_joints, 3)
-        pose = pose - pose[:, self.root:self.root + 1]  # root-relative by construction, like the centred 2D
+        pose = pose - pose[:, self.root : self.root + 1]  # root-relative by construction, like the centred 2D
         camera = self.camera_branch(flat).reshape(-1, 2, 3)
         return RepNetOutput(pose_3d=pose, camera=camera, keypoints_2d=w, scale_2d=scale)
 
@@ -205,5 +226,4 @@ class RepNetCameraLifter(nn.Module):
 
     def forward(self, keypoints_2d: torch.Tensor) -> torch.Tensor:
         out = self.lifter(keypoints_2d)
-        return rescale_to_bone_length(to_camera_frame(out.pose_3d, out.camera), self.target_bone_length,
-                                      self.parents)
+        return rescale_to_bone_length(to_camera_frame(out.pose_3d, out.camera), self.target_bone_length, self.parents)

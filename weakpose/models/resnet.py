@@ -27,6 +27,7 @@ pretrained networks RGB images in [0, 1] passed through :func:`normalize_imagene
 Shapes: input ``(B, in_channels, H, W)``; :meth:`ResNet.forward_features` gives the layer4 map
 ``(B, feature_channels, ceil(H/32), ceil(W/32))`` (strides 4, 4, 8, 16, 32 for stem, layer1..layer4).
 """
+
 from __future__ import annotations
 
 import os
@@ -87,12 +88,21 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None,
-                 groups: int = 1, base_width: int = 64):
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: Optional[nn.Module] = None,
+        groups: int = 1,
+        base_width: int = 64,
+    ):
         super().__init__()
         if groups != 1 or base_width != 64:
-            raise ValueError(f"BasicBlock supports only groups=1, base_width=64 (got groups={groups}, "
-                             f"base_width={base_width}); use Bottleneck for ResNeXt")
+            raise ValueError(
+                f"BasicBlock supports only groups=1, base_width=64 (got groups={groups}, "
+                f"base_width={base_width}); use Bottleneck for ResNeXt"
+            )
         self.conv1 = _conv3x3(inplanes, planes, stride)
         self.bn1 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
@@ -117,8 +127,15 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: Optional[nn.Module] = None,
-                 groups: int = 1, base_width: int = 64):
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: Optional[nn.Module] = None,
+        groups: int = 1,
+        base_width: int = 64,
+    ):
         super().__init__()
         width = int(planes * (base_width / 64.0)) * groups
         self.conv1 = _conv1x1(inplanes, width)
@@ -154,9 +171,16 @@ class ResNet(nn.Module):
     identity (Goyal et al. 2017, "Accurate, Large Minibatch SGD"); helps training from scratch.
     """
 
-    def __init__(self, block: Block, layers: Sequence[int], num_classes: Optional[int] = 1000,
-                 in_channels: int = 3, groups: int = 1, width_per_group: int = 64,
-                 zero_init_residual: bool = False):
+    def __init__(
+        self,
+        block: Block,
+        layers: Sequence[int],
+        num_classes: Optional[int] = 1000,
+        in_channels: int = 3,
+        groups: int = 1,
+        width_per_group: int = 64,
+        zero_init_residual: bool = False,
+    ):
         super().__init__()
         if block not in (BasicBlock, Bottleneck):
             raise ValueError(f"block must be BasicBlock or Bottleneck, got {block!r}")
@@ -186,8 +210,9 @@ class ResNet(nn.Module):
         self.layer3 = self._make_layer(256, layers[2], stride=2)
         self.layer4 = self._make_layer(512, layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc: Optional[nn.Linear] = (nn.Linear(512 * block.expansion, self.num_classes)
-                                        if self.num_classes is not None else None)
+        self.fc: Optional[nn.Linear] = (
+            nn.Linear(512 * block.expansion, self.num_classes) if self.num_classes is not None else None
+        )
 
         # He et al. 2015 ("Delving deep into rectifiers") initialisation for the ReLU network; BN starts as identity.
         for m in self.modules():
@@ -230,8 +255,7 @@ class ResNet(nn.Module):
             shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
             raise ValueError(f"ResNet expects images (B, {self.in_channels}, H, W), got {shape}")
 
-    def forward_features(self, x: torch.Tensor, return_stages: bool = False
-                         ) -> Union[torch.Tensor, List[torch.Tensor]]:
+    def forward_features(self, x: torch.Tensor, return_stages: bool = False) -> Union[torch.Tensor, List[torch.Tensor]]:
         """The layer4 map ``(B, feature_channels, h, w)``; with ``return_stages`` the list
         ``[stem, layer1, layer2, layer3, layer4]`` (strides 4, 4, 8, 16, 32; channels :attr:`stage_channels`),
         e.g. for perceptual losses or an encoder that keeps only the early stages."""
@@ -301,8 +325,9 @@ def _describe(keys: Sequence[str], shapes: Optional[Mapping[str, Any]] = None) -
     return ", ".join(items) + more
 
 
-def load_torchvision_weights(model: ResNet, source: Union[str, os.PathLike, Mapping[str, torch.Tensor]],
-                             strict: bool = True) -> Dict[str, List[str]]:
+def load_torchvision_weights(
+    model: ResNet, source: Union[str, os.PathLike, Mapping[str, torch.Tensor]], strict: bool = True
+) -> Dict[str, List[str]]:
     """Load torchvision-layout ResNet weights (a ``.pth``/``.pt`` path or a state dict) into ``model``.
 
     Files are read with ``torch.load(..., map_location="cpu", weights_only=True)`` (no code runs from the file).
@@ -340,7 +365,7 @@ def load_torchvision_weights(model: ResNet, source: Union[str, os.PathLike, Mapp
     for k, v in raw.items():
         if not isinstance(k, str):
             raise ValueError(f"{where}: state dict key {k!r} is not a string")
-        name = k[len("module."):] if k.startswith("module.") else k
+        name = k[len("module.") :] if k.startswith("module.") else k
         if not torch.is_tensor(v):
             raise ValueError(f"{where}: entry {k!r} is a {type(v).__name__}, not a tensor")
         if name in state:
@@ -355,25 +380,34 @@ def load_torchvision_weights(model: ResNet, source: Union[str, os.PathLike, Mapp
         skipped += fc_keys  # a feature backbone: the classifier is irrelevant
     elif fc_keys and isinstance(model_fc, nn.Linear) and "fc.weight" in state:
         w = state["fc.weight"]
-        if (w.dim() == 2 and w.shape[0] != model_fc.out_features and w.shape[1] == model_fc.in_features):
+        if w.dim() == 2 and w.shape[0] != model_fc.out_features and w.shape[1] == model_fc.in_features:
             skipped += fc_keys
-            warnings.warn(f"{where}: checkpoint fc has {w.shape[0]} classes, model has "
-                          f"{model_fc.out_features}; keeping the model's own fc (not loaded)", stacklevel=2)
+            warnings.warn(
+                f"{where}: checkpoint fc has {w.shape[0]} classes, model has "
+                f"{model_fc.out_features}; keeping the model's own fc (not loaded)",
+                stacklevel=2,
+            )
     for k in skipped:
         state.pop(k)
 
     mismatched = [k for k in state if k in own and tuple(state[k].shape) != tuple(own[k].shape)]
     if mismatched:
-        detail = "; ".join(f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-                           for k in mismatched[:_MAX_LISTED])
+        detail = "; ".join(
+            f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in mismatched[:_MAX_LISTED]
+        )
         more = f" (+{len(mismatched) - _MAX_LISTED} more)" if len(mismatched) > _MAX_LISTED else ""
-        raise ValueError(f"shape mismatch loading ResNet weights from {where}: {detail}{more}. "
-                         f"Is it the same architecture (resnet18/34/50, resnext50_32x4d) and in_channels?")
+        raise ValueError(
+            f"shape mismatch loading ResNet weights from {where}: {detail}{more}. "
+            f"Is it the same architecture (resnet18/34/50, resnext50_32x4d) and in_channels?"
+        )
 
     unexpected = [k for k in state if k not in own]
     fc_skipped = bool(skipped)
-    missing = [k for k in own if k not in state and not k.endswith(".num_batches_tracked")
-               and not (fc_skipped and k.startswith("fc."))]
+    missing = [
+        k
+        for k in own
+        if k not in state and not k.endswith(".num_batches_tracked") and not (fc_skipped and k.startswith("fc."))
+    ]
     if strict and (missing or unexpected):
         parts = []
         if missing:

@@ -14,6 +14,7 @@ Mean parameters are buffers (:meth:`SMPLRegressor.set_mean_params`). The default
 betas and the ROOT rotation :func:`upright_facing_camera` — the SMPL body (Y up, facing +Z) stood upright in a
 camera frame (x right, y down, z forward) and turned to face the camera: ``diag(1, -1, -1)``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -98,12 +99,21 @@ class SMPLRegressor(nn.Module):
     zero bias, so an untrained regressor outputs (nearly) the mean parameters.
     """
 
-    def __init__(self, in_features: int, num_joints: int = 24, num_betas: int = 10, hidden: int = 1024,
-                 iterations: int = 3, dropout: float = 0.5):
+    def __init__(
+        self,
+        in_features: int,
+        num_joints: int = 24,
+        num_betas: int = 10,
+        hidden: int = 1024,
+        iterations: int = 3,
+        dropout: float = 0.5,
+    ):
         super().__init__()
         if in_features < 1 or num_joints < 1 or num_betas < 0 or hidden < 1:
-            raise ValueError(f"SMPLRegressor: in_features={in_features}, num_joints={num_joints}, "
-                             f"num_betas={num_betas}, hidden={hidden} must be positive")
+            raise ValueError(
+                f"SMPLRegressor: in_features={in_features}, num_joints={num_joints}, "
+                f"num_betas={num_betas}, hidden={hidden} must be positive"
+            )
         if iterations < 1:
             raise ValueError(f"SMPLRegressor: iterations must be >= 1, got {iterations}")
         if not 0.0 <= dropout < 1.0:
@@ -130,20 +140,29 @@ class SMPLRegressor(nn.Module):
     @property
     def config(self) -> dict:
         """Constructor arguments (plain types)."""
-        return dict(in_features=self.in_features, num_joints=self.num_joints, num_betas=self.num_betas,
-                    hidden=self.hidden, iterations=self.iterations, dropout=self.dropout)
+        return dict(
+            in_features=self.in_features,
+            num_joints=self.num_joints,
+            num_betas=self.num_betas,
+            hidden=self.hidden,
+            iterations=self.iterations,
+            dropout=self.dropout,
+        )
 
     @torch.no_grad()
-    def set_mean_params(self, rot6d: torch.Tensor, betas: Optional[torch.Tensor] = None,
-                        root: Optional[torch.Tensor] = None) -> None:
+    def set_mean_params(
+        self, rot6d: torch.Tensor, betas: Optional[torch.Tensor] = None, root: Optional[torch.Tensor] = None
+    ) -> None:
         """Set the starting point Θ₀: ``rot6d`` ``(J, 6)`` (or ``(J, 3, 3)`` matrices), ``betas`` ``(K,)``,
         ``root`` ``(3,)`` metres (None keeps the current value)."""
         rot6d = torch.as_tensor(rot6d, dtype=self.mean_rot6d.dtype)
         if rot6d.shape == (self.num_joints, 3, 3):
             rot6d = matrix_to_rot6d(rot6d)
         if rot6d.shape != (self.num_joints, 6):
-            raise ValueError(f"set_mean_params: rot6d must be ({self.num_joints}, 6) or ({self.num_joints}, 3, 3), "
-                             f"got {tuple(rot6d.shape)}")
+            raise ValueError(
+                f"set_mean_params: rot6d must be ({self.num_joints}, 6) or ({self.num_joints}, 3, 3), "
+                f"got {tuple(rot6d.shape)}"
+            )
         self.mean_rot6d.copy_(rot6d)
         if betas is not None:
             betas = torch.as_tensor(betas, dtype=self.mean_betas.dtype)
@@ -182,10 +201,9 @@ class SMPLRegressor(nn.Module):
             state = state + self.decoder(h)
         j6 = self.num_joints * 6
         rot6d = state[:, :j6].reshape(-1, self.num_joints, 6)
-        betas = state[:, j6:j6 + self.num_betas]
-        root = state[:, j6 + self.num_betas:]
+        betas = state[:, j6 : j6 + self.num_betas]
+        root = state[:, j6 + self.num_betas :]
         return SMPLRegression(rot6d=rot6d, rotmat=rot6d_to_matrix(rot6d), betas=betas, root_offset=root)
-
 
     FILE_FORMAT = "weakpose.SMPLRegressor/1"
 
@@ -200,8 +218,13 @@ class SMPLRegressor(nn.Module):
         """Rebuild a saved regressor in eval mode (``meta`` on the module)."""
         from weakpose.weight_files import load_state, read_weights
 
-        state = read_weights(path, cls.FILE_FORMAT, "an SMPL regressor", map_location,
-                             hint="train one with `python sample/train_SMPL_from_enc.py`")
+        state = read_weights(
+            path,
+            cls.FILE_FORMAT,
+            "an SMPL regressor",
+            map_location,
+            hint="train one with `python sample/train_SMPL_from_enc.py`",
+        )
         model = cls(**state["config"])
         load_state(model, state["state_dict"], path, "SMPL regressor", state["config"])
         model.meta = dict(state.get("meta", {}))

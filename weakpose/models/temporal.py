@@ -30,6 +30,7 @@ Units: inputs are normalised screen coordinates (``weakpose.data.datasets.poses`
 the order the caller trains with (H36M-17 by default); :class:`TemporalLifter` outputs root-relative camera-frame METRES
 (whatever the targets are), :class:`TrajectoryModel` the camera-frame root position in METRES.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,14 +55,14 @@ def _conv_time(h: torch.Tensor, weight: torch.Tensor, dilation: int = 1, stride:
     b, t, c = h.shape
     if stride == k and dilation == 1:
         t_out = t // k
-        patches = h[:, :t_out * k].reshape(b, t_out, k * c)  # each row: k frames, channels within each frame
+        patches = h[:, : t_out * k].reshape(b, t_out, k * c)  # each row: k frames, channels within each frame
         return patches @ weight.permute(0, 2, 1).reshape(weight.shape[0], k * c).T
     if stride != 1:
         raise ValueError(f"_conv_time: stride {stride} with kernel {k} and dilation {dilation} is not supported")
     t_out = t - (k - 1) * dilation
     out = h[:, :t_out] @ weight[:, :, 0].T
     for j in range(1, k):
-        out = out + h[:, j * dilation:j * dilation + t_out] @ weight[:, :, j].T
+        out = out + h[:, j * dilation : j * dilation + t_out] @ weight[:, :, j].T
     return out
 
 
@@ -103,15 +104,28 @@ class TemporalLifter(nn.Module):
     The 243-frame configuration ``(3, 3, 3, 3, 3)``, 17 joints in and out, 1024 channels has 16,952,371 parameters.
     """
 
-    def __init__(self, num_joints_in: int = 17, in_features: int = 2, num_joints_out: int = 17,
-                 filter_widths: Sequence[int] = (3, 3, 3), channels: int = 1024, dropout: float = 0.25,
-                 causal: bool = False, dense: bool = False, root_relative: bool = True):
+    def __init__(
+        self,
+        num_joints_in: int = 17,
+        in_features: int = 2,
+        num_joints_out: int = 17,
+        filter_widths: Sequence[int] = (3, 3, 3),
+        channels: int = 1024,
+        dropout: float = 0.25,
+        causal: bool = False,
+        dense: bool = False,
+        root_relative: bool = True,
+    ):
         super().__init__()
         widths = tuple(int(w) for w in filter_widths)
         if not widths or any(w < 1 or w % 2 == 0 for w in widths):
             raise ValueError(f"TemporalLifter: filter_widths must be odd positive integers; got {tuple(filter_widths)}")
-        for name, v in (("num_joints_in", num_joints_in), ("in_features", in_features),
-                        ("num_joints_out", num_joints_out), ("channels", channels)):
+        for name, v in (
+            ("num_joints_in", num_joints_in),
+            ("in_features", in_features),
+            ("num_joints_out", num_joints_out),
+            ("channels", channels),
+        ):
             if int(v) < 1:
                 raise ValueError(f"TemporalLifter: {name} must be >= 1; got {v}")
         if not 0.0 <= dropout < 1.0:
@@ -157,11 +171,14 @@ class TemporalLifter(nn.Module):
     def _frames_last(self, x: torch.Tensor, who: str) -> torch.Tensor:
         """(B, T, J, F) -> (B, T, J·F)."""
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{who}: expected a torch tensor (B, T, {self.num_joints_in}, {self.in_features}); "
-                            f"got {type(x).__name__}")
+            raise TypeError(
+                f"{who}: expected a torch tensor (B, T, {self.num_joints_in}, {self.in_features}); "
+                f"got {type(x).__name__}"
+            )
         if x.dim() != 4 or x.shape[2:] != (self.num_joints_in, self.in_features):
-            raise ValueError(f"{who}: expected shape (B, T, {self.num_joints_in}, {self.in_features}); "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"{who}: expected shape (B, T, {self.num_joints_in}, {self.in_features}); got {tuple(x.shape)}"
+            )
         return x.reshape(x.shape[0], x.shape[1], -1)
 
     def _joints_out(self, h: torch.Tensor) -> torch.Tensor:
@@ -189,12 +206,15 @@ class TemporalLifter(nn.Module):
         if pad_edges:
             self._frames_last(x, "TemporalLifter.forward")  # shape check before padding
             before = self.frame_offset
-            x = torch.cat([x[:, :1].expand(-1, before, -1, -1), x,
-                           x[:, -1:].expand(-1, rf - 1 - before, -1, -1)], dim=1)
+            x = torch.cat(
+                [x[:, :1].expand(-1, before, -1, -1), x, x[:, -1:].expand(-1, rf - 1 - before, -1, -1)], dim=1
+            )
         h = self._frames_last(x, "TemporalLifter.forward")
         if h.shape[1] < rf:
-            raise ValueError(f"TemporalLifter.forward: sequence of {h.shape[1]} frames is shorter than the receptive "
-                             f"field {rf} (input shape {tuple(x.shape)}); use pad_edges=True")
+            raise ValueError(
+                f"TemporalLifter.forward: sequence of {h.shape[1]} frames is shorter than the receptive "
+                f"field {rf} (input shape {tuple(x.shape)}); use pad_edges=True"
+            )
         if not torch.is_grad_enabled():
             return conv1d_network(self, x)  # no backward to pay for: oneDNN's conv forward is ~15% faster here
         return self._forward_products(h)
@@ -206,7 +226,7 @@ class TemporalLifter(nn.Module):
             pad = (block.span - 1) // 2
             start = 2 * pad if self.causal else pad  # residual: the frame the block's output belongs to
             length = h.shape[1] - (block.span - 1)
-            residual = h[:, start:start + length]
+            residual = h[:, start : start + length]
             y = self._act(_conv_time(h, block.conv.weight, dilation=block.conv.dilation[0]), block.bn)
             h = residual + self._act(y @ block.pointwise.weight[:, :, 0].T, block.pointwise_bn)
         return self._joints_out(h)
@@ -220,39 +240,57 @@ class TemporalLifter(nn.Module):
             try:
                 left, right = (tuple(int(i) for i in side) for side in spec)
             except (TypeError, ValueError):
-                raise TypeError(f"TemporalLifter.lift_sequence: flip must be a JointOrder (e.g. H36M17), a pair "
-                                f"(left_joints, right_joints) of index lists, or a pair (input_spec, output_spec) "
-                                f"of those; got {spec!r} for the {which} joints") from None
+                raise TypeError(
+                    f"TemporalLifter.lift_sequence: flip must be a JointOrder (e.g. H36M17), a pair "
+                    f"(left_joints, right_joints) of index lists, or a pair (input_spec, output_spec) "
+                    f"of those; got {spec!r} for the {which} joints"
+                ) from None
             bad = [i for i in left + right if not 0 <= i < num_joints]
             if len(left) != len(right) or bad or len(set(left + right)) != len(left + right):
-                raise ValueError(f"TemporalLifter.lift_sequence: the {which} flip lists must be two equally long "
-                                 f"lists of distinct joint indices in [0, {num_joints}); got left={list(left)}, "
-                                 f"right={list(right)}")
-            order = JointOrder(name=f"flip-{which}", joints=tuple(f"joint{i}" for i in range(num_joints)),
-                               parents=(-1,) * num_joints, left=left, right=right)
+                raise ValueError(
+                    f"TemporalLifter.lift_sequence: the {which} flip lists must be two equally long "
+                    f"lists of distinct joint indices in [0, {num_joints}); got left={list(left)}, "
+                    f"right={list(right)}"
+                )
+            order = JointOrder(
+                name=f"flip-{which}",
+                joints=tuple(f"joint{i}" for i in range(num_joints)),
+                parents=(-1,) * num_joints,
+                left=left,
+                right=right,
+            )
         if order.num_joints != num_joints:
-            raise ValueError(f"TemporalLifter.lift_sequence: flip order {order.name!r} has {order.num_joints} joints "
-                             f"but the model has {num_joints} {which} joints")
+            raise ValueError(
+                f"TemporalLifter.lift_sequence: flip order {order.name!r} has {order.num_joints} joints "
+                f"but the model has {num_joints} {which} joints"
+            )
         return order
 
     def _flip_orders(self, flip) -> Tuple[JointOrder, JointOrder]:
         """``flip`` -> (input order, output order); see :meth:`lift_sequence`."""
+
         def is_list(v):  # a list of indices (tuple, list, 1-D array/tensor), not one index
             return isinstance(v, (tuple, list)) or getattr(v, "ndim", 0) >= 1
 
         # (input_spec, output_spec): a pair whose members are JointOrders or (left, right) pairs of lists;
         # otherwise a single spec (a JointOrder or (left, right) index lists) for both sides
-        if isinstance(flip, (tuple, list)) and len(flip) == 2 and any(
-                isinstance(v, JointOrder) or (is_list(v) and any(is_list(u) for u in v)) for v in flip):
+        if (
+            isinstance(flip, (tuple, list))
+            and len(flip) == 2
+            and any(isinstance(v, JointOrder) or (is_list(v) and any(is_list(u) for u in v)) for v in flip)
+        ):
             spec_in, spec_out = flip
         else:
             spec_in = spec_out = flip
-        return (self._flip_order(spec_in, self.num_joints_in, "input"),
-                self._flip_order(spec_out, self.num_joints_out, "output"))
+        return (
+            self._flip_order(spec_in, self.num_joints_in, "input"),
+            self._flip_order(spec_out, self.num_joints_out, "output"),
+        )
 
     @torch.no_grad()
-    def lift_sequence(self, keypoints: torch.Tensor, chunk_frames: int = 4096,
-                      flip: Optional[Union[JointOrder, Sequence]] = None) -> torch.Tensor:
+    def lift_sequence(
+        self, keypoints: torch.Tensor, chunk_frames: int = 4096, flip: Optional[Union[JointOrder, Sequence]] = None
+    ) -> torch.Tensor:
         """Lift whole sequences: ``(T, J_in, F)`` -> ``(T, J_out, 3)`` or ``(B, T, J_in, F)`` -> ``(B, T, J_out, 3)``.
 
         The result equals ``forward(keypoints, pad_edges=True)``: the edge frames are repeated (before the first
@@ -289,19 +327,30 @@ class TemporalLifter(nn.Module):
         """
         J, Fe = self.num_joints_in, self.in_features
         if not isinstance(keypoints, torch.Tensor):
-            raise TypeError(f"TemporalLifter.lift_sequence: expected a torch tensor of shape (T, {J}, {Fe}) or "
-                            f"(B, T, {J}, {Fe}); got {type(keypoints).__name__}")
-        if keypoints.dim() not in (3, 4) or keypoints.shape[-2:] != (J, Fe) or keypoints.shape[-3] < 1 \
-                or keypoints.shape[0] < 1:
-            raise ValueError(f"TemporalLifter.lift_sequence: expected keypoints of shape (T, {J}, {Fe}) or "
-                             f"(B, T, {J}, {Fe}) with T >= 1; got {tuple(keypoints.shape)}")
+            raise TypeError(
+                f"TemporalLifter.lift_sequence: expected a torch tensor of shape (T, {J}, {Fe}) or "
+                f"(B, T, {J}, {Fe}); got {type(keypoints).__name__}"
+            )
+        if (
+            keypoints.dim() not in (3, 4)
+            or keypoints.shape[-2:] != (J, Fe)
+            or keypoints.shape[-3] < 1
+            or keypoints.shape[0] < 1
+        ):
+            raise ValueError(
+                f"TemporalLifter.lift_sequence: expected keypoints of shape (T, {J}, {Fe}) or "
+                f"(B, T, {J}, {Fe}) with T >= 1; got {tuple(keypoints.shape)}"
+            )
         if isinstance(chunk_frames, bool) or not hasattr(chunk_frames, "__index__") or int(chunk_frames) < 1:
-            raise ValueError(f"TemporalLifter.lift_sequence: chunk_frames must be an integer >= 1; "
-                             f"got {chunk_frames!r}")
+            raise ValueError(
+                f"TemporalLifter.lift_sequence: chunk_frames must be an integer >= 1; got {chunk_frames!r}"
+            )
         chunk_frames = int(chunk_frames)
         if any(m.training for m in self.modules()):
-            raise RuntimeError("TemporalLifter.lift_sequence: the model is in training mode (batch norm would use "
-                               "chunk statistics, dropout would be active); call model.eval() first")
+            raise RuntimeError(
+                "TemporalLifter.lift_sequence: the model is in training mode (batch norm would use "
+                "chunk statistics, dropout would be active); call model.eval() first"
+            )
         orders = self._flip_orders(flip) if flip is not None else None
 
         single = keypoints.dim() == 3
@@ -330,17 +379,21 @@ class TemporalLifter(nn.Module):
         picks the centre (or, causal, the last) frame of every group of ``W[i]``.
         """
         if self.dense:
-            raise ValueError("TemporalLifter.forward_windows: a dense=True model has no strided twin "
-                             "(its kernels span the whole dilated range); train it with forward()")
+            raise ValueError(
+                "TemporalLifter.forward_windows: a dense=True model has no strided twin "
+                "(its kernels span the whole dilated range); train it with forward()"
+            )
         rf = self.receptive_field()
         h = self._frames_last(x, "TemporalLifter.forward_windows")
         if h.shape[1] != rf:
-            raise ValueError(f"TemporalLifter.forward_windows: expects windows of exactly the receptive field "
-                             f"{rf} frames; got input shape {tuple(x.shape)}")
+            raise ValueError(
+                f"TemporalLifter.forward_windows: expects windows of exactly the receptive field "
+                f"{rf} frames; got input shape {tuple(x.shape)}"
+            )
         h = self._act(_conv_time(h, self.expand_conv.weight, stride=self.filter_widths[0]), self.expand_bn)
         for block in self.blocks:
             w = block.width
-            residual = h[:, (w - 1 if self.causal else w // 2)::w]
+            residual = h[:, (w - 1 if self.causal else w // 2) :: w]
             y = self._act(_conv_time(h, block.conv.weight, stride=w), block.bn)
             h = residual + self._act(y @ block.pointwise.weight[:, :, 0].T, block.pointwise_bn)
         return self._joints_out(h)
@@ -379,11 +432,27 @@ class TrajectoryModel(TemporalLifter):
     same filter widths; :func:`reproject` sends the sum through the camera intrinsics.
     """
 
-    def __init__(self, num_joints_in: int = 17, in_features: int = 2, filter_widths: Sequence[int] = (3, 3, 3),
-                 channels: int = 1024, dropout: float = 0.25, causal: bool = False, dense: bool = False):
-        super().__init__(num_joints_in=num_joints_in, in_features=in_features, num_joints_out=1,
-                         filter_widths=filter_widths, channels=channels, dropout=dropout, causal=causal, dense=dense,
-                         root_relative=False)
+    def __init__(
+        self,
+        num_joints_in: int = 17,
+        in_features: int = 2,
+        filter_widths: Sequence[int] = (3, 3, 3),
+        channels: int = 1024,
+        dropout: float = 0.25,
+        causal: bool = False,
+        dense: bool = False,
+    ):
+        super().__init__(
+            num_joints_in=num_joints_in,
+            in_features=in_features,
+            num_joints_out=1,
+            filter_widths=filter_widths,
+            channels=channels,
+            dropout=dropout,
+            causal=causal,
+            dense=dense,
+            root_relative=False,
+        )
 
     @staticmethod
     def to_root(raw: torch.Tensor) -> torch.Tensor:
@@ -393,8 +462,9 @@ class TrajectoryModel(TemporalLifter):
         return torch.cat([raw[..., :2], 0.5 + F.softplus(raw[..., 2:] + 4.0)], dim=-1)
 
     @torch.no_grad()
-    def lift_root_sequence(self, keypoints: torch.Tensor, chunk_frames: int = 4096,
-                           flip: Optional[JointOrder] = None) -> torch.Tensor:
+    def lift_root_sequence(
+        self, keypoints: torch.Tensor, chunk_frames: int = 4096, flip: Optional[JointOrder] = None
+    ) -> torch.Tensor:
         """Whole sequences ``(T, J, F)`` or ``(B, T, J, F)`` of ABSOLUTE normalised 2D -> camera-frame root
         ``(T, 3)`` / ``(B, T, 3)`` metres (:meth:`lift_sequence` then :meth:`to_root`). With ``flip`` (the input
         layout, e.g. ``H36M17``) the raw outputs of the sequence and of its mirror (x negated back) are averaged
@@ -408,6 +478,7 @@ def conv1d_network(model: TemporalLifter, x: torch.Tensor, windows: bool = False
     reads (and as weakpose trained it before the matrix-product layers): the dilated network (``windows=False``)
     or the strided training twin (``windows=True``). :meth:`TemporalLifter.forward` runs it when no gradient is
     recorded (inference); the tests and ``bench/bench_lifter.py`` compare the matrix-product layers with it."""
+
     def act(h, bn):
         return model.drop(F.relu(bn(h)))
 
@@ -417,12 +488,12 @@ def conv1d_network(model: TemporalLifter, x: torch.Tensor, windows: bool = False
     for block in model.blocks:
         if windows:
             w = block.width
-            residual = h[:, :, (w - 1 if model.causal else w // 2)::w]
+            residual = h[:, :, (w - 1 if model.causal else w // 2) :: w]
             y = act(F.conv1d(h, block.conv.weight, stride=w), block.bn)
         else:
             pad = (block.span - 1) // 2
             start = 2 * pad if model.causal else pad
-            residual = h[:, :, start:start + h.shape[-1] - (block.span - 1)]
+            residual = h[:, :, start : start + h.shape[-1] - (block.span - 1)]
             y = act(block.conv(h), block.bn)
         h = residual + act(block.pointwise(y), block.pointwise_bn)
     out = model.shrink(h)

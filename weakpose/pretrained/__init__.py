@@ -15,6 +15,7 @@ its model card: training data, augmentation, protocol and the figures on CMU seq
 The motion is CMU's: *The data used in this project was obtained from mocap.cs.cmu.edu. The database was created
 with funding from NSF EIA-0196217.*
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,8 +39,10 @@ def pretrained_path(name: str) -> Path:
         raise KeyError(f"no pretrained model named {name!r}; shipped: {sorted(PRETRAINED_FILES)}")
     path = WEIGHTS_DIR / PRETRAINED_FILES[name]
     if not path.is_file():
-        raise FileNotFoundError(f"pretrained {name} missing from the installed package: {path} "
-                                f"(rebuild it with `python tools/train_pretrained.py {name.replace('_', '-')}`)")
+        raise FileNotFoundError(
+            f"pretrained {name} missing from the installed package: {path} "
+            f"(rebuild it with `python tools/train_pretrained.py {name.replace('_', '-')}`)"
+        )
     return path
 
 

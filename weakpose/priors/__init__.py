@@ -15,37 +15,61 @@ and the SMPL-parameter critic (HMR-style, least-squares GAN) for body-pose rotat
 ``PoseDiscriminator``, ``SMPLDiscriminator`` and ``lsgan_discriminator_loss`` are the v0.1 names of
 :class:`PoseCritic`, :class:`SMPLCritic` and :func:`lsgan_critic_loss`, kept as aliases for users' code.
 """
+
 from weakpose.priors.generators import PoseGenerator, SMPLGenerator
 from weakpose.priors.kcs import H36M17_BONES, bone_vectors, bones_from_parents, incidence_matrix, kcs_matrix
 from weakpose.priors.pose_critic import FILE_FORMAT, PoseCritic, PoseDiscriminator
 from weakpose.priors.smpl_critic import FILE_FORMAT as SMPL_FILE_FORMAT
 from weakpose.priors.smpl_critic import (
-                                                SMPLCritic,
-                                                SMPLDiscriminator,
-                                                as_rotmats,
-                                                lsgan_critic_loss,
-                                                lsgan_discriminator_loss,
-                                                lsgan_generator_loss,
+    SMPLCritic,
+    SMPLDiscriminator,
+    as_rotmats,
+    lsgan_critic_loss,
+    lsgan_discriminator_loss,
+    lsgan_generator_loss,
 )
 from weakpose.priors.temporal_critic import TEMPORAL_FILE_FORMAT, TemporalPoseCritic, pose_windows
 from weakpose.priors.wgan import (
-                                                BETAS,
-                                                GP_WEIGHT,
-                                                LEARNING_RATE,
-                                                N_CRITIC,
-                                                critic_gap,
-                                                critic_loss,
-                                                generator_loss,
-                                                gradient_penalty,
-                                                make_optimizer,
+    BETAS,
+    GP_WEIGHT,
+    LEARNING_RATE,
+    N_CRITIC,
+    critic_gap,
+    critic_loss,
+    generator_loss,
+    gradient_penalty,
+    make_optimizer,
 )
 
 __all__ = [
-    "BETAS", "FILE_FORMAT", "GP_WEIGHT", "H36M17_BONES", "LEARNING_RATE", "N_CRITIC", "PoseCritic",
-    "bone_vectors", "bones_from_parents", "critic_gap", "critic_loss", "generator_loss", "gradient_penalty",
-    "incidence_matrix", "kcs_matrix", "make_optimizer", "SMPLCritic", "SMPL_FILE_FORMAT", "as_rotmats",
-    "lsgan_critic_loss", "lsgan_generator_loss", "TEMPORAL_FILE_FORMAT", "TemporalPoseCritic", "pose_windows",
-    "PoseGenerator", "SMPLGenerator",
+    "BETAS",
+    "FILE_FORMAT",
+    "GP_WEIGHT",
+    "H36M17_BONES",
+    "LEARNING_RATE",
+    "N_CRITIC",
+    "PoseCritic",
+    "bone_vectors",
+    "bones_from_parents",
+    "critic_gap",
+    "critic_loss",
+    "generator_loss",
+    "gradient_penalty",
+    "incidence_matrix",
+    "kcs_matrix",
+    "make_optimizer",
+    "SMPLCritic",
+    "SMPL_FILE_FORMAT",
+    "as_rotmats",
+    "lsgan_critic_loss",
+    "lsgan_generator_loss",
+    "TEMPORAL_FILE_FORMAT",
+    "TemporalPoseCritic",
+    "pose_windows",
+    "PoseGenerator",
+    "SMPLGenerator",
     # v0.1 names, kept for users' code
-    "PoseDiscriminator", "SMPLDiscriminator", "lsgan_discriminator_loss",
+    "PoseDiscriminator",
+    "SMPLDiscriminator",
+    "lsgan_discriminator_loss",
 ]

@@ -16,6 +16,7 @@ SMPL parameters (body-joint rotation matrices (B, 23, 3, 3) and betas (B, k); to
 knees bent backwards) and :func:`implausible_versions` (every joint random, knees backwards, one joint random,
 betas ×5); the pretrained SMPL prior's model card reports the same fraction for each.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,18 +29,32 @@ from weakpose.geometry.rotations import axis_angle_to_matrix, random_rotations
 from weakpose.priors.smpl_critic import NUM_BODY_JOINTS
 from weakpose.skeleton import H36M17, SMPL24
 
-__all__ = ["LIMB_BONES", "bend_backwards", "turn_head", "scale_bone", "descendants", "corrupted_versions",
-           "KNEE_JOINTS", "reverse_knees", "implausible_versions"]
+__all__ = [
+    "LIMB_BONES",
+    "bend_backwards",
+    "turn_head",
+    "scale_bone",
+    "descendants",
+    "corrupted_versions",
+    "KNEE_JOINTS",
+    "reverse_knees",
+    "implausible_versions",
+]
 
 #: Child joints of the thigh, shin, upper-arm and forearm bones of H36M-17 (both sides).
-LIMB_BONES: Tuple[int, ...] = tuple(H36M17.index(j) for j in (
-    "RKnee", "RFoot", "LKnee", "LFoot", "LElbow", "LWrist", "RElbow", "RWrist"))
+LIMB_BONES: Tuple[int, ...] = tuple(
+    H36M17.index(j) for j in ("RKnee", "RFoot", "LKnee", "LFoot", "LElbow", "LWrist", "RElbow", "RWrist")
+)
 
 _CHAINS = {  # (proximal, joint, distal)
-    "knee": ((H36M17.index("RHip"), H36M17.index("RKnee"), H36M17.index("RFoot")),
-             (H36M17.index("LHip"), H36M17.index("LKnee"), H36M17.index("LFoot"))),
-    "elbow": ((H36M17.index("RShoulder"), H36M17.index("RElbow"), H36M17.index("RWrist")),
-              (H36M17.index("LShoulder"), H36M17.index("LElbow"), H36M17.index("LWrist"))),
+    "knee": (
+        (H36M17.index("RHip"), H36M17.index("RKnee"), H36M17.index("RFoot")),
+        (H36M17.index("LHip"), H36M17.index("LKnee"), H36M17.index("LFoot")),
+    ),
+    "elbow": (
+        (H36M17.index("RShoulder"), H36M17.index("RElbow"), H36M17.index("RWrist")),
+        (H36M17.index("LShoulder"), H36M17.index("LElbow"), H36M17.index("LWrist")),
+    ),
 }
 
 
@@ -148,8 +163,9 @@ def reverse_knees(rotmats: torch.Tensor, degrees: float = 90.0) -> torch.Tensor:
     return out
 
 
-def implausible_versions(rotmats: torch.Tensor, betas: torch.Tensor,
-                         generator: Optional[torch.Generator] = None) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
+def implausible_versions(
+    rotmats: torch.Tensor, betas: torch.Tensor, generator: Optional[torch.Generator] = None
+) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
     """Broken copies of real (rotmats (B, 23, 3, 3), betas (B, k)): name -> (rotmats, betas).
 
     'random rotations': every joint a uniformly random rotation; 'knees backwards': both knees hyper-extended by
@@ -161,5 +177,9 @@ def implausible_versions(rotmats: torch.Tensor, betas: torch.Tensor,
     one = rotmats.clone()
     pick = torch.randint(0, NUM_BODY_JOINTS, (n,), generator=generator).to(rotmats.device)
     one[torch.arange(n, device=rotmats.device), pick] = rand[:, 0]
-    return {"random rotations": (rand, betas), "knees backwards": (reverse_knees(rotmats), betas),
-            "one joint random": (one, betas), "betas x5": (rotmats, 5.0 * betas)}
+    return {
+        "random rotations": (rand, betas),
+        "knees backwards": (reverse_knees(rotmats), betas),
+        "one joint random": (one, betas),
+        "betas x5": (rotmats, 5.0 * betas),
+    }

@@ -10,6 +10,7 @@ what the critic accepts.
   as the opponent of the SMPL-parameter critic (:class:`weakpose.priors.SMPLCritic`, LSGAN), trained
   by :class:`weakpose.tasks.smpl_prior.SMPLPriorTask`.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -35,7 +36,8 @@ class PoseGenerator(nn.Module):
         self.inp = nn.Sequential(nn.Linear(noise_dim, width), nn.LeakyReLU(0.2))
         self.blocks = nn.ModuleList(
             nn.Sequential(nn.Linear(width, width), nn.LeakyReLU(0.2), nn.Linear(width, width))
-            for _ in range(num_blocks))
+            for _ in range(num_blocks)
+        )
         self.out = nn.Linear(width, (num_joints - 1) * 3)  # the root is not generated: it is the origin
 
     def forward(self, noise: torch.Tensor) -> torch.Tensor:

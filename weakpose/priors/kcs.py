@@ -15,6 +15,7 @@ H36M-17 bones (:data:`H36M17_BONES`, in this column order):
   orientation enter Ψ. One widely copied implementation builds this column as RHip + LHip (a sign slip: that
   column is then not a bone and Ψ is no longer translation invariant); here it is the difference.
 """
+
 from __future__ import annotations
 
 from typing import Sequence, Tuple
@@ -44,8 +45,10 @@ def _check_bones(bones: Bones, num_joints: int) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) == 0:
         raise ValueError(f"bones must be a non-empty sequence of (child, parent) pairs, got shape {arr.shape}")
     if arr.min() < 0 or arr.max() >= num_joints:
-        raise ValueError(f"bone joint indices must lie in 0..{num_joints - 1} for poses of {num_joints} joints, "
-                         f"got indices {arr.min()}..{arr.max()}")
+        raise ValueError(
+            f"bone joint indices must lie in 0..{num_joints - 1} for poses of {num_joints} joints, "
+            f"got indices {arr.min()}..{arr.max()}"
+        )
     if np.any(arr[:, 0] == arr[:, 1]):
         raise ValueError("a bone joins a joint to itself")
     return arr

@@ -13,6 +13,7 @@ leading dims ``(..., J, 3)`` are accepted. The pose is made root-relative (joint
 absolute or root-relative pose scores the same. The critic is trained in one coordinate frame (the file's
 ``meta["frame"]`` says which); feed poses in that frame.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -54,51 +55,77 @@ class PoseCritic(nn.Module):
     max_bone_m: inputs whose median bone is longer than this many metres are refused as probable millimetres.
     """
 
-    def __init__(self, num_joints: int = 17, bones: Optional[Sequence[Tuple[int, int]]] = None,
-                 pose_width: int = 100, num_blocks: int = 1, kcs_width: int = 100, fused_width: int = 100,
-                 slope: float = 0.2, max_bone_m: float = 2.0):
+    def __init__(
+        self,
+        num_joints: int = 17,
+        bones: Optional[Sequence[Tuple[int, int]]] = None,
+        pose_width: int = 100,
+        num_blocks: int = 1,
+        kcs_width: int = 100,
+        fused_width: int = 100,
+        slope: float = 0.2,
+        max_bone_m: float = 2.0,
+    ):
         super().__init__()
         if bones is None:
             if num_joints != 17:
-                raise ValueError(f"PoseCritic: give the (child, parent) bones of a {num_joints}-joint "
-                                 "skeleton; the default bones are those of H36M-17")
+                raise ValueError(
+                    f"PoseCritic: give the (child, parent) bones of a {num_joints}-joint "
+                    "skeleton; the default bones are those of H36M-17"
+                )
             bones = H36M17_BONES
         self.num_joints = int(num_joints)
         self.bones = tuple((int(c), int(p)) for c, p in bones)
         kcs_matrix(torch.zeros(1, self.num_joints, 3), self.bones)  # validates the bone indices now
         self.max_bone_m = float(max_bone_m)
-        self._hparams = dict(pose_width=int(pose_width), num_blocks=int(num_blocks), kcs_width=int(kcs_width),
-                             fused_width=int(fused_width), slope=float(slope))
+        self._hparams = dict(
+            pose_width=int(pose_width),
+            num_blocks=int(num_blocks),
+            kcs_width=int(kcs_width),
+            fused_width=int(fused_width),
+            slope=float(slope),
+        )
         nb = len(self.bones)
         iu = torch.triu_indices(nb, nb)
         self.register_buffer("_triu", iu[0] * nb + iu[1], persistent=False)
 
         self.pose_path = nn.Sequential(
-            nn.Linear(self.num_joints * 3, pose_width), nn.LeakyReLU(slope),
+            nn.Linear(self.num_joints * 3, pose_width),
+            nn.LeakyReLU(slope),
             *[_Residual(pose_width, slope) for _ in range(num_blocks)],
-            nn.Linear(pose_width, pose_width), nn.LeakyReLU(slope))
+            nn.Linear(pose_width, pose_width),
+            nn.LeakyReLU(slope),
+        )
         self.kcs_path = nn.Sequential(
-            nn.Linear(iu.shape[1], kcs_width), nn.LeakyReLU(slope),
-            nn.Linear(kcs_width, kcs_width), nn.LeakyReLU(slope),
-            nn.Linear(kcs_width, pose_width), nn.LeakyReLU(slope))
-        self.head = nn.Sequential(nn.Linear(2 * pose_width, fused_width), nn.LeakyReLU(slope),
-                                  nn.Linear(fused_width, 1))
+            nn.Linear(iu.shape[1], kcs_width),
+            nn.LeakyReLU(slope),
+            nn.Linear(kcs_width, kcs_width),
+            nn.LeakyReLU(slope),
+            nn.Linear(kcs_width, pose_width),
+            nn.LeakyReLU(slope),
+        )
+        self.head = nn.Sequential(
+            nn.Linear(2 * pose_width, fused_width), nn.LeakyReLU(slope), nn.Linear(fused_width, 1)
+        )
         self.meta: Dict[str, Any] = {}  # provenance saved with the weights (training data, frame, steps)
 
     # -- configuration -----------------------------------------------------------------------------------------
     @property
     def config(self) -> Dict[str, Any]:
         """Constructor arguments (plain types), enough to rebuild the network."""
-        return dict(num_joints=self.num_joints, bones=[list(b) for b in self.bones], max_bone_m=self.max_bone_m,
-                    **self._hparams)
+        return dict(
+            num_joints=self.num_joints, bones=[list(b) for b in self.bones], max_bone_m=self.max_bone_m, **self._hparams
+        )
 
     # -- checks ------------------------------------------------------------------------------------------------
     def check_poses(self, poses: torch.Tensor) -> None:
         """Raise ValueError unless ``poses`` is a finite (B, J, 3) (or (..., J, 3)) batch in metres."""
         shape = tuple(poses.shape)
         if poses.ndim < 3 or shape[-2:] != (self.num_joints, 3):
-            raise ValueError(f"PoseCritic expects poses of shape (B, {self.num_joints}, 3) in metres "
-                             f"(H36M-17 order for the default skeleton), got {shape}")
+            raise ValueError(
+                f"PoseCritic expects poses of shape (B, {self.num_joints}, 3) in metres "
+                f"(H36M-17 order for the default skeleton), got {shape}"
+            )
         if shape[0] == 0:
             raise ValueError(f"PoseCritic: empty batch {shape}")
         if not bool(torch.isfinite(poses).all()):
@@ -107,8 +134,10 @@ class PoseCritic(nn.Module):
         lengths = kcs_matrix(poses.detach(), self.bones).diagonal(dim1=-2, dim2=-1).clamp_min(0).sqrt()
         typical = float(lengths.median(dim=-1).values.max())
         if typical > self.max_bone_m:
-            raise ValueError(f"PoseCritic: poses of shape {shape} have a typical bone of {typical:.3g}; "
-                             f"that is over {self.max_bone_m} m — are they in millimetres? Pass metres.")
+            raise ValueError(
+                f"PoseCritic: poses of shape {shape} have a typical bone of {typical:.3g}; "
+                f"that is over {self.max_bone_m} m — are they in millimetres? Pass metres."
+            )
 
     # -- network -----------------------------------------------------------------------------------------------
     def forward(self, poses: torch.Tensor) -> torch.Tensor:
@@ -135,8 +164,7 @@ class PoseCritic(nn.Module):
         Gradients flow to ``poses``; lower means more realistic. Equal to :func:`weakpose.priors.generator_loss`.
         """
         if not isinstance(poses, torch.Tensor):
-            raise TypeError("PoseCritic.loss needs a torch tensor (to back-propagate), "
-                            f"got {type(poses).__name__}")
+            raise TypeError(f"PoseCritic.loss needs a torch tensor (to back-propagate), got {type(poses).__name__}")
         return generator_loss(lambda x: self(x).reshape(-1), poses.reshape(-1, *poses.shape[-2:]))
 
     # -- files -------------------------------------------------------------------------------------------------

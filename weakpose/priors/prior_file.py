@@ -1,5 +1,6 @@
 """One file format for every prior (pose critic, temporal critic, SMPL-parameter critic): a dict of primitives and
 tensors that ``torch.load(weights_only=True)`` reads, written atomically, with errors that name the file."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -19,6 +19,7 @@ Output (B, 25) = [23 per-joint, 1 all-joints, 1 shape] logits, trained as a leas
 activations as in HMR. Rotations follow :mod:`weakpose.geometry.rotations` (``y = R x``); axis-angle input is
 accepted and converted (:func:`as_rotmats`).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,8 +32,17 @@ from torch import nn
 from weakpose.geometry.rotations import axis_angle_to_matrix
 from weakpose.priors.prior_file import load_prior, save_prior
 
-__all__ = ["SMPLCritic", "SMPLDiscriminator", "FILE_FORMAT", "NUM_BODY_JOINTS", "NUM_OUTPUTS", "as_rotmats",
-           "lsgan_critic_loss", "lsgan_discriminator_loss", "lsgan_generator_loss"]
+__all__ = [
+    "SMPLCritic",
+    "SMPLDiscriminator",
+    "FILE_FORMAT",
+    "NUM_BODY_JOINTS",
+    "NUM_OUTPUTS",
+    "as_rotmats",
+    "lsgan_critic_loss",
+    "lsgan_discriminator_loss",
+    "lsgan_generator_loss",
+]
 
 #: The tag every file of this critic stores (v0.1 named the class SMPLDiscriminator). Unchanged so that files
 #: written before and after the rename, the shipped ``smpl_prior.pt`` included, read alike.
@@ -59,14 +69,16 @@ def as_rotmats(body_pose: torch.Tensor) -> torch.Tensor:
     hint = ""
     if (body_pose.ndim == 2 and shape[1] in (72, 216)) or (body_pose.ndim >= 3 and shape[1] == 24):
         hint = " (this looks like 24 joints: drop the global orientation, the first joint)"
-    raise ValueError(f"SMPLCritic expects body_pose as rotation matrices (B, {j}, 3, 3) or axis-angle "
-                     f"(B, {3 * j}) / (B, {j}, 3), got {shape}{hint}")
+    raise ValueError(
+        f"SMPLCritic expects body_pose as rotation matrices (B, {j}, 3, 3) or axis-angle "
+        f"(B, {3 * j}) / (B, {j}, 3), got {shape}{hint}"
+    )
 
 
 def lsgan_critic_loss(real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
     """Least-squares GAN loss of the critic (Mao et al. 2017's discriminator loss, a=0, b=1):
     mean((D(real)-1)²) + mean(D(fake)²), means over samples and outputs."""
-    return ((real_out - 1.0) ** 2).mean() + (fake_out ** 2).mean()
+    return ((real_out - 1.0) ** 2).mean() + (fake_out**2).mean()
 
 
 def lsgan_generator_loss(fake_out: torch.Tensor) -> torch.Tensor:
@@ -87,18 +99,25 @@ class SMPLCritic(nn.Module):
         self.num_betas = int(num_betas)
         self._hparams = dict(joint_width=int(joint_width), full_width=int(full_width))
         j = NUM_BODY_JOINTS
-        self.joint_shared = nn.Sequential(nn.Linear(9, joint_width), nn.ReLU(),
-                                          nn.Linear(joint_width, joint_width), nn.ReLU())
+        self.joint_shared = nn.Sequential(
+            nn.Linear(9, joint_width), nn.ReLU(), nn.Linear(joint_width, joint_width), nn.ReLU()
+        )
         # 23 independent linear heads 32 -> 1, stored as one (23, 32) weight and (23,) bias.
         self.joint_head_weight = nn.Parameter(torch.empty(j, joint_width))
         self.joint_head_bias = nn.Parameter(torch.empty(j))
-        bound = 1.0 / joint_width ** 0.5  # nn.Linear's default initialisation, per head
+        bound = 1.0 / joint_width**0.5  # nn.Linear's default initialisation, per head
         nn.init.uniform_(self.joint_head_weight, -bound, bound)
         nn.init.uniform_(self.joint_head_bias, -bound, bound)
-        self.full_head = nn.Sequential(nn.Linear(j * joint_width, full_width), nn.ReLU(),
-                                       nn.Linear(full_width, full_width), nn.ReLU(), nn.Linear(full_width, 1))
-        self.shape_head = nn.Sequential(nn.Linear(self.num_betas, 10), nn.ReLU(), nn.Linear(10, 5), nn.ReLU(),
-                                        nn.Linear(5, 1))
+        self.full_head = nn.Sequential(
+            nn.Linear(j * joint_width, full_width),
+            nn.ReLU(),
+            nn.Linear(full_width, full_width),
+            nn.ReLU(),
+            nn.Linear(full_width, 1),
+        )
+        self.shape_head = nn.Sequential(
+            nn.Linear(self.num_betas, 10), nn.ReLU(), nn.Linear(10, 5), nn.ReLU(), nn.Linear(5, 1)
+        )
         self.meta: Dict[str, Any] = {}  # provenance saved with the weights (training data, steps, scores)
 
     @property
@@ -113,16 +132,20 @@ class SMPLCritic(nn.Module):
         if not isinstance(betas, torch.Tensor):
             betas = torch.as_tensor(np.asarray(betas))
         if betas.ndim != 2 or betas.shape[1] != self.num_betas or betas.shape[0] != rot.shape[0]:
-            raise ValueError(f"SMPLCritic expects betas ({rot.shape[0]}, {self.num_betas}) for a body_pose "
-                             f"batch of {rot.shape[0]}, got {tuple(betas.shape)}")
+            raise ValueError(
+                f"SMPLCritic expects betas ({rot.shape[0]}, {self.num_betas}) for a body_pose "
+                f"batch of {rot.shape[0]}, got {tuple(betas.shape)}"
+            )
         if rot.shape[0] == 0:
             raise ValueError("SMPLCritic: empty batch")
         rot = rot.to(device=param.device, dtype=param.dtype)
         betas = betas.to(device=param.device, dtype=param.dtype)
         for name, value in (("body_pose", rot), ("betas", betas)):
             if not bool(torch.isfinite(value).all()):
-                raise ValueError(f"SMPLCritic: {int((~torch.isfinite(value)).sum())} NaN/inf values in "
-                                 f"{name} of shape {tuple(value.shape)}")
+                raise ValueError(
+                    f"SMPLCritic: {int((~torch.isfinite(value)).sum())} NaN/inf values in "
+                    f"{name} of shape {tuple(value.shape)}"
+                )
         return rot, betas
 
     def forward(self, body_pose: torch.Tensor, betas: torch.Tensor) -> torch.Tensor:
@@ -151,8 +174,10 @@ class SMPLCritic(nn.Module):
         Gradients flow to ``body_pose`` and ``betas``; lower means more realistic (0 when every output is 1).
         """
         if not isinstance(body_pose, torch.Tensor) or not isinstance(betas, torch.Tensor):
-            raise TypeError("SMPLCritic.loss needs torch tensors (to back-propagate), got "
-                            f"{type(body_pose).__name__} and {type(betas).__name__}")
+            raise TypeError(
+                "SMPLCritic.loss needs torch tensors (to back-propagate), got "
+                f"{type(body_pose).__name__} and {type(betas).__name__}"
+            )
         return lsgan_generator_loss(self(body_pose, betas))
 
     # -- files -------------------------------------------------------------------------------------------------

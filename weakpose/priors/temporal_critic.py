@@ -24,6 +24,7 @@ Windows must have ``window`` frames (the length the critic was trained on; ``win
 sampled at the training data's frame rate (50 Hz for Human3.6M and the shipped CMU motion): velocities at another
 rate mean something else.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -85,15 +86,25 @@ class TemporalPoseCritic(nn.Module):
     bone is longer than this are refused as probable millimetres (``inf`` while a lifter is still untrained).
     """
 
-    def __init__(self, window: Optional[int] = 9, num_joints: int = 17,
-                 bones: Optional[Sequence[Tuple[int, int]]] = None, channels: int = 256, kernel: int = 3,
-                 dilations: Sequence[int] = (1, 2), slope: float = 0.2, velocity_scale: float = 10.0,
-                 max_bone_m: float = 2.0):
+    def __init__(
+        self,
+        window: Optional[int] = 9,
+        num_joints: int = 17,
+        bones: Optional[Sequence[Tuple[int, int]]] = None,
+        channels: int = 256,
+        kernel: int = 3,
+        dilations: Sequence[int] = (1, 2),
+        slope: float = 0.2,
+        velocity_scale: float = 10.0,
+        max_bone_m: float = 2.0,
+    ):
         super().__init__()
         if bones is None:
             if num_joints != 17:
-                raise ValueError(f"TemporalPoseCritic: give the (child, parent) bones of a {num_joints}-joint "
-                                 "skeleton; the default bones are those of H36M-17")
+                raise ValueError(
+                    f"TemporalPoseCritic: give the (child, parent) bones of a {num_joints}-joint "
+                    "skeleton; the default bones are those of H36M-17"
+                )
             bones = H36M17_BONES
         if window is not None and int(window) < 2:
             raise ValueError(f"TemporalPoseCritic: window must be >= 2 frames (velocities need two); got {window}")
@@ -107,8 +118,9 @@ class TemporalPoseCritic(nn.Module):
         kcs_matrix(torch.zeros(1, self.num_joints, 3), self.bones)  # validates the bone indices now
         self.max_bone_m = float(max_bone_m)
         self.velocity_scale = float(velocity_scale)
-        self._hparams = dict(channels=int(channels), kernel=int(kernel), dilations=[int(d) for d in dilations],
-                             slope=float(slope))
+        self._hparams = dict(
+            channels=int(channels), kernel=int(kernel), dilations=[int(d) for d in dilations], slope=float(slope)
+        )
         nb = len(self.bones)
         iu = torch.triu_indices(nb, nb)
         self.register_buffer("_triu", iu[0] * nb + iu[1], persistent=False)
@@ -123,18 +135,30 @@ class TemporalPoseCritic(nn.Module):
     @property
     def config(self) -> Dict[str, Any]:
         """Constructor arguments (plain types), enough to rebuild the network."""
-        return dict(window=self.window, num_joints=self.num_joints, bones=[list(b) for b in self.bones],
-                    velocity_scale=self.velocity_scale, max_bone_m=self.max_bone_m, **self._hparams)
+        return dict(
+            window=self.window,
+            num_joints=self.num_joints,
+            bones=[list(b) for b in self.bones],
+            velocity_scale=self.velocity_scale,
+            max_bone_m=self.max_bone_m,
+            **self._hparams,
+        )
 
     # -- checks ------------------------------------------------------------------------------------------------
     def check_windows(self, windows: torch.Tensor) -> None:
         """Raise ValueError unless ``windows`` is a finite, non-empty (B, T, J, 3) batch in metres."""
         shape = tuple(windows.shape)
         t = "T" if self.window is None else str(self.window)
-        if windows.ndim != 4 or shape[-2:] != (self.num_joints, 3) or (
-                self.window is not None and shape[1] != self.window) or shape[1] < 2:
-            raise ValueError(f"TemporalPoseCritic expects pose windows of shape (B, {t}, {self.num_joints}, 3) in "
-                             f"metres (consecutive frames), got {shape}")
+        if (
+            windows.ndim != 4
+            or shape[-2:] != (self.num_joints, 3)
+            or (self.window is not None and shape[1] != self.window)
+            or shape[1] < 2
+        ):
+            raise ValueError(
+                f"TemporalPoseCritic expects pose windows of shape (B, {t}, {self.num_joints}, 3) in "
+                f"metres (consecutive frames), got {shape}"
+            )
         if shape[0] == 0:
             raise ValueError(f"TemporalPoseCritic: empty batch {shape}")
         if not bool(torch.isfinite(windows).all()):
@@ -144,8 +168,10 @@ class TemporalPoseCritic(nn.Module):
             psi = kcs_matrix(windows.detach(), self.bones)
             typical = float(psi.diagonal(dim1=-2, dim2=-1).clamp_min(0).sqrt().median(dim=-1).values.max())
             if typical > self.max_bone_m:
-                raise ValueError(f"TemporalPoseCritic: windows of shape {shape} have a typical bone of "
-                                 f"{typical:.3g}; that is over {self.max_bone_m} m — are they in millimetres?")
+                raise ValueError(
+                    f"TemporalPoseCritic: windows of shape {shape} have a typical bone of "
+                    f"{typical:.3g}; that is over {self.max_bone_m} m — are they in millimetres?"
+                )
 
     # -- network -----------------------------------------------------------------------------------------------
     def features(self, windows: torch.Tensor) -> torch.Tensor:
@@ -161,8 +187,10 @@ class TemporalPoseCritic(nn.Module):
         zero = x.new_zeros(b, 1, self.num_joints * 3)
         vel = torch.cat([zero, (x[:, 1:] - x[:, :-1]).flatten(2)], dim=1)
         dlen = torch.cat([lengths.new_zeros(b, 1, lengths.shape[2]), lengths[:, 1:] - lengths[:, :-1]], dim=1)
-        return torch.cat([x.flatten(2), psi.index_select(2, self._triu), self.velocity_scale * vel,
-                          self.velocity_scale * dlen], dim=2)
+        return torch.cat(
+            [x.flatten(2), psi.index_select(2, self._triu), self.velocity_scale * vel, self.velocity_scale * dlen],
+            dim=2,
+        )
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         """Critic values ``(B,)`` for windows ``(B, T, J, 3)`` metres; higher = more like the training motion."""
@@ -178,8 +206,9 @@ class TemporalPoseCritic(nn.Module):
         """Scalar −mean critic value of ``windows`` (B, T, J, 3), to ADD to another model's objective (gradients
         flow to ``windows``; lower = more realistic motion). Equal to :func:`weakpose.priors.generator_loss`."""
         if not isinstance(windows, torch.Tensor):
-            raise TypeError("TemporalPoseCritic.loss needs a torch tensor (to back-propagate), "
-                            f"got {type(windows).__name__}")
+            raise TypeError(
+                f"TemporalPoseCritic.loss needs a torch tensor (to back-propagate), got {type(windows).__name__}"
+            )
         return generator_loss(self, windows)
 
     # -- files -------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ RepNet (Wandt & Rosenhahn 2019) trains its pose critic this way.
 
 A critic here is any callable mapping a batch (B, ...) to values (B,) (or (B, 1)); samples may have any shape.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Iterable, Optional
@@ -15,8 +16,15 @@ from typing import Callable, Iterable, Optional
 import torch
 
 __all__ = [
-    "GP_WEIGHT", "LEARNING_RATE", "BETAS", "N_CRITIC",
-    "gradient_penalty", "critic_loss", "generator_loss", "critic_gap", "make_optimizer",
+    "GP_WEIGHT",
+    "LEARNING_RATE",
+    "BETAS",
+    "N_CRITIC",
+    "gradient_penalty",
+    "critic_loss",
+    "generator_loss",
+    "critic_gap",
+    "make_optimizer",
 ]
 
 GP_WEIGHT = 10.0
@@ -32,13 +40,20 @@ def _values(critic: Critic, x: torch.Tensor, what: str) -> torch.Tensor:
     if out.ndim == 2 and out.shape[1] == 1:
         out = out[:, 0]
     if out.shape != (x.shape[0],):
-        raise ValueError(f"{what}: the critic must return one value per sample, shape ({x.shape[0]},), "
-                         f"got {tuple(out.shape)} for input {tuple(x.shape)}")
+        raise ValueError(
+            f"{what}: the critic must return one value per sample, shape ({x.shape[0]},), "
+            f"got {tuple(out.shape)} for input {tuple(x.shape)}"
+        )
     return out
 
 
-def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, weight: float = GP_WEIGHT,
-                     epsilon: Optional[torch.Tensor] = None) -> torch.Tensor:
+def gradient_penalty(
+    critic: Critic,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    weight: float = GP_WEIGHT,
+    epsilon: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
     """λ · mean over samples of (‖∇ₓ f(x̂)‖₂ − 1)², x̂ = ε·real + (1 − ε)·fake with one ε ~ U(0, 1) per sample.
 
     ``real`` and ``fake`` (B, ...) must match in shape; their graphs are cut (the penalty trains the critic only).
@@ -78,7 +93,6 @@ def critic_gap(critic: Critic, real: torch.Tensor, fake: torch.Tensor) -> torch.
         return _values(critic, real, "critic_gap").mean() - _values(critic, fake, "critic_gap").mean()
 
 
-def make_optimizer(params: Iterable[torch.nn.Parameter], lr: float = LEARNING_RATE,
-                   betas=BETAS) -> torch.optim.Adam:
+def make_optimizer(params: Iterable[torch.nn.Parameter], lr: float = LEARNING_RATE, betas=BETAS) -> torch.optim.Adam:
     """Adam with the WGAN-GP paper's settings (lr 1e-4, β = (0.5, 0.9))."""
     return torch.optim.Adam(params, lr=lr, betas=tuple(betas))

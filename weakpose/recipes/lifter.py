@@ -10,6 +10,7 @@ Training: windows of :func:`weakpose.recipes.recordings.training_recordings` wit
 Adam with an exponentially decaying rate, a fixed number of steps and no checkpoint selection (nothing held out is
 looked at before the end). Protocol of the card: :func:`evaluate_lifter` on the held-out recordings.
 """
+
 from __future__ import annotations
 
 import time
@@ -29,8 +30,15 @@ from weakpose.recipes.recordings import Recording
 
 __all__ = ["LIFTER_KWARGS", "WindowSampler", "train_lifter", "evaluate_lifter", "lift_recording"]
 
-LIFTER_KWARGS = dict(num_joints_in=17, in_features=2, num_joints_out=17, filter_widths=[3, 3, 3], channels=512,
-                     dropout=0.25, causal=False)
+LIFTER_KWARGS = dict(
+    num_joints_in=17,
+    in_features=2,
+    num_joints_out=17,
+    filter_widths=[3, 3, 3],
+    channels=512,
+    dropout=0.25,
+    causal=False,
+)
 
 
 class WindowSampler:
@@ -39,8 +47,9 @@ class WindowSampler:
     Frames are concatenated once; a window is clamped to its own recording (edge frames repeat, as
     ``TemporalLifter.forward(pad_edges=True)`` does at test time)."""
 
-    def __init__(self, recordings: Sequence[Recording], receptive_field: int = 27,
-                 noise: Optional[NoiseConfig] = NoiseConfig()):
+    def __init__(
+        self, recordings: Sequence[Recording], receptive_field: int = 27, noise: Optional[NoiseConfig] = NoiseConfig()
+    ):
         if not recordings:
             raise ValueError("WindowSampler: no recordings")
         self.uv = np.concatenate([r.uv for r in recordings]).astype(np.float32)
@@ -77,8 +86,12 @@ def lift_recording(model: TemporalLifter, x: np.ndarray) -> np.ndarray:
     return out.numpy().astype(np.float64)
 
 
-def evaluate_lifter(model: TemporalLifter, recordings: Sequence[Recording], noise_seed: Optional[int] = None,
-                    noise: NoiseConfig = NoiseConfig()) -> Dict[str, object]:
+def evaluate_lifter(
+    model: TemporalLifter,
+    recordings: Sequence[Recording],
+    noise_seed: Optional[int] = None,
+    noise: NoiseConfig = NoiseConfig(),
+) -> Dict[str, object]:
     """MPJPE and P-MPJPE (mm) on ``recordings``: clean 2D, or with seeded detector noise when ``noise_seed`` is
     given (one generator for all recordings, in order). Means over all frames and over actions (the part of the
     label before "/"), plus per action."""
@@ -104,9 +117,17 @@ def evaluate_lifter(model: TemporalLifter, recordings: Sequence[Recording], nois
     }
 
 
-def train_lifter(train: Sequence[Recording], steps: int, batch_size: int = 256, lr: float = 1e-3,
-                 final_lr: float = 1e-4, seed: int = 0, log_path: Optional[Path] = None,
-                 noise: Optional[NoiseConfig] = NoiseConfig(), kwargs: Optional[dict] = None) -> TemporalLifter:
+def train_lifter(
+    train: Sequence[Recording],
+    steps: int,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    final_lr: float = 1e-4,
+    seed: int = 0,
+    log_path: Optional[Path] = None,
+    noise: Optional[NoiseConfig] = NoiseConfig(),
+    kwargs: Optional[dict] = None,
+) -> TemporalLifter:
     """Train a :class:`TemporalLifter` (``LIFTER_KWARGS`` unless ``kwargs``) for ``steps`` steps; returns it in
     eval mode. ``log_path``: a CSV of step, loss (mm), learning rate and seconds."""
     torch.manual_seed(seed)
@@ -136,8 +157,9 @@ def train_lifter(train: Sequence[Recording], steps: int, batch_size: int = 256, 
         from weakpose.io_utils import atomic_write_path
 
         with atomic_write_path(Path(log_path)) as tmp:
-            Path(tmp).write_text("step,train_mpjpe_mm,lr,seconds\n" +
-                                 "".join(f"{s},{m:.3f},{l:.6g},{t:.1f}\n" for s, m, l, t in rows))
+            Path(tmp).write_text(
+                "step,train_mpjpe_mm,lr,seconds\n" + "".join(f"{s},{m:.3f},{l:.6g},{t:.1f}\n" for s, m, l, t in rows)
+            )
     return model.eval()
 
 

@@ -11,6 +11,7 @@ sequences kept out of its training, :data:`VALIDATION_SEQUENCES`) and the best o
 sequences of the card are never looked at. Protocol of the card: :func:`evaluate_pose_prior` on the held-out
 recordings.
 """
+
 from __future__ import annotations
 
 import time
@@ -27,8 +28,13 @@ from weakpose.priors.generators import PoseGenerator
 from weakpose.recipes.recordings import Recording
 from weakpose.tasks.pose_prior import PosePriorTask
 
-__all__ = ["VALIDATION_SEQUENCES", "camera_frame_poses", "train_pose_prior", "evaluate_pose_prior",
-           "mean_rank_accuracy"]
+__all__ = [
+    "VALIDATION_SEQUENCES",
+    "camera_frame_poses",
+    "train_pose_prior",
+    "evaluate_pose_prior",
+    "mean_rank_accuracy",
+]
 
 #: Training-side sequences the prior does not train on, used to pick its checkpoint.
 VALIDATION_SEQUENCES = ("basketball/train_1", "jumping/train_1", "soccer/train_1", "walking/train_1")
@@ -49,8 +55,10 @@ def evaluate_pose_prior(prior: PoseCritic, poses: np.ndarray, seed: int = 0) -> 
     ranks = {}
     for name, (bad, valid) in corrupted_versions(poses, np.random.default_rng(seed)).items():
         broken = prior.score(bad.astype(np.float32)).astype(np.float64)
-        ranks[name] = {"real_above_%": round(100.0 * float((real[valid] > broken[valid]).mean()), 2),
-                       "poses": int(valid.sum())}
+        ranks[name] = {
+            "real_above_%": round(100.0 * float((real[valid] > broken[valid]).mean()), 2),
+            "poses": int(valid.sum()),
+        }
     out["real_above_corrupted"] = ranks
     return out
 
@@ -60,9 +68,16 @@ def mean_rank_accuracy(figures: Dict[str, object]) -> float:
     return float(np.mean([row["real_above_%"] for row in figures["real_above_corrupted"].values()]))
 
 
-def train_pose_prior(poses: np.ndarray, steps: int, batch_size: int = 256, seed: int = 0,
-                     log_path: Optional[Path] = None, val_poses: Optional[np.ndarray] = None,
-                     select_every: int = 500, **widths) -> PoseCritic:
+def train_pose_prior(
+    poses: np.ndarray,
+    steps: int,
+    batch_size: int = 256,
+    seed: int = 0,
+    log_path: Optional[Path] = None,
+    val_poses: Optional[np.ndarray] = None,
+    select_every: int = 500,
+    **widths,
+) -> PoseCritic:
     """Train a :class:`PoseCritic` (RepNet widths unless ``widths``) on real poses (N, 17, 3) metres;
     returns it frozen in eval mode. With ``val_poses``, the critic with the best :func:`mean_rank_accuracy` on
     them (checked every ``select_every`` steps) is returned and ``critic.meta["selected_step"]`` says which.
@@ -94,8 +109,10 @@ def train_pose_prior(poses: np.ndarray, steps: int, batch_size: int = 256, seed:
         from weakpose.io_utils import atomic_write_path
 
         with atomic_write_path(Path(log_path)) as tmp:
-            Path(tmp).write_text("step,critic_gap,gp,val_rank_accuracy,seconds\n" + "".join(
-                f"{s},{g:.5f},{p:.5f},{v:.2f},{t:.1f}\n" for s, g, p, v, t in rows))
+            Path(tmp).write_text(
+                "step,critic_gap,gp,val_rank_accuracy,seconds\n"
+                + "".join(f"{s},{g:.5f},{p:.5f},{v:.2f},{t:.1f}\n" for s, g, p, v, t in rows)
+            )
     if best[2] is not None:
         critic.load_state_dict(best[2])
         critic.meta = {"selected_step": best[1], "validation_rank_accuracy_%": round(best[0], 2)}

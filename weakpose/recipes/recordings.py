@@ -6,6 +6,7 @@ mirroring, heading, virtual cameras of both kinds); held-out recordings (:func:`
 held-out track Human3.6M-like proportions and films it with the four real Human3.6M cameras of S9 — the protocol
 of every model card.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,8 +49,13 @@ def normalized_2d(rec: Recording) -> np.ndarray:
     return np.asarray(normalize_screen_coordinates(rec.uv, *rec.image_size))
 
 
-def training_recordings(tracks: Sequence[Tuple[str, np.ndarray]], copies: int, seed: int = 0,
-                        h36m_fraction: float = 0.5, min_depth: float = 1.0) -> List[Recording]:
+def training_recordings(
+    tracks: Sequence[Tuple[str, np.ndarray]],
+    copies: int,
+    seed: int = 0,
+    h36m_fraction: float = 0.5,
+    min_depth: float = 1.0,
+) -> List[Recording]:
     """``copies`` augmented recordings of every track (fresh proportions, mirror, heading, camera each); a share
     ``h36m_fraction`` of the cameras is Human3.6M-like, the rest random. The camera stands at least as far as the
     track strays from its centre plus ``min_depth``, so the person never walks behind it."""
@@ -72,8 +78,7 @@ def held_out_recordings(tracks: Sequence[Tuple[str, np.ndarray]], seed: int = 0)
     cams = load_h36m_cameras_json(subjects=["S9"])["S9"]
     out = []
     for label, track in tracks:
-        world = augment_track(track, rng, lengths=h36m_like_bone_lengths(rng), mirror_probability=0.0,
-                              heading=False)
+        world = augment_track(track, rng, lengths=h36m_like_bone_lengths(rng), mirror_probability=0.0, heading=False)
         for cam_id, cam in sorted(cams.items()):
             out.append(record(f"{label}@{cam_id}", world, cam))
     return out

@@ -18,6 +18,7 @@ held-out real frames scored above their own corrupted copy, plus the mean score 
 computed with the weights exactly as stored (the written file is loaded back), on the whole held-out split and on
 the small stored slice (:func:`weakpose.pretrained.slice_path`) that the tests re-score.
 """
+
 from __future__ import annotations
 
 import copy
@@ -42,17 +43,33 @@ from weakpose.priors.smpl_critic import NUM_BODY_JOINTS, SMPLCritic
 from weakpose.tasks.smpl_prior import SMPLPriorTask
 from weakpose.train import TrainConfig, Trainer
 
-__all__ = ["smpl_prior_params", "evaluate_smpl_prior", "train_smpl_prior", "load_smpl_prior_slice",
-           "SMPLPriorRecipe", "VAL_SEQUENCES", "ACKNOWLEDGEMENT", "SLICE_FRAMES_PER_SEQUENCE", "EVAL_SEED",
-           "HALF_TOLERANCE"]
+__all__ = [
+    "smpl_prior_params",
+    "evaluate_smpl_prior",
+    "train_smpl_prior",
+    "load_smpl_prior_slice",
+    "SMPLPriorRecipe",
+    "VAL_SEQUENCES",
+    "ACKNOWLEDGEMENT",
+    "SLICE_FRAMES_PER_SEQUENCE",
+    "EVAL_SEED",
+    "HALF_TOLERANCE",
+]
 
-ACKNOWLEDGEMENT = ("The data used in this project was obtained from mocap.cs.cmu.edu. The database was created with "
-                   "funding from NSF EIA-0196217.")
+ACKNOWLEDGEMENT = (
+    "The data used in this project was obtained from mocap.cs.cmu.edu. The database was created with "
+    "funding from NSF EIA-0196217."
+)
 
 #: Whole TRAINING sequences kept out of the gradient steps to choose the checkpoint (one per action that has
 #: five training takes; never a held-out sequence).
-VAL_SEQUENCES: Tuple[str, ...] = ("basketball/train_5", "jumping/train_5", "running/train_5", "soccer/train_5",
-                                  "walking/train_5")
+VAL_SEQUENCES: Tuple[str, ...] = (
+    "basketball/train_5",
+    "jumping/train_5",
+    "running/train_5",
+    "soccer/train_5",
+    "walking/train_5",
+)
 VAL_BETAS_STREAM = 20240601  # second seed word of the validation frames' betas
 #: The stored slice: this many evenly spaced frames of every held-out sequence (8 sequences -> 256 frames).
 SLICE_FRAMES_PER_SEQUENCE = 32
@@ -83,9 +100,19 @@ class SMPLPriorRecipe:
     #: only checkpoints from this fraction of the steps on are candidates: before it the critic still
     #: judges a poor generator (real score well below its 0.5 equilibrium) and wins the ranking figures cheaply
     selection_start: float = 0.5
-    train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(
-        out_dir="runs/pretrained_smpl_prior", max_steps=5000, batch_size=128, log_every=50, val_every=100,
-        ckpt_every=0, device="cpu", progress=False, tensorboard=False))
+    train: TrainConfig = dataclasses.field(
+        default_factory=lambda: TrainConfig(
+            out_dir="runs/pretrained_smpl_prior",
+            max_steps=5000,
+            batch_size=128,
+            log_every=50,
+            val_every=100,
+            ckpt_every=0,
+            device="cpu",
+            progress=False,
+            tensorboard=False,
+        )
+    )
 
 
 class _KeepBest:
@@ -123,15 +150,17 @@ class _SelectingTask(SMPLPriorTask):
 # ----------------------------------------------------------------------------------------------- data
 
 
-def smpl_prior_params(split: str, seed: int = 0, max_frames: Optional[int] = None,
-                      num_betas: int = 10, beta_std: float = 1.0) -> SMPLParams:
+def smpl_prior_params(
+    split: str, seed: int = 0, max_frames: Optional[int] = None, num_betas: int = 10, beta_std: float = 1.0
+) -> SMPLParams:
     """SMPL parameters of ``cmu_tracks(split)`` (``"train"`` or ``"held_out"``) retargeted onto the default body,
     one shape ``betas ~ N(0, beta_std²)`` per sequence drawn from ``seed`` and the sequence name;
     ``max_frames``: at most that many evenly spaced frames per sequence."""
     from weakpose.recipes.split import cmu_tracks
 
-    params = embedded_smpl_params(num_betas=num_betas, seed=seed, max_frames=max_frames, beta_std=beta_std,
-                                  tracks=cmu_tracks(split))
+    params = embedded_smpl_params(
+        num_betas=num_betas, seed=seed, max_frames=max_frames, beta_std=beta_std, tracks=cmu_tracks(split)
+    )
     params.source = f"CMU motion ({split} split) retargeted to the default body, betas ~ N(0, {beta_std:g}²)"
     return params
 
@@ -156,8 +185,9 @@ def _figure_key(name: str) -> str:
     return "real_above_" + name.replace(" ", "_")
 
 
-def evaluate_smpl_prior(critic: SMPLCritic, params: SMPLParams, seed: int = EVAL_SEED,
-                        max_frames: Optional[int] = None) -> Dict[str, Any]:
+def evaluate_smpl_prior(
+    critic: SMPLCritic, params: SMPLParams, seed: int = EVAL_SEED, max_frames: Optional[int] = None
+) -> Dict[str, Any]:
     """Card figures of an SMPL prior on real parameters (deterministic given ``seed``).
 
     For every corruption of :func:`implausible_versions` (random rotations, knees backwards, one joint random,
@@ -176,8 +206,11 @@ def evaluate_smpl_prior(critic: SMPLCritic, params: SMPLParams, seed: int = EVAL
         rot = axis_angle_to_matrix(torch.from_numpy(params.body_pose).reshape(-1, NUM_BODY_JOINTS, 3))
         betas = torch.from_numpy(params.betas)
         real = critic.score(rot, betas)
-        figures: Dict[str, Any] = {"frames": int(len(params)), "real_score_mean": float(real.mean()),
-                                   "real_score_std": float(real.std())}
+        figures: Dict[str, Any] = {
+            "frames": int(len(params)),
+            "real_score_mean": float(real.mean()),
+            "real_score_std": float(real.std()),
+        }
         fractions = []
         for name, (r, b) in implausible_versions(rot, betas, torch.Generator().manual_seed(int(seed))).items():
             broken = critic.score(r, b)
@@ -203,10 +236,15 @@ def _write_slice(path: Path, sl: SMPLParams, figures: Mapping[str, Any], seed: i
     with atomic_write_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(
-                f, global_orient=sl.global_orient, body_pose=sl.body_pose, betas=sl.betas,
-                sequence=sl.sequence.astype(str), figure_names=np.asarray(names, dtype=str),
+                f,
+                global_orient=sl.global_orient,
+                body_pose=sl.body_pose,
+                betas=sl.betas,
+                sequence=sl.sequence.astype(str),
+                figure_names=np.asarray(names, dtype=str),
                 figure_values=np.asarray([figures[k] for k in names], dtype=np.float64),
-                eval_seed=np.int64(seed))
+                eval_seed=np.int64(seed),
+            )
     return path
 
 
@@ -218,12 +256,15 @@ def load_smpl_prior_slice(path=None) -> Tuple[SMPLParams, Dict[str, float], int]
     if not path.is_file():
         raise FileNotFoundError(f"SMPL prior slice not found: {path}")
     with np.load(path, allow_pickle=False) as z:
-        missing = sorted({"global_orient", "body_pose", "betas", "sequence", "figure_names", "figure_values",
-                          "eval_seed"} - set(z.files))
+        missing = sorted(
+            {"global_orient", "body_pose", "betas", "sequence", "figure_names", "figure_values", "eval_seed"}
+            - set(z.files)
+        )
         if missing:
             raise KeyError(f"{path}: missing keys {missing}")
-        params = SMPLParams(z["global_orient"], z["body_pose"], z["betas"], source=f"slice:{path}",
-                            sequence=z["sequence"])
+        params = SMPLParams(
+            z["global_orient"], z["body_pose"], z["betas"], source=f"slice:{path}", sequence=z["sequence"]
+        )
         figures = {str(k): float(v) for k, v in zip(z["figure_names"], z["figure_values"])}
         seed = int(z["eval_seed"])
     return params, figures, seed
@@ -237,17 +278,26 @@ def _stored_copy(critic: SMPLCritic, half: bool) -> SMPLCritic:
     return out.half() if half else out.float()
 
 
-def _store_and_measure(critic: SMPLCritic, half: bool, path: Path, held: SMPLParams,
-                       sl: SMPLParams) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+def _store_and_measure(
+    critic: SMPLCritic, half: bool, path: Path, held: SMPLParams, sl: SMPLParams
+) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """Write ``critic`` (half or float32 storage) to ``path``, load it back, return its (held-out, slice) figures."""
     _stored_copy(critic, half).save(path)
     loaded = SMPLCritic.load(path)
     return evaluate_smpl_prior(loaded, held), evaluate_smpl_prior(loaded, sl)
 
 
-def train_smpl_prior(out_path, steps: int = 5000, seed: int = 0, work_dir=None, half: bool = True,
-                     slice_out=None, recipe: Optional[SMPLPriorRecipe] = None, num_threads: Optional[int] = 1,
-                     verbose: bool = True) -> Dict[str, Any]:
+def train_smpl_prior(
+    out_path,
+    steps: int = 5000,
+    seed: int = 0,
+    work_dir=None,
+    half: bool = True,
+    slice_out=None,
+    recipe: Optional[SMPLPriorRecipe] = None,
+    num_threads: Optional[int] = 1,
+    verbose: bool = True,
+) -> Dict[str, Any]:
     """Train the shipped SMPL prior, write it to ``out_path`` and its held-out slice; return the model card.
 
     ``steps`` optimiser steps of :class:`SMPLPriorTask` (batch 128) on ``smpl_prior_params("train", seed)`` minus
@@ -285,40 +335,56 @@ def train_smpl_prior(out_path, steps: int = 5000, seed: int = 0, work_dir=None, 
         val = params.select_sequences(VAL_SEQUENCES)
         # Training redraws the real betas every batch, so a sequence's own draw means nothing; validation gets one
         # fixed draw per FRAME, so that 'betas x5' is judged on hundreds of shapes rather than five.
-        val.betas = (np.random.default_rng([int(seed), VAL_BETAS_STREAM]).standard_normal(val.betas.shape)
-                     * recipe.beta_std).astype(np.float32)
+        val.betas = (
+            np.random.default_rng([int(seed), VAL_BETAS_STREAM]).standard_normal(val.betas.shape) * recipe.beta_std
+        ).astype(np.float32)
         held = smpl_prior_params("held_out", seed=seed, num_betas=recipe.num_betas, beta_std=recipe.beta_std)
         sl = _slice_of(held)
-        say(f"SMPL prior: {len(train)} training frames ({len(train.sequences)} sequences), validation {len(val)} "
+        say(
+            f"SMPL prior: {len(train)} training frames ({len(train.sequences)} sequences), validation {len(val)} "
             f"frames ({len(VAL_SEQUENCES)} training sequences), held out {len(held)} frames "
-            f"({len(held.sequences)} sequences), {steps} steps")
+            f"({len(held.sequences)} sequences), {steps} steps"
+        )
 
         torch.manual_seed(seed)  # the initial weights; the Trainer seeds the data order and noise itself
-        critic = SMPLCritic(num_betas=recipe.num_betas, joint_width=recipe.joint_width,
-                            full_width=recipe.full_width)
-        gen = SMPLGenerator(noise_dim=recipe.noise_dim, width=recipe.generator_width,
-                            num_layers=recipe.generator_layers, num_betas=recipe.num_betas)
-        task = _SelectingTask(critic, gen, lr=recipe.lr, betas=(recipe.beta1, recipe.beta2), mirror=recipe.mirror,
-                              resample_betas_std=recipe.beta_std)
+        critic = SMPLCritic(num_betas=recipe.num_betas, joint_width=recipe.joint_width, full_width=recipe.full_width)
+        gen = SMPLGenerator(
+            noise_dim=recipe.noise_dim,
+            width=recipe.generator_width,
+            num_layers=recipe.generator_layers,
+            num_betas=recipe.num_betas,
+        )
+        task = _SelectingTask(
+            critic,
+            gen,
+            lr=recipe.lr,
+            betas=(recipe.beta1, recipe.beta2),
+            mirror=recipe.mirror,
+            resample_betas_std=recipe.beta_std,
+        )
         keep = None
         if recipe.selection_metric:
             keep = _KeepBest(critic, recipe.selection_metric, math.ceil(recipe.selection_start * steps))
-        trainer = Trainer(task, recipe, SMPLParamDataset(train), SMPLParamDataset(val),
-                          callbacks=[keep] if keep is not None else [])
+        trainer = Trainer(
+            task, recipe, SMPLParamDataset(train), SMPLParamDataset(val), callbacks=[keep] if keep is not None else []
+        )
         t_fit = time.perf_counter()
         result = trainer.fit()
         fit_seconds = time.perf_counter() - t_fit
         if result.interrupted:
-            raise RuntimeError(f"training of the SMPL prior was interrupted at step {result.step}; "
-                               f"checkpoint in {work_dir}")
+            raise RuntimeError(
+                f"training of the SMPL prior was interrupted at step {result.step}; checkpoint in {work_dir}"
+            )
         critic = task.critic.cpu().eval()
         last_val = dict(result.last_validation)
         chosen_step = int(result.step)
         if keep is not None and keep.state is not None:
             critic.load_state_dict(keep.state)
             chosen_step = keep.best_step
-        say(f"trained {result.step} steps in {fit_seconds:.0f} s; kept the weights of step {chosen_step} "
-            f"({recipe.selection_metric} = {None if keep is None else keep.best_value})")
+        say(
+            f"trained {result.step} steps in {fit_seconds:.0f} s; kept the weights of step {chosen_step} "
+            f"({recipe.selection_metric} = {None if keep is None else keep.best_value})"
+        )
 
         # Float32 storage always measured (the reference); half storage kept if it holds within HALF_TOLERANCE.
         scratch = Path(work_dir) / "stored_check.pt"
@@ -337,19 +403,19 @@ def train_smpl_prior(out_path, steps: int = 5000, seed: int = 0, work_dir=None, 
         card: Dict[str, Any] = {
             "model": "SMPLCritic (HMR's factorised SMPL pose-and-shape discriminator, here a critic)",
             "method": "Kanazawa et al., CVPR 2018 (HMR discriminator); Mao et al., ICCV 2017 (least-squares GAN); "
-                      "trained against a small 6D-rotation generator (Zhou et al., CVPR 2019)",
+            "trained against a small 6D-rotation generator (Zhou et al., CVPR 2019)",
             "data": "CMU motion shipped with weakpose (weakpose.recipes.split.cmu_tracks('train')), retargeted "
-                    "onto the default body (weakpose.body.retarget.retarget_h36m17: no twist about limb axes; "
-                    "collars, wrists, hands, feet, spine2, head at rest), betas ~ N(0, 1) per sequence",
+            "onto the default body (weakpose.body.retarget.retarget_h36m17: no twist about limb axes; "
+            "collars, wrists, hands, feet, spine2, head at rest), betas ~ N(0, 1) per sequence",
             "augmentation": f"left/right mirror of half of each real batch ({recipe.mirror}); real betas redrawn "
-                            f"from N(0, {recipe.beta_std:g}²) every batch",
+            f"from N(0, {recipe.beta_std:g}²) every batch",
             "protocol": "for each corruption of weakpose.priors.corruptions.implausible_versions (seed "
-                        f"{EVAL_SEED}): fraction of held-out real frames scored (mean of the 25 outputs) above "
-                        "their own corrupted copy; plus the mean real score (1 = real, 0 = generated). Measured "
-                        "with the weights loaded back from this file. Held-out sequences are never trained on nor "
-                        "used for checkpoint selection",
+            f"{EVAL_SEED}): fraction of held-out real frames scored (mean of the 25 outputs) above "
+            "their own corrupted copy; plus the mean real score (1 = real, 0 = generated). Measured "
+            "with the weights loaded back from this file. Held-out sequences are never trained on nor "
+            "used for checkpoint selection",
             "input": "body_pose (B, 23, 3, 3) rotation matrices or (B, 69) axis-angle (SMPL joints 1..23, no "
-                     "global orientation); betas (B, 10)",
+            "global orientation); betas (B, 10)",
             "figures": figures,
             "slice_figures": slice_figures,
             "figures_float32": fig32,
@@ -367,13 +433,16 @@ def train_smpl_prior(out_path, steps: int = 5000, seed: int = 0, work_dir=None, 
             "slice_frames": int(len(sl)),
             "steps": int(result.step),
             "batch_size": int(recipe.train.batch_size),
-            "selection": {"metric": recipe.selection_metric, "chosen_step": chosen_step,
-                          "value": None if keep is None else keep.best_value,
-                          "candidates_from_step": None if keep is None else keep.start_step,
-                          "every": int(recipe.train.val_every),
-                          "history": {} if keep is None else {str(k): v for k, v in keep.history.items()},
-                          "validation_betas": f"one draw per frame from N(0, {recipe.beta_std:g}²), seeded",
-                          "last_validation": last_val},
+            "selection": {
+                "metric": recipe.selection_metric,
+                "chosen_step": chosen_step,
+                "value": None if keep is None else keep.best_value,
+                "candidates_from_step": None if keep is None else keep.start_step,
+                "every": int(recipe.train.val_every),
+                "history": {} if keep is None else {str(k): v for k, v in keep.history.items()},
+                "validation_betas": f"one draw per frame from N(0, {recipe.beta_std:g}²), seeded",
+                "last_validation": last_val,
+            },
             "hyperparameters": {k: v for k, v in dataclasses.asdict(recipe).items() if k != "train"},
             "seed": int(seed),
             "seconds": round(fit_seconds, 1),
@@ -391,11 +460,14 @@ def train_smpl_prior(out_path, steps: int = 5000, seed: int = 0, work_dir=None, 
         loaded = SMPLCritic.load(out_path)
         again, again_slice = evaluate_smpl_prior(loaded, held), evaluate_smpl_prior(loaded, sl)
         if again != figures or again_slice != slice_figures:
-            raise RuntimeError(f"{out_path}: figures of the file as written differ from the card's "
-                               f"({again} vs {figures})")
+            raise RuntimeError(
+                f"{out_path}: figures of the file as written differ from the card's ({again} vs {figures})"
+            )
         _write_slice(slice_out, sl, slice_figures, EVAL_SEED)
-        say(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.2f} MB, {storage}) and {slice_out} "
-            f"({slice_out.stat().st_size / 1e3:.0f} KB)")
+        say(
+            f"wrote {out_path} ({out_path.stat().st_size / 1e6:.2f} MB, {storage}) and {slice_out} "
+            f"({slice_out.stat().st_size / 1e3:.0f} KB)"
+        )
         return card
     finally:
         if num_threads:

@@ -5,6 +5,7 @@ highest-numbered training sequence — so every figure on a model card comes fro
 ``washwindow`` has a single sequence and is therefore an unseen action altogether. The three shipped BVH clips
 (subject 131: StartWalk, Hop) only train.
 """
+
 from __future__ import annotations
 
 from typing import List, Tuple
@@ -16,8 +17,14 @@ from weakpose.skeleton import H36M17
 __all__ = ["HELD_OUT_SEQUENCES", "cmu_tracks"]
 
 HELD_OUT_SEQUENCES: Tuple[str, ...] = (
-    "basketball/test_1", "basketball_signal/train_5", "directing_traffic/train_4", "jumping/test_1",
-    "running/test_1", "soccer/test_1", "walking/test_1", "washwindow/test_1",
+    "basketball/test_1",
+    "basketball_signal/train_5",
+    "directing_traffic/train_4",
+    "jumping/test_1",
+    "running/test_1",
+    "soccer/test_1",
+    "walking/test_1",
+    "washwindow/test_1",
 )
 
 

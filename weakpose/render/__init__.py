@@ -9,6 +9,7 @@ distortion) and pixel coordinates (pixel (x, y) sampled at (x + 0.5, y + 0.5), v
 
 Liu et al. 2019 (SoftRas) for the soft rasteriser; Kato et al. 2018 for neural_renderer.
 """
+
 from .backends import RENDERER_BACKENDS, NeuralRendererBackend, get_renderer
 from .culling import project_faces
 from .primitives import body_mesh, front_camera, uv_sphere

@@ -14,6 +14,7 @@ the ``S x S`` result is cropped to ``h x w``. Its rasteriser draws one side of a
 given with the opposite winding (as its own ``fill_back`` option does). Its images are hard (with 2x supersampled
 anti-aliasing) and its gradients are Kato et al.'s approximation, not SoftRas's.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -64,8 +65,14 @@ class NeuralRendererBackend:
         eps: neural_renderer's rasteriser epsilon.
     """
 
-    def __init__(self, image_size: Optional[Sequence[int]] = None, near: float = 0.1, far: float = 100.0,
-                 anti_aliasing: bool = True, eps: float = 1e-4):
+    def __init__(
+        self,
+        image_size: Optional[Sequence[int]] = None,
+        near: float = 0.1,
+        far: float = 100.0,
+        anti_aliasing: bool = True,
+        eps: float = 1e-4,
+    ):
         self.nr = _import_neural_renderer()
         self.image_size = None if image_size is None else tuple(int(x) for x in image_size)
         self.near, self.far, self.anti_aliasing, self.eps = float(near), float(far), bool(anti_aliasing), float(eps)
@@ -97,8 +104,19 @@ class NeuralRendererBackend:
         corner = torch.cat([corner, corner.flip(2)], dim=1)
         ijk = torch.stack(torch.meshgrid(*[torch.arange(2.0, device=v.device)] * 3, indexing="ij"), -1)  # (2,2,2,3)
         tex = torch.einsum("ijkc,bfcd->bfijkd", ijk.to(corner.dtype), corner).float().contiguous()
-        out = self.nr.rasterize_rgbad(ndc, tex, size, self.anti_aliasing, self.near, self.far, self.eps,
-                                      (0.0, 0.0, 0.0), return_rgb=True, return_alpha=True, return_depth=False)
+        out = self.nr.rasterize_rgbad(
+            ndc,
+            tex,
+            size,
+            self.anti_aliasing,
+            self.near,
+            self.far,
+            self.eps,
+            (0.0, 0.0, 0.0),
+            return_rgb=True,
+            return_alpha=True,
+            return_depth=False,
+        )
         alpha = out["alpha"][:, :h, :w].to(v.dtype)
         rgb = out["rgb"].permute(0, 2, 3, 1)[:, :h, :w].to(v.dtype)
         bg = _background(background, B, h, w, v)

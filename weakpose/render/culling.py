@@ -13,6 +13,7 @@ the reach of the soft rasteriser's sigmoid) holds only ~10-30 pixels. Pairs are 
 no tile padding) with ``repeat_interleave``, and split into chunks of at most ``max_pairs`` so that memory
 stays bounded at any resolution.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,8 +23,19 @@ import torch
 
 from ..geometry.camera import Camera
 
-__all__ = ["ScreenFaces", "project_faces", "screen_faces", "face_boxes", "iter_pairs", "chunk_bounds",
-           "as_vertices", "as_faces", "as_vertex_colors", "local_corners", "twice_area"]
+__all__ = [
+    "ScreenFaces",
+    "project_faces",
+    "screen_faces",
+    "face_boxes",
+    "iter_pairs",
+    "chunk_bounds",
+    "as_vertices",
+    "as_faces",
+    "as_vertex_colors",
+    "local_corners",
+    "twice_area",
+]
 
 
 def as_vertices(vertices, what: str = "vertices") -> Tuple[torch.Tensor, bool, bool]:
@@ -61,8 +73,10 @@ def as_faces(faces, num_vertices: int, batch: int, device) -> torch.Tensor:
     elif f.dim() != 3 or f.shape[-1] != 3 or f.shape[0] != batch:
         raise ValueError(f"faces: expected shape (F, 3) or (B={batch}, F, 3), got {tuple(f.shape)}")
     if f.numel() and (int(f.min()) < 0 or int(f.max()) >= num_vertices):
-        raise ValueError(f"faces: indices must lie in [0, {num_vertices}) for {num_vertices} vertices, "
-                         f"got range [{int(f.min())}, {int(f.max())}]")
+        raise ValueError(
+            f"faces: indices must lie in [0, {num_vertices}) for {num_vertices} vertices, "
+            f"got range [{int(f.min())}, {int(f.max())}]"
+        )
     return f
 
 
@@ -71,8 +85,10 @@ def project_faces(vertices: torch.Tensor, faces: torch.Tensor, camera: Camera) -
     depths ``(B, F, 3)`` (metres). Distortion is applied to the vertices; faces stay straight-edged between the
     distorted corners (exact in the limit of small faces, as for any mesh rasteriser)."""
     if camera.batch_shape not in ((), (vertices.shape[0],)):
-        raise ValueError(f"camera: batch shape {tuple(camera.batch_shape)} does not match vertices "
-                         f"{tuple(vertices.shape)} (expected an unbatched camera or batch ({vertices.shape[0]},))")
+        raise ValueError(
+            f"camera: batch shape {tuple(camera.batch_shape)} does not match vertices "
+            f"{tuple(vertices.shape)} (expected an unbatched camera or batch ({vertices.shape[0]},))"
+        )
     xc = camera.world_to_camera(vertices)
     uv = camera.project_camera(xc)
     B, F = faces.shape[:2]
@@ -92,6 +108,7 @@ class ScreenFaces:
     batch: ``(N,)`` int64 batch element ``b``.
     x0, y0, nx, ny: ``(N,)`` int64 pixel box: columns ``x0 .. x0+nx-1``, rows ``y0 .. y0+ny-1`` (all > 0).
     """
+
     tri: torch.Tensor
     z: torch.Tensor
     index: torch.Tensor
@@ -123,8 +140,15 @@ def face_boxes(tri: torch.Tensor, reach: float, width: int, height: int) -> Tupl
     return first[..., 0], first[..., 1], n[..., 0], n[..., 1]
 
 
-def screen_faces(tri_uv: torch.Tensor, tri_z: torch.Tensor, width: int, height: int, reach: float,
-                 near: float, min_area: Optional[float] = None) -> ScreenFaces:
+def screen_faces(
+    tri_uv: torch.Tensor,
+    tri_z: torch.Tensor,
+    width: int,
+    height: int,
+    reach: float,
+    near: float,
+    min_area: Optional[float] = None,
+) -> ScreenFaces:
     """Cull faces: any corner at depth <= ``near`` (no clipping), a pixel box off the image, or (if ``min_area``
     is given) twice the signed pixel area not above ``min_area`` in magnitude (degenerate / edge-on faces)."""
     B, F = tri_uv.shape[:2]
@@ -138,8 +162,16 @@ def screen_faces(tri_uv: torch.Tensor, tri_z: torch.Tensor, width: int, height: 
         if min_area is not None:
             keep &= twice_area(tri.detach()).abs() > min_area
         index = keep.nonzero()[:, 0]
-    return ScreenFaces(tri.index_select(0, index), z.index_select(0, index), index,
-                       torch.div(index, F, rounding_mode="floor"), x0[index], y0[index], nx[index], ny[index])
+    return ScreenFaces(
+        tri.index_select(0, index),
+        z.index_select(0, index),
+        index,
+        torch.div(index, F, rounding_mode="floor"),
+        x0[index],
+        y0[index],
+        nx[index],
+        ny[index],
+    )
 
 
 def twice_area(tri: torch.Tensor) -> torch.Tensor:
@@ -171,8 +203,9 @@ def chunk_bounds(counts: torch.Tensor, max_pairs: int) -> list:
     return bounds
 
 
-def iter_pairs(faces: ScreenFaces, width: int, height: int, max_pairs: int
-               ) -> Iterator[Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+def iter_pairs(
+    faces: ScreenFaces, width: int, height: int, max_pairs: int
+) -> Iterator[Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Yield chunks ``(face, pixel, px, py)``: ``face`` indexes ``faces`` (int64), ``pixel`` the flattened
     ``(B * H * W)`` image (int64), and ``px``/``py`` the pixel centre RELATIVE TO THE FACE'S BOX ORIGIN
     ``(x0, y0)`` in the faces' dtype (so callers subtract the origin from the corners once per face instead of

@@ -8,6 +8,7 @@
 
 Faces are wound counter-clockwise seen from outside (outward normals), but the renderers accept either winding.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,9 @@ from ..geometry.camera import Camera
 __all__ = ["uv_sphere", "body_mesh", "front_camera", "BODY_PARTS"]
 
 
-def uv_sphere(n_lat: int, n_lon: int, radii=(1.0, 1.0, 1.0), center=(0.0, 0.0, 0.0),
-              axis=(0.0, 1.0, 0.0)) -> Tuple[np.ndarray, np.ndarray]:
+def uv_sphere(
+    n_lat: int, n_lon: int, radii=(1.0, 1.0, 1.0), center=(0.0, 0.0, 0.0), axis=(0.0, 1.0, 0.0)
+) -> Tuple[np.ndarray, np.ndarray]:
     """A closed ellipsoid: ``n_lat`` rings of ``n_lon`` vertices plus two poles.
 
     Returns ``(vertices (n_lat*n_lon + 2, 3) float64, faces (2*n_lat*n_lon, 3) int64)``. ``radii`` are the
@@ -126,8 +128,14 @@ def _divisor_near(n: int, target: float):
     return best if best is not None and best >= max(2, target / 3) else None
 
 
-def front_camera(image_size=(128, 128), distance: float = 3.0, fill: float = 0.85, height: float = 0.87,
-                 dist=None, dtype=torch.float32) -> Camera:
+def front_camera(
+    image_size=(128, 128),
+    distance: float = 3.0,
+    fill: float = 0.85,
+    height: float = 0.87,
+    dist=None,
+    dtype=torch.float32,
+) -> Camera:
     """A camera ``distance`` metres in front of a standing body (looking along world -Z, image up = world +Y),
     with the focal length chosen so that 1.74 m fill ``fill`` of the image height. Principal point at the image
     centre; ``dist`` = [k1, k2, k3, p1, p2] (default none)."""

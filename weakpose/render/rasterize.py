@@ -28,6 +28,7 @@ the truncated sum). Silhouettes use a custom autograd function that evaluates (f
 ``max_pairs`` and keeps 20 bytes per pair with ``D >= eps`` for a closed-form backward, so memory is that plus one
 chunk of temporaries, whatever the image size. ``rgb`` uses plain autograd over the same pairs (more memory).
 """
+
 from __future__ import annotations
 
 import math
@@ -60,8 +61,9 @@ def image_size_of(image_size, camera: Camera) -> Tuple[int, int]:
             raise ValueError("image size unknown: give the renderer image_size=(w, h) or a camera with image_size")
         sizes = torch.unique(camera.image_size.reshape(-1, 2), dim=0)
         if sizes.shape[0] != 1:
-            raise ValueError(f"cameras of one batch have different image sizes {sizes.tolist()}; "
-                             "give the renderer image_size=(w, h)")
+            raise ValueError(
+                f"cameras of one batch have different image sizes {sizes.tolist()}; give the renderer image_size=(w, h)"
+            )
         w, h = (int(round(float(x))) for x in sizes[0])
     if w <= 0 or h <= 0:
         raise ValueError(f"image_size must be positive (w, h), got {(w, h)}")
@@ -151,8 +153,17 @@ class _SoftLogTransmittance(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, tri, sf: ScreenFaces, width: int, height: int, num_pixels: int, inv_sigma: float,
-                cut: float, max_pairs: int):
+    def forward(
+        ctx,
+        tri,
+        sf: ScreenFaces,
+        width: int,
+        height: int,
+        num_pixels: int,
+        inv_sigma: float,
+        cut: float,
+        max_pairs: int,
+    ):
         table = _face_table(local_corners(sf))
         out = tri.new_zeros(num_pixels)
         need_grad = ctx.needs_input_grad[0]
@@ -201,8 +212,16 @@ class _SoftLogTransmittance(torch.autograd.Function):
         return grad[:, :3], None, None, None, None, None, None, None
 
 
-def soft_silhouette(tri_uv: torch.Tensor, tri_z: torch.Tensor, width: int, height: int, sigma: float = 0.1,
-                    eps: float = 1e-4, near: float = 0.1, max_pairs: int = 1 << 16) -> torch.Tensor:
+def soft_silhouette(
+    tri_uv: torch.Tensor,
+    tri_z: torch.Tensor,
+    width: int,
+    height: int,
+    sigma: float = 0.1,
+    eps: float = 1e-4,
+    near: float = 0.1,
+    max_pairs: int = 1 << 16,
+) -> torch.Tensor:
     """SoftRas silhouettes ``(B, H, W)`` in [0, 1] from pixel-space faces ``tri_uv (B, F, 3, 2)`` and their
     camera depths ``tri_z (B, F, 3)`` (only used to drop faces behind ``near``). ``sigma`` in px²."""
     if tri_uv.dim() != 4 or tri_uv.shape[-2:] != (3, 2):
@@ -214,8 +233,7 @@ def soft_silhouette(tri_uv: torch.Tensor, tri_z: torch.Tensor, width: int, heigh
     reach = math.sqrt(sigma * cut)
     B = tri_uv.shape[0]
     sf = screen_faces(tri_uv, tri_z, width, height, reach, near)
-    logt = _SoftLogTransmittance.apply(sf.tri, sf, width, height, B * height * width, 1.0 / sigma, cut,
-                                       int(max_pairs))
+    logt = _SoftLogTransmittance.apply(sf.tri, sf, width, height, B * height * width, 1.0 / sigma, cut, int(max_pairs))
     return -torch.expm1(logt).view(B, height, width)
 
 
@@ -245,9 +263,17 @@ class SoftRasterizer:
             also stay in cache, so 65536 is as fast as larger ones).
     """
 
-    def __init__(self, image_size: Optional[Sequence[int]] = None, sigma: float = 0.1, gamma: float = 1e-4,
-                 eps: float = 1e-4, near: float = 0.1, far: float = 100.0, background_eps: float = 1e-3,
-                 max_pairs: int = 1 << 16):
+    def __init__(
+        self,
+        image_size: Optional[Sequence[int]] = None,
+        sigma: float = 0.1,
+        gamma: float = 1e-4,
+        eps: float = 1e-4,
+        near: float = 0.1,
+        far: float = 100.0,
+        background_eps: float = 1e-3,
+        max_pairs: int = 1 << 16,
+    ):
         _check_positive(sigma=sigma, gamma=gamma, eps=eps, near=near, far=far, max_pairs=max_pairs)
         if not far > near:
             raise ValueError(f"far ({far}) must be greater than near ({near})")
@@ -259,8 +285,10 @@ class SoftRasterizer:
         self.max_pairs = int(max_pairs)
 
     def __repr__(self) -> str:
-        return (f"SoftRasterizer(image_size={self.image_size}, sigma={self.sigma} px², gamma={self.gamma}, "
-                f"eps={self.eps}, near={self.near}, far={self.far})")
+        return (
+            f"SoftRasterizer(image_size={self.image_size}, sigma={self.sigma} px², gamma={self.gamma}, "
+            f"eps={self.eps}, near={self.near}, far={self.far})"
+        )
 
     @property
     def reach(self) -> float:
@@ -356,8 +384,10 @@ def _background(background, B, h, w, like: torch.Tensor) -> torch.Tensor:
     try:
         return bg.expand(B, h, w, 3)
     except RuntimeError:
-        raise ValueError(f"background: expected an RGB triple or an image broadcastable to (B={B}, H={h}, W={w}, 3), "
-                         f"got {tuple(bg.shape)}") from None
+        raise ValueError(
+            f"background: expected an RGB triple or an image broadcastable to (B={B}, H={h}, W={w}, 3), "
+            f"got {tuple(bg.shape)}"
+        ) from None
 
 
 def _output(x: torch.Tensor, was_np: bool, unbatched: bool):

@@ -11,6 +11,7 @@ area are skipped. Pixel convention as in :mod:`weakpose.render.culling` (v grows
 Only the pixels inside each face's own pixel box are tested, in chunks of ``max_pairs``, so the cost grows with
 the covered area, not with faces x pixels.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -38,6 +39,7 @@ class Fragments:
 
     numpy arrays if the vertices were numpy, else torch tensors; no batch dimension for ``(V, 3)`` vertices.
     """
+
     face_index: object
     depth: object
     bary: object
@@ -56,8 +58,13 @@ class HardRasterizer:
         max_pairs: (face, pixel) pairs tested at once (bounds peak memory).
     """
 
-    def __init__(self, image_size: Optional[Sequence[int]] = None, near: float = 0.1,
-                 background: Sequence[float] = (0.0, 0.0, 0.0), max_pairs: int = 1 << 16):
+    def __init__(
+        self,
+        image_size: Optional[Sequence[int]] = None,
+        near: float = 0.1,
+        background: Sequence[float] = (0.0, 0.0, 0.0),
+        max_pairs: int = 1 << 16,
+    ):
         if not near > 0:
             raise ValueError(f"near must be positive, got {near}")
         self.image_size = None if image_size is None else tuple(int(x) for x in image_size)

@@ -4,6 +4,7 @@ Only :class:`weakpose.train.TrainTask` subclasses live here; the networks, datas
 they use live in their rooms (:mod:`weakpose.models`, :mod:`weakpose.data.datasets`, :mod:`weakpose.losses`,
 :mod:`weakpose.metrics`, :mod:`weakpose.priors`).
 """
+
 from weakpose.tasks.nvs import NVSTask
 from weakpose.tasks.pose_from_latent import PoseFromLatentTask
 from weakpose.tasks.pose_prior import PosePriorTask
@@ -13,5 +14,13 @@ from weakpose.tasks.smpl_prior import SMPLPriorTask
 from weakpose.tasks.supervised_lifter import SupervisedLifterTask
 from weakpose.tasks.video_gan import VideoGanTask
 
-__all__ = ["NVSTask", "PoseFromLatentTask", "PosePriorTask", "RepNetTask", "SMPLFromEncTask", "SMPLPriorTask",
-           "SupervisedLifterTask", "VideoGanTask"]
+__all__ = [
+    "NVSTask",
+    "PoseFromLatentTask",
+    "PosePriorTask",
+    "RepNetTask",
+    "SMPLFromEncTask",
+    "SMPLPriorTask",
+    "SupervisedLifterTask",
+    "VideoGanTask",
+]

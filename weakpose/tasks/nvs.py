@@ -11,6 +11,7 @@ part of a crop, so with plain L1 the decoder first learns the (given) room; the 
 person without any mask or label: only the background the decoder already receives is used. The re-rendering itself
 is :func:`weakpose.models.encoder_decoder.reconstruct`.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -27,8 +28,15 @@ __all__ = ["NVSTask"]
 
 
 class NVSTask(TrainTask):
-    def __init__(self, model: EncoderDecoder, feature_loss: str = "random", feature_weight: float = 1.0,
-                 lr: float = 1e-3, weight_decay: float = 0.0, foreground_weight: float = 0.0):
+    def __init__(
+        self,
+        model: EncoderDecoder,
+        feature_loss: str = "random",
+        feature_weight: float = 1.0,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        foreground_weight: float = 0.0,
+    ):
         self.model = model
         self.foreground_weight = float(foreground_weight)
         self.feature_loss = FeatureLoss(feature_loss)
@@ -45,8 +53,7 @@ class NVSTask(TrainTask):
             attention = background_attention(target, batch["target_background"])
             pixel = weighted_l1(pred, target, 1.0 + self.foreground_weight * attention)
         feat = self.feature_loss(pred, target)
-        return {"loss": pixel + self.feature_weight * feat, "l1": l1, "feature": feat, "pred": pred,
-                "target": target}
+        return {"loss": pixel + self.feature_weight * feat, "l1": l1, "feature": feat, "pred": pred, "target": target}
 
     def training_step(self, batch: Any, step: int) -> Mapping[str, Any]:
         self.model.train()
@@ -58,5 +65,4 @@ class NVSTask(TrainTask):
     def validation_step(self, batch: Any) -> Mapping[str, Any]:
         self.model.eval()
         out = self._losses(batch)
-        return {"loss": out["loss"].item(), "l1": out["l1"].item(),
-                "ssim": ssim(out["pred"], out["target"]).item()}
+        return {"loss": out["loss"].item(), "l1": out["l1"].item(), "ssim": ssim(out["pred"], out["target"]).item()}

@@ -17,6 +17,7 @@ crop's virtual camera frame) shows the regressor that subject's poses facing eve
 (:func:`weakpose.geometry.rotations.random_turns`). This is our addition, not part of Rhodin et al.; it is applied
 to every encoder alike.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional
@@ -38,9 +39,16 @@ class PoseFromLatentTask(TrainTask):
     ``pose_3d``, ``has_3d`` and (for ``turn_augment``) ``world_up``; the loss is the mean squared joint error (m²)
     of the labelled items."""
 
-    def __init__(self, regressor: LatentPoseRegressor, encoder: Optional[EncoderDecoder] = None, lr: float = 1e-3,
-                 encoder_lr: Optional[float] = None, weight_decay: float = 0.0, turn_augment: bool = False,
-                 generator: Optional[torch.Generator] = None):
+    def __init__(
+        self,
+        regressor: LatentPoseRegressor,
+        encoder: Optional[EncoderDecoder] = None,
+        lr: float = 1e-3,
+        encoder_lr: Optional[float] = None,
+        weight_decay: float = 0.0,
+        turn_augment: bool = False,
+        generator: Optional[torch.Generator] = None,
+    ):
         # decoupled weight decay (AdamW; 0 is plain Adam) on the regressor only: with one subject's labels it keeps
         # the regressor off latent directions that only that subject's frames span
         self.regressor = regressor

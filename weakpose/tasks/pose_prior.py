@@ -11,6 +11,7 @@ Poses everywhere: (B, J, 3) metres, root-relative, H36M-17 order by default; rea
 :mod:`weakpose.data.datasets.pose_pool` (:func:`~weakpose.data.datasets.pose_pool.real_poses`,
 :class:`~weakpose.data.datasets.pose_pool.RealPoseDataset`).
 """
+
 from __future__ import annotations
 
 import math
@@ -42,11 +43,21 @@ class PosePriorTask(TrainTask):
 
     ddp_exclude = ("critic",)  # the gradient penalty uses autograd.grad; its gradients are averaged by hand
 
-    def __init__(self, critic: PoseCritic, generator: PoseGenerator, lr: float = LEARNING_RATE,
-                 betas=BETAS, n_critic: int = N_CRITIC, gp_weight: float = GP_WEIGHT,
-                 generator_lr: Optional[float] = None,
-                 rotate: bool = True, up_axis: str = "z", mirror: bool = True, mirror_axis: str = "x",
-                 order: JointOrder = H36M17):
+    def __init__(
+        self,
+        critic: PoseCritic,
+        generator: PoseGenerator,
+        lr: float = LEARNING_RATE,
+        betas=BETAS,
+        n_critic: int = N_CRITIC,
+        gp_weight: float = GP_WEIGHT,
+        generator_lr: Optional[float] = None,
+        rotate: bool = True,
+        up_axis: str = "z",
+        mirror: bool = True,
+        mirror_axis: str = "x",
+        order: JointOrder = H36M17,
+    ):
         if n_critic < 1:
             raise ValueError(f"n_critic must be >= 1, got {n_critic}")
         for name, ax in (("up_axis", up_axis), ("mirror_axis", mirror_axis)):
@@ -107,6 +118,8 @@ class PosePriorTask(TrainTask):
         # Generator sanity in metres: how far its mean bone lengths are from the real ones.
         bones = self.critic.bones if hasattr(self.critic, "bones") else None
         lengths = lambda x: kcs_matrix(x, bones).diagonal(dim1=-2, dim2=-1).clamp_min(0).sqrt().mean(0)  # noqa: E731
-        return {"critic_gap": float(real_values.mean() - fake_values.mean()),
-                "critic_loss": float(critic_loss(self.critic, real, fake)),
-                "bone_length_error": float((lengths(real) - lengths(fake)).abs().mean())}
+        return {
+            "critic_gap": float(real_values.mean() - fake_values.mean()),
+            "critic_loss": float(critic_loss(self.critic, real, fake)),
+            "bone_length_error": float((lengths(real) - lengths(fake)).abs().mean()),
+        }

@@ -15,6 +15,7 @@ mean bone length of the pool (``target_bone_length``, from training 3D only). MP
 rotation by the estimated camera and bone-length scale"; P-MPJPE (Procrustes) and N-MPJPE do not depend on these
 choices except for the rotation's sign ambiguities that Procrustes removes.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
@@ -56,17 +57,34 @@ class RepNetTask(TrainTask):
 
     ddp_exclude = ("critic",)  # the gradient penalty differentiates the critic twice (autograd.grad)
 
-    def __init__(self, lifter: RepNetLifter, critic: nn.Module, real_poses, *, lr: float = 1e-4,
-                 lifter_betas: Sequence[float] = (0.5, 0.9), critic_lr: float = 1e-4,
-                 critic_betas: Sequence[float] = (0.5, 0.9), n_critic: int = 5, gp_weight: float = 10.0,
-                 weight_adversarial: float = 1.0, weight_reprojection: float = 1.0, weight_camera: float = 1.0,
-                 yaw_augment: bool = True, up_axis: int = 2, lr_decay: float = 1.0, decay_every: int = 1000,
-                 parents: Sequence[int] = H36M17.parents):
-        real = torch.as_tensor(np.asarray(real_poses) if not isinstance(real_poses, torch.Tensor) else real_poses,
-                               dtype=torch.float32)
+    def __init__(
+        self,
+        lifter: RepNetLifter,
+        critic: nn.Module,
+        real_poses,
+        *,
+        lr: float = 1e-4,
+        lifter_betas: Sequence[float] = (0.5, 0.9),
+        critic_lr: float = 1e-4,
+        critic_betas: Sequence[float] = (0.5, 0.9),
+        n_critic: int = 5,
+        gp_weight: float = 10.0,
+        weight_adversarial: float = 1.0,
+        weight_reprojection: float = 1.0,
+        weight_camera: float = 1.0,
+        yaw_augment: bool = True,
+        up_axis: int = 2,
+        lr_decay: float = 1.0,
+        decay_every: int = 1000,
+        parents: Sequence[int] = H36M17.parents,
+    ):
+        real = torch.as_tensor(
+            np.asarray(real_poses) if not isinstance(real_poses, torch.Tensor) else real_poses, dtype=torch.float32
+        )
         if real.ndim != 3 or real.shape[1:] != (lifter.num_joints, 3) or len(real) == 0:
-            raise ValueError(f"real_poses must be (N, {lifter.num_joints}, 3) metres with N > 0; got "
-                             f"{tuple(real.shape)}")
+            raise ValueError(
+                f"real_poses must be (N, {lifter.num_joints}, 3) metres with N > 0; got {tuple(real.shape)}"
+            )
         if not torch.isfinite(real).all():
             raise ValueError("real_poses contain NaN or inf")
         if n_critic < 1:
@@ -77,16 +95,19 @@ class RepNetTask(TrainTask):
         self.critic_optimizer = torch.optim.Adam(critic.parameters(), lr=critic_lr, betas=tuple(critic_betas))
         self.lifter_scheduler = torch.optim.lr_scheduler.StepLR(self.lifter_optimizer, decay_every, lr_decay)
         self.n_critic, self.gp_weight = int(n_critic), float(gp_weight)
-        self.weights = dict(adversarial=float(weight_adversarial), reprojection=float(weight_reprojection),
-                            camera=float(weight_camera))
+        self.weights = dict(
+            adversarial=float(weight_adversarial), reprojection=float(weight_reprojection), camera=float(weight_camera)
+        )
         self.yaw_augment, self.up_axis = yaw_augment, up_axis
         self.parents = tuple(parents)
         self._real = real - real[:, :1]  # root-relative; kept out of checkpoints (the script rebuilds it)
         # The prior's scale: predictions are rescaled to it for MPJPE (a weak-perspective camera cannot fix it).
         self.target_bone_length = float(mean_bone_length(self._real, self.parents).mean())
         if self.target_bone_length > 2.0:
-            raise ValueError(f"real_poses {tuple(real.shape)} have a mean bone length of "
-                             f"{self.target_bone_length:.3g}, over 2 m -- are they in millimetres? Pass metres.")
+            raise ValueError(
+                f"real_poses {tuple(real.shape)} have a mean bone length of "
+                f"{self.target_bone_length:.3g}, over 2 m -- are they in millimetres? Pass metres."
+            )
 
     # -- data --------------------------------------------------------------------------------------
     def sample_real(self, n: int) -> torch.Tensor:
@@ -120,9 +141,14 @@ class RepNetTask(TrainTask):
         loss = w["adversarial"] * adversarial + w["reprojection"] * reprojection + w["camera"] * camera
         self.optimizer_step(self.lifter_optimizer, loss)
         self.lifter_scheduler.step()
-        return {"loss": loss.detach(), "loss_adversarial": adversarial.detach(),
-                "loss_reprojection": reprojection.detach(), "loss_camera": camera.detach(),
-                "critic_gap": -wasserstein.detach(), "gradient_penalty": penalty.detach()}
+        return {
+            "loss": loss.detach(),
+            "loss_adversarial": adversarial.detach(),
+            "loss_reprojection": reprojection.detach(),
+            "loss_camera": camera.detach(),
+            "critic_gap": -wasserstein.detach(),
+            "gradient_penalty": penalty.detach(),
+        }
 
     # -- evaluation --------------------------------------------------------------------------------
     def lift(self, keypoints_2d: torch.Tensor) -> torch.Tensor:
@@ -134,11 +160,14 @@ class RepNetTask(TrainTask):
     @torch.no_grad()
     def validation_step(self, batch: Mapping[str, Any]) -> Mapping[str, Any]:
         out = self.lifter(batch["keypoints_2d"])
-        pred = rescale_to_bone_length(to_camera_frame(out.pose_3d, out.camera), self.target_bone_length,
-                                      self.parents)
+        pred = rescale_to_bone_length(to_camera_frame(out.pose_3d, out.camera), self.target_bone_length, self.parents)
         target = batch["pose_3d"]
-        return {"mpjpe": mpjpe(pred, target), "p_mpjpe": p_mpjpe(pred, target), "n_mpjpe": n_mpjpe(pred, target),
-                "reprojection": reprojection_loss(out.camera, out.pose_3d, out.keypoints_2d)}
+        return {
+            "mpjpe": mpjpe(pred, target),
+            "p_mpjpe": p_mpjpe(pred, target),
+            "n_mpjpe": n_mpjpe(pred, target),
+            "reprojection": reprojection_loss(out.camera, out.pose_3d, out.keypoints_2d),
+        }
 
     @torch.no_grad()
     def predict(self, batch: Mapping[str, Any]) -> torch.Tensor:

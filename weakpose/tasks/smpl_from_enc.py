@@ -19,6 +19,7 @@ The encoder is frozen and there is no augmentation, so its latents are computed 
 (:func:`weakpose.data.datasets.latents.encode_frames`) and training only runs the regressor, the body model and
 the renderer.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -78,10 +79,21 @@ class SMPLFromEncTask(TrainTask):
     (hard-rasterised body in every view vs mask > 0.5).
     """
 
-    def __init__(self, regressor: SMPLRegressor, body: Optional[nn.Module] = None, prior: Optional[nn.Module] = None,
-                 lr: float = 5e-5, weight_decay: float = 0.0, weight_joints: float = 10.0,
-                 weight_silhouette: float = 1.0, weight_prior: float = 1.0, weight_betas: float = 1e-3,
-                 silhouette_kind: str = "iou", sigma: float = 0.1, input_views: int = 1):
+    def __init__(
+        self,
+        regressor: SMPLRegressor,
+        body: Optional[nn.Module] = None,
+        prior: Optional[nn.Module] = None,
+        lr: float = 5e-5,
+        weight_decay: float = 0.0,
+        weight_joints: float = 10.0,
+        weight_silhouette: float = 1.0,
+        weight_prior: float = 1.0,
+        weight_betas: float = 1e-3,
+        silhouette_kind: str = "iou",
+        sigma: float = 0.1,
+        input_views: int = 1,
+    ):
         from weakpose.body import BodyModel
         from weakpose.render import HardRasterizer, SoftRasterizer
 
@@ -91,8 +103,9 @@ class SMPLFromEncTask(TrainTask):
         if not getattr(self._body, "has_h36m_regressor", False):
             raise ValueError("SMPLFromEncTask: the body model has no H36M-17 regressor (J_regressor_h36m)")
         if self._body.num_betas != regressor.num_betas:
-            raise ValueError(f"SMPLFromEncTask: body model has {self._body.num_betas} betas, regressor "
-                             f"{regressor.num_betas}")
+            raise ValueError(
+                f"SMPLFromEncTask: body model has {self._body.num_betas} betas, regressor {regressor.num_betas}"
+            )
         self._prior = prior
         if prior is not None:
             prior.eval().requires_grad_(False)
@@ -100,8 +113,12 @@ class SMPLFromEncTask(TrainTask):
         self.silhouette_kind = silhouette_kind
         self._soft = SoftRasterizer(sigma=sigma)
         self._hard = HardRasterizer()
-        self.weights = dict(joints=float(weight_joints), silhouette=float(weight_silhouette),
-                            prior=float(weight_prior), betas=float(weight_betas))
+        self.weights = dict(
+            joints=float(weight_joints),
+            silhouette=float(weight_silhouette),
+            prior=float(weight_prior),
+            betas=float(weight_betas),
+        )
         if input_views < 0:
             raise ValueError(f"input_views must be >= 0 (0 = all), got {input_views}")
         self.input_views = int(input_views)
@@ -127,10 +144,12 @@ class SMPLFromEncTask(TrainTask):
         """Regress bodies from the inputs ``(frame[i], view[i])`` of a :class:`LatentFrames` batch and place them."""
         feats = batch["features"][frame, view]
         reg = self.regressor(feats)
-        out = self._body(betas=reg.betas, global_orient=reg.rotmat[:, 0], body_pose=reg.rotmat[:, 1:],
-                         pose_type="matrix")
-        verts_w, joints_w = place_body(out.vertices, out.joints_h36m17, batch["R_v"][frame, view],
-                                       batch["root_world"][frame], reg.root_offset)
+        out = self._body(
+            betas=reg.betas, global_orient=reg.rotmat[:, 0], body_pose=reg.rotmat[:, 1:], pose_type="matrix"
+        )
+        verts_w, joints_w = place_body(
+            out.vertices, out.joints_h36m17, batch["R_v"][frame, view], batch["root_world"][frame], reg.root_offset
+        )
         return BodyPrediction(reg, out.joints_h36m17, verts_w, joints_w, frame, view)
 
     def _inputs(self, b: int, v: int, device, all_views: bool) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -146,8 +165,9 @@ class SMPLFromEncTask(TrainTask):
         """Cameras ``(P·V)`` of every view of each prediction's frame, at the silhouette size."""
         s = batch["mask"].shape[-1]
         flat = lambda x: x[frame].reshape(-1, *x.shape[2:])  # noqa: E731
-        return Camera(R=flat(batch["R"]), t=flat(batch["t"]), K=flat(batch["K"]), dist=flat(batch["dist"]),
-                      image_size=(s, s))
+        return Camera(
+            R=flat(batch["R"]), t=flat(batch["t"]), K=flat(batch["K"]), dist=flat(batch["dist"]), image_size=(s, s)
+        )
 
     def _target_pose(self, batch, frame, view):
         R_look = batch["R_v"][frame, view] @ batch["R"][frame, view].transpose(-1, -2)
@@ -170,7 +190,7 @@ class SMPLFromEncTask(TrainTask):
         reg = pred.regression
         if self._prior is not None:
             terms["prior"] = self._prior.loss(reg.rotmat[:, 1:], reg.betas)
-        terms["betas"] = (reg.betas ** 2).mean()
+        terms["betas"] = (reg.betas**2).mean()
         terms["_sil"], terms["_masks"] = sil, masks
         return terms
 
@@ -201,18 +221,27 @@ class SMPLFromEncTask(TrainTask):
         target, R_look = self._target_pose(batch, frame, view)
         joints = pred.joints_v - pred.joints_v[:, :1]
         pred_cam = joints @ R_look  # virtual -> real camera: R_lookᵀ x, as rows
-        sil = self._hard.silhouette(pred.vertices_world.repeat_interleave(v, dim=0), self._body.faces,
-                                    self._all_view_cameras(batch, frame))
+        sil = self._hard.silhouette(
+            pred.vertices_world.repeat_interleave(v, dim=0), self._body.faces, self._all_view_cameras(batch, frame)
+        )
         masks = batch["mask"][frame].reshape(sil.shape)
         iou = silhouette_iou(sil, masks).reshape(b, v, v)
-        return {"pred_cam": pred_cam.reshape(b, v, -1, 3), "target_cam": (target - target[:, :1]).reshape(b, v, -1, 3),
-                "iou": iou, "vertices_world": pred.vertices_world.reshape(b, v, -1, 3)}
+        return {
+            "pred_cam": pred_cam.reshape(b, v, -1, 3),
+            "target_cam": (target - target[:, :1]).reshape(b, v, -1, 3),
+            "iou": iou,
+            "vertices_world": pred.vertices_world.reshape(b, v, -1, 3),
+        }
 
     def validation_step(self, batch: Mapping[str, Any]) -> Mapping[str, Any]:
         out = self.evaluate_batch(batch)
         p, g = out["pred_cam"].reshape(-1, 17, 3).double(), out["target_cam"].reshape(-1, 17, 3).double()
-        return {"mpjpe": float(mpjpe_per_frame(p, g).mean()), "p_mpjpe": float(p_mpjpe_per_frame(p, g).mean()),
-                "n_mpjpe": float(n_mpjpe_per_frame(p, g).mean()), "iou": float(out["iou"].mean())}
+        return {
+            "mpjpe": float(mpjpe_per_frame(p, g).mean()),
+            "p_mpjpe": float(p_mpjpe_per_frame(p, g).mean()),
+            "n_mpjpe": float(n_mpjpe_per_frame(p, g).mean()),
+            "iou": float(out["iou"].mean()),
+        }
 
     @torch.no_grad()
     def evaluate(self, frames: LatentFrames, batch_size: int = 16, progress: bool = True, desc: str = "evaluate"):

@@ -12,6 +12,7 @@ Batches: dicts of ``body_pose`` (B, 69) axis-angle and ``betas`` (B, num_betas)
 (:class:`weakpose.data.datasets.pose_pool.SMPLParamDataset`). Validation compares held-out real samples with their
 broken copies (:func:`weakpose.priors.corruptions.implausible_versions`).
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Tuple
@@ -48,15 +49,23 @@ class SMPLPriorTask(TrainTask):
 
     ddp_exclude = ("critic",)  # frozen during the generator step; its gradients are averaged by hand
 
-    def __init__(self, critic: SMPLCritic, generator: SMPLGenerator, lr: float = 1e-4,
-                 betas=(0.5, 0.999), generator_lr: Optional[float] = None, weight_decay: float = 0.0,
-                 mirror: bool = True, resample_betas_std: float = 0.0):
+    def __init__(
+        self,
+        critic: SMPLCritic,
+        generator: SMPLGenerator,
+        lr: float = 1e-4,
+        betas=(0.5, 0.999),
+        generator_lr: Optional[float] = None,
+        weight_decay: float = 0.0,
+        mirror: bool = True,
+        resample_betas_std: float = 0.0,
+    ):
         self.critic = critic
         self.generator = generator
-        self.critic_optimizer = torch.optim.Adam(critic.parameters(), lr=lr, betas=tuple(betas),
-                                                 weight_decay=weight_decay)
-        self.generator_optimizer = torch.optim.Adam(generator.parameters(), lr=generator_lr or lr,
-                                                    betas=tuple(betas))
+        self.critic_optimizer = torch.optim.Adam(
+            critic.parameters(), lr=lr, betas=tuple(betas), weight_decay=weight_decay
+        )
+        self.generator_optimizer = torch.optim.Adam(generator.parameters(), lr=generator_lr or lr, betas=tuple(betas))
         self.mirror = bool(mirror)
         self.resample_betas_std = float(resample_betas_std)
 
@@ -103,8 +112,12 @@ class SMPLPriorTask(TrainTask):
             self.optimizer_step(self.generator_optimizer, loss_g)
         finally:
             self.critic.requires_grad_(True)
-        return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()),
-                "d_real": float(d_real.detach().mean()), "d_fake": float(d_fake.detach().mean())}
+        return {
+            "loss_d": float(loss_d.detach()),
+            "loss_g": float(loss_g.detach()),
+            "d_real": float(d_real.detach().mean()),
+            "d_fake": float(d_fake.detach().mean()),
+        }
 
     def validation_step(self, batch: Mapping[str, torch.Tensor]) -> Mapping[str, Any]:
         """Held-out real vs generated (noise seeded by batch size: the same every validation) and vs broken
@@ -116,8 +129,11 @@ class SMPLPriorTask(TrainTask):
         d = self.critic
         real_out, fake_out = d(rot, betas), d(fake_rot, fake_betas)
         real_score = real_out.mean(1)
-        out = {"score_real": float(real_score.mean()), "score_fake": float(fake_out.mean()),
-               "loss_d": float(lsgan_critic_loss(real_out, fake_out))}
+        out = {
+            "score_real": float(real_score.mean()),
+            "score_fake": float(fake_out.mean()),
+            "loss_d": float(lsgan_critic_loss(real_out, fake_out)),
+        }
         for name, (r, b) in implausible_versions(rot, betas, torch.Generator().manual_seed(len(rot) + 1)).items():
             key = "real_above_" + name.replace(" ", "_")
             out[key] = float((real_score > d(r, b).mean(1)).float().mean())

@@ -1,4 +1,5 @@
 """Train a single-frame lifter on the 3D labels of the labelled subjects (MPJPE loss, Adam, exponential decay)."""
+
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -19,8 +20,15 @@ class SupervisedLifterTask(TrainTask):
     stays a plausible view.
     """
 
-    def __init__(self, model: nn.Module, lr: float = 1e-3, lr_decay: float = 0.95, decay_every: int = 1000,
-                 weight_decay: float = 0.0, flip_augmentation: bool = False):
+    def __init__(
+        self,
+        model: nn.Module,
+        lr: float = 1e-3,
+        lr_decay: float = 0.95,
+        decay_every: int = 1000,
+        weight_decay: float = 0.0,
+        flip_augmentation: bool = False,
+    ):
         self.model = model
         self.optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=decay_every, gamma=lr_decay)

@@ -18,6 +18,7 @@ motion discriminator as a critic over RepNet features): it reads windows of ``T`
 trained against real ``T``-frame windows of 3D poses, so the lifter is pushed away from jitter and bone-length
 drift that a per-frame critic cannot see. See :meth:`VideoGanTask.consecutive_poses` for how the windows are made.
 """
+
 from __future__ import annotations
 
 from typing import Iterable, Optional
@@ -55,13 +56,29 @@ class VideoGanTask(TrainTask):
     # are averaged over ranks by optimizer_step instead.
     ddp_exclude = ("critic", "temporal_critic")
 
-    def __init__(self, pose_model: TemporalLifter, trajectory_model: Optional[TrajectoryModel],
-                 critic: Optional[PoseCritic], supervision: str, real_poses: Optional[torch.Tensor] = None,
-                 labelled_subject_ids: Iterable[int] = (), lr: float = 1e-3, lr_decay: float = 0.95,
-                 decay_every: int = 200, n_critic: int = 3, w_adv: float = 0.05, w_reproj: float = 1.0,
-                 w_bone: float = 1.0, flip_augmentation: bool = True, training_twin: bool = True,
-                 temporal_critic: Optional[TemporalPoseCritic] = None, real_windows: Optional[torch.Tensor] = None,
-                 temporal_weight: float = 0.05, temporal_batch: int = 16, chunk_frames: int = 1):
+    def __init__(
+        self,
+        pose_model: TemporalLifter,
+        trajectory_model: Optional[TrajectoryModel],
+        critic: Optional[PoseCritic],
+        supervision: str,
+        real_poses: Optional[torch.Tensor] = None,
+        labelled_subject_ids: Iterable[int] = (),
+        lr: float = 1e-3,
+        lr_decay: float = 0.95,
+        decay_every: int = 200,
+        n_critic: int = 3,
+        w_adv: float = 0.05,
+        w_reproj: float = 1.0,
+        w_bone: float = 1.0,
+        flip_augmentation: bool = True,
+        training_twin: bool = True,
+        temporal_critic: Optional[TemporalPoseCritic] = None,
+        real_windows: Optional[torch.Tensor] = None,
+        temporal_weight: float = 0.05,
+        temporal_batch: int = 16,
+        chunk_frames: int = 1,
+    ):
         if supervision not in SUPERVISION:
             raise ValueError(f"supervision must be one of {SUPERVISION}; got {supervision!r}")
         if trajectory_model is None and supervision != "full":
@@ -94,11 +111,15 @@ class VideoGanTask(TrainTask):
                 raise ValueError("supervision='full' has no windows without 3D labels for the temporal critic")
             rw = None if real_windows is None else torch.as_tensor(real_windows, dtype=torch.float32)
             if rw is None or rw.ndim != 4 or rw.shape[0] == 0 or rw.shape[2:] != (17, 3):
-                raise ValueError("a temporal critic needs real_windows of shape (N, T, 17, 3), N > 0; got "
-                                 f"{None if rw is None else tuple(rw.shape)}")
+                raise ValueError(
+                    "a temporal critic needs real_windows of shape (N, T, 17, 3), N > 0; got "
+                    f"{None if rw is None else tuple(rw.shape)}"
+                )
             if temporal_critic.window not in (None, rw.shape[1]) or rw.shape[1] % 2 == 0:
-                raise ValueError(f"real_windows of {rw.shape[1]} frames: the window must be odd (2D windows of "
-                                 f"rf + T - 1 frames) and match the temporal critic's ({temporal_critic.window})")
+                raise ValueError(
+                    f"real_windows of {rw.shape[1]} frames: the window must be odd (2D windows of "
+                    f"rf + T - 1 frames) and match the temporal critic's ({temporal_critic.window})"
+                )
             if int(temporal_batch) < 1:
                 raise ValueError(f"temporal_batch must be >= 1; got {temporal_batch}")
             self.real_windows, self.temporal_window = rw, int(rw.shape[1])
@@ -118,8 +139,14 @@ class VideoGanTask(TrainTask):
         return TrajectoryModel.to_root(raw)
 
     @staticmethod
-    def reprojection_error(pose: torch.Tensor, root: torch.Tensor, intrinsics: torch.Tensor,
-                           target_2d: torch.Tensor, min_depth: float = 0.5, max_error: float = 1.0) -> torch.Tensor:
+    def reprojection_error(
+        pose: torch.Tensor,
+        root: torch.Tensor,
+        intrinsics: torch.Tensor,
+        target_2d: torch.Tensor,
+        min_depth: float = 0.5,
+        max_error: float = 1.0,
+    ) -> torch.Tensor:
         """Mean per-joint distance (normalised screen units) between the projection of pose + root and the 2D.
 
         Unlabelled early predictions can put joints at or behind the camera, where a projection divides by ~0 and
@@ -183,9 +210,11 @@ class VideoGanTask(TrainTask):
         return out
 
     def _critic_step(self, fake: torch.Tensor, temporal: bool = False) -> dict:
-        critic, opt, pool, name = ((self.temporal_critic, self.temporal_critic_optimizer, self.real_windows,
-                                    "temporal_critic") if temporal
-                                   else (self.critic, self.critic_optimizer, self.real_poses, "critic"))
+        critic, opt, pool, name = (
+            (self.temporal_critic, self.temporal_critic_optimizer, self.real_windows, "temporal_critic")
+            if temporal
+            else (self.critic, self.critic_optimizer, self.real_poses, "critic")
+        )
         critic.train()
         for p in critic.parameters():
             p.requires_grad_(True)
@@ -238,19 +267,24 @@ class VideoGanTask(TrainTask):
         if self.chunk_frames > 1 and kp_long.shape[1] == self.window_frames():
             return self._chunk_step(batch)
         if kp_long.shape[1] != self.window_frames():
-            raise ValueError(f"VideoGanTask: training windows must have {self.window_frames()} frames (receptive "
-                             f"field + temporal window - 1); batch keypoints_2d has shape {tuple(kp_long.shape)}")
+            raise ValueError(
+                f"VideoGanTask: training windows must have {self.window_frames()} frames (receptive "
+                f"field + temporal window - 1); batch keypoints_2d has shape {tuple(kp_long.shape)}"
+            )
         t_extra = self.temporal_window - 1  # frames around the receptive field the motion windows need
         first = t_extra if self.pose_model.causal else t_extra // 2
-        kp = kp_long[:, first:first + self.pose_model.receptive_field()]  # the centre frame's own window
+        kp = kp_long[:, first : first + self.pose_model.receptive_field()]  # the centre frame's own window
         labelled = self._labelled_mask(batch)
-        rows = (self._temporal_rows(batch, ~labelled) if self.temporal_critic is not None
-                else torch.zeros(0, dtype=torch.long, device=kp.device))
+        rows = (
+            self._temporal_rows(batch, ~labelled)
+            if self.temporal_critic is not None
+            else torch.zeros(0, dtype=torch.long, device=kp.device)
+        )
         windows = None
         if self.training_twin:
             if len(rows):  # one strided pass: the batch's centre windows, then the motion windows
                 both = self.pose_model.forward_windows(torch.cat([kp, self._unfold(kp_long[rows])]))
-                pred, windows = both[:len(kp)], both[len(kp):, 0].reshape(len(rows), self.temporal_window, -1, 3)
+                pred, windows = both[: len(kp)], both[len(kp) :, 0].reshape(len(rows), self.temporal_window, -1, 3)
             else:
                 pred = self.pose_model.forward_windows(kp)
             raw_root = self.trajectory_model.forward_windows(kp) if self.trajectory_model is not None else None
@@ -259,7 +293,7 @@ class VideoGanTask(TrainTask):
             raw_root = self.trajectory_model(kp) if self.trajectory_model is not None else None
             if len(rows):
                 windows = self.consecutive_poses(kp_long[rows])
-        pred = pred[:, 0]                                   # (B, 17, 3) root-relative
+        pred = pred[:, 0]  # (B, 17, 3) root-relative
         root = None if raw_root is None else self.root_from_output(raw_root[:, 0, 0])  # (B, 3) camera frame
         out = {}
         loss = pred.new_zeros(())

@@ -8,6 +8,7 @@ Typical use::
     train, val = split_train_val(train_items, key_fn=lambda s: s.subject, val_groups=["S8"])
     Trainer(task, cfg, MyDataset(train), MyDataset(val), resume=args.resume).fit()
 """
+
 from weakpose.train.checkpoint import (
     CHECKPOINT_FORMAT,
     CheckpointMismatchError,

@@ -5,6 +5,7 @@ gathers a batch by index arithmetic instead of building and collating one sample
 exposes it to ``DataLoader``; its batches are already collated, so the loader's ``collate_fn`` is :func:`passthrough`.
 Sampling (order, sharding, exact resume) is the sampler's business and does not change.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -6,6 +6,7 @@ checkpoint may hold tensors, numbers, strings, None, and dicts/lists/tuples of t
 The file appears under its final name only once complete (temporary file + ``os.replace``), so a kill during a
 save leaves the previous checkpoint readable.
 """
+
 from __future__ import annotations
 
 import collections

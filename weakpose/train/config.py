@@ -9,6 +9,7 @@ is read: see :func:`check_values`.
 
 Override style: dotted keys with ``=``, e.g. ``train.batch_size=64 optim.lr=1e-3 model.dims=[256,256]``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -266,8 +267,7 @@ def _coerce(value: Any, tp: Any, key: str, source: str, text: bool = False) -> A
             raise fail("expected a mapping, e.g. {a: 1}")
         key_tp, val_tp = args if args else (Any, Any)
         return {
-            _coerce(k, key_tp, f"{key}.{k}", source): _coerce(v, val_tp, f"{key}.{k}", source)
-            for k, v in value.items()
+            _coerce(k, key_tp, f"{key}.{k}", source): _coerce(v, val_tp, f"{key}.{k}", source) for k, v in value.items()
         }
 
     # Any other class: accept instances as they are.
@@ -551,8 +551,9 @@ def config_keys_help(cls: type, defaults: Any = None) -> list[tuple[str, str, st
             if dataclasses.is_dataclass(ftp) and isinstance(ftp, type):
                 walk(ftp, current, key + ".")
             else:
-                rows.append((key, _type_name(ftp).replace("NoneType", "None"), _short_value(current),
-                             comments.get(f.name, "")))
+                rows.append(
+                    (key, _type_name(ftp).replace("NoneType", "None"), _short_value(current), comments.get(f.name, ""))
+                )
 
     walk(cls, base, "")
     return rows
@@ -583,11 +584,16 @@ class Shortcut:
         dest = "shortcut_" + self.flag.lstrip("-").replace("-", "_")
         help_ = f"{self.help} (= {self.key}={self.value or self.flag.lstrip('-').upper().replace('-', '_')})"
         if self.value is None:
-            parser.add_argument(self.flag, dest=dest, default=None, choices=self.choices, help=help_,
-                                metavar=self.flag.lstrip("-").upper().replace("-", "_"))
+            parser.add_argument(
+                self.flag,
+                dest=dest,
+                default=None,
+                choices=self.choices,
+                help=help_,
+                metavar=self.flag.lstrip("-").upper().replace("-", "_"),
+            )
         else:
-            parser.add_argument(self.flag, dest=dest, action="store_const", const=self.value, default=None,
-                                help=help_)
+            parser.add_argument(self.flag, dest=dest, action="store_const", const=self.value, default=None, help=help_)
 
     def override(self, args: argparse.Namespace) -> Optional[str]:
         value = getattr(args, "shortcut_" + self.flag.lstrip("-").replace("-", "_"), None)
@@ -598,8 +604,11 @@ def add_standard_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     """Add ``--config``, ``--resume``, ``--resume-from``, ``--device``, ``--out``, ``--print-config``, ``--debug``
     and positional overrides. ``--debug`` is read by :func:`weakpose.train.startup.run_script` (full tracebacks)."""
     parser.add_argument("--config", metavar="YAML", default=None, help="YAML config file")
-    parser.add_argument("--print-config", action="store_true",
-                        help="print the resolved config (defaults + YAML + overrides) as YAML and exit")
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config (defaults + YAML + overrides) as YAML and exit",
+    )
     parser.add_argument(
         "--resume", action="store_true", help="continue from <out>/last.pt if it exists (start fresh otherwise)"
     )
@@ -644,9 +653,11 @@ def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
             if "unknown config key" not in str(exc):
                 raise
             checkpoint = getattr(args, "resume_from", None) or Path(yaml_path).with_name("last.pt")
-            raise ConfigError(f"{checkpoint} was written by a different script: its {yaml_path} does not fit this "
-                              f"one ({exc}); resume from a checkpoint of this script, or start a fresh run in "
-                              f"another train.out_dir") from None
+            raise ConfigError(
+                f"{checkpoint} was written by a different script: its {yaml_path} does not fit this "
+                f"one ({exc}); resume from a checkpoint of this script, or start a fresh run in "
+                f"another train.out_dir"
+            ) from None
     return load_config(cls, yaml_path, overrides)
 
 
@@ -660,8 +671,11 @@ def _train_prefix(cls: type) -> str:
 
 
 def parse_config_args(
-    cls: type[C], argv: Sequence[str] | None = None, description: str | None = None,
-    shortcuts: Sequence[Shortcut] = (), prog: str | None = None,
+    cls: type[C],
+    argv: Sequence[str] | None = None,
+    description: str | None = None,
+    shortcuts: Sequence[Shortcut] = (),
+    prog: str | None = None,
 ) -> tuple[C, argparse.Namespace]:
     """One call for scripts: parse ``argv`` (default ``sys.argv[1:]``) and return ``(config, args)``.
 
@@ -671,8 +685,12 @@ def parse_config_args(
     the checkpoint path given with ``--resume-from``; pass it to ``Trainer(resume=...)``. A shortcut's override
     comes before the ``key=value`` ones, so an explicit key wins.
     """
-    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=_keys_epilog(cls),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        epilog=_keys_epilog(cls),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_standard_args(parser)
     for shortcut in shortcuts:
         shortcut.add_to(parser)

@@ -9,6 +9,7 @@ positions r, r+N, r+2N, ... of it. Global step t therefore sees exactly the samp
 N-times larger batch would see at step t, and averaging gradients over ranks (what DDP does) reproduces that
 process's gradient.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -136,9 +137,7 @@ def init_distributed(
         backend = "nccl" if dev.type == "cuda" else "gloo"
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
-        dist.init_process_group(
-            backend=backend, init_method="env://", timeout=datetime.timedelta(seconds=timeout_s)
-        )
+        dist.init_process_group(backend=backend, init_method="env://", timeout=datetime.timedelta(seconds=timeout_s))
         _created_group = True
         atexit.register(cleanup_distributed)
     _comm_device = dev if str(dist.get_backend()) == "nccl" else torch.device("cpu")

@@ -10,6 +10,7 @@ by ``(seed, epoch)``, so a resumed run skips the batches already consumed and co
 Randomness inside ``Dataset.__getitem__`` resumes exactly with ``num_workers=0``; with worker processes, derive
 it from the sample index (and epoch) instead of from worker-global generators.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -50,8 +51,16 @@ from weakpose.train.metrics_log import MultiLogger, make_loggers
 from weakpose.train.run_lock import RunFolderLock, RunFolderLockedError
 from weakpose.train.seeding import derive_seed, get_rng_state, seed_everything, set_deterministic, set_rng_state
 
-__all__ = ["TrainTask", "Trainer", "FitResult", "Callback", "WallClockBudget", "move_to_device", "batch_size_of",
-           "split_train_val"]
+__all__ = [
+    "TrainTask",
+    "Trainer",
+    "FitResult",
+    "Callback",
+    "WallClockBudget",
+    "move_to_device",
+    "batch_size_of",
+    "split_train_val",
+]
 
 log = logging.getLogger("weakpose.train")
 T = TypeVar("T")
@@ -144,9 +153,7 @@ def split_train_val(
             raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
         n_val = max(1, int(round(float(val_fraction) * len(ordered))))  # type: ignore[arg-type]
         if n_val >= len(ordered):
-            raise ValueError(
-                f"cannot hold out {n_val} of {len(ordered)} groups ({ordered}) and keep one for training"
-            )
+            raise ValueError(f"cannot hold out {n_val} of {len(ordered)} groups ({ordered}) and keep one for training")
         order = np.random.default_rng(seed).permutation(len(ordered))
         chosen = {ordered[i] for i in order[:n_val]}
     if len(chosen) >= len(groups):
@@ -467,8 +474,13 @@ class Trainer:
         self.task.load_state_dict(load_checkpoint(path)["task"])
         self.task.to(self.device)
         if self.is_main and result.best_value is not None and path == best:
-            log.info("restored %s (step %s, chosen on the validation split: %s = %.4g)", path.name,
-                     result.best_step, self.cfg.best_metric, result.best_value)
+            log.info(
+                "restored %s (step %s, chosen on the validation split: %s = %.4g)",
+                path.name,
+                result.best_step,
+                self.cfg.best_metric,
+                result.best_value,
+            )
         return path
 
     def finish_early(self) -> None:
@@ -599,8 +611,10 @@ class Trainer:
         try:
             with torch.no_grad(), self.task.unwrapped():
                 if callable(whole):  # the task scores the split itself (e.g. whole sequences); this rank's share
-                    sums = {k: [float(s), float(c)] for k, (s, c) in
-                            whole(self.val_data, self.ctx.rank, self.ctx.world_size, self.device).items()}
+                    sums = {
+                        k: [float(s), float(c)]
+                        for k, (s, c) in whole(self.val_data, self.ctx.rank, self.ctx.world_size, self.device).items()
+                    }
                     loader = []
                 for batch in loader:
                     n = batch_size_of(batch)
@@ -756,8 +770,10 @@ class Trainer:
         left = (self.total_steps - self.step) / rate if rate > 0 else float("nan")
         eta = f"{left / 60:.1f} min" if left == left else "?"
         values = " ".join(f"{k} {v:.4g}" for k, v in shown.items() if not k.startswith("train/time"))
-        return (f"step {self.step}/{self.total_steps} ({100 * self.step / max(self.total_steps, 1):.0f}%) | {values} | "
-                f"{rate:.3g} steps/s | ETA {eta}")
+        return (
+            f"step {self.step}/{self.total_steps} ({100 * self.step / max(self.total_steps, 1):.0f}%) | {values} | "
+            f"{rate:.3g} steps/s | ETA {eta}"
+        )
 
     def _train_row(self) -> dict[str, float]:
         sums = {k: (float(s), float(c)) for k, (s, c) in self._acc.items()}
@@ -825,9 +841,7 @@ class Trainer:
             # Continue at the next global-batch boundary after the samples all ranks consumed (see
             # resume_batch_in_epoch); _run_epoch finishes the epoch if that boundary is past its last batch.
             self.batch_in_epoch = min(
-                resume_batch_in_epoch(
-                    self.batch_in_epoch, old_bs, old_world, self.batch_size, self.ctx.world_size
-                ),
+                resume_batch_in_epoch(self.batch_in_epoch, old_bs, old_world, self.batch_size, self.ctx.world_size),
                 self.steps_per_epoch,
             )
             warnings.warn(
@@ -943,7 +957,7 @@ def _short(text: str, limit: int = 300) -> str:
 
 
 def _component_name_diff(saved: Any, task: TrainTask) -> str:
-    """"checkpoint modules ['a'], this task's ['b']" for each kind of component whose names differ; '' if none."""
+    """ "checkpoint modules ['a'], this task's ['b']" for each kind of component whose names differ; '' if none."""
     if not isinstance(saved, Mapping):
         return "no task state"
     have = task._components()

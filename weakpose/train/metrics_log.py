@@ -6,6 +6,7 @@ the checkpoint's step are dropped, so the files read as one uninterrupted run.
 
 Named ``metrics_log`` rather than ``logging`` so it never shadows the standard library module.
 """
+
 from __future__ import annotations
 
 import csv
@@ -160,9 +161,7 @@ class MultiLogger:
             logger.close()
 
 
-def make_loggers(
-    out_dir: str | os.PathLike, resume_step: int | None = None, tensorboard: bool = True
-) -> MultiLogger:
+def make_loggers(out_dir: str | os.PathLike, resume_step: int | None = None, tensorboard: bool = True) -> MultiLogger:
     """``metrics.csv`` and ``metrics.jsonl`` in ``out_dir``, plus ``tb/`` when asked for and installed."""
     out_dir = Path(out_dir)
     loggers: list[MetricLogger] = [

@@ -14,6 +14,7 @@ defaults, ``default_factory=lambda: RunConfig(num_threads=1)``), and after :func
     images = cfg.run.images(cfg.train.out_dir)
     trainer = Trainer(task, cfg, train_ds, val_ds, callbacks=cfg.run.budget_callbacks())
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -65,5 +66,7 @@ class RunConfig:
 def run_shortcuts(data_help: str = "the data to train on") -> tuple:
     """The flags every sample script takes: ``--data PATH`` (= ``data.root``) and ``--budget-minutes N``
     (= ``run.budget_minutes``)."""
-    return (Shortcut("--data", "data.root", data_help),
-            Shortcut("--budget-minutes", "run.budget_minutes", "stop training after N minutes of wall-clock time"))
+    return (
+        Shortcut("--data", "data.root", data_help),
+        Shortcut("--budget-minutes", "run.budget_minutes", "stop training after N minutes of wall-clock time"),
+    )

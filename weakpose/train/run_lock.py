@@ -10,6 +10,7 @@ never deleted (deleting a lock file races with a process that has just opened it
 The lock belongs to the open file: child processes forked while it is held (``DataLoader`` workers) hold it too
 until they exit.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -118,10 +119,7 @@ def locked_message(folder: Path, holder: dict[str, Any]) -> str:
         who += ")"
         if holder.get("tag") == writer_tag() and _pid_alive(int(holder["pid"])) is False:
             who += ", which has exited but left a child process (e.g. a data-loader worker) holding the lock"
-    return (
-        f"run folder {folder} is in use by {who}; wait for it to finish, kill it, "
-        f"or choose another train.out_dir"
-    )
+    return f"run folder {folder} is in use by {who}; wait for it to finish, kill it, or choose another train.out_dir"
 
 
 class RunFolderLock:

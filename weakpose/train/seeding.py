@@ -4,6 +4,7 @@ The state covers Python's ``random``, NumPy's legacy global generator, torch's C
 been initialised, every CUDA generator. It is stored as tensors and primitive containers only, so checkpoints
 holding it load with ``torch.load(weights_only=True)``.
 """
+
 from __future__ import annotations
 
 import os

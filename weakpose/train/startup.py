@@ -7,6 +7,7 @@ Python traceback. Every sample script ends with::
     if __name__ == "__main__":
         sys.exit(run_script(main))
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,8 +21,7 @@ import torch
 from weakpose.train.config import Shortcut, parse_config_args
 from weakpose.train.seeding import seed_everything
 
-__all__ = ["start_run", "run_script", "is_user_error", "error_message", "USER_ERROR_TYPES", "DEBUG_FLAG",
-           "DEBUG_ENV"]
+__all__ = ["start_run", "run_script", "is_user_error", "error_message", "USER_ERROR_TYPES", "DEBUG_FLAG", "DEBUG_ENV"]
 
 C = TypeVar("C")
 
@@ -40,8 +40,12 @@ USER_ERROR_TYPES: Tuple[Type[BaseException], ...] = (
 )
 
 
-def start_run(config_cls: Type[C], argv: Optional[Sequence[str]] = None, description: Optional[str] = None,
-              shortcuts: Sequence[Shortcut] = ()) -> Tuple[C, Any]:
+def start_run(
+    config_cls: Type[C],
+    argv: Optional[Sequence[str]] = None,
+    description: Optional[str] = None,
+    shortcuts: Sequence[Shortcut] = (),
+) -> Tuple[C, Any]:
     """Parse ``config_cls`` from ``--config``/``key=value`` arguments (``--help`` shows ``description``, the
     script's ``shortcuts`` and every config key), apply its ``num_threads`` (> 0 pins torch's thread count) and seed
     everything from ``train.seed``; returns ``(config, args)`` like ``parse_config_args``."""
@@ -102,8 +106,9 @@ def _debug_requested(argv: Sequence[str]) -> bool:
     return DEBUG_FLAG in args
 
 
-def run_script(main: Callable[..., Optional[int]], argv: Optional[Sequence[str]] = None,
-               prog: Optional[str] = None) -> int:
+def run_script(
+    main: Callable[..., Optional[int]], argv: Optional[Sequence[str]] = None, prog: Optional[str] = None
+) -> int:
     """Call ``main()`` (or ``main(argv)`` when ``argv`` is given) and return the script's exit status.
 
     * A user error (see :func:`is_user_error`) prints ``<prog>: error: <message>`` -- one line -- to stderr and

@@ -1,4 +1,5 @@
 """Training curves from the metric logs the training loop writes (CSV with a `step` column)."""
+
 from __future__ import annotations
 
 import csv
@@ -18,8 +19,9 @@ def _read_csv(path):
         return list(csv.DictReader(f))
 
 
-def plot_metric_curves(csv_path, out_path, keys: Optional[Iterable[str]] = None, log_y: bool = True,
-                       title: str = "") -> list:
+def plot_metric_curves(
+    csv_path, out_path, keys: Optional[Iterable[str]] = None, log_y: bool = True, title: str = ""
+) -> list:
     """Plot every numeric column (or ``keys``) of a metrics CSV against its ``step`` column; returns the keys."""
     rows = _read_csv(csv_path)
     if not rows:

@@ -1,5 +1,6 @@
 """An overview figure of a multi-view crop set: for a few frames, each camera's full view (the crop pasted back
 into its box over the empty room), the crop and its mask."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,19 +35,25 @@ def draw_multiview_overview(dataset, out_path, samples: Sequence[int], full_size
             w, h = (int(x) for x in np.asarray(cam.image_size).reshape(2))
             side = max(w, h)
             scale = full_size / side
-            room = render_room(crop_camera(cam, np.array([0.0, 0.0, float(side)]), full_size), full_size,
-                               full_size, RoomStyle())
+            room = render_room(
+                crop_camera(cam, np.array([0.0, 0.0, float(side)]), full_size), full_size, full_size, RoomStyle()
+            )
             x0, y0, bs = ann["crop_boxes"][ids.index(cam_id), f] * scale
             crop = s["image"][v].permute(1, 2, 0).numpy()
             n = max(1, int(round(bs)))
-            small = torch.nn.functional.interpolate(torch.from_numpy(crop).permute(2, 0, 1)[None], size=(n, n),
-                                                    mode="area")[0].permute(1, 2, 0).numpy()
+            small = (
+                torch.nn.functional.interpolate(
+                    torch.from_numpy(crop).permute(2, 0, 1)[None], size=(n, n), mode="area"
+                )[0]
+                .permute(1, 2, 0)
+                .numpy()
+            )
             full = room.copy()
             xa, ya = int(round(x0)), int(round(y0))
             xs, ys = max(xa, 0), max(ya, 0)
             xe, ye = min(xa + n, full_size), min(ya + n, full_size)
             if xe > xs and ye > ys:
-                full[ys:ye, xs:xe] = small[ys - ya:ye - ya, xs - xa:xe - xa]
+                full[ys:ye, xs:xe] = small[ys - ya : ye - ya, xs - xa : xe - xa]
             ax = axes[r, 3 * v]
             ax.imshow(full)
             ax.add_patch(patches.Rectangle((x0, y0), bs, bs, fill=False, color="yellow", lw=1))
@@ -67,15 +74,19 @@ def draw_multiview_overview(dataset, out_path, samples: Sequence[int], full_size
 __all__ = ["draw_multiview_overview"]
 
 
-def save_image_rows(out_path, rows: Sequence[Sequence[torch.Tensor]], column_titles: Sequence[str],
-                    title: str = "", cell_inches: float = 1.4) -> Path:
+def save_image_rows(
+    out_path,
+    rows: Sequence[Sequence[torch.Tensor]],
+    column_titles: Sequence[str],
+    title: str = "",
+    cell_inches: float = 1.4,
+) -> Path:
     """A grid figure of images ``(3, H, W)`` in [0, 1]: one row per example, one column per kind (e.g. input
     view, target view, re-rendered view). Written atomically as PNG."""
     n_rows, n_cols = len(rows), len(column_titles)
     if n_rows == 0 or any(len(r) != n_cols for r in rows):
         raise ValueError(f"save_image_rows: every row needs {n_cols} images ({list(column_titles)})")
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_inches * n_cols, cell_inches * n_rows + 0.4),
-                             squeeze=False)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_inches * n_cols, cell_inches * n_rows + 0.4), squeeze=False)
     for r, row in enumerate(rows):
         for c, img in enumerate(row):
             ax = axes[r][c]

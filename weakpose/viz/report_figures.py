@@ -5,6 +5,7 @@ the crops they were regressed from. Written atomically; no display needed.
 * :func:`save_view_predictions` -- a lifter's predictions on a few test views (2D input above, 3D below);
 * :func:`save_mesh_overlays` -- meshes hard-rendered over the crops of a multi-view sample, true mask outlined.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,9 +22,13 @@ def spread_picks(items: Sequence[Any], count: int) -> List[Any]:
     return [items[(i * n) // count] for i in range(min(count, n))] if count > 0 else []
 
 
-def save_view_predictions(path: str | Path, views: Mapping[Tuple[Hashable, ...], Sequence[np.ndarray]],
-                          inputs_2d: Optional[Mapping[Tuple[Hashable, ...], np.ndarray]] = None, count: int = 5,
-                          up_axis: str = "-y") -> List[Tuple[Hashable, ...]]:
+def save_view_predictions(
+    path: str | Path,
+    views: Mapping[Tuple[Hashable, ...], Sequence[np.ndarray]],
+    inputs_2d: Optional[Mapping[Tuple[Hashable, ...], np.ndarray]] = None,
+    count: int = 5,
+    up_axis: str = "-y",
+) -> List[Tuple[Hashable, ...]]:
     """Predicted (solid) against true (dashed) 3D on the middle frame of ``count`` test views spread over
     ``views``; with ``inputs_2d`` (same keys, (T, J, 2) pixels) the 2D input is drawn above.
 
@@ -39,7 +44,9 @@ def save_view_predictions(path: str | Path, views: Mapping[Tuple[Hashable, ...],
         poses_2d=None if inputs_2d is None else [inputs_2d[k][f] for k, f in zip(picks, frames)],
         poses_pred=[views[k][0][f] for k, f in zip(picks, frames)],
         poses_true=[views[k][1][f] for k, f in zip(picks, frames)],
-        titles=[", camera ".join((" ".join(map(str, k[:-1])), str(k[-1]))) for k in picks], up_axis=up_axis)
+        titles=[", camera ".join((" ".join(map(str, k[:-1])), str(k[-1]))) for k in picks],
+        up_axis=up_axis,
+    )
     return picks
 
 
@@ -55,8 +62,14 @@ def vertex_normals(vertices, faces):
     return torch.nn.functional.normalize(out, dim=-1)
 
 
-def save_mesh_overlays(path: str | Path, samples: Sequence[Mapping[str, Any]], vertices, faces,
-                       iou: Optional[np.ndarray] = None, title: str = "") -> None:
+def save_mesh_overlays(
+    path: str | Path,
+    samples: Sequence[Mapping[str, Any]],
+    vertices,
+    faces,
+    iou: Optional[np.ndarray] = None,
+    title: str = "",
+) -> None:
     """Rows: samples of a multi-view crop dataset (:class:`weakpose.data.datasets.multiview.MultiViewImageDataset`);
     columns: their views. Each cell: the mesh of that view, hard-rendered over the crop (grey, shaded by the
     normal towards the camera), the true mask outlined in green.
@@ -87,8 +100,7 @@ def save_mesh_overlays(path: str | Path, samples: Sequence[Mapping[str, Any]], v
             normals = vertex_normals(verts[r], faces)
             towards = torch.nn.functional.normalize(centre - verts[r], dim=-1)
             shade = (0.35 + 0.65 * (normals * towards).sum(-1).abs())[..., None] * torch.tensor([0.85, 0.85, 0.95])
-            frags = raster.render(verts[r].double(), faces, cam.to(dtype=torch.float64),
-                                  vertex_colors=shade.double())
+            frags = raster.render(verts[r].double(), faces, cam.to(dtype=torch.float64), vertex_colors=shade.double())
             for j in range(v):
                 img = sample["image"][j].permute(1, 2, 0).numpy()
                 m = frags.mask[j].numpy()[..., None]
@@ -99,8 +111,9 @@ def save_mesh_overlays(path: str | Path, samples: Sequence[Mapping[str, Any]], v
                 ax.set_xticks([])
                 ax.set_yticks([])
                 score = "" if iou is None else f", IoU {iou[r, j]:.2f}"
-                ax.set_title(f"{sample['subject']} {sample['action'][:10]} f{sample['frame']}\ncam {j + 1}{score}",
-                             fontsize=7)
+                ax.set_title(
+                    f"{sample['subject']} {sample['action'][:10]} f{sample['frame']}\ncam {j + 1}{score}", fontsize=7
+                )
     if title:
         fig.suptitle(title, fontsize=8)
     fig.tight_layout()

@@ -1,4 +1,5 @@
 """Skeleton drawings in 2D (pixels) and 3D (metres), left limbs blue and right limbs red, written atomically."""
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -27,8 +28,14 @@ def plot_pose_2d(ax, pose: np.ndarray, order: JointOrder = H36M17, image_size=No
     """Draw one 2D pose ``(J, 2)`` in pixel coordinates (v grows downwards, as in the image)."""
     pose = np.asarray(pose)
     for child, parent in order.bones:
-        ax.plot(pose[[child, parent], 0], pose[[child, parent], 1], style, color=_bone_colour(order, child),
-                lw=2, alpha=alpha)
+        ax.plot(
+            pose[[child, parent], 0],
+            pose[[child, parent], 1],
+            style,
+            color=_bone_colour(order, child),
+            lw=2,
+            alpha=alpha,
+        )
     if image_size is not None:
         ax.set_xlim(0, image_size[0])
         ax.set_ylim(image_size[1], 0)
@@ -37,8 +44,9 @@ def plot_pose_2d(ax, pose: np.ndarray, order: JointOrder = H36M17, image_size=No
     ax.set_aspect("equal")
 
 
-def plot_pose_3d(ax, pose: np.ndarray, order: JointOrder = H36M17, style="-", alpha=1.0, radius=0.8,
-                 up_axis: str = "z"):
+def plot_pose_3d(
+    ax, pose: np.ndarray, order: JointOrder = H36M17, style="-", alpha=1.0, radius=0.8, up_axis: str = "z"
+):
     """Draw one 3D pose ``(J, 3)`` in metres, centred on its root, in a cube of half-side ``radius`` metres.
 
     ``up_axis``: 'z' for world coordinates (Human3.6M, CMU), '-y' for camera coordinates (y points down).
@@ -57,9 +65,16 @@ def plot_pose_3d(ax, pose: np.ndarray, order: JointOrder = H36M17, style="-", al
     ax.set_zticklabels([])
 
 
-def save_pose_comparison(path, poses_2d: Optional[Sequence[np.ndarray]], poses_pred: Sequence[np.ndarray],
-                         poses_true: Optional[Sequence[np.ndarray]] = None, titles: Optional[Sequence[str]] = None,
-                         order: JointOrder = H36M17, up_axis: str = "-y", image_size=None) -> None:
+def save_pose_comparison(
+    path,
+    poses_2d: Optional[Sequence[np.ndarray]],
+    poses_pred: Sequence[np.ndarray],
+    poses_true: Optional[Sequence[np.ndarray]] = None,
+    titles: Optional[Sequence[str]] = None,
+    order: JointOrder = H36M17,
+    up_axis: str = "-y",
+    image_size=None,
+) -> None:
     """A grid with one column per example: the 2D input on top, predicted (solid) vs true (dashed) 3D below."""
     n = len(poses_pred)
     rows = 2 if poses_2d is not None else 1

@@ -19,6 +19,7 @@ so any length of video fits in memory.
 
 imageio and imageio-ffmpeg are optional dependencies (extras ``h36m-video`` / ``test``); they are imported on use.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,15 @@ from weakpose.skeleton import H36M17, JointOrder
 
 log = logging.getLogger(__name__)
 
-__all__ = ["VideoInfo", "video_info", "iter_video_frames", "write_lift_video", "write_lift_gif", "has_ffmpeg",
-           "LiftFrameRenderer"]
+__all__ = [
+    "VideoInfo",
+    "video_info",
+    "iter_video_frames",
+    "write_lift_video",
+    "write_lift_gif",
+    "has_ffmpeg",
+    "LiftFrameRenderer",
+]
 
 PathLike = Union[str, os.PathLike]
 FrameSource = Union[None, PathLike, Iterable[np.ndarray]]
@@ -56,8 +64,10 @@ def _require_imageio_ffmpeg():
     try:
         import imageio_ffmpeg
     except ImportError as e:
-        raise ImportError("reading and writing videos needs imageio-ffmpeg: pip install imageio imageio-ffmpeg "
-                          "(or pip install weakpose[h36m-video])") from e
+        raise ImportError(
+            "reading and writing videos needs imageio-ffmpeg: pip install imageio imageio-ffmpeg "
+            "(or pip install weakpose[h36m-video])"
+        ) from e
     return imageio_ffmpeg
 
 
@@ -226,14 +236,25 @@ class LiftFrameRenderer:
     3D view and its scale fixed once for the whole sequence. See the module docstring for what a frame shows.
     """
 
-    def __init__(self, keypoints_2d, poses_3d, image_size, reprojected_2d=None, confidences=None, title: str = "",
-                 order: JointOrder = H36M17, panel_height: int = 480, view: Tuple[float, float] = (35.0, 20.0)):
+    def __init__(
+        self,
+        keypoints_2d,
+        poses_3d,
+        image_size,
+        reprojected_2d=None,
+        confidences=None,
+        title: str = "",
+        order: JointOrder = H36M17,
+        panel_height: int = 480,
+        view: Tuple[float, float] = (35.0, 20.0),
+    ):
         J = order.num_joints
         self.poses_3d = _as_frames_array("poses_3d", poses_3d, J, 3)
         T = len(self.poses_3d)
         self.keypoints_2d = _as_frames_array("keypoints_2d", keypoints_2d, J, 2, T)
-        self.reprojected_2d = None if reprojected_2d is None else \
-            _as_frames_array("reprojected_2d", reprojected_2d, J, 2, T)
+        self.reprojected_2d = (
+            None if reprojected_2d is None else _as_frames_array("reprojected_2d", reprojected_2d, J, 2, T)
+        )
         self.confidences = None
         if confidences is not None:
             c = np.asarray(confidences, dtype=np.float64)
@@ -268,7 +289,7 @@ class LiftFrameRenderer:
 
     def _setup_view(self, azimuth: float, elevation: float) -> None:
         self.view = _view_matrix(azimuth, elevation)
-        rel = self.poses_3d - self.poses_3d[:, self.root:self.root + 1]
+        rel = self.poses_3d - self.poses_3d[:, self.root : self.root + 1]
         proj = rel @ self.view.T  # (T, J, 3) in the virtual camera: right, down, depth
         finite = np.isfinite(proj).all(axis=(1, 2))
         if finite.any():
@@ -337,8 +358,9 @@ class LiftFrameRenderer:
             draw.text((10, self.panel_h // 2), "no 3D pose", fill=_TEXT, font=self._font)
         if self.title:
             draw.text((8, 6), self.title, fill=_TEXT, font=self._font)
-        draw.text((8, self.panel_h - 8 - self._font_px), f"frame {i + 1}/{self.num_frames}", fill=_TEXT,
-                  font=self._font)
+        draw.text(
+            (8, self.panel_h - 8 - self._font_px), f"frame {i + 1}/{self.num_frames}", fill=_TEXT, font=self._font
+        )
         return img
 
     # ---------------------------------------------------------------- 2D panel
@@ -375,8 +397,11 @@ class LiftFrameRenderer:
         for k, (c, p) in enumerate(self.bones):
             if ok[c] and ok[p]:
                 sure = seen[c] and seen[p]
-                draw.line((uv[c, 0], uv[c, 1], uv[p, 0], uv[p, 1]), fill=self.bone_colour[k] if sure else _MISSING,
-                          width=self.line_w if sure else thin)
+                draw.line(
+                    (uv[c, 0], uv[c, 1], uv[p, 0], uv[p, 1]),
+                    fill=self.bone_colour[k] if sure else _MISSING,
+                    width=self.line_w if sure else thin,
+                )
         r = self.joint_r
         for j in np.flatnonzero(ok):
             box = (uv[j, 0] - r, uv[j, 1] - r, uv[j, 0] + r, uv[j, 1] + r)
@@ -413,8 +438,9 @@ class LiftFrameRenderer:
 # --------------------------------------------------------------------------------------------------- writing
 
 
-def _frames_for(renderer: LiftFrameRenderer, source: Optional[Iterator[np.ndarray]], count: int,
-                owned_source: bool = False) -> Iterator[Image.Image]:
+def _frames_for(
+    renderer: LiftFrameRenderer, source: Optional[Iterator[np.ndarray]], count: int, owned_source: bool = False
+) -> Iterator[Image.Image]:
     """Rendered frames 0..count-1, pulling one source frame per pose; dark background once the source ends."""
     shown = 0
     for i in range(count):
@@ -423,8 +449,11 @@ def _frames_for(renderer: LiftFrameRenderer, source: Optional[Iterator[np.ndarra
             frame = next(source, None)
             if frame is None:
                 source = None
-                warnings.warn(f"the video has {shown} frames but there are {count} poses; frames "
-                              f"{shown + 1}-{count} are drawn on a dark background", stacklevel=2)
+                warnings.warn(
+                    f"the video has {shown} frames but there are {count} poses; frames "
+                    f"{shown + 1}-{count} are drawn on a dark background",
+                    stacklevel=2,
+                )
             else:
                 shown += 1
                 if shown == 1 and not owned_source:
@@ -434,8 +463,11 @@ def _frames_for(renderer: LiftFrameRenderer, source: Optional[Iterator[np.ndarra
 
 def _check_frame_shape(renderer: LiftFrameRenderer, w: int, h: int) -> None:
     if abs(w / h - renderer.image_w / renderer.image_h) > 0.01 * renderer.image_w / renderer.image_h:
-        warnings.warn(f"video frames are {w}x{h} but image_size is {renderer.image_w}x{renderer.image_h}: the "
-                      f"frames are stretched to image_size's shape and the keypoints may not line up", stacklevel=2)
+        warnings.warn(
+            f"video frames are {w}x{h} but image_size is {renderer.image_w}x{renderer.image_h}: the "
+            f"frames are stretched to image_size's shape and the keypoints may not line up",
+            stacklevel=2,
+        )
 
 
 def _open_source(frames: FrameSource, renderer: LiftFrameRenderer) -> Tuple[Optional[Iterator[np.ndarray]], bool]:
@@ -471,11 +503,24 @@ def _with_progress(items: Iterable, total: int, show: bool, desc: str):
     return progress(items, total, desc, "frame")
 
 
-def write_lift_video(path: PathLike, keypoints_2d, poses_3d, image_size: Sequence[int], fps: float,
-                     frames: FrameSource = None, reprojected_2d=None, confidences=None, title: str = "",
-                     progress: bool = True, *, order: JointOrder = H36M17, panel_height: int = 480,
-                     view: Tuple[float, float] = (35.0, 20.0), quality: float = 6.0,
-                     preset: str = "veryfast") -> int:
+def write_lift_video(
+    path: PathLike,
+    keypoints_2d,
+    poses_3d,
+    image_size: Sequence[int],
+    fps: float,
+    frames: FrameSource = None,
+    reprojected_2d=None,
+    confidences=None,
+    title: str = "",
+    progress: bool = True,
+    *,
+    order: JointOrder = H36M17,
+    panel_height: int = 480,
+    view: Tuple[float, float] = (35.0, 20.0),
+    quality: float = 6.0,
+    preset: str = "veryfast",
+) -> int:
     """Write an mp4 (H.264, yuv420p, ``fps`` frames per second) showing the 2D input beside the lifted 3D pose.
 
     keypoints_2d: ``(T, J, 2)`` pixels of the source image; poses_3d: ``(T, J, 3)`` metres, camera frame (x right,
@@ -496,8 +541,9 @@ def write_lift_video(path: PathLike, keypoints_2d, poses_3d, image_size: Sequenc
     """
     ffmpeg = _require_imageio_ffmpeg()
     fps = _check_fps(fps)
-    renderer = LiftFrameRenderer(keypoints_2d, poses_3d, image_size, reprojected_2d, confidences, title, order,
-                                 panel_height, view)
+    renderer = LiftFrameRenderer(
+        keypoints_2d, poses_3d, image_size, reprojected_2d, confidences, title, order, panel_height, view
+    )
     count = renderer.num_frames
     if count == 0:
         raise ValueError(f"{os.fspath(path)}: no poses to write (poses_3d has 0 frames)")
@@ -505,9 +551,17 @@ def write_lift_video(path: PathLike, keypoints_2d, poses_3d, image_size: Sequenc
     written = 0
     try:
         with atomic_write_path(path) as tmp:
-            writer = ffmpeg.write_frames(tmp, renderer.size, fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                                         quality=quality, macro_block_size=2, ffmpeg_log_level="error",
-                                         output_params=["-preset", preset, "-movflags", "+faststart"])
+            writer = ffmpeg.write_frames(
+                tmp,
+                renderer.size,
+                fps=fps,
+                codec="libx264",
+                pix_fmt_out="yuv420p",
+                quality=quality,
+                macro_block_size=2,
+                ffmpeg_log_level="error",
+                output_params=["-preset", preset, "-movflags", "+faststart"],
+            )
             writer.send(None)  # starts ffmpeg
             try:
                 for img in _with_progress(_frames_for(renderer, source, count, owned), count, progress, "video"):
@@ -522,29 +576,46 @@ def write_lift_video(path: PathLike, keypoints_2d, poses_3d, image_size: Sequenc
     return written
 
 
-def write_lift_gif(path: PathLike, keypoints_2d, poses_3d, image_size: Sequence[int], fps: float,
-                   frames: FrameSource = None, reprojected_2d=None, confidences=None, title: str = "",
-                   max_frames: int = 150, *, order: JointOrder = H36M17, panel_height: int = 240,
-                   view: Tuple[float, float] = (35.0, 20.0)) -> int:
+def write_lift_gif(
+    path: PathLike,
+    keypoints_2d,
+    poses_3d,
+    image_size: Sequence[int],
+    fps: float,
+    frames: FrameSource = None,
+    reprojected_2d=None,
+    confidences=None,
+    title: str = "",
+    max_frames: int = 150,
+    *,
+    order: JointOrder = H36M17,
+    panel_height: int = 240,
+    view: Tuple[float, float] = (35.0, 20.0),
+) -> int:
     """The frames of :func:`write_lift_video` as an animated GIF (PIL, looping), for short clips in READMEs and
     notebooks. Only the first ``max_frames`` poses are drawn (a warning says so when there are more): all frames
     are held in memory and GIFs grow fast. GIF timing is in 1/100 s, so ``fps`` is approximated.
     Returns the number of frames written.
     """
     fps = float(_check_fps(fps))
-    renderer = LiftFrameRenderer(keypoints_2d, poses_3d, image_size, reprojected_2d, confidences, title, order,
-                                 panel_height, view)
+    renderer = LiftFrameRenderer(
+        keypoints_2d, poses_3d, image_size, reprojected_2d, confidences, title, order, panel_height, view
+    )
     count = min(renderer.num_frames, int(max_frames))
     if count <= 0:
-        raise ValueError(f"{os.fspath(path)}: no frames to write (poses: {renderer.num_frames}, "
-                         f"max_frames: {max_frames})")
+        raise ValueError(
+            f"{os.fspath(path)}: no frames to write (poses: {renderer.num_frames}, max_frames: {max_frames})"
+        )
     if renderer.num_frames > count:
-        warnings.warn(f"write_lift_gif: writing the first {count} of {renderer.num_frames} frames (max_frames)",
-                      stacklevel=2)
+        warnings.warn(
+            f"write_lift_gif: writing the first {count} of {renderer.num_frames} frames (max_frames)", stacklevel=2
+        )
     source, owned = _open_source(frames, renderer)
     try:
-        images: List[Image.Image] = [im.quantize(colors=255, method=Image.Quantize.MEDIANCUT)
-                                     for im in _frames_for(renderer, source, count, owned)]
+        images: List[Image.Image] = [
+            im.quantize(colors=255, method=Image.Quantize.MEDIANCUT)
+            for im in _frames_for(renderer, source, count, owned)
+        ]
     finally:
         if owned:
             source.close()

@@ -4,5 +4,6 @@ layout (:mod:`.multiview`), novel-view pairs (:mod:`.nvs_pairs`), the latent cac
 
 ``from weakpose.data.datasets import PoseWindowDataset, PoseFrameDataset`` gives the pose datasets.
 """
+
 from weakpose.data.datasets.poses import *  # noqa: F401,F403
 from weakpose.data.datasets.poses import __all__  # noqa: F401

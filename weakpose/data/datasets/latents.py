@@ -22,6 +22,7 @@ in eval mode; :func:`encode_frames` leaves it where it is, moves only the crops,
 Merging them would change what the two sample scripts train on; they share this module, the collate and the
 "encode once under ``no_grad``, then index tensors" shape instead.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Mapping, Sequence
@@ -44,8 +45,9 @@ __all__ = ["encode_views", "LatentCache", "encode_frames", "LatentFrames", "coll
 
 
 @torch.no_grad()
-def encode_views(encoder: EncoderDecoder, dataset: Dataset, batch_size: int = 64, device="cpu",
-                 progress: bool = True) -> dict:
+def encode_views(
+    encoder: EncoderDecoder, dataset: Dataset, batch_size: int = 64, device="cpu", progress: bool = True
+) -> dict:
     """Latents and labels of every item of a :class:`weakpose.data.datasets.nvs_pairs.SingleViewDataset`:
     ``latent`` (N, P, 3), ``pose_3d`` (N, 17, 3), ``has_3d`` (N,), ``world_up`` (N, 3), ``subject`` list."""
     encoder.eval().to(device)
@@ -57,8 +59,13 @@ def encode_views(encoder: EncoderDecoder, dataset: Dataset, batch_size: int = 64
         has.append(torch.as_tensor(batch["has_3d"]))
         ups.append(batch["world_up"])
         subjects += list(batch["subject"])
-    return {"latent": torch.cat(latents), "pose_3d": torch.cat(poses), "has_3d": torch.cat(has),
-            "world_up": torch.cat(ups), "subject": subjects}
+    return {
+        "latent": torch.cat(latents),
+        "pose_3d": torch.cat(poses),
+        "has_3d": torch.cat(has),
+        "world_up": torch.cat(ups),
+        "subject": subjects,
+    }
 
 
 class LatentCache(Dataset):
@@ -72,8 +79,12 @@ class LatentCache(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         e = self.encoded
-        return {"latent": e["latent"][i], "pose_3d": e["pose_3d"][i], "has_3d": bool(e["has_3d"][i]),
-                "world_up": e["world_up"][i]}
+        return {
+            "latent": e["latent"][i],
+            "pose_3d": e["pose_3d"][i],
+            "has_3d": bool(e["has_3d"][i]),
+            "world_up": e["world_up"][i],
+        }
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -91,8 +102,14 @@ class LatentFrames(Dataset):
 
     TENSOR_KEYS = ("features", "mask", "K", "R", "t", "dist", "R_v", "pose_3d", "root_world", "has_3d", "index")
 
-    def __init__(self, tensors: Mapping[str, torch.Tensor], subjects: Sequence[str], actions: Sequence[str],
-                 cameras: Sequence[Sequence[str]], silhouette_size: int):
+    def __init__(
+        self,
+        tensors: Mapping[str, torch.Tensor],
+        subjects: Sequence[str],
+        actions: Sequence[str],
+        cameras: Sequence[Sequence[str]],
+        silhouette_size: int,
+    ):
         missing = [k for k in self.TENSOR_KEYS if k not in tensors]
         if missing:
             raise KeyError(f"LatentFrames: missing tensors {missing}")
@@ -114,8 +131,13 @@ class LatentFrames(Dataset):
 
     def subset(self, keep: Sequence[int]) -> "LatentFrames":
         idx = torch.as_tensor(list(keep), dtype=torch.long)
-        return LatentFrames({k: v[idx] for k, v in self.tensors.items()}, [self.subjects[i] for i in keep],
-                            [self.actions[i] for i in keep], [self.cameras[i] for i in keep], self.silhouette_size)
+        return LatentFrames(
+            {k: v[idx] for k, v in self.tensors.items()},
+            [self.subjects[i] for i in keep],
+            [self.actions[i] for i in keep],
+            [self.cameras[i] for i in keep],
+            self.silhouette_size,
+        )
 
     @property
     def feature_size(self) -> int:
@@ -126,9 +148,16 @@ collate_frames = collate_keep_lists  # tensors stacked, camera-id lists and name
 
 
 @torch.no_grad()
-def encode_frames(encoder: nn.Module, dataset: Dataset, labelled_subjects: Iterable[str] = ("S1",),
-                  silhouette_size: int = 64, batch_size: int = 16, device: torch.device | str = "cpu",
-                  desc: str = "encode", progress: bool = True) -> LatentFrames:
+def encode_frames(
+    encoder: nn.Module,
+    dataset: Dataset,
+    labelled_subjects: Iterable[str] = ("S1",),
+    silhouette_size: int = 64,
+    batch_size: int = 16,
+    device: torch.device | str = "cpu",
+    desc: str = "encode",
+    progress: bool = True,
+) -> LatentFrames:
     """Run the frozen ``encoder`` once over every view of every frame of a
     :class:`weakpose.data.datasets.multiview.MultiViewImageDataset`-like ``dataset`` and keep what training needs.
 
@@ -154,13 +183,19 @@ def encode_frames(encoder: nn.Module, dataset: Dataset, labelled_subjects: Itera
             crops = resize_images(images.reshape(b * v, 3, s, s), size).to(device)
             feats = latent_features(encoder.encode(crops)).float().cpu().reshape(b, v, -1)
             chunks["features"].append(feats)
-            chunks["mask"].append(resize_images(batch["mask"].reshape(b * v, 1, s, s).float(), silhouette_size)
-                                  .reshape(b, v, silhouette_size, silhouette_size))
+            chunks["mask"].append(
+                resize_images(batch["mask"].reshape(b * v, 1, s, s).float(), silhouette_size).reshape(
+                    b, v, silhouette_size, silhouette_size
+                )
+            )
             chunks["K"].append(scale_intrinsics(batch["K"], silhouette_size / s))
             for k in ("R", "t", "dist", "pose_3d", "root_world"):
                 chunks[k].append(batch[k].float())
-            chunks["R_v"].append(virtual_rotation(batch["R"].double(), batch["t"].double(),
-                                                  batch["root_world"].double()[:, None]).float())
+            chunks["R_v"].append(
+                virtual_rotation(
+                    batch["R"].double(), batch["t"].double(), batch["root_world"].double()[:, None]
+                ).float()
+            )
             chunks["has_3d"].append(torch.tensor([s_ in labelled for s_ in batch["subject"]]))
             chunks["index"].append(torch.arange(start, start + b))
             start += b

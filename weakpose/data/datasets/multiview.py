@@ -24,6 +24,7 @@ Backgrounds (optional, needed by the encoder-decoder, which injects the target v
 temporal median of its frames for real data), downscaled by ``index.json["background_scale"]`` (full-image pixel
 ``(u, v)`` is background pixel ``(u, v) · scale``); ``index.json["backgrounds"]`` maps subject -> camera id -> file.
 """
+
 from __future__ import annotations
 
 import json
@@ -85,8 +86,13 @@ def crop_background(background: torch.Tensor, boxes: torch.Tensor, size: int, sc
     h, w = background.shape[-2:]
     gx, gy = u / w * 2 - 1, v / h * 2 - 1  # align_corners=False: pixel k spans [k, k+1)
     grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)
-    return torch.nn.functional.grid_sample(background[None].expand(len(boxes), -1, -1, -1), grid,
-                                           mode="bilinear", padding_mode="border", align_corners=False)
+    return torch.nn.functional.grid_sample(
+        background[None].expand(len(boxes), -1, -1, -1),
+        grid,
+        mode="bilinear",
+        padding_mode="border",
+        align_corners=False,
+    )
 
 
 def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -97,8 +103,9 @@ def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
         return images
     if s > size and s % size == 0:
         return torch.nn.functional.interpolate(images, size=(size, size), mode="area")
-    return torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True,
-                                           align_corners=False)
+    return torch.nn.functional.interpolate(
+        images, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+    )
 
 
 def annotation_name(subject: str, action_id: int, subaction: int) -> str:
@@ -132,8 +139,9 @@ def camera_index(camera_id: str) -> int:
         raise KeyError(f"unknown camera id {camera_id!r}; Human3.6M cameras are {list(H36M_CAMERA_IDS)}") from None
 
 
-def write_index(root: PathLike, sequences: Sequence[SequenceEntry], image_size: int, cube_size: float,
-                extra: Optional[dict] = None) -> Path:
+def write_index(
+    root: PathLike, sequences: Sequence[SequenceEntry], image_size: int, cube_size: float, extra: Optional[dict] = None
+) -> Path:
     from weakpose.io_utils import atomic_write_text
 
     index = {
@@ -153,8 +161,10 @@ def write_index(root: PathLike, sequences: Sequence[SequenceEntry], image_size: 
 def read_index(root: PathLike) -> dict:
     path = Path(root) / INDEX_NAME
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no index; generate the images with `weakpose make-synthetic --images` "
-                                f"or point at a folder holding {INDEX_NAME}")
+        raise FileNotFoundError(
+            f"{path}: no index; generate the images with `weakpose make-synthetic --images` "
+            f"or point at a folder holding {INDEX_NAME}"
+        )
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
@@ -182,8 +192,10 @@ def load_annotation(path: PathLike) -> Dict[str, np.ndarray]:
         raise KeyError(f"{path}: missing keys {missing} (has {sorted(ann)})")
     n, c = ann["joints_h36m17"].shape[0], len(ann["camera_ids"])
     if ann["joints_h36m17"].shape != (n, 17, 3) or ann["crop_boxes"].shape != (c, n, 3):
-        raise ValueError(f"{path}: joints_h36m17 {ann['joints_h36m17'].shape} and crop_boxes "
-                         f"{ann['crop_boxes'].shape} do not agree on (cameras={c}, frames={n})")
+        raise ValueError(
+            f"{path}: joints_h36m17 {ann['joints_h36m17'].shape} and crop_boxes "
+            f"{ann['crop_boxes'].shape} do not agree on (cameras={c}, frames={n})"
+        )
     return ann
 
 
@@ -213,9 +225,18 @@ class MultiViewImageDataset(Dataset):
     sequences (:class:`SequenceEntry`) for which it returns True (e.g. to hold out validation sequences).
     """
 
-    def __init__(self, root: PathLike, subjects: Optional[Iterable[str]] = None, views: Union[str, int] = "all",
-                 cameras: Optional[Iterable[str]] = None, stride: int = 1, seed: int = 0, load_masks: bool = True,
-                 load_backgrounds: bool = False, sequence_filter=None):
+    def __init__(
+        self,
+        root: PathLike,
+        subjects: Optional[Iterable[str]] = None,
+        views: Union[str, int] = "all",
+        cameras: Optional[Iterable[str]] = None,
+        stride: int = 1,
+        seed: int = 0,
+        load_masks: bool = True,
+        load_backgrounds: bool = False,
+        sequence_filter=None,
+    ):
         self.root = Path(root)
         self.index = read_index(self.root)
         self.size = int(self.index["image_size"])
@@ -249,11 +270,15 @@ class MultiViewImageDataset(Dataset):
         # A filter that leaves nothing (a mistyped camera id or subject) is said here, not as an empty batch later.
         unknown = sorted(set(map(str, cameras)) - cameras_present) if cameras is not None else []
         if unknown:
-            raise ValueError(f"{self.root}: camera(s) {unknown} are in none of the selected sequences (cameras "
-                             f"present: {sorted(cameras_present)}); fix the camera filter (data.cameras)")
+            raise ValueError(
+                f"{self.root}: camera(s) {unknown} are in none of the selected sequences (cameras "
+                f"present: {sorted(cameras_present)}); fix the camera filter (data.cameras)"
+            )
         if wanted is not None and not wanted & subjects_present:
-            raise ValueError(f"{self.root}: subject(s) {sorted(wanted)} are not in the data (subjects present: "
-                             f"{sorted(subjects_present)}); the subject filter left nothing")
+            raise ValueError(
+                f"{self.root}: subject(s) {sorted(wanted)} are not in the data (subjects present: "
+                f"{sorted(subjects_present)}); the subject filter left nothing"
+            )
         if load_backgrounds:
             for entry in self.sequences:
                 for cam in entry.camera_ids:
@@ -268,9 +293,11 @@ class MultiViewImageDataset(Dataset):
         table = self.index.get("backgrounds") or {}
         rel = table.get(subject, {}).get(str(camera_id))
         if rel is None or "background_scale" not in self.index:
-            raise KeyError(f"{self.root / INDEX_NAME}: no background image for {subject} camera {camera_id} "
-                           f"(index keys 'backgrounds' and 'background_scale'); regenerate the synthetic set with "
-                           f"`weakpose make-synthetic --images` or convert the release with backgrounds")
+            raise KeyError(
+                f"{self.root / INDEX_NAME}: no background image for {subject} camera {camera_id} "
+                f"(index keys 'backgrounds' and 'background_scale'); regenerate the synthetic set with "
+                f"`weakpose make-synthetic --images` or convert the release with backgrounds"
+            )
         path = self.root / rel
         if not path.is_file():
             raise FileNotFoundError(f"{path}: background image listed in {self.root / INDEX_NAME} is missing")
@@ -313,17 +340,29 @@ class MultiViewImageDataset(Dataset):
         for cam_id in cams:
             c = all_ids.index(cam_id)
             folder = entry.folder(cam_id)
-            images.append(_read_image(self.root / "images" / folder /
-                                      frame_name(folder, frame_no, self.index.get("image_suffix", ".jpg"))))
-            mask_path = self.root / "masks" / folder / frame_name(folder, frame_no,
-                                                                  self.index.get("mask_suffix", ".png"))
-            masks.append(_read_image(mask_path, "L") if self.load_masks and mask_path.exists()
-                         else np.zeros((self.size, self.size), np.uint8))
+            images.append(
+                _read_image(
+                    self.root / "images" / folder / frame_name(folder, frame_no, self.index.get("image_suffix", ".jpg"))
+                )
+            )
+            mask_path = (
+                self.root / "masks" / folder / frame_name(folder, frame_no, self.index.get("mask_suffix", ".png"))
+            )
+            masks.append(
+                _read_image(mask_path, "L")
+                if self.load_masks and mask_path.exists()
+                else np.zeros((self.size, self.size), np.uint8)
+            )
             Ks.append(crop_intrinsics(ann["K"][c], ann["crop_boxes"][c, f], self.size))
             if self.load_backgrounds:
-                backgrounds.append(crop_background(self.background(entry.subject, cam_id),
-                                                   torch.as_tensor(ann["crop_boxes"][c, f]), self.size,
-                                                   float(self.index["background_scale"]))[0])
+                backgrounds.append(
+                    crop_background(
+                        self.background(entry.subject, cam_id),
+                        torch.as_tensor(ann["crop_boxes"][c, f]),
+                        self.size,
+                        float(self.index["background_scale"]),
+                    )[0]
+                )
             Rs.append(ann["R"][c])
             ts.append(ann["t"][c])
             dists.append(ann["dist"][c])
@@ -333,9 +372,17 @@ class MultiViewImageDataset(Dataset):
         sample = {
             "image": t(np.stack(images)).permute(0, 3, 1, 2) / 255.0,
             "mask": t(np.stack(masks))[:, None] / 255.0,
-            "K": t(Ks), "R": t(Rs), "t": t(ts), "dist": t(dists), "pose_3d": t(poses),
-            "joints_h36m17": t(joints), "root_world": t(joints[0]),
-            "camera": cams, "subject": entry.subject, "action": entry.action, "frame": frame_no,
+            "K": t(Ks),
+            "R": t(Rs),
+            "t": t(ts),
+            "dist": t(dists),
+            "pose_3d": t(poses),
+            "joints_h36m17": t(joints),
+            "root_world": t(joints[0]),
+            "camera": cams,
+            "subject": entry.subject,
+            "action": entry.action,
+            "frame": frame_no,
         }
         if self.load_backgrounds:
             sample["background"] = torch.stack(backgrounds)
@@ -377,7 +424,22 @@ def collate_keep_lists(items: List[dict]) -> dict:
     return out
 
 
-__all__ = ["sequence_folder", "parse_sequence_folder", "frame_name", "annotation_name", "camera_index",
-           "SequenceEntry", "background_name", "crop_background", "held_out_sequences", "write_index", "read_index",
-           "load_annotation", "MultiViewImageDataset", "crop_cameras", "resize_images", "collate_keep_lists",
-           "INDEX_NAME"]
+__all__ = [
+    "sequence_folder",
+    "parse_sequence_folder",
+    "frame_name",
+    "annotation_name",
+    "camera_index",
+    "SequenceEntry",
+    "background_name",
+    "crop_background",
+    "held_out_sequences",
+    "write_index",
+    "read_index",
+    "load_annotation",
+    "MultiViewImageDataset",
+    "crop_cameras",
+    "resize_images",
+    "collate_keep_lists",
+    "INDEX_NAME",
+]

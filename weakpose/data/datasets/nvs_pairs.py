@@ -14,6 +14,7 @@ each frame from all view pairs.
 Images are resized once to the model's ``image_size`` and kept in memory as uint8 (the embedded set: ~17 MB at
 64 px), which keeps data loading out of the training time on a CPU.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,7 @@ class ViewCache:
     camera, ``pose_3d`` (17,3) root-relative metres in the VIRTUAL camera frame, ``subject``.
     """
 
-    def __init__(self, frames: MultiViewImageDataset, image_size: int, backgrounds: bool = True,
-                 masks: bool = False):
+    def __init__(self, frames: MultiViewImageDataset, image_size: int, backgrounds: bool = True, masks: bool = False):
         self.frames = frames
         self.image_size = int(image_size)
         self.backgrounds = backgrounds
@@ -71,7 +71,8 @@ class ViewCache:
             R_look = R_v @ R.T
             item = {
                 "image": (_resize(s["image"][0], self.image_size) * 255 + 0.5).to(torch.uint8),
-                "R_virtual": R_v.float(), "R_look": R_look.float(),
+                "R_virtual": R_v.float(),
+                "R_look": R_look.float(),
                 "pose_3d": (s["pose_3d"][0].double() @ R_look.T).float(),
                 "subject": s["subject"],
             }
@@ -98,11 +99,25 @@ class NVSPairDataset(Dataset):
     from (seed, index), so resumed runs see the same items.
     """
 
-    def __init__(self, root: PathLike, subjects: Optional[Iterable[str]] = None, image_size: int = 64,
-                 stride: int = 1, seed: int = 0, sequence_filter=None, masks: bool = False,
-                 pairs_per_frame: Optional[int] = None):
-        self.frames = MultiViewImageDataset(root, subjects=subjects, stride=stride, load_masks=masks,
-                                            load_backgrounds=True, sequence_filter=sequence_filter)
+    def __init__(
+        self,
+        root: PathLike,
+        subjects: Optional[Iterable[str]] = None,
+        image_size: int = 64,
+        stride: int = 1,
+        seed: int = 0,
+        sequence_filter=None,
+        masks: bool = False,
+        pairs_per_frame: Optional[int] = None,
+    ):
+        self.frames = MultiViewImageDataset(
+            root,
+            subjects=subjects,
+            stride=stride,
+            load_masks=masks,
+            load_backgrounds=True,
+            sequence_filter=sequence_filter,
+        )
         if len(self.frames) == 0:
             raise ValueError(f"{root}: no frames for subjects {subjects}")
         self.cache = ViewCache(self.frames, image_size, backgrounds=True, masks=masks)
@@ -179,12 +194,27 @@ class SingleViewDataset(Dataset):
     ``mask``/``background`` when asked for.
     """
 
-    def __init__(self, root: PathLike, subjects: Optional[Iterable[str]] = None, image_size: int = 64,
-                 labelled_subjects: Optional[Sequence[str]] = None, stride: int = 1, masks: bool = False,
-                 backgrounds: bool = False, cameras: Optional[Iterable[str]] = None, sequence_filter=None):
-        self.frames = MultiViewImageDataset(root, subjects=subjects, stride=stride, load_masks=masks,
-                                            load_backgrounds=backgrounds, cameras=cameras,
-                                            sequence_filter=sequence_filter)
+    def __init__(
+        self,
+        root: PathLike,
+        subjects: Optional[Iterable[str]] = None,
+        image_size: int = 64,
+        labelled_subjects: Optional[Sequence[str]] = None,
+        stride: int = 1,
+        masks: bool = False,
+        backgrounds: bool = False,
+        cameras: Optional[Iterable[str]] = None,
+        sequence_filter=None,
+    ):
+        self.frames = MultiViewImageDataset(
+            root,
+            subjects=subjects,
+            stride=stride,
+            load_masks=masks,
+            load_backgrounds=backgrounds,
+            cameras=cameras,
+            sequence_filter=sequence_filter,
+        )
         self.cache = ViewCache(self.frames, image_size, backgrounds=backgrounds, masks=masks)
         self.labelled = None if labelled_subjects is None else set(labelled_subjects)
         self._items = [(i, c) for i in range(len(self.frames)) for c in self.cache.cameras(i)]

@@ -7,6 +7,7 @@
   :class:`weakpose.data.smpl_params.SMPLParams` (the SMPL-parameter critic,
   :class:`weakpose.tasks.smpl_prior.SMPLPriorTask`).
 """
+
 from __future__ import annotations
 
 from typing import Dict, List
@@ -33,8 +34,11 @@ def real_poses(sequences, frame: str = "world", stride: int = 1) -> np.ndarray:
         if seq.positions_3d is None:
             raise ValueError(f"sequence {seq.subject}/{seq.action} has no 3D positions to learn a prior from")
         world = np.asarray(seq.positions_3d)[::stride]
-        views = [world] if frame == "world" else [np.asarray(cam.world_to_camera(world))
-                                                  for _, cam in sorted(seq.cameras.items())]
+        views = (
+            [world]
+            if frame == "world"
+            else [np.asarray(cam.world_to_camera(world)) for _, cam in sorted(seq.cameras.items())]
+        )
         chunks.extend(v - v[:, :1] for v in views)
     if not chunks:
         raise ValueError("no sequences to take real poses from")

@@ -27,6 +27,7 @@ Two ways to read the same samples:
   times faster. The Trainer and :func:`weakpose.train.batching.batched_loader` use it for any dataset that has a
   ``get_batch``.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Iterable, List, Optional, Union
@@ -76,10 +77,21 @@ class PoseWindowDataset(Dataset):
 
     _single_frame = False
 
-    def __init__(self, data: Union[H36MData, Iterable[Sequence]], *, receptive_field: int = 27,
-                 cameras: Optional[Iterable[str]] = None, frame_stride: int = 1, causal: bool = False,
-                 require_3d: bool = True, target: str = "center", subjects: Optional[List[str]] = None,
-                 actions: Optional[List[str]] = None, dtype: torch.dtype = torch.float32, chunk_frames: int = 1):
+    def __init__(
+        self,
+        data: Union[H36MData, Iterable[Sequence]],
+        *,
+        receptive_field: int = 27,
+        cameras: Optional[Iterable[str]] = None,
+        frame_stride: int = 1,
+        causal: bool = False,
+        require_3d: bool = True,
+        target: str = "center",
+        subjects: Optional[List[str]] = None,
+        actions: Optional[List[str]] = None,
+        dtype: torch.dtype = torch.float32,
+        chunk_frames: int = 1,
+    ):
         if not (isinstance(receptive_field, (int, np.integer)) and receptive_field >= 1 and receptive_field % 2 == 1):
             raise ValueError(f"receptive_field must be a positive odd integer; got {receptive_field!r}")
         if frame_stride < 1:
@@ -87,9 +99,11 @@ class PoseWindowDataset(Dataset):
         if target not in ("center", "window"):
             raise ValueError(f"target must be 'center' or 'window'; got {target!r}")
         if int(chunk_frames) < 1 or (int(chunk_frames) > 1 and (target != "center" or frame_stride != 1)):
-            raise ValueError(f"chunk_frames must be >= 1, and chunks (> 1) take target='center' and frame_stride=1 "
-                             f"(they tile every frame); got chunk_frames={chunk_frames}, target={target!r}, "
-                             f"frame_stride={frame_stride}")
+            raise ValueError(
+                f"chunk_frames must be >= 1, and chunks (> 1) take target='center' and frame_stride=1 "
+                f"(they tile every frame); got chunk_frames={chunk_frames}, target={target!r}, "
+                f"frame_stride={frame_stride}"
+            )
         self.chunk_frames = int(chunk_frames)
         self.receptive_field = int(receptive_field)
         self.causal = causal
@@ -115,14 +129,18 @@ class PoseWindowDataset(Dataset):
             present = {v["camera"] for v in self.views}
             missing = [c for c in wanted if c not in present]
             if missing:
-                raise KeyError(f"camera(s) {missing} not found in any usable sequence; cameras present: "
-                               f"{sorted(present)}")
+                raise KeyError(
+                    f"camera(s) {missing} not found in any usable sequence; cameras present: {sorted(present)}"
+                )
         self._view_of = np.concatenate(view_of) if view_of else np.zeros(0, np.int64)
         self._frame = np.concatenate(frames) if frames else np.zeros(0, np.int64)
         self.subjects = list(subjects) if subjects is not None else sorted({s.subject for s in sequences})
         present_actions = {s.action_base for s in sequences}
-        self.actions = list(actions) if actions is not None else (
-            [a for a in H36M_ACTIONS] + sorted(present_actions - set(H36M_ACTIONS)))
+        self.actions = (
+            list(actions)
+            if actions is not None
+            else ([a for a in H36M_ACTIONS] + sorted(present_actions - set(H36M_ACTIONS)))
+        )
 
     @staticmethod
     def _prepare_view(seq: Sequence, cam_id: str) -> Dict:
@@ -161,8 +179,11 @@ class PoseWindowDataset(Dataset):
             idx, valid = np.clip(raw, 0, n - 1), (raw >= 0) & (raw < n)
 
         kp = normalize_screen(seq.positions_2d[view["camera"]][idx].astype(np.float64), view["w"], view["h"])
-        conf = (np.ones(kp.shape[:-1]) if seq.confidences is None or view["camera"] not in seq.confidences
-                else seq.confidences[view["camera"]][idx])
+        conf = (
+            np.ones(kp.shape[:-1])
+            if seq.confidences is None or view["camera"] not in seq.confidences
+            else seq.confidences[view["camera"]][idx]
+        )
         target_frames = idx if self.target == "window" else np.minimum(center + np.arange(chunk), n - 1)
         pose_cam = self._camera_frame(view, target_frames)
         root = pose_cam[:, :1, :]
@@ -174,11 +195,18 @@ class PoseWindowDataset(Dataset):
 
         t = lambda a: torch.as_tensor(np.asarray(a), dtype=self.dtype)  # noqa: E731
         sample = {
-            "keypoints_2d": t(kp), "confidence": t(conf), "pose_3d": t(pose_rel), "root_3d": t(root),
-            "K": t(view["K"]), "dist": t(view["dist"]), "image_size": t([view["w"], view["h"]]),
+            "keypoints_2d": t(kp),
+            "confidence": t(conf),
+            "pose_3d": t(pose_rel),
+            "root_3d": t(root),
+            "K": t(view["K"]),
+            "dist": t(view["dist"]),
+            "image_size": t([view["w"], view["h"]]),
             "intrinsics": t(view["intrinsics"]),
             "has_3d": seq.positions_3d is not None and view["cam"] is not None,
-            "subject": seq.subject, "action": seq.action, "camera": view["camera"],
+            "subject": seq.subject,
+            "action": seq.action,
+            "camera": view["camera"],
             "subject_id": self.subjects.index(seq.subject) if seq.subject in self.subjects else -1,
             "action_id": self.actions.index(seq.action_base) if seq.action_base in self.actions else -1,
             "frame": center,
@@ -188,7 +216,6 @@ class PoseWindowDataset(Dataset):
         if chunk > 1:
             sample["target_valid"] = torch.as_tensor(center + np.arange(chunk) < n)
         return sample
-
 
     # -- batches by index arithmetic ------------------------------------------------------------------------------
     def prepare(self) -> "PoseWindowDataset":
@@ -213,8 +240,11 @@ class PoseWindowDataset(Dataset):
             edge = np.clip(np.arange(-before, n + after), 0, n - 1)  # padded row -> sequence frame
             xy = normalize_screen(seq.positions_2d[cam_id].astype(np.float64), view["w"], view["h"])
             kp.append(xy[edge].astype(np.float32))
-            c = (np.ones(xy.shape[:-1], np.float32) if seq.confidences is None or cam_id not in seq.confidences
-                 else np.asarray(seq.confidences[cam_id], np.float32))
+            c = (
+                np.ones(xy.shape[:-1], np.float32)
+                if seq.confidences is None or cam_id not in seq.confidences
+                else np.asarray(seq.confidences[cam_id], np.float32)
+            )
             conf.append(c[edge])
             valid.append((np.arange(-before, n + after) >= 0) & (np.arange(-before, n + after) < n))
             pad_start.append(rows_2d)
@@ -232,24 +262,31 @@ class PoseWindowDataset(Dataset):
 
         seq_of = [v["sequence"] for v in self.views]
         self._prepared = {
-            "kp": cat(kp, (joints, 2)), "conf": cat(conf, (joints,)), "valid": cat(valid, (), bool),
-            "pose": cat(pose, (17, 3)), "root": cat(root, (3,)),
-            "pad_start": np.asarray(pad_start, np.int64), "pose_start": np.asarray(pose_start, np.int64),
+            "kp": cat(kp, (joints, 2)),
+            "conf": cat(conf, (joints,)),
+            "valid": cat(valid, (), bool),
+            "pose": cat(pose, (17, 3)),
+            "root": cat(root, (3,)),
+            "pad_start": np.asarray(pad_start, np.int64),
+            "pose_start": np.asarray(pose_start, np.int64),
             "num_frames": np.array([s.num_frames for s in seq_of], np.int64),
             "before": before,
             "K": np.stack([v["K"] for v in self.views]) if self.views else np.zeros((0, 3, 3)),
             "dist": np.stack([v["dist"] for v in self.views]) if self.views else np.zeros((0, 5)),
             "intrinsics": np.stack([v["intrinsics"] for v in self.views]) if self.views else np.zeros((0, 9)),
             "image_size": np.array([[v["w"], v["h"]] for v in self.views]).reshape(-1, 2),
-            "has_3d": np.array([s.positions_3d is not None and v["cam"] is not None
-                                for s, v in zip(seq_of, self.views)], bool),
+            "has_3d": np.array(
+                [s.positions_3d is not None and v["cam"] is not None for s, v in zip(seq_of, self.views)], bool
+            ),
             "subject": np.array([s.subject for s in seq_of] or [""], object),
             "action": np.array([s.action for s in seq_of] or [""], object),
             "camera": np.array([v["camera"] for v in self.views] or [""], object),
-            "subject_id": np.array([self.subjects.index(s.subject) if s.subject in self.subjects else -1
-                                    for s in seq_of], np.int64),
-            "action_id": np.array([self.actions.index(s.action_base) if s.action_base in self.actions else -1
-                                   for s in seq_of], np.int64),
+            "subject_id": np.array(
+                [self.subjects.index(s.subject) if s.subject in self.subjects else -1 for s in seq_of], np.int64
+            ),
+            "action_id": np.array(
+                [self.actions.index(s.action_base) if s.action_base in self.actions else -1 for s in seq_of], np.int64
+            ),
         }
         return self
 
@@ -265,7 +302,7 @@ class PoseWindowDataset(Dataset):
             a = prep["pad_start"][v] + prep["before"]
             b = prep["pose_start"][v]
             key = (prep["subject"][v], prep["action"][v], prep["camera"][v])
-            yield key, prep["kp"][a:a + n], prep["pose"][b:b + n], prep["root"][b:b + n]
+            yield key, prep["kp"][a : a + n], prep["pose"][b : b + n], prep["root"][b : b + n]
 
     def get_batch(self, indices) -> Dict:
         """The samples ``indices`` as one batch: what collating ``[self[i] for i in indices]`` gives, gathered from
@@ -285,12 +322,17 @@ class PoseWindowDataset(Dataset):
             pose_rows = prep["pose_start"][view] + centre
         t = lambda a: torch.as_tensor(a, dtype=self.dtype)  # noqa: E731
         batch = {
-            "keypoints_2d": t(prep["kp"][rows]), "confidence": t(prep["conf"][rows]),
-            "pose_3d": t(prep["pose"][pose_rows]), "root_3d": t(prep["root"][pose_rows]),
-            "K": t(prep["K"][view]), "dist": t(prep["dist"][view]), "image_size": t(prep["image_size"][view]),
+            "keypoints_2d": t(prep["kp"][rows]),
+            "confidence": t(prep["conf"][rows]),
+            "pose_3d": t(prep["pose"][pose_rows]),
+            "root_3d": t(prep["root"][pose_rows]),
+            "K": t(prep["K"][view]),
+            "dist": t(prep["dist"][view]),
+            "image_size": t(prep["image_size"][view]),
             "intrinsics": t(prep["intrinsics"][view]),
             "has_3d": torch.from_numpy(prep["has_3d"][view]),
-            "subject": prep["subject"][view].tolist(), "action": prep["action"][view].tolist(),
+            "subject": prep["subject"][view].tolist(),
+            "action": prep["action"][view].tolist(),
             "camera": prep["camera"][view].tolist(),
             "subject_id": torch.from_numpy(prep["subject_id"][view]),
             "action_id": torch.from_numpy(prep["action_id"][view]),

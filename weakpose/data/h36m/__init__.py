@@ -4,5 +4,6 @@ converters of the original release (:mod:`.convert`, :mod:`.convert_images`).
 
 ``from weakpose.data.h36m import load_h36m, split_protocol, H36MData, ...`` gives the loaders' API.
 """
+
 from weakpose.data.h36m.loaders import *  # noqa: F401,F403
 from weakpose.data.h36m.loaders import __all__  # noqa: F401

@@ -4,6 +4,7 @@ world->camera rotation and T the camera centre), read into :class:`weakpose.geom
 
 ``cameras[subject][camera id]`` -> Camera; camera ids and image sizes are in :mod:`weakpose.data.h36m.protocol`.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,15 @@ from weakpose.geometry.camera import Camera
 PathLike = Union[str, os.PathLike]
 _MM = 1e-3  # files store millimetres; weakpose uses metres
 
-__all__ = ["default_h36m_cameras_path", "load_h36m_cameras_json", "load_martinez_cameras_h5", "get_camera",
-           "get_subject_cameras", "H36M_CAMERA_IDS", "H36M_IMAGE_SIZES"]
+__all__ = [
+    "default_h36m_cameras_path",
+    "load_h36m_cameras_json",
+    "load_martinez_cameras_h5",
+    "get_camera",
+    "get_subject_cameras",
+    "H36M_CAMERA_IDS",
+    "H36M_IMAGE_SIZES",
+]
 
 
 def default_h36m_cameras_path() -> Path:
@@ -33,8 +41,8 @@ def _subject_key(subject) -> str:
     s = str(subject).strip()
     low = s.lower()
     for prefix in ("subject", "s"):
-        if low.startswith(prefix) and low[len(prefix):].isdigit():
-            return f"S{int(low[len(prefix):])}"
+        if low.startswith(prefix) and low[len(prefix) :].isdigit():
+            return f"S{int(low[len(prefix) :])}"
     if s.isdigit():
         return f"S{int(s)}"
     return s
@@ -58,8 +66,9 @@ def _h36m_camera(R, t_m, K, dist, cam_id: str, model: str) -> Camera:
     return Camera(R, t_m, K, dist, image_size=H36M_IMAGE_SIZES.get(cam_id), name=cam_id, distortion_model=model)
 
 
-def load_h36m_cameras_json(path: Optional[PathLike] = None, subjects: Optional[Iterable] = None,
-                           distortion_model: str = "h36m") -> Dict[str, Dict[str, Camera]]:
+def load_h36m_cameras_json(
+    path: Optional[PathLike] = None, subjects: Optional[Iterable] = None, distortion_model: str = "h36m"
+) -> Dict[str, Dict[str, Camera]]:
     """Read ``camera-parameters.json`` (learnable-triangulation layout) -> ``cams["S1"]["54138969"]``.
 
     Layout: ``intrinsics[cam] = {calibration_matrix: 3x3, distortion: [k1, k2, p1, p2, k3] (OpenCV order)}``,
@@ -96,10 +105,16 @@ def load_h36m_cameras_json(path: Optional[PathLike] = None, subjects: Optional[I
             R = _array(get(ext, "R", where + "/R"), (3, 3), f"{path}: {where}/R")
             t = _array(get(ext, "t", where + "/t"), (3,), f"{path}: {where}/t")
             intr = get(intrinsics, cam_id, f"intrinsics/{cam_id}")
-            K = _array(get(intr, "calibration_matrix", f"intrinsics/{cam_id}/calibration_matrix"), (3, 3),
-                       f"{path}: intrinsics/{cam_id}/calibration_matrix")
-            d = _array(get(intr, "distortion", f"intrinsics/{cam_id}/distortion"), (5,),
-                       f"{path}: intrinsics/{cam_id}/distortion")
+            K = _array(
+                get(intr, "calibration_matrix", f"intrinsics/{cam_id}/calibration_matrix"),
+                (3, 3),
+                f"{path}: intrinsics/{cam_id}/calibration_matrix",
+            )
+            d = _array(
+                get(intr, "distortion", f"intrinsics/{cam_id}/distortion"),
+                (5,),
+                f"{path}: intrinsics/{cam_id}/distortion",
+            )
             k1, k2, p1, p2, k3 = d  # OpenCV order in the file
             cams[str(cam_id)] = _h36m_camera(R, t * _MM, K, [k1, k2, k3, p1, p2], str(cam_id), distortion_model)
         out[skey] = cams
@@ -122,8 +137,9 @@ def _decode_name(value) -> str:
     raise ValueError(f"cannot decode a camera name from {value!r:.80}")
 
 
-def load_martinez_cameras_h5(path: PathLike, subjects: Optional[Iterable] = None,
-                             distortion_model: str = "h36m") -> Dict[str, Dict[str, Camera]]:
+def load_martinez_cameras_h5(
+    path: PathLike, subjects: Optional[Iterable] = None, distortion_model: str = "h36m"
+) -> Dict[str, Dict[str, Camera]]:
     """Read Martinez et al.'s ``cameras.h5`` -> ``cams["S1"]["54138969"]`` (same as :func:`load_h36m_cameras_json`).
 
     Layout: groups ``subject{n}/camera{k}`` (k = 1..4 -> :data:`H36M_CAMERA_IDS`) with datasets ``R`` (3x3, the
@@ -189,13 +205,13 @@ def get_camera(cameras: Mapping[str, Mapping[str, Camera]], subject, camera) -> 
         raise KeyError(f"no cameras for subject {subject!r}; subjects available: {sorted(cameras)}")
     cid = str(camera).strip()
     if cid not in cameras[skey]:
-        hint = (" (use the camera id, e.g. H36M_CAMERA_IDS[i], not an index)"
-                if cid.isdigit() and len(cid) < 3 else "")
+        hint = " (use the camera id, e.g. H36M_CAMERA_IDS[i], not an index)" if cid.isdigit() and len(cid) < 3 else ""
         raise KeyError(f"no camera {camera!r} for subject {skey}; cameras available: {list(cameras[skey])}{hint}")
     return cameras[skey][cid]
 
 
-def get_subject_cameras(cameras: Mapping[str, Mapping[str, Camera]], subject,
-                        camera_ids: Sequence[str] = H36M_CAMERA_IDS) -> Camera:
+def get_subject_cameras(
+    cameras: Mapping[str, Mapping[str, Camera]], subject, camera_ids: Sequence[str] = H36M_CAMERA_IDS
+) -> Camera:
     """The cameras of one subject stacked into a batch of ``len(camera_ids)`` (H36M order by default)."""
     return Camera.stack([get_camera(cameras, subject, c) for c in camera_ids])

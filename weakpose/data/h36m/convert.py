@@ -13,6 +13,7 @@ Every sequence found is converted, S11 Directions included: its 3D is fine (only
 readers exclude it at load time by default, as VideoPose3D does (``--drop-excluded`` leaves it out of the file
 instead). Corrupt files are skipped and reported (``--strict`` makes them fatal).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,11 @@ class ConversionResult:
 
 def gt_2d_metadata() -> dict:
     """The ``metadata`` written with ground-truth 2D (H36M-17, VideoPose3D's keypoints_symmetry convention)."""
-    return {"layout_name": "h36m", "num_joints": H36M17.num_joints,
-            "keypoints_symmetry": [list(H36M17.left), list(H36M17.right)]}
+    return {
+        "layout_name": "h36m",
+        "num_joints": H36M17.num_joints,
+        "keypoints_symmetry": [list(H36M17.left), list(H36M17.right)],
+    }
 
 
 def output_paths(out: PathLike, out_2d: Optional[PathLike] = None) -> Tuple[Path, Path]:
@@ -67,11 +71,18 @@ def output_paths(out: PathLike, out_2d: Optional[PathLike] = None) -> Tuple[Path
     return path_3d, Path(out_2d) if out_2d is not None else path_3d.with_name(DEFAULT_2D_NAME)
 
 
-def convert_h36m_release(root: PathLike, out: PathLike, *, source: str = "auto", gt_2d: bool = True,
-                         out_2d: Optional[PathLike] = None, cameras: CameraSpec = "h36m",
-                         subjects: Optional[Iterable[str]] = None,
-                         exclude: Iterable[Tuple[str, str]] = (),
-                         strict: bool = False) -> ConversionResult:
+def convert_h36m_release(
+    root: PathLike,
+    out: PathLike,
+    *,
+    source: str = "auto",
+    gt_2d: bool = True,
+    out_2d: Optional[PathLike] = None,
+    cameras: CameraSpec = "h36m",
+    subjects: Optional[Iterable[str]] = None,
+    exclude: Iterable[Tuple[str, str]] = (),
+    strict: bool = False,
+) -> ConversionResult:
     """Convert a release tree under ``root`` to VideoPose3D npz files (see the module docstring).
 
     source: ``"auto"``, ``"cdf"`` (original release) or ``"martinez"``. Returns the written paths and the
@@ -85,9 +96,11 @@ def convert_h36m_release(root: PathLike, out: PathLike, *, source: str = "auto",
     scanned = scan_cdf_tree(root, report) if kind == "cdf" else scan_martinez_tree(root, report=report)
     sources = select_sources(scanned, subjects, None, report)
     if not sources:
-        raise FileNotFoundError(f"no Human3.6M sequences under {str(root)!r} (expected "
-                                + ("S*/MyPoseFeatures/D3_Positions/*.cdf" if kind == "cdf"
-                                   else "S*/MyPoses/3D_positions/*.h5") + ")")
+        raise FileNotFoundError(
+            f"no Human3.6M sequences under {str(root)!r} (expected "
+            + ("S*/MyPoseFeatures/D3_Positions/*.cdf" if kind == "cdf" else "S*/MyPoses/3D_positions/*.h5")
+            + ")"
+        )
     positions: Dict[str, Dict[str, np.ndarray]] = {}
     for src in usable_sources(sources, exclude, report):
         try:
@@ -117,14 +130,20 @@ def convert_h36m_release(root: PathLike, out: PathLike, *, source: str = "auto",
         subject_cams = all_cameras.get(subject, {})
         for cam in cam_ids:
             if cam not in subject_cams:
-                report.add(subject, "*", rep.MISSING_CAMERA, f"no calibration for {subject} camera {cam}: "
-                                                             f"GT 2D of this view written as None", camera=cam)
+                report.add(
+                    subject,
+                    "*",
+                    rep.MISSING_CAMERA,
+                    f"no calibration for {subject} camera {cam}: GT 2D of this view written as None",
+                    camera=cam,
+                )
         for action, pos in actions.items():
             pos17 = h36m32_to_17(pos)
             projected = project_to_cameras(pos17, {c: subject_cams[c] for c in cam_ids if c in subject_cams})
             positions_2d.setdefault(subject, {})[action] = [projected.get(c) for c in cam_ids]
-    write_npz_pair(path_3d, {"positions_3d": positions},
-                   path_2d, {"positions_2d": positions_2d, "metadata": gt_2d_metadata()})
+    write_npz_pair(
+        path_3d, {"positions_3d": positions}, path_2d, {"positions_2d": positions_2d, "metadata": gt_2d_metadata()}
+    )
     return ConversionResult(path_3d, path_2d, report)
 
 
@@ -132,22 +151,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="weakpose convert-h36m",
         description="Convert a Human3.6M release (original CDF files or the Martinez et al. h5 tree) into "
-                    "VideoPose3D-format npz files (3D in metres, 32 joints; optional ground-truth 2D).")
+        "VideoPose3D-format npz files (3D in metres, 32 joints; optional ground-truth 2D).",
+    )
     p.add_argument("--root", required=True, help="release root holding S1, S5, ... folders")
-    p.add_argument("--out", required=True,
-                   help=f"output .npz for the 3D, or a folder that receives {DEFAULT_3D_NAME}")
-    p.add_argument("--source", choices=("auto", "cdf", "martinez"), default="auto",
-                   help="release layout (default: detected from the tree)")
+    p.add_argument("--out", required=True, help=f"output .npz for the 3D, or a folder that receives {DEFAULT_3D_NAME}")
+    p.add_argument(
+        "--source",
+        choices=("auto", "cdf", "martinez"),
+        default="auto",
+        help="release layout (default: detected from the tree)",
+    )
     p.add_argument("--no-gt-2d", action="store_true", help=f"do not write {DEFAULT_2D_NAME}")
-    p.add_argument("--out-2d", default=None, help=f"ground-truth 2D output (default: {DEFAULT_2D_NAME} next "
-                                                  f"to the 3D file)")
-    p.add_argument("--cameras", default="h36m",
-                   help="camera-parameters.json or Martinez cameras.h5 (default: the calibration shipped "
-                        "with weakpose)")
+    p.add_argument(
+        "--out-2d", default=None, help=f"ground-truth 2D output (default: {DEFAULT_2D_NAME} next to the 3D file)"
+    )
+    p.add_argument(
+        "--cameras",
+        default="h36m",
+        help="camera-parameters.json or Martinez cameras.h5 (default: the calibration shipped with weakpose)",
+    )
     p.add_argument("--subjects", nargs="+", default=None, help="subjects to convert (default: all found)")
-    p.add_argument("--drop-excluded", action="store_true",
-                   help="leave S11 Directions (corrupt video) out of the files; by default it is converted and the "
-                        "readers exclude it at load time")
+    p.add_argument(
+        "--drop-excluded",
+        action="store_true",
+        help="leave S11 Directions (corrupt video) out of the files; by default it is converted and the "
+        "readers exclude it at load time",
+    )
     p.add_argument("--strict", action="store_true", help="stop at the first corrupt file instead of skipping it")
     return p
 
@@ -156,9 +185,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = convert_h36m_release(
-            args.root, args.out, source=args.source, gt_2d=not args.no_gt_2d, out_2d=args.out_2d,
-            cameras=args.cameras, subjects=args.subjects,
-            exclude=DEFAULT_EXCLUSIONS if args.drop_excluded else (), strict=args.strict)
+            args.root,
+            args.out,
+            source=args.source,
+            gt_2d=not args.no_gt_2d,
+            out_2d=args.out_2d,
+            cameras=args.cameras,
+            subjects=args.subjects,
+            exclude=DEFAULT_EXCLUSIONS if args.drop_excluded else (),
+            strict=args.strict,
+        )
     except (OSError, ValueError) as e:
         print(f"convert-h36m: error: {e}", file=sys.stderr)
         return 1

@@ -31,6 +31,7 @@ Resumable: a sequence whose annotation npz exists is skipped (its images are wri
 atomically), a background whose jpg exists is kept, and ``index.json`` (rewritten after every sequence) also lists
 what earlier runs converted into the same folder. Human3.6M's licence forbids redistribution of the converted data.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,8 +72,20 @@ PathLike = Union[str, Path]
 
 #: Action ids of the release (its metadata numbers ``_ALL`` as 1), under weakpose's canonical names.
 ACTION_IDS: Dict[str, int] = {
-    "Directions": 2, "Discussion": 3, "Eating": 4, "Greeting": 5, "Phoning": 6, "Posing": 7, "Purchases": 8,
-    "Sitting": 9, "SittingDown": 10, "Smoking": 11, "Photo": 12, "Waiting": 13, "Walking": 14, "WalkDog": 15,
+    "Directions": 2,
+    "Discussion": 3,
+    "Eating": 4,
+    "Greeting": 5,
+    "Phoning": 6,
+    "Posing": 7,
+    "Purchases": 8,
+    "Sitting": 9,
+    "SittingDown": 10,
+    "Smoking": 11,
+    "Photo": 12,
+    "Waiting": 13,
+    "Walking": 14,
+    "WalkDog": 15,
     "WalkTogether": 16,
 }
 #: S11 Directions: its 54138969 video is corrupt (VideoPose3D and Martinez et al. drop the sequence too).
@@ -84,6 +97,7 @@ _FRAME_FILE = re.compile(r"^(?:frame|img)_(\d+)\.(?:jpe?g|png)$", re.IGNORECASE)
 
 # ----------------------------------------------------------------------------------------------------------------
 # background
+
 
 def temporal_median_background(frames: Iterable[np.ndarray]) -> np.ndarray:
     """Per-pixel, per-channel median over time of ``(H, W, 3)`` uint8 frames -> ``(H, W, 3)`` uint8.
@@ -97,14 +111,16 @@ def temporal_median_background(frames: Iterable[np.ndarray]) -> np.ndarray:
     shape = stack[0].shape
     for i, f in enumerate(stack):
         if f.shape != shape or f.ndim != 3:
-            raise ValueError(f"temporal_median_background: frame {i} has shape {f.shape}; expected {shape} "
-                             f"(H, W, 3) like frame 0")
+            raise ValueError(
+                f"temporal_median_background: frame {i} has shape {f.shape}; expected {shape} (H, W, 3) like frame 0"
+            )
     med = np.median(np.stack(stack), axis=0)
     return np.clip(np.rint(med), 0, 255).astype(np.uint8)
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # masks (ground_truth_bs, MATLAB v7.3)
+
 
 class MatMasks:
     """Foreground masks of one ``ground_truth_bs/<Action>.<camera>.mat``, read a frame at a time.
@@ -129,8 +145,10 @@ class MatMasks:
                 raise H36MFormatError(f"{self.path}: no dataset 'Masks' (keys: {sorted(self._file.keys())})")
             refs = self._file["Masks"]
             if refs.dtype != h5py.ref_dtype:
-                raise H36MFormatError(f"{self.path}: 'Masks' holds {refs.dtype}, expected object references "
-                                      f"(one per frame, a MATLAB cell array)")
+                raise H36MFormatError(
+                    f"{self.path}: 'Masks' holds {refs.dtype}, expected object references "
+                    f"(one per frame, a MATLAB cell array)"
+                )
             self._refs = np.asarray(refs[()]).reshape(-1)
         except Exception:
             self._file.close()
@@ -145,8 +163,9 @@ class MatMasks:
         try:
             raw = np.asarray(self._file[self._refs[index]][()])
         except (KeyError, ValueError, OSError, TypeError) as e:
-            raise H36MFormatError(f"{self.path}: cannot read mask of frame {index + 1} ({type(e).__name__}: "
-                                  f"{e})") from None
+            raise H36MFormatError(
+                f"{self.path}: cannot read mask of frame {index + 1} ({type(e).__name__}: {e})"
+            ) from None
         if raw.ndim != 2:
             raise H36MFormatError(f"{self.path}: mask of frame {index + 1} has shape {raw.shape}; expected 2-D")
         mask = raw.T  # MATLAB column-major -> (H, W)
@@ -166,6 +185,7 @@ class MatMasks:
 
 # ----------------------------------------------------------------------------------------------------------------
 # frames: an extracted folder or a video
+
 
 class FrameSource:
     """Frames of one (sequence, camera); ``num_frames`` may be ``None`` where the container does not say."""
@@ -224,7 +244,8 @@ class FolderFrames(FrameSource):
         if number not in self._files:
             raise FileNotFoundError(
                 f"{self.path}: no file for frame number {number} (the folder holds {len(self._files)} frames "
-                f"numbered {self._sorted[0]}..{self._sorted[-1]}; does frame_step match how it was extracted?)")
+                f"numbered {self._sorted[0]}..{self._sorted[-1]}; does frame_step match how it was extracted?)"
+            )
         return self._files[number]
 
     def read(self, index: int) -> np.ndarray:
@@ -240,20 +261,26 @@ def _video_plugin() -> str:
     try:
         import imageio.v3  # noqa: F401
     except ImportError:
-        raise ImportError(f"reading Human3.6M videos needs imageio with PyAV or imageio-ffmpeg: "
-                          f"pip install weakpose[{VIDEO_EXTRA}] (or extract the frames to "
-                          f"S*/Images/<Action>.<camera>/frame_000001.jpg, which needs only Pillow)") from None
+        raise ImportError(
+            f"reading Human3.6M videos needs imageio with PyAV or imageio-ffmpeg: "
+            f"pip install weakpose[{VIDEO_EXTRA}] (or extract the frames to "
+            f"S*/Images/<Action>.<camera>/frame_000001.jpg, which needs only Pillow)"
+        ) from None
     try:
         import av  # noqa: F401
+
         return "pyav"
     except ImportError:
         pass
     try:
         import imageio_ffmpeg  # noqa: F401
+
         return "FFMPEG"
     except ImportError:
-        raise ImportError(f"reading Human3.6M videos needs PyAV or imageio-ffmpeg next to imageio: "
-                          f"pip install weakpose[{VIDEO_EXTRA}]") from None
+        raise ImportError(
+            f"reading Human3.6M videos needs PyAV or imageio-ffmpeg next to imageio: "
+            f"pip install weakpose[{VIDEO_EXTRA}]"
+        ) from None
 
 
 class VideoFrames(FrameSource):
@@ -295,8 +322,7 @@ class VideoFrames(FrameSource):
         try:
             return np.asarray(self._open_reader().read(index=int(index)))[..., :3]
         except Exception as e:  # noqa: BLE001
-            raise H36MFormatError(f"{self.path}: cannot decode frame {index + 1} ({type(e).__name__}: "
-                                  f"{e})") from None
+            raise H36MFormatError(f"{self.path}: cannot decode frame {index + 1} ({type(e).__name__}: {e})") from None
 
     def iter_frames(self, indices: Sequence[int]) -> Iterator[Tuple[int, np.ndarray]]:
         import imageio.v3 as iio
@@ -317,10 +343,10 @@ class VideoFrames(FrameSource):
         except H36MFormatError:
             raise
         except Exception as e:  # noqa: BLE001
-            raise H36MFormatError(f"{self.path}: decoding failed after frame {last + 1} ({type(e).__name__}: "
-                                  f"{e})") from None
-        raise H36MFormatError(f"{self.path}: the video ended after {last + 1} frames, frame {wanted[k] + 1} "
-                              f"was needed")
+            raise H36MFormatError(
+                f"{self.path}: decoding failed after frame {last + 1} ({type(e).__name__}: {e})"
+            ) from None
+        raise H36MFormatError(f"{self.path}: the video ended after {last + 1} frames, frame {wanted[k] + 1} was needed")
 
 
 def frame_source_candidates(root: Path, subject: str, stems: Sequence[str], camera_id: str) -> List[Path]:
@@ -340,9 +366,10 @@ def open_frame_source(root: PathLike, subject: str, stems: Sequence[str], camera
             return VideoFrames(p)
         if p.suffix != ".mp4" and p.is_dir() and any(_FRAME_FILE.match(q.name) for q in p.iterdir()):
             return FolderFrames(p)
-    raise FileNotFoundError(f"no frames for {subject} {stems[0]!r} camera {camera_id}; tried "
-                            + ", ".join(str(p) + ("/frame_000001.jpg|img_000001.jpg" if p.suffix != ".mp4" else "")
-                                        for p in tried))
+    raise FileNotFoundError(
+        f"no frames for {subject} {stems[0]!r} camera {camera_id}; tried "
+        + ", ".join(str(p) + ("/frame_000001.jpg|img_000001.jpg" if p.suffix != ".mp4" else "") for p in tried)
+    )
 
 
 def _name_variants(stem: str) -> List[str]:
@@ -359,6 +386,7 @@ def _name_variants(stem: str) -> List[str]:
 
 # ----------------------------------------------------------------------------------------------------------------
 # cropping
+
 
 def crop_resample(image: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
     """The square ``box = (x0, y0, side)`` (continuous full-image pixels, pixel ``i`` covering ``[i, i+1)``) of
@@ -399,13 +427,14 @@ def _downscale(frame: np.ndarray, scale: float) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------------------------
 # the release's sequences
 
+
 @dataclass
 class ReleaseSequence:
     """One pose file of the release and where it goes in the layout."""
 
     subject: str
-    stem: str        # the file's own name without .cdf ('TakingPhoto 1')
-    action: str      # canonical full name ('Photo 1')
+    stem: str  # the file's own name without .cdf ('TakingPhoto 1')
+    action: str  # canonical full name ('Photo 1')
     action_id: int
     subaction: int
     cdf: Path
@@ -420,9 +449,12 @@ def _sub_number(name: str) -> int:
     return int(rest) if rest.isdigit() else 0
 
 
-def find_release_sequences(release_root: PathLike, subjects: Optional[Iterable[str]] = None,
-                           actions: Optional[Iterable[str]] = None,
-                           exclude: Iterable[Tuple[str, str]] = DEFAULT_EXCLUSIONS) -> List[ReleaseSequence]:
+def find_release_sequences(
+    release_root: PathLike,
+    subjects: Optional[Iterable[str]] = None,
+    actions: Optional[Iterable[str]] = None,
+    exclude: Iterable[Tuple[str, str]] = DEFAULT_EXCLUSIONS,
+) -> List[ReleaseSequence]:
     """The CDF pose files of the release, numbered into (action id, sub-action) (see the module docstring).
 
     ``subjects``: e.g. ``["S1", "S9"]``; ``actions``: base (``Walking``) or full (``Walking 1``) canonical names,
@@ -463,18 +495,21 @@ def find_release_sequences(release_root: PathLike, subjects: Optional[Iterable[s
                     continue
                 out.append(ReleaseSequence(subject, f.stem, action, ACTION_IDS[base], sub, f))
         if want is not None:
-            got = {s.action for s in out if s.subject == subject} | {action_base(s.action) for s in out
-                                                                        if s.subject == subject}
+            got = {s.action for s in out if s.subject == subject} | {
+                action_base(s.action) for s in out if s.subject == subject
+            }
             for a in sorted(want - got):
                 if (subject, a) in excluded or (subject, action_base(a)) in excluded:
                     continue
-                raise FileNotFoundError(f"{pose_dir / (a + '.cdf')}: no pose file for {subject} {a!r} "
-                                        f"(found {[f.name for f in files]})")
+                raise FileNotFoundError(
+                    f"{pose_dir / (a + '.cdf')}: no pose file for {subject} {a!r} (found {[f.name for f in files]})"
+                )
     return out
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # conversion
+
 
 @dataclass
 class _Options:
@@ -506,10 +541,14 @@ def _usable_count(num_poses: int, counts: Dict[Path, Optional[int]], tolerance: 
         if count is None or count == num_poses:
             continue
         if abs(count - num_poses) > tolerance:
-            raise H36MFormatError(f"{path}: {count} frames, but the poses {cdf} have {num_poses} "
-                                  f"(more than {tolerance} apart: not the same sequence?)")
-        warnings.warn(f"{path}: {count} frames, poses {cdf.name} have {num_poses}: using the first "
-                      f"{min(count, num_poses)}", stacklevel=3)
+            raise H36MFormatError(
+                f"{path}: {count} frames, but the poses {cdf} have {num_poses} "
+                f"(more than {tolerance} apart: not the same sequence?)"
+            )
+        warnings.warn(
+            f"{path}: {count} frames, poses {cdf.name} have {num_poses}: using the first {min(count, num_poses)}",
+            stacklevel=3,
+        )
         n = min(n, count)
     return n
 
@@ -531,8 +570,11 @@ def _convert_sequence(seq: ReleaseSequence, cams: dict, opts: _Options) -> Tuple
         for c, p in mask_paths.items():
             if p is None:
                 tried = opts.masks_root / seq.subject / "MySegmentsMat" / "ground_truth_bs" / f"{seq.stem}.{c}.mat"
-                warnings.warn(f"{tried}: no mask file (ground_truth_bs release); {seq.subject} {seq.action} "
-                              f"camera {c} converted without masks", stacklevel=3)
+                warnings.warn(
+                    f"{tried}: no mask file (ground_truth_bs release); {seq.subject} {seq.action} "
+                    f"camera {c} converted without masks",
+                    stacklevel=3,
+                )
             else:
                 masks[c] = MatMasks(p)
         counts: Dict[Path, Optional[int]] = {sources[c].path: sources[c].num_frames for c in cam_ids}
@@ -546,25 +588,42 @@ def _convert_sequence(seq: ReleaseSequence, cams: dict, opts: _Options) -> Tuple
         kept = joints[idx]
         boxes = np.stack([crop_box(cams[c], kept[:, 0], opts.cube_size) for c in cam_ids])  # (C, n, 3)
         S = opts.image_size
-        bar = tqdm(total=len(idx) * len(cam_ids), desc=f"{seq.subject} {seq.action}", unit="img", leave=False,
-                   disable=not opts.progress, dynamic_ncols=True)
+        bar = tqdm(
+            total=len(idx) * len(cam_ids),
+            desc=f"{seq.subject} {seq.action}",
+            unit="img",
+            leave=False,
+            disable=not opts.progress,
+            dynamic_ncols=True,
+        )
         for ci, c in enumerate(cam_ids):
             folder = sequence_folder(seq.subject, seq.action_id, seq.subaction, camera_index(c))
             w, h = (int(v) for v in np.asarray(cams[c].image_size).reshape(2))
             for k, (i, frame) in enumerate(sources[c].iter_frames(idx)):
                 if frame.shape[:2] != (h, w):
-                    raise H36MFormatError(f"{sources[c].path}: frame {i + 1} is {frame.shape[1]}x{frame.shape[0]}, "
-                                          f"the calibration of camera {c} is {w}x{h} (frames must be full size)")
+                    raise H36MFormatError(
+                        f"{sources[c].path}: frame {i + 1} is {frame.shape[1]}x{frame.shape[0]}, "
+                        f"the calibration of camera {c} is {w}x{h} (frames must be full size)"
+                    )
                 number = int(i) + 1
-                _encode_to(opts.out / "images" / folder / frame_name(folder, number, ".jpg"),
-                           crop_resample(frame, boxes[ci, k], S), "JPEG", opts.jpeg_quality)
+                _encode_to(
+                    opts.out / "images" / folder / frame_name(folder, number, ".jpg"),
+                    crop_resample(frame, boxes[ci, k], S),
+                    "JPEG",
+                    opts.jpeg_quality,
+                )
                 if c in masks:
                     mask = masks[c][int(i)]
                     if mask.shape != (h, w):
-                        raise H36MFormatError(f"{masks[c].path}: mask of frame {number} is {mask.shape[1]}x"
-                                              f"{mask.shape[0]} (after MATLAB's transpose), the frames are {w}x{h}")
-                    _encode_to(opts.out / "masks" / folder / frame_name(folder, number, ".png"),
-                               crop_resample(mask, boxes[ci, k], S), "PNG")
+                        raise H36MFormatError(
+                            f"{masks[c].path}: mask of frame {number} is {mask.shape[1]}x"
+                            f"{mask.shape[0]} (after MATLAB's transpose), the frames are {w}x{h}"
+                        )
+                    _encode_to(
+                        opts.out / "masks" / folder / frame_name(folder, number, ".png"),
+                        crop_resample(mask, boxes[ci, k], S),
+                        "PNG",
+                    )
                 bar.update(1)
         bar.close()
     finally:
@@ -573,18 +632,27 @@ def _convert_sequence(seq: ReleaseSequence, cams: dict, opts: _Options) -> Tuple
         for src in sources.values():
             src.close()
     _write_annotation(opts.out / "annotations" / seq.annotation, kept, idx + 1, cams, cam_ids, boxes)
-    entry = SequenceEntry(subject=seq.subject, action=seq.action, action_id=seq.action_id, subaction=seq.subaction,
-                          camera_ids=cam_ids, num_frames=len(idx))
+    entry = SequenceEntry(
+        subject=seq.subject,
+        action=seq.action,
+        action_id=seq.action_id,
+        subaction=seq.subaction,
+        camera_ids=cam_ids,
+        num_frames=len(idx),
+    )
     return entry, len(masks) == len(cam_ids)
 
 
-def _write_annotation(path: Path, joints: np.ndarray, frame_numbers: np.ndarray, cams: dict,
-                      cam_ids: Sequence[str], boxes: np.ndarray) -> None:
+def _write_annotation(
+    path: Path, joints: np.ndarray, frame_numbers: np.ndarray, cams: dict, cam_ids: Sequence[str], boxes: np.ndarray
+) -> None:
     with atomic_write_path(path) as tmp:
         np.savez_compressed(
             tmp,
-            joints_h36m17=joints.astype(np.float32), frame_indices=np.asarray(frame_numbers, dtype=np.int64),
-            camera_ids=np.array(list(cam_ids)), crop_boxes=boxes.astype(np.float64),
+            joints_h36m17=joints.astype(np.float32),
+            frame_indices=np.asarray(frame_numbers, dtype=np.int64),
+            camera_ids=np.array(list(cam_ids)),
+            crop_boxes=boxes.astype(np.float64),
             R=np.stack([np.asarray(cams[c].R, dtype=np.float64) for c in cam_ids]),
             t=np.stack([np.asarray(cams[c].t, dtype=np.float64) for c in cam_ids]),
             K=np.stack([np.asarray(cams[c].K, dtype=np.float64) for c in cam_ids]),
@@ -599,16 +667,24 @@ def _existing_entry(seq: ReleaseSequence, opts: _Options) -> Tuple[SequenceEntry
 
     ann = load_annotation(opts.out / "annotations" / seq.annotation)
     cam_ids = [str(c) for c in ann["camera_ids"]]
-    entry = SequenceEntry(subject=seq.subject, action=seq.action, action_id=seq.action_id, subaction=seq.subaction,
-                          camera_ids=cam_ids, num_frames=int(len(ann["joints_h36m17"])))
+    entry = SequenceEntry(
+        subject=seq.subject,
+        action=seq.action,
+        action_id=seq.action_id,
+        subaction=seq.subaction,
+        camera_ids=cam_ids,
+        num_frames=int(len(ann["joints_h36m17"])),
+    )
     first = int(ann["frame_indices"][0]) if "frame_indices" in ann else 1
-    has_masks = all((opts.out / "masks" / entry.folder(c) / frame_name(entry.folder(c), first, ".png")).is_file()
-                    for c in cam_ids)
+    has_masks = all(
+        (opts.out / "masks" / entry.folder(c) / frame_name(entry.folder(c), first, ".png")).is_file() for c in cam_ids
+    )
     return entry, has_masks
 
 
-def _make_background(subject: str, camera_id: str, seqs: List[ReleaseSequence], num_frames: int,
-                     scale: float, opts: _Options) -> np.ndarray:
+def _make_background(
+    subject: str, camera_id: str, seqs: List[ReleaseSequence], num_frames: int, scale: float, opts: _Options
+) -> np.ndarray:
     """Median of ``num_frames`` frames spread uniformly over all of ``subject``'s sequences seen by the camera
     (each frame downscaled by ``scale`` before the median, to keep the stack small)."""
     sources: List[FrameSource] = []
@@ -634,28 +710,42 @@ def _make_background(subject: str, camera_id: str, seqs: List[ReleaseSequence], 
     return temporal_median_background(frames)
 
 
-def _merge_index(out: Path, entries: Dict[str, SequenceEntry], no_masks: set, backgrounds: Dict[str, Dict[str, str]],
-                 opts: _Options, background_scale: float) -> dict:
+def _merge_index(
+    out: Path,
+    entries: Dict[str, SequenceEntry],
+    no_masks: set,
+    backgrounds: Dict[str, Dict[str, str]],
+    opts: _Options,
+    background_scale: float,
+) -> dict:
     """Entries and backgrounds of an existing ``index.json`` (earlier runs into the same folder), checked for the
     same crop settings."""
     if not (out / INDEX_NAME).is_file():
         return {}
     old = read_index(out)
     if old.get("generator") != GENERATOR:
-        raise ValueError(f"{out / INDEX_NAME}: {out} holds a set made by {old.get('generator')!r}, not by the "
-                         f"Human3.6M converter; convert into another folder")
+        raise ValueError(
+            f"{out / INDEX_NAME}: {out} holds a set made by {old.get('generator')!r}, not by the "
+            f"Human3.6M converter; convert into another folder"
+        )
     for key, mine in (("image_size", opts.image_size), ("cube_size", opts.cube_size)):
         if key in old and float(old[key]) != float(mine):
-            raise ValueError(f"{out / INDEX_NAME}: {out} holds crops with {key}={old[key]}, this run asks for "
-                             f"{mine}; convert into another folder")
+            raise ValueError(
+                f"{out / INDEX_NAME}: {out} holds crops with {key}={old[key]}, this run asks for "
+                f"{mine}; convert into another folder"
+            )
     old_step = old.get("config", {}).get("frame_step")
     if old_step is not None and int(old_step) != opts.frame_step:
-        raise ValueError(f"{out / INDEX_NAME}: {out} was converted with frame_step={old_step}, this run asks "
-                         f"for {opts.frame_step}; convert into another folder")
+        raise ValueError(
+            f"{out / INDEX_NAME}: {out} was converted with frame_step={old_step}, this run asks "
+            f"for {opts.frame_step}; convert into another folder"
+        )
     old_scale = old.get("background_scale")
     if old_scale is not None and float(old_scale) != float(background_scale) and old.get("backgrounds"):
-        raise ValueError(f"{out / INDEX_NAME}: backgrounds were written at background_scale={old_scale}, this run "
-                         f"asks for {background_scale}; convert into another folder")
+        raise ValueError(
+            f"{out / INDEX_NAME}: backgrounds were written at background_scale={old_scale}, this run "
+            f"asks for {background_scale}; convert into another folder"
+        )
     for raw in old.get("sequences", []):
         e = SequenceEntry(**raw)
         if (out / "annotations" / e.annotation).is_file():
@@ -668,14 +758,26 @@ def _merge_index(out: Path, entries: Dict[str, SequenceEntry], no_masks: set, ba
     return old
 
 
-def convert_h36m_images(release_root: PathLike, out_dir: PathLike, subjects: Optional[Iterable[str]] = None,
-                        actions: Optional[Iterable[str]] = None, frame_step: int = 5, image_size: int = 128,
-                        cube_size: float = 2.0, background_frames: int = 50, max_frames: Optional[int] = None,
-                        jpeg_quality: int = 92, progress: bool = True, *, background_scale: float = 0.5,
-                        masks_root: Optional[PathLike] = None, cameras="h36m",
-                        camera_ids: Optional[Iterable[str]] = None,
-                        exclude: Iterable[Tuple[str, str]] = DEFAULT_EXCLUSIONS,
-                        frame_count_tolerance: int = 10) -> Path:
+def convert_h36m_images(
+    release_root: PathLike,
+    out_dir: PathLike,
+    subjects: Optional[Iterable[str]] = None,
+    actions: Optional[Iterable[str]] = None,
+    frame_step: int = 5,
+    image_size: int = 128,
+    cube_size: float = 2.0,
+    background_frames: int = 50,
+    max_frames: Optional[int] = None,
+    jpeg_quality: int = 92,
+    progress: bool = True,
+    *,
+    background_scale: float = 0.5,
+    masks_root: Optional[PathLike] = None,
+    cameras="h36m",
+    camera_ids: Optional[Iterable[str]] = None,
+    exclude: Iterable[Tuple[str, str]] = DEFAULT_EXCLUSIONS,
+    frame_count_tolerance: int = 10,
+) -> Path:
     """Convert the original release under ``release_root`` into the crop layout in ``out_dir``; returns the path
     of the written ``index.json`` (see the module docstring for inputs, naming and resuming).
 
@@ -693,17 +795,28 @@ def convert_h36m_images(release_root: PathLike, out_dir: PathLike, subjects: Opt
     from weakpose.data.h36m.loaders import resolve_cameras
 
     if frame_step < 1 or image_size < 8 or cube_size <= 0 or not 0 < background_scale <= 1:
-        raise ValueError(f"need frame_step >= 1, image_size >= 8, cube_size > 0 and 0 < background_scale <= 1; "
-                         f"got {frame_step}, {image_size}, {cube_size}, {background_scale}")
+        raise ValueError(
+            f"need frame_step >= 1, image_size >= 8, cube_size > 0 and 0 < background_scale <= 1; "
+            f"got {frame_step}, {image_size}, {cube_size}, {background_scale}"
+        )
     root, out = Path(release_root), Path(out_dir)
-    opts = _Options(out=out, release_root=root, masks_root=Path(masks_root) if masks_root else root,
-                    frame_step=int(frame_step), image_size=int(image_size), cube_size=float(cube_size),
-                    max_frames=None if max_frames is None else int(max_frames), jpeg_quality=int(jpeg_quality),
-                    frame_count_tolerance=int(frame_count_tolerance), progress=progress)
+    opts = _Options(
+        out=out,
+        release_root=root,
+        masks_root=Path(masks_root) if masks_root else root,
+        frame_step=int(frame_step),
+        image_size=int(image_size),
+        cube_size=float(cube_size),
+        max_frames=None if max_frames is None else int(max_frames),
+        jpeg_quality=int(jpeg_quality),
+        frame_count_tolerance=int(frame_count_tolerance),
+        progress=progress,
+    )
     seqs = find_release_sequences(root, subjects, actions, exclude)
     if not seqs:
-        raise FileNotFoundError(f"no Human3.6M sequences selected under {root} (subjects={subjects}, "
-                                f"actions={actions})")
+        raise FileNotFoundError(
+            f"no Human3.6M sequences selected under {root} (subjects={subjects}, actions={actions})"
+        )
     all_cams = resolve_cameras(cameras)
     wanted_ids = list(H36M_CAMERA_IDS) if camera_ids is None else [str(c) for c in camera_ids]
     unknown = [c for c in wanted_ids if c not in H36M_CAMERA_IDS]
@@ -725,25 +838,38 @@ def convert_h36m_images(release_root: PathLike, out_dir: PathLike, subjects: Opt
     out.mkdir(parents=True, exist_ok=True)
     clean_output_folder(out, recursive=True)  # crops and annotations a killed conversion left half-written
     _merge_index(out, entries, no_masks, backgrounds, opts, background_scale)
-    config = {"frame_step": opts.frame_step, "image_size": opts.image_size, "cube_size": opts.cube_size,
-              "background_frames": int(background_frames), "max_frames": opts.max_frames,
-              "jpeg_quality": opts.jpeg_quality}
+    config = {
+        "frame_step": opts.frame_step,
+        "image_size": opts.image_size,
+        "cube_size": opts.cube_size,
+        "background_frames": int(background_frames),
+        "max_frames": opts.max_frames,
+        "jpeg_quality": opts.jpeg_quality,
+    }
 
     def flush() -> Path:
         ordered = sorted(entries.values(), key=lambda e: (int(e.subject[1:]), e.action_id, e.subaction))
-        return write_index(out, ordered, opts.image_size, opts.cube_size, extra={
-            "actions": {str(v): k for k, v in ACTION_IDS.items()},
-            "generator": GENERATOR,
-            "source": "Human3.6M original release",
-            "config": config,
-            "masks": not (no_masks & set(entries)),
-            "sequences_without_masks": sorted(no_masks & set(entries)),
-            "background_scale": float(background_scale),
-            "backgrounds": {s: dict(sorted(backgrounds[s].items(), key=lambda kv: camera_index(kv[0])))
-                            for s in sorted(backgrounds, key=lambda s: int(s[1:]))},
-            "credits": "Human3.6M (Ionescu, Papava, Olaru, Sminchisescu, TPAMI 2014); its licence forbids "
-                       "redistributing these crops. Cameras: Human3.6M calibration.",
-        })
+        return write_index(
+            out,
+            ordered,
+            opts.image_size,
+            opts.cube_size,
+            extra={
+                "actions": {str(v): k for k, v in ACTION_IDS.items()},
+                "generator": GENERATOR,
+                "source": "Human3.6M original release",
+                "config": config,
+                "masks": not (no_masks & set(entries)),
+                "sequences_without_masks": sorted(no_masks & set(entries)),
+                "background_scale": float(background_scale),
+                "backgrounds": {
+                    s: dict(sorted(backgrounds[s].items(), key=lambda kv: camera_index(kv[0])))
+                    for s in sorted(backgrounds, key=lambda s: int(s[1:]))
+                },
+                "credits": "Human3.6M (Ionescu, Papava, Olaru, Sminchisescu, TPAMI 2014); its licence forbids "
+                "redistributing these crops. Cameras: Human3.6M calibration.",
+            },
+        )
 
     index_path = out / INDEX_NAME
     by_subject: Dict[str, List[ReleaseSequence]] = {}
@@ -779,12 +905,14 @@ def convert_h36m_images(release_root: PathLike, out_dir: PathLike, subjects: Opt
 # ----------------------------------------------------------------------------------------------------------------
 # CLI
 
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="weakpose convert-h36m-images",
         description="Convert the original Human3.6M release (D3_Positions CDF poses, videos or extracted frames, "
-                    "optional ground_truth_bs masks) into weakpose's multi-view crop layout "
-                    "(images/, masks/, annotations/, backgrounds/, index.json). Resumable.")
+        "optional ground_truth_bs masks) into weakpose's multi-view crop layout "
+        "(images/, masks/, annotations/, backgrounds/, index.json). Resumable.",
+    )
     p.add_argument("release_root", help="release root holding S1, S5, ... folders")
     p.add_argument("out_dir", help="output folder (a second run continues where the first stopped)")
     p.add_argument("--subjects", nargs="+", default=None, help="e.g. S1 S5 (default: all found)")
@@ -793,20 +921,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, default=128, help="crop size in pixels (default 128)")
     p.add_argument("--cube-size", type=float, default=2.0, help="metres of the root-centred cube (default 2)")
     p.add_argument("--max-frames", type=int, default=None, help="at most this many frames per sequence")
-    p.add_argument("--background-frames", type=int, default=50,
-                   help="frames in each median background (default 50; 0: none)")
-    p.add_argument("--background-scale", type=float, default=0.5,
-                   help="backgrounds at this fraction of the full resolution (default 0.5)")
+    p.add_argument(
+        "--background-frames", type=int, default=50, help="frames in each median background (default 50; 0: none)"
+    )
+    p.add_argument(
+        "--background-scale",
+        type=float,
+        default=0.5,
+        help="backgrounds at this fraction of the full resolution (default 0.5)",
+    )
     p.add_argument("--jpeg-quality", type=int, default=92)
-    p.add_argument("--masks-root", default=None,
-                   help="root of the ground_truth_bs release (S*/MySegmentsMat/ground_truth_bs; default: "
-                        "release_root)")
-    p.add_argument("--cameras", default="h36m", help="camera-parameters.json or Martinez cameras.h5 "
-                                                     "(default: the calibration shipped with weakpose)")
-    p.add_argument("--camera-ids", nargs="+", default=None,
-                   help="views to convert, e.g. 54138969 60457274 (default: all four)")
-    p.add_argument("--keep-excluded", action="store_true",
-                   help="also convert S11 Directions (its 54138969 video is corrupt; left out by default)")
+    p.add_argument(
+        "--masks-root",
+        default=None,
+        help="root of the ground_truth_bs release (S*/MySegmentsMat/ground_truth_bs; default: release_root)",
+    )
+    p.add_argument(
+        "--cameras",
+        default="h36m",
+        help="camera-parameters.json or Martinez cameras.h5 (default: the calibration shipped with weakpose)",
+    )
+    p.add_argument(
+        "--camera-ids", nargs="+", default=None, help="views to convert, e.g. 54138969 60457274 (default: all four)"
+    )
+    p.add_argument(
+        "--keep-excluded",
+        action="store_true",
+        help="also convert S11 Directions (its 54138969 video is corrupt; left out by default)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
@@ -816,24 +958,52 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         index = convert_h36m_images(
-            args.release_root, args.out_dir, subjects=args.subjects, actions=args.actions,
-            frame_step=args.frame_step, image_size=args.image_size, cube_size=args.cube_size,
-            background_frames=args.background_frames, max_frames=args.max_frames, jpeg_quality=args.jpeg_quality,
-            progress=not args.no_progress, background_scale=args.background_scale, masks_root=args.masks_root,
-            cameras=args.cameras, camera_ids=args.camera_ids, exclude=() if args.keep_excluded else DEFAULT_EXCLUSIONS)
+            args.release_root,
+            args.out_dir,
+            subjects=args.subjects,
+            actions=args.actions,
+            frame_step=args.frame_step,
+            image_size=args.image_size,
+            cube_size=args.cube_size,
+            background_frames=args.background_frames,
+            max_frames=args.max_frames,
+            jpeg_quality=args.jpeg_quality,
+            progress=not args.no_progress,
+            background_scale=args.background_scale,
+            masks_root=args.masks_root,
+            cameras=args.cameras,
+            camera_ids=args.camera_ids,
+            exclude=() if args.keep_excluded else DEFAULT_EXCLUSIONS,
+        )
     except (OSError, ValueError, KeyError, ImportError) as e:
         print(f"weakpose convert-h36m-images: error: {e}", file=sys.stderr)
         return 1
     idx = read_index(Path(args.out_dir))
     n = sum(s["num_frames"] * len(s["camera_ids"]) for s in idx["sequences"])
-    print(f"{len(idx['sequences'])} sequences, {n} crops in {args.out_dir} (index: {index}"
-          f"{'' if idx.get('masks') else '; some or all without masks'})")
+    print(
+        f"{len(idx['sequences'])} sequences, {n} crops in {args.out_dir} (index: {index}"
+        f"{'' if idx.get('masks') else '; some or all without masks'})"
+    )
     return 0
 
 
-__all__ = ["ACTION_IDS", "DEFAULT_EXCLUSIONS", "VIDEO_EXTRA", "temporal_median_background",
-           "MatMasks", "FrameSource", "FolderFrames", "VideoFrames", "open_frame_source", "crop_resample",
-           "ReleaseSequence", "find_release_sequences", "convert_h36m_images", "build_parser", "main"]
+__all__ = [
+    "ACTION_IDS",
+    "DEFAULT_EXCLUSIONS",
+    "VIDEO_EXTRA",
+    "temporal_median_background",
+    "MatMasks",
+    "FrameSource",
+    "FolderFrames",
+    "VideoFrames",
+    "open_frame_source",
+    "crop_resample",
+    "ReleaseSequence",
+    "find_release_sequences",
+    "convert_h36m_images",
+    "build_parser",
+    "main",
+]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,6 +32,7 @@ Conventions, chosen once:
   bad sequence (corrupt or truncated file, wrong shape, NaNs, wrong units) is SKIPPED AND REPORTED, or raised
   with ``strict=True``. A source from which nothing at all could be loaded raises with the report.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -89,6 +90,7 @@ def h36m_camera_ids() -> Tuple[str, ...]:
 # ---------------------------------------------------------------------------------------------------------
 # in-memory result
 
+
 @dataclass
 class Sequence:
     """One recording: a subject performing an action, seen by one or more cameras.
@@ -137,17 +139,22 @@ class Sequence:
         """(width, height) in pixels of ``camera_id``'s images."""
         if camera_id in self.image_sizes:
             return self.image_sizes[camera_id]
-        raise KeyError(f"{self.subject}/{self.action}: no image size known for camera {camera_id!r} "
-                       f"(cameras: {self.camera_ids})")
+        raise KeyError(
+            f"{self.subject}/{self.action}: no image size known for camera {camera_id!r} (cameras: {self.camera_ids})"
+        )
 
     def frames(self, index) -> "Sequence":
         """A new sequence holding frames ``index`` (a slice or index array) of every array."""
+
         def take(a):
             return None if a is None else np.ascontiguousarray(a[index])
+
         return dataclasses.replace(
-            self, positions_3d=take(self.positions_3d),
+            self,
+            positions_3d=take(self.positions_3d),
             positions_2d={c: take(a) for c, a in self.positions_2d.items()},
-            confidences=None if self.confidences is None else {c: take(a) for c, a in self.confidences.items()})
+            confidences=None if self.confidences is None else {c: take(a) for c, a in self.confidences.items()},
+        )
 
     def subsample(self, stride: int, start: int = 0) -> "Sequence":
         """Every ``stride``-th frame from ``start`` (frame rate divided accordingly)."""
@@ -177,8 +184,9 @@ class H36MData:
             for s in self.sequences:
                 if s.key == tuple(key):
                     return s
-            raise KeyError(f"no sequence {key!r}; loaded: {len(self.sequences)} sequences of subjects "
-                           f"{self.subjects()}")
+            raise KeyError(
+                f"no sequence {key!r}; loaded: {len(self.sequences)} sequences of subjects {self.subjects()}"
+            )
         return self.sequences[key]
 
     def subjects(self) -> List[str]:
@@ -192,8 +200,13 @@ class H36MData:
     def num_frames(self) -> int:
         return sum(s.num_frames for s in self.sequences)
 
-    def select(self, subjects: Optional[Iterable[str]] = None, actions: Optional[Iterable[str]] = None,
-               cameras: Optional[Iterable[str]] = None, stride: int = 1) -> "H36MData":
+    def select(
+        self,
+        subjects: Optional[Iterable[str]] = None,
+        actions: Optional[Iterable[str]] = None,
+        cameras: Optional[Iterable[str]] = None,
+        stride: int = 1,
+    ) -> "H36MData":
         """Sequences of ``subjects`` doing ``actions`` (full ``"Walking 1"`` or base ``"Walking"`` names), seen
         by ``cameras``, with every ``stride``-th frame. The report is carried over unchanged."""
         subjects = None if subjects is None else set(subjects)
@@ -207,16 +220,18 @@ class H36MData:
                 continue
             if cameras is not None:
                 s = dataclasses.replace(
-                    s, positions_2d={c: a for c, a in s.positions_2d.items() if c in cameras},
-                    confidences=None if s.confidences is None else
-                    {c: a for c, a in s.confidences.items() if c in cameras},
-                    cameras={c: cam for c, cam in s.cameras.items() if c in cameras})
+                    s,
+                    positions_2d={c: a for c, a in s.positions_2d.items() if c in cameras},
+                    confidences=None
+                    if s.confidences is None
+                    else {c: a for c, a in s.confidences.items() if c in cameras},
+                    cameras={c: cam for c, cam in s.cameras.items() if c in cameras},
+                )
             out.append(s.subsample(stride) if stride != 1 else s)
         return H36MData(out, self.report)
 
     def summary(self) -> str:
-        return (f"{len(self)} sequences, {self.num_frames} frames, subjects {self.subjects()}\n"
-                f"{self.report.summary()}")
+        return f"{len(self)} sequences, {self.num_frames} frames, subjects {self.subjects()}\n{self.report.summary()}"
 
 
 def _subject_sort_key(subject: str):
@@ -233,6 +248,7 @@ def _known_camera_order() -> Tuple[str, ...]:
 # ---------------------------------------------------------------------------------------------------------
 # cameras and ground-truth 2D
 
+
 def resolve_cameras(cameras: CameraSpec) -> Dict[str, Dict[str, object]]:
     """``dict[subject][camera_id] -> Camera`` from a spec.
 
@@ -241,6 +257,7 @@ def resolve_cameras(cameras: CameraSpec) -> Dict[str, Dict[str, object]]:
     ``None``: no cameras (no ground-truth 2D, no camera-frame 3D).
     """
     from weakpose.data.h36m import cameras as geometry  # the calibration readers
+
     if cameras is None:
         return {}
     if isinstance(cameras, Mapping):
@@ -254,8 +271,9 @@ def resolve_cameras(cameras: CameraSpec) -> Dict[str, Dict[str, object]]:
         return geometry.load_h36m_cameras_json(path)
     if path.suffix.lower() in (".h5", ".hdf5"):
         return geometry.load_martinez_cameras_h5(path)
-    raise ValueError(f"camera file {str(path)!r}: expected a .json (camera-parameters.json layout) or "
-                     f"a .h5 (Martinez cameras.h5)")
+    raise ValueError(
+        f"camera file {str(path)!r}: expected a .json (camera-parameters.json layout) or a .h5 (Martinez cameras.h5)"
+    )
 
 
 def camera_image_size(camera) -> Tuple[int, int]:
@@ -312,8 +330,12 @@ class _Options:
     actions: Optional[Iterable[str]] = None  # the caller's action selection (for the completeness check)
 
 
-def check_complete(keys: Iterable[Tuple[str, str]], report: LoadReport, actions: Optional[Iterable[str]] = None,
-                   expected: int = SEQUENCES_PER_ACTION) -> None:
+def check_complete(
+    keys: Iterable[Tuple[str, str]],
+    report: LoadReport,
+    actions: Optional[Iterable[str]] = None,
+    expected: int = SEQUENCES_PER_ACTION,
+) -> None:
     """Report (reason ``missing sequence``) every protocol subject and action with fewer than ``expected``
     sequences: a release missing files cannot name them, but it can count them.
 
@@ -331,21 +353,35 @@ def check_complete(keys: Iterable[Tuple[str, str]], report: LoadReport, actions:
         for base in wanted:
             have = sorted(bases.get(base, []))
             if len(have) < expected:
-                report.add(subject, base, rep.MISSING_SEQUENCE,
-                           f"expected {expected} sequences of {base} for {subject}, found {len(have)}"
-                           + (f": {have}" if have else ""))
+                report.add(
+                    subject,
+                    base,
+                    rep.MISSING_SEQUENCE,
+                    f"expected {expected} sequences of {base} for {subject}, found {len(have)}"
+                    + (f": {have}" if have else ""),
+                )
 
 
-def usable_sources(sources: List[SequenceSource], exclude: Iterable[Tuple[str, str]], report: LoadReport,
-                   actions: Optional[Iterable[str]] = None) -> Iterator[SequenceSource]:
+def usable_sources(
+    sources: List[SequenceSource],
+    exclude: Iterable[Tuple[str, str]],
+    report: LoadReport,
+    actions: Optional[Iterable[str]] = None,
+) -> Iterator[SequenceSource]:
     """Sources in (subject, action) order, minus exclusions and scan-time problems, each recorded in ``report``."""
     excluded = {(s, canonical_action_name(a)) for s, a in exclude}
     check_complete([(src.subject, src.action) for src in sources], report, actions)
     for src in sorted(sources, key=lambda s: (_subject_sort_key(s.subject), s.action)):
         report.found.append((src.subject, src.action))
         if (src.subject, src.action) in excluded:
-            report.add(src.subject, src.action, rep.EXCLUDED, "default exclusion (corrupt video)"
-                       if (src.subject, src.action) in DEFAULT_EXCLUSIONS else "excluded by the caller")
+            report.add(
+                src.subject,
+                src.action,
+                rep.EXCLUDED,
+                "default exclusion (corrupt video)"
+                if (src.subject, src.action) in DEFAULT_EXCLUSIONS
+                else "excluded by the caller",
+            )
             continue
         if src.problem is not None:
             report.add(src.subject, src.action, *src.problem)
@@ -400,8 +436,9 @@ def _assemble_one(src: SequenceSource, opts: _Options, report: LoadReport) -> Op
                 continue
             if pos3d is not None and cam_id not in subject_cams:
                 # 2D paired with 3D is only useful with the camera that links them.
-                report.add(subject, action, rep.MISSING_CAMERA, f"no calibration for {subject} camera {cam_id}",
-                           camera=cam_id)
+                report.add(
+                    subject, action, rep.MISSING_CAMERA, f"no calibration for {subject} camera {cam_id}", camera=cam_id
+                )
                 continue
             try:
                 views[cam_id] = read()
@@ -413,8 +450,12 @@ def _assemble_one(src: SequenceSource, opts: _Options, report: LoadReport) -> Op
             return None  # every view reported above
     elif pos3d is not None and opts.project_2d:
         if not subject_cams and opts.cameras:  # cameras=None means the caller wants none: nothing to report
-            report.add(subject, action, rep.MISSING_CAMERA, f"no calibration for subject {subject}: "
-                       f"3D loaded without ground-truth 2D")
+            report.add(
+                subject,
+                action,
+                rep.MISSING_CAMERA,
+                f"no calibration for subject {subject}: 3D loaded without ground-truth 2D",
+            )
         source_2d = "gt" if subject_cams else ""
         views = {c: (xy, None) for c, xy in project_to_cameras(pos3d, subject_cams).items()}
 
@@ -430,13 +471,24 @@ def _assemble_one(src: SequenceSource, opts: _Options, report: LoadReport) -> Op
         # dropping 3D frames is said out loud, and refused beyond a few frames.
         dropped_3d = 0 if pos3d is None else int(pos3d.shape[0]) - n
         if dropped_3d > MAX_3D_FRAMES_DROPPED:
-            report.add(subject, action, rep.LENGTH_MISMATCH,
-                       f"{detail}: the 2D is {dropped_3d} frames shorter than the 3D (at most "
-                       f"{MAX_3D_FRAMES_DROPPED} 3D frames are dropped); sequence skipped")
+            report.add(
+                subject,
+                action,
+                rep.LENGTH_MISMATCH,
+                f"{detail}: the 2D is {dropped_3d} frames shorter than the 3D (at most "
+                f"{MAX_3D_FRAMES_DROPPED} 3D frames are dropped); sequence skipped",
+            )
             return None
         if dropped_3d:
-            log.warning("%s: %s/%s: the 2D has %d frames and the 3D %d: the last %d frames of 3D are dropped",
-                        report.source, subject, action, n, pos3d.shape[0], dropped_3d)
+            log.warning(
+                "%s: %s/%s: the 2D has %d frames and the 3D %d: the last %d frames of 3D are dropped",
+                report.source,
+                subject,
+                action,
+                n,
+                pos3d.shape[0],
+                dropped_3d,
+            )
         report.add(subject, action, rep.LENGTH_TRIMMED, detail)
         pos3d = None if pos3d is None else pos3d[:n]
         views = {c: (xy[:n], None if conf is None else conf[:n]) for c, (xy, conf) in views.items()}
@@ -448,11 +500,20 @@ def _assemble_one(src: SequenceSource, opts: _Options, report: LoadReport) -> Op
             image_sizes[cam_id] = camera_image_size(subject_cams[cam_id])
     cams = {c: subject_cams[c] for c in (views or subject_cams) if c in subject_cams}
     return Sequence(
-        subject=subject, action=action, positions_3d=pos3d,
+        subject=subject,
+        action=action,
+        positions_3d=pos3d,
         positions_2d={c: np.ascontiguousarray(xy, dtype=np.float32) for c, (xy, _) in views.items()},
-        confidences={c: (np.ones(xy.shape[:2], np.float32) if conf is None else conf.astype(np.float32))
-                     for c, (xy, conf) in views.items()} if has_conf else None,
-        cameras=cams, image_sizes=image_sizes, source_2d=source_2d)
+        confidences={
+            c: (np.ones(xy.shape[:2], np.float32) if conf is None else conf.astype(np.float32))
+            for c, (xy, conf) in views.items()
+        }
+        if has_conf
+        else None,
+        cameras=cams,
+        image_sizes=image_sizes,
+        source_2d=source_2d,
+    )
 
 
 def _canonical_key(subject: str, action: str) -> Tuple[str, str]:
@@ -469,8 +530,7 @@ def _selected(subject: str, action: str, subjects, actions) -> bool:
 
 
 def _filters(subjects, actions):
-    return (None if subjects is None else set(subjects),
-            None if actions is None else _action_names(actions))
+    return (None if subjects is None else set(subjects), None if actions is None else _action_names(actions))
 
 
 def _action_names(actions: Iterable[str]) -> set:
@@ -481,21 +541,31 @@ def _action_names(actions: Iterable[str]) -> set:
 # ---------------------------------------------------------------------------------------------------------
 # VideoPose3D npz
 
+
 def _view_camera_ids(subject: str, n_views: int, where: str) -> List[str]:
     if not is_h36m_subject(subject):
         return [str(i) for i in range(n_views)]  # custom videos: cameras "0", "1", ...
     ids = h36m_camera_ids()
     if n_views > len(ids):
-        raise H36MFormatError(f"{where}: {n_views} camera views, but Human3.6M has {len(ids)} cameras "
-                              f"({', '.join(ids)})")
+        raise H36MFormatError(
+            f"{where}: {n_views} camera views, but Human3.6M has {len(ids)} cameras ({', '.join(ids)})"
+        )
     return list(ids[:n_views])
 
 
-def load_videopose3d(path_3d: Optional[PathLike] = None, path_2d: Optional[PathLike] = None, *,
-                     cameras: CameraSpec = "h36m", layout: Optional[str] = None,
-                     subjects: Optional[Iterable[str]] = None, actions: Optional[Iterable[str]] = None,
-                     exclude: Iterable[Tuple[str, str]] = DEFAULT_EXCLUSIONS, project_2d: bool = True,
-                     strict: bool = False, max_trim: Optional[int] = None) -> H36MData:
+def load_videopose3d(
+    path_3d: Optional[PathLike] = None,
+    path_2d: Optional[PathLike] = None,
+    *,
+    cameras: CameraSpec = "h36m",
+    layout: Optional[str] = None,
+    subjects: Optional[Iterable[str]] = None,
+    actions: Optional[Iterable[str]] = None,
+    exclude: Iterable[Tuple[str, str]] = DEFAULT_EXCLUSIONS,
+    project_2d: bool = True,
+    strict: bool = False,
+    max_trim: Optional[int] = None,
+) -> H36MData:
     """Load VideoPose3D-format files (Pavllo et al. 2019).
 
     path_3d: ``data_3d_*.npz`` (``positions_3d``: world metres, 32 or 17 joints) or ``None`` for 2D-only data.
@@ -527,8 +597,7 @@ def load_videopose3d(path_3d: Optional[PathLike] = None, path_2d: Optional[PathL
         # Two raw names (e.g. "TakingPhoto" and "Photo") mapping to one canonical sequence: keep the first.
         prior = raw_names.setdefault((key[0], key[1], kind), raw_action)
         if prior != raw_action:
-            report.add(key[0], key[1], rep.DUPLICATE, f"{kind} has both {prior!r} and {raw_action!r}; "
-                                                      f"using {prior!r}")
+            report.add(key[0], key[1], rep.DUPLICATE, f"{kind} has both {prior!r} and {raw_action!r}; using {prior!r}")
             return False
         return True
 
@@ -539,7 +608,7 @@ def load_videopose3d(path_3d: Optional[PathLike] = None, path_2d: Optional[PathL
                 if not _selected(*key, subj_f, act_f) or not claim(key, "3D", raw_action):
                     continue
                 where = f"{path_3d}:positions_3d[{subject!r}][{raw_action!r}]"
-                source(key).read_3d = (lambda arr=arr, where=where: check_positions_3d(arr, where))
+                source(key).read_3d = lambda arr=arr, where=where: check_positions_3d(arr, where)
 
     if path_2d is not None:
         positions, metadata = read_videopose3d_2d(path_2d)
@@ -560,9 +629,13 @@ def load_videopose3d(path_3d: Optional[PathLike] = None, path_2d: Optional[PathL
                     continue
                 src.views = {}
                 for cam_id, arr in zip(cam_ids, views):
-                    src.views[cam_id] = None if arr is None else (
-                        lambda arr=arr, w=f"{where}[{cam_ids.index(cam_id)}]":
-                        _convert_2d(arr, w, metadata, layout))
+                    src.views[cam_id] = (
+                        None
+                        if arr is None
+                        else (
+                            lambda arr=arr, w=f"{where}[{cam_ids.index(cam_id)}]": _convert_2d(arr, w, metadata, layout)
+                        )
+                    )
                 if subject in video_meta and len(cam_ids) == 1:
                     vm = video_meta[subject]
                     src.image_sizes[cam_ids[0]] = (int(vm["w"]), int(vm["h"]))
@@ -570,9 +643,17 @@ def load_videopose3d(path_3d: Optional[PathLike] = None, path_2d: Optional[PathL
                     sizes = H36M_IMAGE_SIZES
                     src.image_sizes.update({c: tuple(int(v) for v in sizes[c]) for c in cam_ids if c in sizes})
 
-    opts = _Options(has_3d=path_3d is not None, has_2d=path_2d is not None, cameras=resolve_cameras(cameras),
-                    project_2d=project_2d, exclude=tuple(exclude), strict=strict, max_trim=max_trim,
-                    source_2d=Path(path_2d).name if path_2d is not None else "", actions=actions)
+    opts = _Options(
+        has_3d=path_3d is not None,
+        has_2d=path_2d is not None,
+        cameras=resolve_cameras(cameras),
+        project_2d=project_2d,
+        exclude=tuple(exclude),
+        strict=strict,
+        max_trim=max_trim,
+        source_2d=Path(path_2d).name if path_2d is not None else "",
+        actions=actions,
+    )
     return _assemble(list(sources.values()), opts, report)
 
 
@@ -602,9 +683,13 @@ def _convert_2d(arr, where: str, metadata: dict, layout: Optional[str]) -> View:
 # ---------------------------------------------------------------------------------------------------------
 # release trees (Martinez h5, original CDF)
 
-def scan_martinez_tree(root: PathLike, detections: Optional[str] = None,
-                       detections_root: Optional[PathLike] = None,
-                       report: Optional[LoadReport] = None) -> List[SequenceSource]:
+
+def scan_martinez_tree(
+    root: PathLike,
+    detections: Optional[str] = None,
+    detections_root: Optional[PathLike] = None,
+    report: Optional[LoadReport] = None,
+) -> List[SequenceSource]:
     """Sources for ``root/S*/MyPoses/3D_positions/*.h5`` and, if ``detections`` names a folder (e.g.
     ``"StackedHourglass"``), ``<detections_root or root>/S*/<detections>/<Action>.<cam>.h5`` (``_`` or space).
 
@@ -626,17 +711,27 @@ def scan_martinez_tree(root: PathLike, detections: Optional[str] = None,
                     report.add(subject, f.name, rep.CORRUPT, str(e))
                     continue
                 if cam not in cam_ids:
-                    report.add(subject, action, rep.UNKNOWN_CAMERA,
-                               f"{f}: camera {cam!r} is not one of {', '.join(cam_ids)}", camera=cam)
+                    report.add(
+                        subject,
+                        action,
+                        rep.UNKNOWN_CAMERA,
+                        f"{f}: camera {cam!r} is not one of {', '.join(cam_ids)}",
+                        camera=cam,
+                    )
                     continue
                 src = sources.setdefault((subject, action), SequenceSource(subject, action))
                 if src.views is None:
                     src.views = {c: None for c in cam_ids}
                 if src.views[cam] is not None:
-                    report.add(subject, action, rep.DUPLICATE, f"two detection files for camera {cam}; "
-                                                               f"ignoring {f.name}", camera=cam)
+                    report.add(
+                        subject,
+                        action,
+                        rep.DUPLICATE,
+                        f"two detection files for camera {cam}; ignoring {f.name}",
+                        camera=cam,
+                    )
                     continue
-                src.views[cam] = (lambda f=f: _mpii_view(f))
+                src.views[cam] = lambda f=f: _mpii_view(f)
     return _check_action_names(sources)
 
 
@@ -646,7 +741,7 @@ def _add_3d_file(sources, subject: str, f: Path, reader, report: LoadReport) -> 
     if src.read_3d is not None:
         report.add(*key, rep.DUPLICATE, f"two 3D files map to {key[1]!r}; ignoring {f.name}")
         return
-    src.read_3d = (lambda f=f: reader(f))
+    src.read_3d = lambda f=f: reader(f)
 
 
 def _check_action_names(sources: Dict[Tuple[str, str], SequenceSource]) -> List[SequenceSource]:
@@ -671,8 +766,9 @@ def scan_cdf_tree(root: PathLike, report: Optional[LoadReport] = None) -> List[S
     return _check_action_names(sources)
 
 
-def select_sources(sources: List[SequenceSource], subjects=None, actions=None,
-                   report: Optional[LoadReport] = None) -> List[SequenceSource]:
+def select_sources(
+    sources: List[SequenceSource], subjects=None, actions=None, report: Optional[LoadReport] = None
+) -> List[SequenceSource]:
     """Sources of the selected ``subjects`` and ``actions`` (full or base names); the report's scan-time
     entries are narrowed to the same selection."""
     subj_f, act_f = _filters(subjects, actions)
@@ -686,10 +782,19 @@ def _require_found(sources: List[SequenceSource], root, expected: str) -> None:
         raise FileNotFoundError(f"no Human3.6M sequences under {str(root)!r} (expected {expected})")
 
 
-def load_martinez(root: PathLike, *, detections: Optional[str] = None, detections_root: Optional[PathLike] = None,
-                  cameras: CameraSpec = "auto", subjects: Optional[Iterable[str]] = None,
-                  actions: Optional[Iterable[str]] = None, exclude: Iterable[Tuple[str, str]] = DEFAULT_EXCLUSIONS,
-                  project_2d: bool = True, strict: bool = False, max_trim: Optional[int] = None) -> H36MData:
+def load_martinez(
+    root: PathLike,
+    *,
+    detections: Optional[str] = None,
+    detections_root: Optional[PathLike] = None,
+    cameras: CameraSpec = "auto",
+    subjects: Optional[Iterable[str]] = None,
+    actions: Optional[Iterable[str]] = None,
+    exclude: Iterable[Tuple[str, str]] = DEFAULT_EXCLUSIONS,
+    project_2d: bool = True,
+    strict: bool = False,
+    max_trim: Optional[int] = None,
+) -> H36MData:
     """Load the Martinez et al. 2017 h5 tree (``h36m/`` of their archive).
 
     3D from ``S*/MyPoses/3D_positions/<Action>.h5`` (mm -> m, 32 -> 17 joints). 2D from
@@ -702,27 +807,49 @@ def load_martinez(root: PathLike, *, detections: Optional[str] = None, detection
     if isinstance(cameras, str) and cameras == "auto":
         cameras = root / "cameras.h5" if (root / "cameras.h5").is_file() else "h36m"
     report = LoadReport(source=str(root) + (f" + {detections}" if detections else ""))
-    sources = select_sources(scan_martinez_tree(root, detections, detections_root, report), subjects, actions,
-                             report)
+    sources = select_sources(scan_martinez_tree(root, detections, detections_root, report), subjects, actions, report)
     _require_found(sources, root, "S*/MyPoses/3D_positions/*.h5")
-    opts = _Options(has_3d=True, has_2d=bool(detections), cameras=resolve_cameras(cameras), project_2d=project_2d,
-                    exclude=tuple(exclude), strict=strict, max_trim=max_trim, source_2d=detections or "",
-                    actions=actions)
+    opts = _Options(
+        has_3d=True,
+        has_2d=bool(detections),
+        cameras=resolve_cameras(cameras),
+        project_2d=project_2d,
+        exclude=tuple(exclude),
+        strict=strict,
+        max_trim=max_trim,
+        source_2d=detections or "",
+        actions=actions,
+    )
     return _assemble(sources, opts, report)
 
 
-def load_h36m_release(root: PathLike, *, cameras: CameraSpec = "h36m", subjects: Optional[Iterable[str]] = None,
-                      actions: Optional[Iterable[str]] = None,
-                      exclude: Iterable[Tuple[str, str]] = DEFAULT_EXCLUSIONS, project_2d: bool = True,
-                      strict: bool = False) -> H36MData:
+def load_h36m_release(
+    root: PathLike,
+    *,
+    cameras: CameraSpec = "h36m",
+    subjects: Optional[Iterable[str]] = None,
+    actions: Optional[Iterable[str]] = None,
+    exclude: Iterable[Tuple[str, str]] = DEFAULT_EXCLUSIONS,
+    project_2d: bool = True,
+    strict: bool = False,
+) -> H36MData:
     """Load the original release's 3D poses, ``S*/MyPoseFeatures/D3_Positions/<Action>.cdf`` (via cdflib),
     with ground-truth 2D projected through ``cameras``."""
     actions = None if actions is None else list(actions)
     report = LoadReport(source=str(root))
     sources = select_sources(scan_cdf_tree(root, report), subjects, actions, report)
     _require_found(sources, root, "S*/MyPoseFeatures/D3_Positions/*.cdf")
-    opts = _Options(has_3d=True, has_2d=False, cameras=resolve_cameras(cameras), project_2d=project_2d,
-                    exclude=tuple(exclude), strict=strict, max_trim=None, source_2d="", actions=actions)
+    opts = _Options(
+        has_3d=True,
+        has_2d=False,
+        cameras=resolve_cameras(cameras),
+        project_2d=project_2d,
+        exclude=tuple(exclude),
+        strict=strict,
+        max_trim=None,
+        source_2d="",
+        actions=actions,
+    )
     return _assemble(sources, opts, report)
 
 
@@ -737,8 +864,10 @@ def detect_source(source: PathLike) -> str:
                 return "martinez"
             if (sdir / "MyPoseFeatures" / "D3_Positions").is_dir():
                 return "cdf"
-    raise FileNotFoundError(f"{str(path)!r} is neither a VideoPose3D .npz nor a Human3.6M tree with "
-                            f"S*/MyPoses/3D_positions (Martinez) or S*/MyPoseFeatures/D3_Positions (original)")
+    raise FileNotFoundError(
+        f"{str(path)!r} is neither a VideoPose3D .npz nor a Human3.6M tree with "
+        f"S*/MyPoses/3D_positions (Martinez) or S*/MyPoseFeatures/D3_Positions (original)"
+    )
 
 
 def load_h36m(source: PathLike, path_2d: Optional[PathLike] = None, **kwargs) -> H36MData:
@@ -753,6 +882,7 @@ def load_h36m(source: PathLike, path_2d: Optional[PathLike] = None, **kwargs) ->
 
 # ---------------------------------------------------------------------------------------------------------
 # protocol splits
+
 
 @dataclass(frozen=True)
 class SplitConfig:
@@ -775,11 +905,14 @@ class SplitConfig:
             raise ValueError(f"subjects {sorted(overlap)} are in both the training and the test split")
         leak = set(self.val_subjects) - set(self.train_subjects)
         if leak:
-            raise ValueError(f"validation subjects {sorted(leak)} are not training subjects "
-                             f"{list(self.train_subjects)}; validation must never use test subjects")
+            raise ValueError(
+                f"validation subjects {sorted(leak)} are not training subjects "
+                f"{list(self.train_subjects)}; validation must never use test subjects"
+            )
         if self.val_every < 0 or not (0 <= self.val_offset < max(self.val_every, 1)):
-            raise ValueError(f"need val_every >= 0 and 0 <= val_offset < val_every; got {self.val_every}, "
-                             f"{self.val_offset}")
+            raise ValueError(
+                f"need val_every >= 0 and 0 <= val_offset < val_every; got {self.val_every}, {self.val_offset}"
+            )
 
 
 @dataclass
@@ -812,11 +945,34 @@ def split_protocol(data: H36MData, config: Optional[SplitConfig] = None, **overr
 
 
 __all__ = [
-    "TRAIN_SUBJECTS", "TEST_SUBJECTS", "DEFAULT_EXCLUSIONS", "SEQUENCES_PER_ACTION", "FPS", "check_complete",
-    "H36M_ACTIONS", "Sequence", "H36MData",
-    "LoadReport", "H36MFormatError", "SequenceSource", "load_videopose3d", "load_martinez", "load_h36m_release",
-    "load_h36m", "detect_source", "scan_martinez_tree", "scan_cdf_tree", "select_sources", "usable_sources",
-    "resolve_cameras", "project_to_cameras",
-    "camera_image_size", "h36m_camera_ids", "canonical_action_name", "action_base", "SplitConfig", "Splits",
+    "TRAIN_SUBJECTS",
+    "TEST_SUBJECTS",
+    "DEFAULT_EXCLUSIONS",
+    "SEQUENCES_PER_ACTION",
+    "FPS",
+    "check_complete",
+    "H36M_ACTIONS",
+    "Sequence",
+    "H36MData",
+    "LoadReport",
+    "H36MFormatError",
+    "SequenceSource",
+    "load_videopose3d",
+    "load_martinez",
+    "load_h36m_release",
+    "load_h36m",
+    "detect_source",
+    "scan_martinez_tree",
+    "scan_cdf_tree",
+    "select_sources",
+    "usable_sources",
+    "resolve_cameras",
+    "project_to_cameras",
+    "camera_image_size",
+    "h36m_camera_ids",
+    "canonical_action_name",
+    "action_base",
+    "SplitConfig",
+    "Splits",
     "split_protocol",
 ]

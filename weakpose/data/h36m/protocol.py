@@ -1,6 +1,7 @@
 """Human3.6M's protocol constants, written once: the subjects of Protocol #1, the frame rate, the sequences left
 out, the actions and the cameras (Ionescu et al., *Human3.6M*, TPAMI 2014; the splits of Martinez et al. 2017 and
 VideoPose3D, Pavllo et al. 2019)."""
+
 from __future__ import annotations
 
 from typing import Dict, Tuple
@@ -28,5 +29,13 @@ H36M_IMAGE_SIZES: Dict[str, Tuple[int, int]] = {
     "60457274": (1000, 1002),
 }
 
-__all__ = ["TRAIN_SUBJECTS", "TEST_SUBJECTS", "DEFAULT_EXCLUSIONS", "SEQUENCES_PER_ACTION", "FPS", "H36M_ACTIONS",
-           "H36M_CAMERA_IDS", "H36M_IMAGE_SIZES"]
+__all__ = [
+    "TRAIN_SUBJECTS",
+    "TEST_SUBJECTS",
+    "DEFAULT_EXCLUSIONS",
+    "SEQUENCES_PER_ACTION",
+    "FPS",
+    "H36M_ACTIONS",
+    "H36M_CAMERA_IDS",
+    "H36M_IMAGE_SIZES",
+]

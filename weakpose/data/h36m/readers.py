@@ -14,6 +14,7 @@ Formats (see ``docs/formats.md``):
   ``poses`` (N, 32) = 16 MPII joints x (u, v) pixels ((N, 16, 2) is accepted too).
 * Original release CDF: ``S{n}/MyPoseFeatures/D3_Positions/<Action>.cdf`` variable ``Pose`` (1, N, 96) mm.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,8 +30,23 @@ from weakpose.safe_npz import NpzFileError, SafeNpz
 from weakpose.skeleton import get_order
 
 # The 15 Human3.6M actions under the names VideoPose3D writes; weakpose uses these everywhere.
-H36M_ACTIONS = ("Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases",
-                "Sitting", "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking", "WalkTogether")
+H36M_ACTIONS = (
+    "Directions",
+    "Discussion",
+    "Eating",
+    "Greeting",
+    "Phoning",
+    "Photo",
+    "Posing",
+    "Purchases",
+    "Sitting",
+    "SittingDown",
+    "Smoking",
+    "Waiting",
+    "WalkDog",
+    "Walking",
+    "WalkTogether",
+)
 # Names used by the original release and the Martinez et al. files for two of them.
 ACTION_ALIASES = {"TakingPhoto": "Photo", "WalkingDog": "WalkDog"}
 
@@ -46,6 +62,7 @@ class H36MFormatError(ValueError):
 
 # ---------------------------------------------------------------------------------------------------------
 # names
+
 
 def canonical_action_name(name: str) -> str:
     """Map a file's action name to weakpose's (VideoPose3D's) spelling.
@@ -89,6 +106,7 @@ def split_sh_file_name(file_name: str) -> Tuple[str, str]:
 # ---------------------------------------------------------------------------------------------------------
 # validation shared by all readers
 
+
 def check_positions_3d(arr, where: str) -> np.ndarray:
     """Validate 3D positions in METRES, ``(N, 32|17, 3)``; return them as float32.
 
@@ -96,15 +114,16 @@ def check_positions_3d(arr, where: str) -> np.ndarray:
     """
     arr = _numeric_array(arr, where)
     if arr.ndim != 3 or arr.shape[-1] != 3 or arr.shape[1] not in (17, 32):
-        raise H36MFormatError(f"{where}: 3D positions must have shape (N, 32, 3) or (N, 17, 3); "
-                              f"got {arr.shape}")
+        raise H36MFormatError(f"{where}: 3D positions must have shape (N, 32, 3) or (N, 17, 3); got {arr.shape}")
     if arr.shape[0] == 0:
         raise H36MFormatError(f"{where}: 3D positions have no frames (shape {arr.shape})")
     _check_finite(arr, where)
     biggest = float(np.abs(arr).max())
     if biggest > _MAX_ABS_METRES:
-        raise H36MFormatError(f"{where}: 3D coordinates reach {biggest:.1f}; expected metres (a file in "
-                              f"millimetres must be divided by 1000)")
+        raise H36MFormatError(
+            f"{where}: 3D coordinates reach {biggest:.1f}; expected metres (a file in "
+            f"millimetres must be divided by 1000)"
+        )
     return arr.astype(np.float32, copy=False)
 
 
@@ -112,13 +131,16 @@ def mm_to_metres(arr: np.ndarray, where: str) -> np.ndarray:
     """Millimetres (as the Martinez and CDF files store them) -> metres float32, refusing data already in metres."""
     _check_finite(arr, where)
     if arr.size and float(np.abs(arr).max()) < _MIN_MAX_ABS_MM:
-        raise H36MFormatError(f"{where}: coordinates never exceed {_MIN_MAX_ABS_MM} mm "
-                              f"(max {float(np.abs(arr).max()):.3g}); the file does not hold millimetres")
+        raise H36MFormatError(
+            f"{where}: coordinates never exceed {_MIN_MAX_ABS_MM} mm "
+            f"(max {float(np.abs(arr).max()):.3g}); the file does not hold millimetres"
+        )
     return check_positions_3d(np.asarray(arr, dtype=np.float64) / 1000.0, where)
 
 
-def check_keypoints_2d(arr, where: str, num_joints: Optional[int] = None, allow_missing: bool = False
-                       ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+def check_keypoints_2d(
+    arr, where: str, num_joints: Optional[int] = None, allow_missing: bool = False
+) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Validate 2D keypoints ``(N, J, 2)`` or ``(N, J, 3)`` (third column = confidence) in pixels.
 
     Returns ``(xy float32 (N, J, 2), confidence float32 (N, J) or None)``. NaN/inf values are refused unless
@@ -153,7 +175,8 @@ def check_pixel_units(xy: np.ndarray, where: str) -> None:
             f"{where}: every coordinate is within [{values.min():.3g}, {values.max():.3g}]: these are normalised "
             f"coordinates, not pixels; weakpose reads 2D keypoints in pixels of the image (scale [0, 1] fractions by "
             f"the image width and height; undo VideoPose3D's screen normalisation with u = (x + 1) * w / 2, "
-            f"v = (y + h / w) * w / 2)")
+            f"v = (y + h / w) * w / 2)"
+        )
 
 
 def _numeric_array(arr, where: str) -> np.ndarray:
@@ -162,8 +185,9 @@ def _numeric_array(arr, where: str) -> np.ndarray:
     except Exception as e:  # ragged lists and the like
         raise H36MFormatError(f"{where}: not an array ({e})") from None
     if not (np.issubdtype(out.dtype, np.floating) or np.issubdtype(out.dtype, np.integer)):
-        raise H36MFormatError(f"{where}: expected a numeric array, got dtype {out.dtype} "
-                              f"(shape {getattr(out, 'shape', None)})")
+        raise H36MFormatError(
+            f"{where}: expected a numeric array, got dtype {out.dtype} (shape {getattr(out, 'shape', None)})"
+        )
     return out
 
 
@@ -172,8 +196,10 @@ def _check_finite(arr: np.ndarray, where: str) -> None:
         bad = ~np.isfinite(arr)
         if bad.any():
             frames = np.unique(np.nonzero(bad)[0])
-            raise H36MFormatError(f"{where}: {int(bad.sum())} NaN/inf values in {len(frames)} frames "
-                                  f"(first frame {int(frames[0])}) of an array of shape {arr.shape}")
+            raise H36MFormatError(
+                f"{where}: {int(bad.sum())} NaN/inf values in {len(frames)} frames "
+                f"(first frame {int(frames[0])}) of an array of shape {arr.shape}"
+            )
 
 
 def _require_file(path) -> Path:
@@ -185,6 +211,7 @@ def _require_file(path) -> Path:
 
 # ---------------------------------------------------------------------------------------------------------
 # VideoPose3D npz
+
 
 def read_npz_object(path, key: str):
     """The object stored under ``key`` of an npz (what ``np.load(allow_pickle=True)[key].item()`` gives).
@@ -204,12 +231,14 @@ def read_npz_object(path, key: str):
 
 def _as_nested_dict(value, path, key: str) -> Dict[str, dict]:
     if not isinstance(value, dict):
-        raise H36MFormatError(f"{path}: {key!r} must be a pickled dict subject -> action -> data; "
-                              f"got {type(value).__name__}")
+        raise H36MFormatError(
+            f"{path}: {key!r} must be a pickled dict subject -> action -> data; got {type(value).__name__}"
+        )
     for subject, actions in value.items():
         if not isinstance(actions, dict):
-            raise H36MFormatError(f"{path}: {key}[{subject!r}] must be a dict action -> data; "
-                                  f"got {type(actions).__name__}")
+            raise H36MFormatError(
+                f"{path}: {key}[{subject!r}] must be a dict action -> data; got {type(actions).__name__}"
+            )
     return value
 
 
@@ -236,8 +265,10 @@ def read_videopose3d_2d(path) -> Tuple[Dict[str, Dict[str, list]], dict]:
                 # Some writers store a single (C, N, J, 2) array instead of a list of cameras.
                 views = list(views) if views.ndim == 4 else [views]
             if not isinstance(views, (list, tuple, np.ndarray)):
-                raise H36MFormatError(f"{path}: positions_2d[{subject!r}][{action!r}] must be a list of "
-                                      f"per-camera arrays; got {type(views).__name__}")
+                raise H36MFormatError(
+                    f"{path}: positions_2d[{subject!r}][{action!r}] must be a list of "
+                    f"per-camera arrays; got {type(views).__name__}"
+                )
             actions[action] = list(views)
     try:
         metadata = read_npz_object(path, "metadata")
@@ -266,8 +297,9 @@ def write_npz_pair(path_3d, entries_3d: Dict[str, object], path_2d, entries_2d: 
         tmp_3d = stack.enter_context(atomic_write_path(path_3d))
         tmp_2d = stack.enter_context(atomic_write_path(path_2d))
         for tmp, entries in ((tmp_3d, entries_3d), (tmp_2d, entries_2d)):
-            np.savez_compressed(tmp, **{k: _object_entry(v) for k, v in entries.items()},
-                                **{PAIR_ID_KEY: np.array(pair_id)})
+            np.savez_compressed(
+                tmp, **{k: _object_entry(v) for k, v in entries.items()}, **{PAIR_ID_KEY: np.array(pair_id)}
+            )
     return pair_id
 
 
@@ -295,7 +327,8 @@ def check_pair(path_3d, path_2d) -> None:
         raise H36MFormatError(
             f"{path_3d} and {path_2d} were written by different runs (pair ids {id_3d[:8]} and {id_2d[:8]}): one "
             f"was replaced by a later write that did not finish; write both again (weakpose convert-h36m or "
-            f"weakpose make-synthetic)")
+            f"weakpose make-synthetic)"
+        )
 
 
 #: 2D layouts that convert to H36M-17 (:func:`weakpose.skeleton.to_h36m17`).
@@ -323,31 +356,36 @@ def resolve_2d_layout(metadata: dict, num_joints: int, where: str, layout: Optio
     if name in ("", "h36m"):
         by_count = _LAYOUT_BY_COUNT if not name else {17: "h36m17", 32: "h36m32"}
         if num_joints not in by_count:
-            raise H36MFormatError(f"{where}: cannot tell the joint layout of {num_joints} joints "
-                                  f"(layout_name={metadata.get('layout_name')!r}); pass layout=")
+            raise H36MFormatError(
+                f"{where}: cannot tell the joint layout of {num_joints} joints "
+                f"(layout_name={metadata.get('layout_name')!r}); pass layout="
+            )
         name = by_count[num_joints]
     try:
         order = get_order(name)
     except KeyError:
-        raise H36MFormatError(f"{where}: unknown 2D layout {name!r}; known: h36m, h36m32, coco, mpii16, halpe26, "
-                              f"body25") from None
+        raise H36MFormatError(
+            f"{where}: unknown 2D layout {name!r}; known: h36m, h36m32, coco, mpii16, halpe26, body25"
+        ) from None
     if order.name not in LAYOUTS_2D:
         raise H36MFormatError(f"{where}: 2D layout {order.name!r} cannot be converted to H36M-17")
     if order.num_joints != num_joints:
-        raise H36MFormatError(f"{where}: layout {order.name!r} has {order.num_joints} joints, arrays have "
-                              f"{num_joints}")
+        raise H36MFormatError(f"{where}: layout {order.name!r} has {order.num_joints} joints, arrays have {num_joints}")
     symmetry = metadata.get("keypoints_symmetry")
     if symmetry is not None and layout is None:
         left, right = ({int(i) for i in np.asarray(s).ravel()} for s in symmetry)
         if left != set(order.left) or right != set(order.right):
-            raise H36MFormatError(f"{where}: keypoints_symmetry {[sorted(left), sorted(right)]} does not match "
-                                  f"layout {order.name!r} (left {sorted(order.left)}, right "
-                                  f"{sorted(order.right)}); pass layout= if the file is right")
+            raise H36MFormatError(
+                f"{where}: keypoints_symmetry {[sorted(left), sorted(right)]} does not match "
+                f"layout {order.name!r} (left {sorted(order.left)}, right "
+                f"{sorted(order.right)}); pass layout= if the file is right"
+            )
     return order.name
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Martinez et al. h5
+
 
 def _layout_of_17_joints(metadata: dict, where: str) -> str:
     """H36M-17 or COCO-17 for a 17-joint file without ``layout_name``: its ``keypoints_symmetry`` decides; with
@@ -359,9 +397,11 @@ def _layout_of_17_joints(metadata: dict, where: str) -> str:
             order = get_order(name)
             if left == set(order.left) and right == set(order.right):
                 return name
-    raise H36MFormatError(f"{where}: 17 joints and no metadata layout_name (or keypoints_symmetry) to tell "
-                          f"H36M-17 from COCO-17; pass the layout (--layout coco17 or --layout h36m17, "
-                          f"layout= in Python)")
+    raise H36MFormatError(
+        f"{where}: 17 joints and no metadata layout_name (or keypoints_symmetry) to tell "
+        f"H36M-17 from COCO-17; pass the layout (--layout coco17 or --layout h36m17, "
+        f"layout= in Python)"
+    )
 
 
 def _read_h5_dataset(path, key: str) -> np.ndarray:
@@ -376,8 +416,9 @@ def _read_h5_dataset(path, key: str) -> np.ndarray:
     except H36MFormatError:
         raise
     except (OSError, KeyError, ValueError, TypeError) as e:
-        raise H36MFormatError(f"{path}: cannot read dataset {key!r} as HDF5 ({type(e).__name__}: {e}); "
-                              f"truncated or not an h5 file?") from None
+        raise H36MFormatError(
+            f"{path}: cannot read dataset {key!r} as HDF5 ({type(e).__name__}: {e}); truncated or not an h5 file?"
+        ) from None
 
 
 def read_martinez_3d(path) -> np.ndarray:
@@ -400,14 +441,14 @@ def read_martinez_sh(path) -> np.ndarray:
     if raw.ndim == 2 and raw.shape[1] == 32:
         raw = raw.reshape(-1, 16, 2)  # 16 joints x (u, v), joint-major
     elif not (raw.ndim == 3 and raw.shape[1:] == (16, 2)):
-        raise H36MFormatError(f"{where}: expected shape (N, 32) = 16 joints x (u, v) or (N, 16, 2); "
-                              f"got {raw.shape}")
+        raise H36MFormatError(f"{where}: expected shape (N, 32) = 16 joints x (u, v) or (N, 16, 2); got {raw.shape}")
     xy, _ = check_keypoints_2d(raw, where, num_joints=16)
     return xy
 
 
 # ---------------------------------------------------------------------------------------------------------
 # original release CDF
+
 
 def read_cdf_3d(path) -> np.ndarray:
     """Variable ``Pose`` of an original-release ``D3_Positions/<Action>.cdf``: (1, N, 96) mm -> (N, 32, 3) m."""
@@ -425,8 +466,9 @@ def read_cdf_3d(path) -> np.ndarray:
     except H36MFormatError:
         raise
     except Exception as e:  # cdflib raises assorted types (struct.error, IndexError, OSError) on a bad file
-        raise H36MFormatError(f"{path}: cannot read variable 'Pose' as CDF ({type(e).__name__}: {e}); "
-                              f"truncated or not a CDF file?") from None
+        raise H36MFormatError(
+            f"{path}: cannot read variable 'Pose' as CDF ({type(e).__name__}: {e}); truncated or not a CDF file?"
+        ) from None
     raw = _numeric_array(raw, where)
     if raw.ndim == 3 and raw.shape[0] == 1:
         raw = raw[0]
@@ -439,15 +481,34 @@ def list_files(folder: Path, suffix: str) -> List[Path]:
     """Files in ``folder`` ending in ``suffix``, sorted, hidden files (``._`` macOS forks, temp files) left out."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.name.endswith(suffix) and not p.name.startswith("."))
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(suffix) and not p.name.startswith("."))
 
 
 __all__ = [
-    "H36M_ACTIONS", "ACTION_ALIASES", "H36MFormatError", "canonical_action_name", "action_base",
-    "is_h36m_subject", "subject_dirs", "split_sh_file_name", "check_positions_3d", "check_keypoints_2d",
-    "check_pixel_units", "NORMALISED_LIMIT", "LAYOUTS_2D",
-    "mm_to_metres", "read_npz_object", "read_videopose3d_3d", "read_videopose3d_2d", "resolve_2d_layout",
-    "PAIR_ID_KEY", "write_npz_pair", "read_pair_id", "check_pair",
-    "read_martinez_3d", "read_martinez_sh", "read_cdf_3d", "list_files",
+    "H36M_ACTIONS",
+    "ACTION_ALIASES",
+    "H36MFormatError",
+    "canonical_action_name",
+    "action_base",
+    "is_h36m_subject",
+    "subject_dirs",
+    "split_sh_file_name",
+    "check_positions_3d",
+    "check_keypoints_2d",
+    "check_pixel_units",
+    "NORMALISED_LIMIT",
+    "LAYOUTS_2D",
+    "mm_to_metres",
+    "read_npz_object",
+    "read_videopose3d_3d",
+    "read_videopose3d_2d",
+    "resolve_2d_layout",
+    "PAIR_ID_KEY",
+    "write_npz_pair",
+    "read_pair_id",
+    "check_pair",
+    "read_martinez_3d",
+    "read_martinez_sh",
+    "read_cdf_3d",
+    "list_files",
 ]

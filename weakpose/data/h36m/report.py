@@ -4,6 +4,7 @@ Releases found in the wild miss a few sequences or carry a corrupt file; a loade
 or silently returning less data. Every loader in :mod:`weakpose.data.h36m.loaders` returns a :class:`LoadReport` next to
 its sequences; ``print(report)`` shows a summary, ``report.entries`` the details.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -11,17 +12,17 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 # Reasons, as short stable strings (they are what a user greps for and what tests compare against).
-EXCLUDED = "excluded"                    # a documented default exclusion (S11 Directions) or a user exclusion
-MISSING_3D = "missing 3D"                # 2D present, no 3D for the sequence (skipped when 3D was asked for)
-MISSING_2D = "missing 2D"                # 3D present, no 2D for the sequence or for one camera
-MISSING_CAMERA = "missing camera"        # no calibration for (subject, camera): that view has no GT 2D / camera
-UNKNOWN_CAMERA = "unknown camera"        # a camera id that Human3.6M does not have
+EXCLUDED = "excluded"  # a documented default exclusion (S11 Directions) or a user exclusion
+MISSING_3D = "missing 3D"  # 2D present, no 3D for the sequence (skipped when 3D was asked for)
+MISSING_2D = "missing 2D"  # 3D present, no 2D for the sequence or for one camera
+MISSING_CAMERA = "missing camera"  # no calibration for (subject, camera): that view has no GT 2D / camera
+UNKNOWN_CAMERA = "unknown camera"  # a camera id that Human3.6M does not have
 LENGTH_TRIMMED = "length mismatch trimmed"  # 2D and 3D lengths differed; all were cut to the shortest
-LENGTH_MISMATCH = "length mismatch"      # lengths differed by more than the allowed trim: sequence skipped
-CORRUPT = "corrupt"                      # unreadable file, missing key, wrong shape, NaNs, wrong units
-DUPLICATE = "duplicate"                  # two files map to the same canonical (subject, action[, camera])
-MISSING_SEQUENCE = "missing sequence"    # a protocol subject has fewer than 2 sequences of an action
-UNKNOWN_ACTION = "unknown action"        # a file whose name is not one of the 15 Human3.6M actions
+LENGTH_MISMATCH = "length mismatch"  # lengths differed by more than the allowed trim: sequence skipped
+CORRUPT = "corrupt"  # unreadable file, missing key, wrong shape, NaNs, wrong units
+DUPLICATE = "duplicate"  # two files map to the same canonical (subject, action[, camera])
+MISSING_SEQUENCE = "missing sequence"  # a protocol subject has fewer than 2 sequences of an action
+UNKNOWN_ACTION = "unknown action"  # a file whose name is not one of the 15 Human3.6M actions
 
 #: Reasons after which the sequence (or view) is still loaded; every other reason means "not loaded".
 NOTE_REASONS = frozenset({LENGTH_TRIMMED})
@@ -72,31 +73,39 @@ class LoadReport:
 
     def merge(self, other: "LoadReport") -> "LoadReport":
         """A new report holding both reports' content (used when selecting or splitting loaded data)."""
-        return LoadReport(source=" + ".join(s for s in (self.source, other.source) if s),
-                          found=self.found + other.found, loaded=self.loaded + other.loaded,
-                          entries=self.entries + other.entries)
+        return LoadReport(
+            source=" + ".join(s for s in (self.source, other.source) if s),
+            found=self.found + other.found,
+            loaded=self.loaded + other.loaded,
+            entries=self.entries + other.entries,
+        )
 
     def summary(self, max_lines: int = 20) -> str:
         """A few lines: counts, then up to ``max_lines`` entries (skips first)."""
         not_loaded = len(set(self.found) - set(self.loaded))
         views = len([e for e in self.skipped() if e.camera is not None])
-        lines = [f"Human3.6M load report{' for ' + self.source if self.source else ''}: "
-                 f"{len(self.found)} sequences found, {len(self.loaded)} loaded, {not_loaded} skipped, "
-                 f"{views} camera views skipped, {len(self.notes())} notes"]
+        lines = [
+            f"Human3.6M load report{' for ' + self.source if self.source else ''}: "
+            f"{len(self.found)} sequences found, {len(self.loaded)} loaded, {not_loaded} skipped, "
+            f"{views} camera views skipped, {len(self.notes())} notes"
+        ]
         counts = self.by_reason()
         if counts:
             lines.append("  by reason: " + ", ".join(f"{r}: {n}" for r, n in sorted(counts.items())))
         # Sequences that were found but not loaded first, then lost views, then counts of missing files, notes.
         skipped = self.skipped()
-        ordered = ([e for e in skipped if e.camera is None and e.reason != MISSING_SEQUENCE]
-                   + [e for e in skipped if e.camera is not None])
+        ordered = [e for e in skipped if e.camera is None and e.reason != MISSING_SEQUENCE] + [
+            e for e in skipped if e.camera is not None
+        ]
         body = [f"  - {e}" for e in ordered]
         missing: dict = {}
         for e in skipped:
             if e.reason == MISSING_SEQUENCE:
                 missing.setdefault(e.subject, []).append(e.action)
-        body += [f"  - {subject}: fewer than 2 sequences of {len(actions)} actions: {', '.join(actions)}"
-                 for subject, actions in missing.items()]
+        body += [
+            f"  - {subject}: fewer than 2 sequences of {len(actions)} actions: {', '.join(actions)}"
+            for subject, actions in missing.items()
+        ]
         body += [f"  - {e}" for e in self.notes()]
         lines += body[:max_lines]
         if len(body) > max_lines:

@@ -13,6 +13,7 @@ metres, world frame Z up:
 * :func:`detector_noise` — what a real 2D detector adds: Gaussian jitter, occasional gross mislocalisations and
   dropped joints written at pixel (0, 0), as OpenPose-style detectors write a joint they did not find.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,12 +26,25 @@ from weakpose.data.motion.bones import h36m_like_bone_lengths, rescale_bones  # 
 from weakpose.geometry import Camera
 from weakpose.skeleton import H36M17, flip_joints
 
-__all__ = ["h36m_like_bone_lengths", "augment_track", "look_at_world_to_camera", "sample_camera",
-           "NoiseConfig", "detector_noise", "VIDEO_SIZES"]
+__all__ = [
+    "h36m_like_bone_lengths",
+    "augment_track",
+    "look_at_world_to_camera",
+    "sample_camera",
+    "NoiseConfig",
+    "detector_noise",
+    "VIDEO_SIZES",
+]
 
 #: (width, height) of the image sizes a "random" virtual camera draws from (landscape, portrait and square video).
-VIDEO_SIZES: Tuple[Tuple[int, int], ...] = ((1920, 1080), (1280, 720), (1080, 1920), (1000, 1000), (640, 480),
-                                            (1000, 1002))
+VIDEO_SIZES: Tuple[Tuple[int, int], ...] = (
+    (1920, 1080),
+    (1280, 720),
+    (1080, 1920),
+    (1000, 1000),
+    (640, 480),
+    (1000, 1002),
+)
 
 
 def _rotation_z(angle: float) -> np.ndarray:
@@ -38,8 +52,13 @@ def _rotation_z(angle: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
-def augment_track(track: np.ndarray, rng: np.random.Generator, lengths: Optional[np.ndarray] = None,
-                  mirror_probability: float = 0.5, heading: bool = True) -> np.ndarray:
+def augment_track(
+    track: np.ndarray,
+    rng: np.random.Generator,
+    lengths: Optional[np.ndarray] = None,
+    mirror_probability: float = 0.5,
+    heading: bool = True,
+) -> np.ndarray:
     """One augmented copy of a world track ``(N, 17, 3)`` (Z up): mirrored with ``mirror_probability``, bones set
     to ``lengths`` (default: :func:`h36m_like_bone_lengths`), turned by a uniform heading about the vertical
     through the trajectory's centre, which is moved to x = y = 0; the lowest ankle level stays on the floor."""
@@ -75,8 +94,9 @@ def look_at_world_to_camera(centre: np.ndarray, target: np.ndarray, roll: float 
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ R
 
 
-def sample_camera(rng: np.random.Generator, kind: str = "h36m", target_height: float = 0.9,
-                  min_distance: float = 0.0) -> Camera:
+def sample_camera(
+    rng: np.random.Generator, kind: str = "h36m", target_height: float = 0.9, min_distance: float = 0.0
+) -> Camera:
     """A virtual camera looking at the origin's vertical at about ``target_height`` m, no lens distortion.
 
     ``"h36m"``: Human3.6M-like — image 1000x1002, fx = fy ~ U(1140, 1150) px, principal point near the centre,
@@ -121,19 +141,27 @@ class NoiseConfig:
     drop_probability: float = 0.01
 
 
-def detector_noise(uv: np.ndarray, image_width, rng: np.random.Generator,
-                   config: NoiseConfig = NoiseConfig(), independent: bool = False) -> np.ndarray:
+def detector_noise(
+    uv: np.ndarray,
+    image_width,
+    rng: np.random.Generator,
+    config: NoiseConfig = NoiseConfig(),
+    independent: bool = False,
+) -> np.ndarray:
     """A noisy copy of pixel keypoints ``uv (..., J, 2)`` as a real detector would give them (see
     :class:`NoiseConfig`). One jitter level for the whole array (one recording), or with ``independent=True`` one
     per index of the first axis (a batch of windows from different recordings; ``image_width`` then a number or
     one width per window)."""
     uv = np.asarray(uv, dtype=np.float64)
     if uv.ndim < 2 or uv.shape[-1] != 2 or (independent and uv.ndim < 3):
-        raise ValueError(f"detector_noise: expected keypoints (..., J, 2)"
-                         f"{' with a leading batch axis' if independent else ''}; got {uv.shape}")
+        raise ValueError(
+            f"detector_noise: expected keypoints (..., J, 2)"
+            f"{' with a leading batch axis' if independent else ''}; got {uv.shape}"
+        )
     lead = (uv.shape[0],) + (1,) * (uv.ndim - 1) if independent else (1,) * uv.ndim
     scale = np.broadcast_to(np.asarray(image_width, dtype=np.float64) / 1000.0, lead[:1]).reshape(
-        lead if independent else ())
+        lead if independent else ()
+    )
     sigma = rng.uniform(0.0, config.sigma_px, size=lead) * scale
     out = uv + rng.standard_normal(uv.shape) * sigma
     joints = uv.shape[:-1]

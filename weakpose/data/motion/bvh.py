@@ -16,6 +16,7 @@ per frame). Conventions implemented here (the Biovision/MotionBuilder reading th
 End sites are kept as nodes named ``"<parent>_End"`` in file order, so a skeleton that includes them is numbered
 depth-first exactly as in the file (for cgspeed CMU files that is the usual 38-joint numbering).
 """
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,12 @@ from typing import Iterable, Optional, Sequence, Union
 import numpy as np
 
 __all__ = [
-    "BvhFormatError", "BvhMotion", "read_bvh", "parse_bvh", "euler_channels_to_matrix", "positions_with_names",
+    "BvhFormatError",
+    "BvhMotion",
+    "read_bvh",
+    "parse_bvh",
+    "euler_channels_to_matrix",
+    "positions_with_names",
     "resample",
 ]
 
@@ -265,8 +271,10 @@ def parse_bvh(text: str, source: str = "<string>") -> BvhMotion:
                     ch, ch_line = tokens.next(f"channel name of {name}")
                     if ch not in _ROTATION_CHANNELS and ch not in _POSITION_CHANNELS:
                         raise BvhFormatError(
-                            source, ch_line, f"joint {name!r}: unknown channel {ch!r} "
-                            f"(CHANNELS says {count_tok}; is the count right?)")
+                            source,
+                            ch_line,
+                            f"joint {name!r}: unknown channel {ch!r} (CHANNELS says {count_tok}; is the count right?)",
+                        )
                     chans.append(ch)
                 if len(set(chans)) != len(chans):
                     raise BvhFormatError(source, line, f"joint {name!r}: repeated channel in {chans}")
@@ -316,7 +324,7 @@ def _header_value(lines: Sequence[str], index: int, key: str, source: str) -> st
     line = lines[index].strip()
     if not line.lower().startswith(key.lower()):
         raise BvhFormatError(source, index + 1, f"expected '{key} ...', found {line!r}")
-    return line[len(key):].strip()
+    return line[len(key) :].strip()
 
 
 def _parse_motion(lines: Sequence[str], motion_line: int, num_channels: int, source: str):
@@ -344,14 +352,16 @@ def _parse_motion(lines: Sequence[str], motion_line: int, num_channels: int, sou
             raise BvhFormatError(source, number, f"more motion lines than 'Frames: {num_frames}'")
         if len(fields) != num_channels:
             raise BvhFormatError(
-                source, number,
-                f"frame {len(rows)} has {len(fields)} values, the hierarchy declares {num_channels} channels")
+                source,
+                number,
+                f"frame {len(rows)} has {len(fields)} values, the hierarchy declares {num_channels} channels",
+            )
         rows.append(fields)
         row_lines.append(number)
     if len(rows) != num_frames:
         raise BvhFormatError(
-            source, len(lines),
-            f"truncated motion: 'Frames: {num_frames}' but the file ends after {len(rows)} frames")
+            source, len(lines), f"truncated motion: 'Frames: {num_frames}' but the file ends after {len(rows)} frames"
+        )
     try:
         motion = np.array(rows, dtype=np.float64).reshape(num_frames, num_channels)
     except ValueError:
@@ -359,8 +369,9 @@ def _parse_motion(lines: Sequence[str], motion_line: int, num_channels: int, sou
             try:
                 [float(f) for f in fields]
             except ValueError as err:
-                raise BvhFormatError(source, row_lines[row_index],
-                                     f"frame {row_index}: non-numeric value ({err})") from None
+                raise BvhFormatError(
+                    source, row_lines[row_index], f"frame {row_index}: non-numeric value ({err})"
+                ) from None
         raise
     if not np.all(np.isfinite(motion)):
         bad = int(np.argwhere(~np.isfinite(motion))[0, 0])

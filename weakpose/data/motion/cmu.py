@@ -17,6 +17,7 @@ upper arm, forearm and hand joints.
 The data used in this project was obtained from mocap.cs.cmu.edu. The database was created with funding from
 NSF EIA-0196217.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,9 +33,21 @@ from weakpose.safe_npz import SafeNpz
 from weakpose.skeleton import H36M17
 
 __all__ = [
-    "CMU_UNITS_TO_METRES", "CMU_ASSET_DIR", "CMU_MOTION_ASSET", "CMU_BVH_CLIPS", "CMU_ACTION_NAMES",
-    "BVH_NAME_TABLES", "y_up_to_z_up", "match_name_table", "bvh_to_h36m17", "estimate_floor_z",
-    "load_bvh_h36m17", "cmu_bvh_clip_paths", "load_cmu_bvh_clips", "load_cmu_motion", "facing_direction",
+    "CMU_UNITS_TO_METRES",
+    "CMU_ASSET_DIR",
+    "CMU_MOTION_ASSET",
+    "CMU_BVH_CLIPS",
+    "CMU_ACTION_NAMES",
+    "BVH_NAME_TABLES",
+    "y_up_to_z_up",
+    "match_name_table",
+    "bvh_to_h36m17",
+    "estimate_floor_z",
+    "load_bvh_h36m17",
+    "cmu_bvh_clip_paths",
+    "load_cmu_bvh_clips",
+    "load_cmu_motion",
+    "facing_direction",
     "build_cmu_motion_asset",
 ]
 
@@ -69,14 +82,42 @@ CMU_ACTION_NAMES = {
 # "<parent>_End" (see weakpose.data.motion.bvh). The "cmu131" names are those of the shipped scaled_131_0x.bvh files.
 BVH_NAME_TABLES: Dict[str, tuple] = {
     "cmu131": (
-        "Hips", "RightHip", "RightKnee", "RightAnkle", "LeftHip", "LeftKnee", "LeftAnkle",
-        "Chest", "lowerneck", "Head", "Head_End",
-        "LeftShoulder", "LeftElbow", "LeftWrist", "RightShoulder", "RightElbow", "RightWrist",
+        "Hips",
+        "RightHip",
+        "RightKnee",
+        "RightAnkle",
+        "LeftHip",
+        "LeftKnee",
+        "LeftAnkle",
+        "Chest",
+        "lowerneck",
+        "Head",
+        "Head_End",
+        "LeftShoulder",
+        "LeftElbow",
+        "LeftWrist",
+        "RightShoulder",
+        "RightElbow",
+        "RightWrist",
     ),
     "cgspeed": (
-        "Hips", "RightUpLeg", "RightLeg", "RightFoot", "LeftUpLeg", "LeftLeg", "LeftFoot",
-        "Spine", "Neck", "Head", "Head_End",
-        "LeftArm", "LeftForeArm", "LeftHand", "RightArm", "RightForeArm", "RightHand",
+        "Hips",
+        "RightUpLeg",
+        "RightLeg",
+        "RightFoot",
+        "LeftUpLeg",
+        "LeftLeg",
+        "LeftFoot",
+        "Spine",
+        "Neck",
+        "Head",
+        "Head_End",
+        "LeftArm",
+        "LeftForeArm",
+        "LeftHand",
+        "RightArm",
+        "RightForeArm",
+        "RightHand",
     ),
 }
 # Nodes whose lowest point touches the floor (ankles, toe joints, toe end sites), per naming scheme.
@@ -215,8 +256,9 @@ def build_cmu_motion_asset(source_npz: PathLike, out_path: PathLike = CMU_MOTION
         for key in sorted(positions[action]):
             p = np.asarray(positions[action][key], dtype=np.float64)
             if p.ndim != 3 or p.shape[1:] != (H36M17.num_joints, 3):
-                raise ValueError(f"{source_npz}: positions_3d[{action!r}][{key!r}] has shape {p.shape}, "
-                                 f"expected (N, 17, 3)")
+                raise ValueError(
+                    f"{source_npz}: positions_3d[{action!r}][{key!r}] has shape {p.shape}, expected (N, 17, 3)"
+                )
             p = p.copy()
             p[..., 2] -= float(floors[action][key])
             p = resample(p, src_fps, fps)
@@ -237,10 +279,21 @@ def build_cmu_motion_asset(source_npz: PathLike, out_path: PathLike = CMU_MOTION
         "The database was created with funding from NSF EIA-0196217."
     )
     with atomic_write_path(out_path) as tmp:
-        np.savez_compressed(tmp, sequences=np.array(names), fps=np.float64(fps), notes=np.array(notes),
-                            source_sha256=np.array(digest), **arrays)
-    return {"sequences": len(names), "frames": frames, "bytes": Path(out_path).stat().st_size,
-            "source_sha256": digest, "fps": fps}
+        np.savez_compressed(
+            tmp,
+            sequences=np.array(names),
+            fps=np.float64(fps),
+            notes=np.array(notes),
+            source_sha256=np.array(digest),
+            **arrays,
+        )
+    return {
+        "sequences": len(names),
+        "frames": frames,
+        "bytes": Path(out_path).stat().st_size,
+        "source_sha256": digest,
+        "fps": fps,
+    }
 
 
 def facing_direction(poses: np.ndarray) -> np.ndarray:

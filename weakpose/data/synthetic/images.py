@@ -16,6 +16,7 @@ agree exactly. The "Sampled" action perturbs such poses (hips, shoulders, spine,
 Anti-aliasing: each crop is rasterised at ``supersample`` x the output size and box-filtered down, which also
 makes the mask a coverage fraction.
 """
+
 from __future__ import annotations
 
 import time
@@ -77,6 +78,7 @@ class SyntheticImageConfig:
 # ----------------------------------------------------------------------------------------------------------------
 # motion -> body
 
+
 def _load_tracks(cfg: SyntheticImageConfig, out_dir: Path) -> Dict[str, Dict[str, np.ndarray]]:
     """H36M-17 world tracks (metres, Z up, 50 Hz) of the keypoint default, per subject and action."""
     from weakpose.data.synthetic.keypoints import ensure_synthetic
@@ -123,6 +125,7 @@ def _sample_poses(local_rotations: np.ndarray, count: int, rng: np.random.Genera
 # ----------------------------------------------------------------------------------------------------------------
 # rendering
 
+
 def _batched_crop_cameras(camera: Camera, boxes: np.ndarray, size: int) -> Camera:
     return Camera.stack([crop_camera(camera, b, size) for b in boxes])
 
@@ -140,15 +143,20 @@ def sample_crops(room: torch.Tensor, boxes: np.ndarray, size: int, scale: float)
     ``(N, size, size, 3)``."""
     boxes_t = torch.as_tensor(boxes, dtype=torch.float32)
     centres = (torch.arange(size, dtype=torch.float32) + 0.5) / size  # fraction of the crop side
-    u = boxes_t[:, None, 0] + centres[None] * boxes_t[:, None, 2]   # (N, size) full-image pixels
+    u = boxes_t[:, None, 0] + centres[None] * boxes_t[:, None, 2]  # (N, size) full-image pixels
     v = boxes_t[:, None, 1] + centres[None] * boxes_t[:, None, 2]
     n_pix = room.shape[-1]
     full = n_pix / scale  # full-image pixels spanned by the room image
     gx = (u / full) * 2 - 1
     gy = (v / full) * 2 - 1
     grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)  # (N, size, size, 2)
-    img = torch.nn.functional.grid_sample(room[None].expand(len(boxes), -1, -1, -1).float(), grid,
-                                          mode="bilinear", padding_mode="border", align_corners=False)
+    img = torch.nn.functional.grid_sample(
+        room[None].expand(len(boxes), -1, -1, -1).float(),
+        grid,
+        mode="bilinear",
+        padding_mode="border",
+        align_corners=False,
+    )
     return img.permute(0, 2, 3, 1)
 
 
@@ -183,8 +191,7 @@ class SyntheticImagePaths:
     seconds: float
 
 
-def make_synthetic_images(out_dir, config: Optional[SyntheticImageConfig] = None,
-                          **overrides) -> SyntheticImagePaths:
+def make_synthetic_images(out_dir, config: Optional[SyntheticImageConfig] = None, **overrides) -> SyntheticImagePaths:
     """Render the image set into ``out_dir`` (see the module docstring); returns where it went."""
     from weakpose.body import BodyModel
     from weakpose.render import HardRasterizer
@@ -199,8 +206,10 @@ def make_synthetic_images(out_dir, config: Optional[SyntheticImageConfig] = None
     rng = np.random.default_rng(cfg.seed)
     body = BodyModel.from_file(cfg.model_path) if cfg.model_path else BodyModel.default()
     if not body.has_h36m_regressor:
-        raise ValueError(f"{body.source}: the body model has no J_regressor_h36m; convert it with "
-                         f"`weakpose convert-smpl --h36m-regressor J_regressor_h36m.npy`")
+        raise ValueError(
+            f"{body.source}: the body model has no J_regressor_h36m; convert it with "
+            f"`weakpose convert-smpl --h36m-regressor J_regressor_h36m.npy`"
+        )
     faces = body.faces
     tracks = _load_tracks(cfg, out)
     clean_output_folder(out, recursive=True)  # images a killed render left half-written
@@ -242,8 +251,13 @@ def make_synthetic_images(out_dir, config: Optional[SyntheticImageConfig] = None
                 local, transl = res.local_rotations, res.transl
             n = len(local)
             local_t = torch.as_tensor(local, dtype=torch.float32)
-            posed = body(betas=betas.expand(n, -1), global_orient=local_t[:, 0], body_pose=local_t[:, 1:],
-                         transl=torch.as_tensor(transl, dtype=torch.float32), pose_type="matrix")
+            posed = body(
+                betas=betas.expand(n, -1),
+                global_orient=local_t[:, 0],
+                body_pose=local_t[:, 1:],
+                transl=torch.as_tensor(transl, dtype=torch.float32),
+                pose_type="matrix",
+            )
             shaded = _shade(colours, _vertex_normals(posed.vertices, faces), light)
             root = posed.joints_h36m17[:, 0].double().numpy()
             name, _, sub = action.partition(" ")
@@ -263,32 +277,60 @@ def make_synthetic_images(out_dir, config: Optional[SyntheticImageConfig] = None
                 cover = _downsample(mask_hi, cfg.supersample)
                 folder = sequence_folder(subject, action_ids[name], subaction, camera_index(cam_id))
                 for f in range(n):
-                    _write_jpeg(out / "images" / folder / frame_name(folder, f + 1, ".jpg"),
-                                (image[f].clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy(), cfg.jpeg_quality)
-                    _write_png(out / "masks" / folder / frame_name(folder, f + 1, ".png"),
-                               (cover[f, ..., 0] * 255 + 0.5).to(torch.uint8).numpy())
+                    _write_jpeg(
+                        out / "images" / folder / frame_name(folder, f + 1, ".jpg"),
+                        (image[f].clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy(),
+                        cfg.jpeg_quality,
+                    )
+                    _write_png(
+                        out / "masks" / folder / frame_name(folder, f + 1, ".png"),
+                        (cover[f, ..., 0] * 255 + 0.5).to(torch.uint8).numpy(),
+                    )
                 num_images += n
-            _write_annotation(out / "annotations" / annotation_name(subject, action_ids[name], subaction),
-                              posed, local, betas, transl, cams, cam_ids, boxes)
-            entries.append(SequenceEntry(subject=subject, action=action, action_id=action_ids[name],
-                                         subaction=subaction, camera_ids=cam_ids, num_frames=n))
+            _write_annotation(
+                out / "annotations" / annotation_name(subject, action_ids[name], subaction),
+                posed,
+                local,
+                betas,
+                transl,
+                cams,
+                cam_ids,
+                boxes,
+            )
+            entries.append(
+                SequenceEntry(
+                    subject=subject,
+                    action=action,
+                    action_id=action_ids[name],
+                    subaction=subaction,
+                    camera_ids=cam_ids,
+                    num_frames=n,
+                )
+            )
     background_files = {}
     for (subject, cam_id), bg in backgrounds.items():
         rel = background_name(subject, cam_id)
         _write_jpeg(out / rel, (bg.permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy(), cfg.jpeg_quality)
         background_files.setdefault(subject, {})[cam_id] = rel
-    index = write_index(out, entries, cfg.image_size, cfg.cube_size, extra={
-        "background_scale": float(cfg.background_scale),
-        "backgrounds": background_files,
-        "actions": {str(v): k for k, v in action_ids.items()},
-        "generator": "weakpose.data.synthetic_images",
-        "config": {k: v for k, v in asdict(cfg).items()},
-        "body_model": str(body.source),
-        "subjects": {s: {"betas": subject_state[s][0][0].tolist(), "clothing": subject_state[s][3]}
-                     for s in subjects},
-        "credits": "Motion: The data used in this project was obtained from mocap.cs.cmu.edu. The database was "
-                   "created with funding from NSF EIA-0196217. Cameras: Human3.6M calibration (MIT).",
-    })
+    index = write_index(
+        out,
+        entries,
+        cfg.image_size,
+        cfg.cube_size,
+        extra={
+            "background_scale": float(cfg.background_scale),
+            "backgrounds": background_files,
+            "actions": {str(v): k for k, v in action_ids.items()},
+            "generator": "weakpose.data.synthetic_images",
+            "config": {k: v for k, v in asdict(cfg).items()},
+            "body_model": str(body.source),
+            "subjects": {
+                s: {"betas": subject_state[s][0][0].tolist(), "clothing": subject_state[s][3]} for s in subjects
+            },
+            "credits": "Motion: The data used in this project was obtained from mocap.cs.cmu.edu. The database was "
+            "created with funding from NSF EIA-0196217. Cameras: Human3.6M calibration (MIT).",
+        },
+    )
     return SyntheticImagePaths(out, index, len(entries), num_images, time.perf_counter() - start)
 
 
@@ -297,18 +339,32 @@ def _part_labels(body) -> np.ndarray:
     return body.lbs_weights.argmax(dim=-1).cpu().numpy()
 
 
-def _write_annotation(path: Path, posed, local: np.ndarray, betas: torch.Tensor, transl: np.ndarray,
-                      cams: Dict[str, Camera], cam_ids: Sequence[str], boxes: np.ndarray) -> None:
+def _write_annotation(
+    path: Path,
+    posed,
+    local: np.ndarray,
+    betas: torch.Tensor,
+    transl: np.ndarray,
+    cams: Dict[str, Camera],
+    cam_ids: Sequence[str],
+    boxes: np.ndarray,
+) -> None:
     arr = lambda x: np.asarray(x, dtype=np.float32)  # noqa: E731
     axis_angle = np.asarray(matrix_to_axis_angle(torch.as_tensor(local, dtype=torch.float64)))
     with atomic_write_path(path) as tmp:
         np.savez_compressed(
             tmp,
-            joints_h36m17=arr(posed.joints_h36m17), joints_smpl24=arr(posed.joints),
-            global_orient=arr(axis_angle[:, 0]), body_pose=arr(axis_angle[:, 1:].reshape(len(local), -1)),
-            betas=arr(betas[0]), transl=arr(transl), frame_indices=np.arange(1, len(local) + 1),
-            camera_ids=np.array(list(cam_ids)), crop_boxes=boxes.astype(np.float64),
-            R=np.stack([np.asarray(cams[c].R) for c in cam_ids]), t=np.stack([np.asarray(cams[c].t) for c in cam_ids]),
+            joints_h36m17=arr(posed.joints_h36m17),
+            joints_smpl24=arr(posed.joints),
+            global_orient=arr(axis_angle[:, 0]),
+            body_pose=arr(axis_angle[:, 1:].reshape(len(local), -1)),
+            betas=arr(betas[0]),
+            transl=arr(transl),
+            frame_indices=np.arange(1, len(local) + 1),
+            camera_ids=np.array(list(cam_ids)),
+            crop_boxes=boxes.astype(np.float64),
+            R=np.stack([np.asarray(cams[c].R) for c in cam_ids]),
+            t=np.stack([np.asarray(cams[c].t) for c in cam_ids]),
             K=np.stack([np.asarray(cams[c].K) for c in cam_ids]),
             dist=np.stack([np.asarray(cams[c].dist) for c in cam_ids]),
             image_sizes=np.stack([np.asarray(cams[c].image_size) for c in cam_ids]),
@@ -341,5 +397,11 @@ def ensure_synthetic_images(root=DEFAULT_IMAGE_ROOT) -> Path:
     return root
 
 
-__all__ = ["ensure_synthetic_images", "DEFAULT_IMAGE_ROOT", "SyntheticImageConfig", "SyntheticImagePaths",
-           "make_synthetic_images", "SAMPLED_ACTION"]
+__all__ = [
+    "ensure_synthetic_images",
+    "DEFAULT_IMAGE_ROOT",
+    "SyntheticImageConfig",
+    "SyntheticImagePaths",
+    "make_synthetic_images",
+    "SAMPLED_ACTION",
+]

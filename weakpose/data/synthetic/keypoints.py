@@ -33,6 +33,7 @@ How it is made (all deterministic given ``seed``):
 Motion data: The data used in this project was obtained from mocap.cs.cmu.edu. The database was created with
 funding from NSF EIA-0196217.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,9 +58,19 @@ from weakpose.skeleton import H36M17, flip_joints
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "TRAIN_SUBJECTS", "TEST_SUBJECTS", "H36M_S1_BONE_LENGTHS", "SyntheticConfig", "SyntheticPaths",
-    "SourceClip", "load_source_clips", "split_sources", "subject_bone_lengths", "rescale_bones",
-    "make_synthetic", "ensure_synthetic", "main",
+    "TRAIN_SUBJECTS",
+    "TEST_SUBJECTS",
+    "H36M_S1_BONE_LENGTHS",
+    "SyntheticConfig",
+    "SyntheticPaths",
+    "SourceClip",
+    "load_source_clips",
+    "split_sources",
+    "subject_bone_lengths",
+    "rescale_bones",
+    "make_synthetic",
+    "ensure_synthetic",
+    "main",
 ]
 
 PathLike = Union[str, os.PathLike]
@@ -69,6 +80,7 @@ from weakpose.data.h36m.protocol import FPS, TEST_SUBJECTS, TRAIN_SUBJECTS  # no
 DATA_3D_NAME = "data_3d_synthetic.npz"
 DATA_2D_NAME = "data_2d_synthetic_gt.npz"
 SUMMARY_NAME = "synthetic_summary.json"
+
 
 @dataclass
 class SyntheticConfig:
@@ -168,8 +180,7 @@ def split_sources(clips: Sequence[SourceClip], config: SyntheticConfig) -> Dict[
 
 def subject_bone_lengths(subject: str, config: SyntheticConfig) -> np.ndarray:
     """(17,) bone length per child joint (entry 0, the root, is 0), metres; symmetric left/right."""
-    return h36m_like_bone_lengths(_rng(config.seed, "bones", subject), config.subject_scale_range,
-                                  config.bone_jitter)
+    return h36m_like_bone_lengths(_rng(config.seed, "bones", subject), config.subject_scale_range, config.bone_jitter)
 
 
 def _rotation_z(angle: float) -> np.ndarray:
@@ -182,8 +193,9 @@ def _feet_level(poses: np.ndarray) -> float:
     return float(np.percentile(poses[:, [H36M17.index("RFoot"), H36M17.index("LFoot")], 2].min(axis=1), 2.0))
 
 
-def _transform_clip(clip: SourceClip, lengths: np.ndarray, config: SyntheticConfig,
-                    copy: int = 0) -> Tuple[np.ndarray, dict]:
+def _transform_clip(
+    clip: SourceClip, lengths: np.ndarray, config: SyntheticConfig, copy: int = 0
+) -> Tuple[np.ndarray, dict]:
     """Window, mirror, re-proportion, turn and place one source clip for one subject (``copy``: which
     performance of it, each with its own draws; copy 0 keeps the draws of a single-copy set)."""
     rng = _rng(config.seed, "clip", clip.source_id) if copy == 0 else _rng(config.seed, "clip", clip.source_id, copy)
@@ -191,11 +203,11 @@ def _transform_clip(clip: SourceClip, lengths: np.ndarray, config: SyntheticConf
     start = 0
     if config.max_frames and len(p) > config.max_frames:
         start = int(rng.integers(0, len(p) - config.max_frames + 1))
-        p = p[start:start + config.max_frames]
+        p = p[start : start + config.max_frames]
     mirrored = bool(rng.random() < config.mirror_probability)
     heading = float(rng.uniform(0.0, 2 * math.pi))
     offset = rng.uniform(-1.0, 1.0, size=2)
-    while np.sum(offset ** 2) > 1.0:  # uniform in the unit disc
+    while np.sum(offset**2) > 1.0:  # uniform in the unit disc
         offset = rng.uniform(-1.0, 1.0, size=2)
     offset *= config.placement_radius
 
@@ -208,12 +220,19 @@ def _transform_clip(clip: SourceClip, lengths: np.ndarray, config: SyntheticConf
     q = rescale_bones(p, lengths)
     q[..., 2] += feet_before - _feet_level(q)  # longer legs would push the feet through the floor
     root_xy = q[:, 0, :2]
-    centre = np.array([0.5 * (root_xy[:, 0].min() + root_xy[:, 0].max()),
-                       0.5 * (root_xy[:, 1].min() + root_xy[:, 1].max()), 0.0])
+    centre = np.array(
+        [0.5 * (root_xy[:, 0].min() + root_xy[:, 0].max()), 0.5 * (root_xy[:, 1].min() + root_xy[:, 1].max()), 0.0]
+    )
     q = (q - centre) @ _rotation_z(heading).T
     q[..., :2] += offset
-    info = {"source": clip.source_id, "start_frame": start, "frames": len(q), "mirrored": mirrored,
-            "heading_deg": round(math.degrees(heading), 3), "centre_xy_m": [round(float(v), 4) for v in offset]}
+    info = {
+        "source": clip.source_id,
+        "start_frame": start,
+        "frames": len(q),
+        "mirrored": mirrored,
+        "heading_deg": round(math.degrees(heading), 3),
+        "centre_xy_m": [round(float(v), 4) for v in offset],
+    }
     return q, info
 
 
@@ -224,8 +243,9 @@ def _inside_fraction(uv: np.ndarray, depth: np.ndarray, size: Tuple[float, float
     return ok.all(axis=-1)
 
 
-def make_synthetic(out_dir: PathLike = "data/synthetic", config: Optional[SyntheticConfig] = None,
-                   **overrides) -> SyntheticPaths:
+def make_synthetic(
+    out_dir: PathLike = "data/synthetic", config: Optional[SyntheticConfig] = None, **overrides
+) -> SyntheticPaths:
     """Write the synthetic Human3.6M-format dataset to ``out_dir``; returns the three paths.
 
     ``overrides`` are :class:`SyntheticConfig` fields (``seed=1, max_frames=100`` ...). Files are written
@@ -273,18 +293,33 @@ def make_synthetic(out_dir: PathLike = "data/synthetic", config: Optional[Synthe
 
     inside = inside_total / max(frames_total, 1)
     metadata_3d = {
-        "layout_name": "h36m", "num_joints": H36M17.num_joints, "joint_names": list(H36M17.joints),
-        "parents": list(H36M17.parents), "units": "metres", "frame": "H36M world, Z up", "fps": FPS,
-        "train_subjects": list(config.train_subjects), "test_subjects": list(config.test_subjects),
-        "sources": sources, "bone_lengths": bone_table, "config": _jsonable(asdict(config)),
+        "layout_name": "h36m",
+        "num_joints": H36M17.num_joints,
+        "joint_names": list(H36M17.joints),
+        "parents": list(H36M17.parents),
+        "units": "metres",
+        "frame": "H36M world, Z up",
+        "fps": FPS,
+        "train_subjects": list(config.train_subjects),
+        "test_subjects": list(config.test_subjects),
+        "sources": sources,
+        "bone_lengths": bone_table,
+        "config": _jsonable(asdict(config)),
         "acknowledgement": "The data used in this project was obtained from mocap.cs.cmu.edu. "
-                           "The database was created with funding from NSF EIA-0196217.",
+        "The database was created with funding from NSF EIA-0196217.",
     }
-    metadata_2d = {"layout_name": "h36m", "num_joints": H36M17.num_joints,
-                   "keypoints_symmetry": [list(H36M17.left), list(H36M17.right)]}
+    metadata_2d = {
+        "layout_name": "h36m",
+        "num_joints": H36M17.num_joints,
+        "keypoints_symmetry": [list(H36M17.left), list(H36M17.right)],
+    }
     paths = SyntheticPaths(out_dir / DATA_3D_NAME, out_dir / DATA_2D_NAME, out_dir / SUMMARY_NAME)
-    write_npz_pair(paths.data_3d, {"positions_3d": positions_3d, "metadata": metadata_3d},
-                   paths.data_2d, {"positions_2d": positions_2d, "metadata": metadata_2d})
+    write_npz_pair(
+        paths.data_3d,
+        {"positions_3d": positions_3d, "metadata": metadata_3d},
+        paths.data_2d,
+        {"positions_2d": positions_2d, "metadata": metadata_2d},
+    )
     summary = {
         "frames": frames_total,
         "frames_train": sum(len(v) for s in config.train_subjects for v in positions_3d[s].values()),
@@ -333,25 +368,42 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="weakpose make-synthetic",
         description="Write a Human3.6M-format keypoint dataset (VideoPose3D npz layout) made from the CMU motion "
-                    "shipped with weakpose, projected through the real Human3.6M cameras.")
+        "shipped with weakpose, projected through the real Human3.6M cameras.",
+    )
     parser.add_argument("--out", default="data/synthetic", help="output folder (default: data/synthetic)")
-    parser.add_argument("--images", action="store_true",
-                        help="render the multi-view image set instead (see `weakpose make-synthetic --images --help`)")
+    parser.add_argument(
+        "--images",
+        action="store_true",
+        help="render the multi-view image set instead (see `weakpose make-synthetic --images --help`)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--max-frames", type=int, default=defaults.max_frames,
-                        help="frames (50 Hz) kept per source sequence; 0 keeps whole sequences (default 500)")
+    parser.add_argument(
+        "--max-frames",
+        type=int,
+        default=defaults.max_frames,
+        help="frames (50 Hz) kept per source sequence; 0 keeps whole sequences (default 500)",
+    )
     parser.add_argument("--no-bvh", action="store_true", help="leave out the shipped BVH clips")
     parser.add_argument("--actions", nargs="+", default=None, help="only these actions (e.g. Walking Running)")
     parser.add_argument("--mirror-probability", type=float, default=defaults.mirror_probability)
     parser.add_argument("--bone-jitter", type=float, default=defaults.bone_jitter)
-    parser.add_argument("--copies", type=int, default=defaults.copies,
-                        help="performances of each source clip per subject (30 with --max-frames 0 gives a set of "
-                             "Human3.6M's size: ~1.5 M training windows over 4 cameras)")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=defaults.copies,
+        help="performances of each source clip per subject (30 with --max-frames 0 gives a set of "
+        "Human3.6M's size: ~1.5 M training windows over 4 cameras)",
+    )
     args = parser.parse_args(argv)
-    config = SyntheticConfig(seed=args.seed, max_frames=args.max_frames, include_bvh=not args.no_bvh,
-                             actions=tuple(args.actions) if args.actions else None,
-                             mirror_probability=args.mirror_probability, bone_jitter=args.bone_jitter,
-                             copies=args.copies)
+    config = SyntheticConfig(
+        seed=args.seed,
+        max_frames=args.max_frames,
+        include_bvh=not args.no_bvh,
+        actions=tuple(args.actions) if args.actions else None,
+        mirror_probability=args.mirror_probability,
+        bone_jitter=args.bone_jitter,
+        copies=args.copies,
+    )
     try:
         paths = make_synthetic(args.out, config)
     except (KeyError, ValueError, FileNotFoundError) as err:
@@ -359,11 +411,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     summary = json.loads(paths.summary.read_text())
     print(f"wrote {paths.data_3d}\n      {paths.data_2d}\n      {paths.summary}")
-    print(f"frames at 50 Hz: {summary['frames_train']} train ({', '.join(config.train_subjects)}), "
-          f"{summary['frames_test']} test ({', '.join(config.test_subjects)})")
+    print(
+        f"frames at 50 Hz: {summary['frames_train']} train ({', '.join(config.train_subjects)}), "
+        f"{summary['frames_test']} test ({', '.join(config.test_subjects)})"
+    )
     print(f"actions: train {summary['actions_train']}; test {summary['actions_test']}")
-    print(f"frames with all 17 joints inside the image (mean over cameras): "
-          f"{summary['fraction_all_joints_in_image_mean']:.1%}")
+    print(
+        f"frames with all 17 joints inside the image (mean over cameras): "
+        f"{summary['fraction_all_joints_in_image_mean']:.1%}"
+    )
     return 0
 
 

@@ -7,6 +7,7 @@ own background, consistent in 3D between views, and a crop camera sees exactly t
 Pixel convention: pixel (col, row) covers [col, col+1) x [row, row+1); its centre is (col + 0.5, row + 0.5) in the
 continuous image coordinates that :meth:`weakpose.geometry.Camera.project` returns.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,7 +29,11 @@ class RoomStyle:
     wall_height: float = 3.2
     wall_panels: int = 24
     wall_colours: Tuple[Tuple[float, float, float], ...] = (
-        (0.62, 0.66, 0.70), (0.70, 0.64, 0.55), (0.50, 0.58, 0.52), (0.66, 0.60, 0.68))
+        (0.62, 0.66, 0.70),
+        (0.70, 0.64, 0.55),
+        (0.50, 0.58, 0.52),
+        (0.66, 0.60, 0.68),
+    )
     ceiling_colour: Tuple[float, float, float] = (0.85, 0.85, 0.82)
 
 
@@ -74,8 +79,9 @@ def crop_intrinsics(K: np.ndarray, box: np.ndarray, out_size: int) -> np.ndarray
 def crop_camera(camera: Camera, box: np.ndarray, out_size: int) -> Camera:
     """The camera whose ``out_size``² image is the crop ``box = (x0, y0, side)`` of ``camera``'s image, resampled
     (see :func:`crop_intrinsics`)."""
-    K = torch.as_tensor(crop_intrinsics(camera.K.detach().cpu().numpy(), box, out_size), dtype=camera.K.dtype,
-                        device=camera.K.device)
+    K = torch.as_tensor(
+        crop_intrinsics(camera.K.detach().cpu().numpy(), box, out_size), dtype=camera.K.dtype, device=camera.K.device
+    )
     return camera.replace(K=K, image_size=(out_size, out_size))
 
 
@@ -98,7 +104,7 @@ def render_room(camera: Camera, width: int, height: int, style: RoomStyle = Room
     # distance along each ray to the wall cylinder x² + y² = r² (the camera stands inside it)
     a = rays[:, 0] ** 2 + rays[:, 1] ** 2
     b = 2 * (origin[0] * rays[:, 0] + origin[1] * rays[:, 1])
-    c = origin[0] ** 2 + origin[1] ** 2 - style.wall_radius ** 2
+    c = origin[0] ** 2 + origin[1] ** 2 - style.wall_radius**2
     t_wall = (-b + np.sqrt(np.maximum(b * b - 4 * a * c, 0))) / np.maximum(2 * a, 1e-12)
     with np.errstate(divide="ignore", invalid="ignore"):
         t_floor = np.where(rays[:, 2] < -1e-9, -origin[2] / rays[:, 2], np.inf)
