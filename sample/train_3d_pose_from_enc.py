@@ -45,7 +45,7 @@ from weakpose.io_utils import atomic_write_text
 from weakpose.metrics import pose_errors
 from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
 from weakpose.models.latent_pose import LatentPoseRegressor
-from weakpose.tasks.pose_from_latent import PoseFromLatentTask
+from weakpose.tasks.pose_from_latent import OptimConfig, PoseFromLatentTask
 from weakpose.train import Shortcut, TrainConfig, Trainer, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
@@ -70,16 +70,6 @@ class ModelConfig:
     encoder_variant: Literal["nvs", "random", "end-to-end", "all"] = "nvs"  # all: the ablation (or --encoder)
     hidden: int = 2048  # the regressor's two fully connected layers
     dropout: float = 0.5
-
-
-@dataclasses.dataclass
-class OptimConfig:
-    lr: float = 1e-3  # the regressor's step size
-    encoder_lr: float = 1e-4  # end-to-end: the encoder's step size
-    # the regressor is trained once per value (AdamW's decoupled decay; 0 = Adam) and the one with the lowest MPJPE
-    # on the labelled subject's held-out sequences is kept, for each encoder alike
-    weight_decays: List[float] = dataclasses.field(default_factory=lambda: [0.0, 1.0, 10.0])  # AdamW; best kept
-    end_to_end_steps: int = 800  # end-to-end trains on images: fewer, slower steps
 
 
 @dataclasses.dataclass
@@ -149,13 +139,8 @@ def fit_one(mode: str, weight_decay: float, turns: bool, cfg: Config, args, data
         cfg.train.max_steps = cfg.optim.end_to_end_steps
         cfg.train.batch_size = min(cfg.train.batch_size, 32)
         cfg.train.val_every = max(1, cfg.optim.end_to_end_steps // 4)
-        task = PoseFromLatentTask(
-            regressor,
-            encoder=encoder,
-            lr=cfg.optim.lr,
-            encoder_lr=cfg.optim.encoder_lr,
-            weight_decay=weight_decay,
-            turn_augment=turns,
+        task = PoseFromLatentTask.from_config(
+            regressor, encoder, optim=cfg.optim, weight_decay=weight_decay, turn_augment=turns
         )
         fit_train, fit_val = train_ds, val_ds
     else:
@@ -163,7 +148,7 @@ def fit_one(mode: str, weight_decay: float, turns: bool, cfg: Config, args, data
             p.requires_grad_(False)
         fit_train = LatentCache(_cached_latents(datasets, mode, "train", encoder))
         fit_val = LatentCache(_cached_latents(datasets, mode, "val", encoder)) if val_ds is not None else None
-        task = PoseFromLatentTask(regressor, lr=cfg.optim.lr, weight_decay=weight_decay, turn_augment=turns)
+        task = PoseFromLatentTask.from_config(regressor, optim=cfg.optim, weight_decay=weight_decay, turn_augment=turns)
     print(f"\n== encoder: {mode}, regressor weight decay {weight_decay:g}{', turns' if turns else ''} ==")
     trainer = Trainer(task, cfg, fit_train, fit_val, resume=args.resume, callbacks=cfg.run.budget_callbacks())
     result = trainer.fit()

@@ -49,7 +49,7 @@ from weakpose.geometry.rotations import matrix_to_rot6d
 from weakpose.io_utils import atomic_write_text
 from weakpose.metrics import Protocol, mpjpe, n_mpjpe, p_mpjpe
 from weakpose.models.smpl_regressor import SMPLRegressor, chordal_mean_rotation
-from weakpose.tasks.smpl_from_enc import SMPLFromEncTask
+from weakpose.tasks.smpl_from_enc import LossConfig, OptimConfig, SMPLFromEncTask
 from weakpose.train import TrainConfig, Trainer, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
@@ -85,28 +85,6 @@ class ModelConfig:
     iterations: int = 3  # HMR/SPIN
     dropout: float = 0.5
     mean_pose: str = "mocap"  # mocap | zero: where the iterative regression starts
-
-
-@dataclasses.dataclass
-class LossConfig:
-    """weight_joints multiplies a mean squared joint distance in m²; silhouette_kind 'mse' | 'iou'; sigma: the
-    soft rasteriser's sharpness in px² at the silhouette size; input_views: views used as input per training frame
-    (each prediction is rendered into all views; 0 = all)."""
-
-    weight_joints: float = 10.0  # mean squared joint distance (m^2) against the labelled subjects' 3D
-    weight_silhouette: float = 1.0
-    weight_prior: float = 1.0
-    weight_betas: float = 1e-3  # squared betas (shape regularisation)
-    use_prior: bool = True  # add the SMPL prior of model.prior_path when that file exists
-    silhouette_kind: str = "iou"  # iou | mse
-    sigma: float = 0.1  # soft rasteriser sharpness, px^2 at the silhouette size
-    input_views: int = 1  # views used as input per training frame (0 = all)
-
-
-@dataclasses.dataclass
-class OptimConfig:
-    lr: float = 5e-5  # Adam step size
-    weight_decay: float = 0.0
 
 
 @dataclasses.dataclass
@@ -267,7 +245,7 @@ def main(argv=None) -> int:
         f"{len(val_ds)} frames of held-out sequences (silhouette IoU)"
     )
 
-    m, lo = cfg.model, cfg.loss
+    m = cfg.model
     regressor = SMPLRegressor(frames.feature_size, hidden=m.hidden, iterations=m.iterations, dropout=m.dropout)
     if m.mean_pose == "mocap":
         rot = regressor.mean_rot6d.clone()
@@ -277,19 +255,7 @@ def main(argv=None) -> int:
         raise ValueError(f"model.mean_pose must be 'mocap' or 'zero', got {m.mean_pose!r}")
     feats = train_ds.tensors["features"].reshape(-1, frames.feature_size)
     regressor.set_input_stats(feats.mean(0), feats.std(0))
-    task = SMPLFromEncTask(
-        regressor,
-        prior=prior,
-        lr=cfg.optim.lr,
-        weight_decay=cfg.optim.weight_decay,
-        weight_joints=lo.weight_joints,
-        weight_silhouette=lo.weight_silhouette,
-        weight_prior=lo.weight_prior,
-        weight_betas=lo.weight_betas,
-        silhouette_kind=lo.silhouette_kind,
-        sigma=lo.sigma,
-        input_views=lo.input_views,
-    )
+    task = SMPLFromEncTask.from_config(regressor, prior=prior, loss=cfg.loss, optim=cfg.optim)
     if len(val_ds) == 0 and cfg.train.best_metric is not None:
         print(f"no validation sequences (data.val_every={d.val_every}): keeping the last checkpoint")
         cfg.train.best_metric = None

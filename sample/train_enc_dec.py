@@ -32,7 +32,7 @@ from weakpose.data.datasets.multiview import held_out_sequences
 from weakpose.data.datasets.nvs_pairs import NVSPairDataset, flatten_pairs
 from weakpose.data.synthetic.images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
 from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig, reconstruct
-from weakpose.tasks.nvs import NVSTask
+from weakpose.tasks.nvs import LossConfig, NVSTask, OptimConfig
 from weakpose.train import Callback, TrainConfig, Trainer, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
@@ -63,23 +63,6 @@ class ModelConfig:
     appearance_dim: int = 128  # the appearance latent swapped between frames
     decoder_width: int = 256
     hidden: int = 1024
-
-
-@dataclasses.dataclass
-class LossConfig:
-    """feature_loss: 'ssim' (default), 'random', 'none' or 'imagenet:<torchvision ResNet weights>'.
-    foreground_weight: the L1 is weighted 1 + this x the target's difference from the known background
-    (weakpose.losses.background_attention). The defaults reconstructed the person best in
-    bench/bench_nvs_feature_loss.py."""
-
-    feature_loss: str = "ssim"  # ssim | random | none | imagenet:<torchvision ResNet weights>
-    weight_feature: float = 1.0  # the feature (or 1 - SSIM) term next to the L1
-    foreground_weight: float = 4.0  # L1 weighted 1 + this x the target's difference from the background
-
-
-@dataclasses.dataclass
-class OptimConfig:
-    lr: float = 1e-3  # Adam step size
 
 
 @dataclasses.dataclass
@@ -197,13 +180,7 @@ def main(argv=None) -> int:
     if m.backbone_weights:
         report = model.load_backbone_weights(m.backbone_weights)
         print(f"encoder backbone initialised from {m.backbone_weights} (skipped: {report.get('skipped')})")
-    task = NVSTask(
-        model,
-        feature_loss=cfg.loss.feature_loss,
-        feature_weight=cfg.loss.weight_feature,
-        lr=cfg.optim.lr,
-        foreground_weight=cfg.loss.foreground_weight,
-    )
+    task = NVSTask.from_config(model, loss=cfg.loss, optim=cfg.optim)
 
     figure_ds = val_ds or train_ds
     picks = torch.linspace(0, len(figure_ds) - 1, max(1, cfg.figure_rows // 2)).long().tolist()

@@ -26,31 +26,12 @@ from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.evaluation import lifter_protocol, predict_views, report
 from weakpose.lifters import save_lifter
 from weakpose.models import MLPLifter
-from weakpose.tasks import SupervisedLifterTask
+from weakpose.tasks.supervised_lifter import AugmentConfig, ModelConfig, OptimConfig, SupervisedLifterTask
 from weakpose.train import TrainConfig, Trainer, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
 from weakpose.viz import plot_metric_curves
 from weakpose.viz.report_figures import save_view_predictions
-
-
-@dataclasses.dataclass
-class ModelConfig:
-    width: int = 1024  # units of each linear layer (Martinez et al.)
-    num_blocks: int = 2  # residual blocks of two linear layers
-    dropout: float = 0.5
-
-
-@dataclasses.dataclass
-class OptimConfig:
-    lr: float = 1e-3  # Adam step size
-    lr_decay: float = 0.96  # the learning rate is multiplied by this every decay_every steps
-    decay_every: int = 100
-
-
-@dataclasses.dataclass
-class AugmentConfig:
-    flip: bool = True  # left/right mirror of 2D input and 3D target
 
 
 @dataclasses.dataclass
@@ -89,13 +70,7 @@ def main(argv=None) -> int:
     )
 
     model = MLPLifter(width=cfg.model.width, num_blocks=cfg.model.num_blocks, dropout=cfg.model.dropout)
-    task = SupervisedLifterTask(
-        model,
-        lr=cfg.optim.lr,
-        lr_decay=cfg.optim.lr_decay,
-        decay_every=cfg.optim.decay_every,
-        flip_augmentation=cfg.augment.flip,
-    )
+    task = SupervisedLifterTask.from_config(model, optim=cfg.optim, augment=cfg.augment)
     trainer = Trainer(task, cfg, train_ds, val_ds, resume=args.resume, callbacks=cfg.run.budget_callbacks())
     result = trainer.fit()
     if result.interrupted or not trainer.is_main:

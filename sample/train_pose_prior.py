@@ -33,7 +33,7 @@ from weakpose.data.sources import DataConfig, load_keypoint_data
 from weakpose.priors import PoseCritic
 from weakpose.priors.generators import PoseGenerator
 from weakpose.skeleton import H36M17
-from weakpose.tasks.pose_prior import PosePriorTask
+from weakpose.tasks.pose_prior import AugmentConfig, LossConfig, OptimConfig, PosePriorTask
 from weakpose.train import TrainConfig, Trainer, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
@@ -50,25 +50,6 @@ class ModelConfig:
     noise_dim: int = 32
     generator_width: int = 256
     generator_blocks: int = 2
-
-
-@dataclasses.dataclass
-class OptimConfig:
-    lr: float = 1e-4  # Adam step size (critic and generator)
-    beta1: float = 0.5
-    beta2: float = 0.9
-    n_critic: int = 5  # critic steps per generator step
-
-
-@dataclasses.dataclass
-class LossConfig:
-    weight_gradient_penalty: float = 10.0  # WGAN-GP's lambda
-
-
-@dataclasses.dataclass
-class AugmentConfig:
-    rotate: bool = True  # real poses turned by a random angle about the up axis
-    mirror: bool = True  # left/right mirror of real poses
 
 
 @dataclasses.dataclass
@@ -122,16 +103,8 @@ def main(argv=None) -> int:
     )
     generator = PoseGenerator(noise_dim=m.noise_dim, width=m.generator_width, num_blocks=m.generator_blocks)
     up_axis = "z" if frame == "world" else "y"
-    task = PosePriorTask(
-        critic,
-        generator,
-        lr=cfg.optim.lr,
-        betas=(cfg.optim.beta1, cfg.optim.beta2),
-        n_critic=cfg.optim.n_critic,
-        gp_weight=cfg.loss.weight_gradient_penalty,
-        rotate=cfg.augment.rotate,
-        up_axis=up_axis,
-        mirror=cfg.augment.mirror,
+    task = PosePriorTask.from_config(
+        critic, generator, optim=cfg.optim, loss=cfg.loss, augment=cfg.augment, up_axis=up_axis
     )
     val_ds = RealPoseDataset(val_poses) if len(val_poses) else None
     trainer = Trainer(

@@ -46,7 +46,7 @@ from weakpose.evaluation import lifter_protocol, predict_views, report
 from weakpose.lifters import save_lifter
 from weakpose.models.repnet import RepNetCameraLifter, RepNetLifter
 from weakpose.priors import PoseCritic
-from weakpose.tasks.repnet import RepNetTask
+from weakpose.tasks.repnet import AugmentConfig, LossConfig, ModelConfig, OptimConfig, RepNetTask
 from weakpose.train import TrainConfig, Trainer, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
@@ -54,37 +54,6 @@ from weakpose.viz import plot_metric_curves
 from weakpose.viz.report_figures import save_view_predictions
 
 TRAINING_MAX_BONE_M = 50.0
-
-
-@dataclasses.dataclass
-class ModelConfig:
-    width: int = 256  # RepNet: 1000 (smaller here so the default run fits a few CPU minutes)
-    num_blocks: int = 2
-    normalize_scale: bool = True  # divide the root-centred 2D by its RMS joint distance
-    critic_pose_width: int = 100
-    critic_kcs_width: int = 256  # RepNet: 1000
-    critic_blocks: int = 1
-
-
-@dataclasses.dataclass
-class OptimConfig:
-    lr: float = 1e-3  # the lifter's Adam step size
-    critic_lr: float = 1e-4  # the critic's Adam step size
-    n_critic: int = 5  # critic steps per lifter step
-    lr_decay: float = 0.95  # both learning rates are multiplied by this every decay_every steps
-    decay_every: int = 200
-
-
-@dataclasses.dataclass
-class LossConfig:
-    weight_adversarial: float = 1.0  # the critic's Wasserstein term
-    weight_reprojection: float = 1.0  # ||W - KX||_F through the estimated camera
-    weight_camera: float = 1.0  # camera orthogonality ||2/tr(KK^T) KK^T - I||_F
-
-
-@dataclasses.dataclass
-class AugmentConfig:
-    yaw: bool = True  # rotate the 3D pool about the vertical by a random angle
 
 
 @dataclasses.dataclass
@@ -170,7 +139,7 @@ def main(argv=None) -> int:
         f"frames of {sorted({s.subject for s in data.splits.val})}"
     )
 
-    m, o, lo = cfg.model, cfg.optim, cfg.loss
+    m = cfg.model
     lifter = RepNetLifter(width=m.width, num_blocks=m.num_blocks, normalize_scale=m.normalize_scale)
     # The critic's millimetre guard (median bone > 2 m) is loosened while it judges an untrained lifter, whose
     # first outputs can be any size; the pool itself is checked for metres by RepNetTask.
@@ -180,20 +149,7 @@ def main(argv=None) -> int:
         num_blocks=m.critic_blocks,
         max_bone_m=TRAINING_MAX_BONE_M,
     )
-    task = RepNetTask(
-        lifter,
-        critic,
-        pool,
-        lr=o.lr,
-        critic_lr=o.critic_lr,
-        n_critic=o.n_critic,
-        weight_adversarial=lo.weight_adversarial,
-        weight_reprojection=lo.weight_reprojection,
-        weight_camera=lo.weight_camera,
-        yaw_augment=cfg.augment.yaw,
-        lr_decay=o.lr_decay,
-        decay_every=o.decay_every,
-    )
+    task = RepNetTask.from_config(lifter, critic, pool, optim=cfg.optim, loss=cfg.loss, augment=cfg.augment)
     trainer = Trainer(task, cfg, train_ds, val_ds, resume=args.resume, callbacks=cfg.run.budget_callbacks())
     result = trainer.fit()
     if result.interrupted or not trainer.is_main:

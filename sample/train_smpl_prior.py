@@ -36,7 +36,7 @@ from weakpose.geometry.rotations import axis_angle_to_matrix
 from weakpose.priors.corruptions import implausible_versions
 from weakpose.priors.generators import SMPLGenerator
 from weakpose.priors.smpl_critic import SMPLCritic
-from weakpose.tasks.smpl_prior import SMPLPriorTask
+from weakpose.tasks.smpl_prior import AugmentConfig, ModelConfig, OptimConfig, SMPLPriorTask
 from weakpose.train import TrainConfig, Trainer, split_train_val, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
@@ -53,28 +53,6 @@ class SMPLDataConfig:
     num_betas: int = 10
     val_fraction: float = 0.2  # share of whole sequences held out for validation
     resample_betas: Optional[bool] = None  # fresh betas ~ N(0, beta_std^2) for real samples; unset = embedded only
-
-
-@dataclasses.dataclass
-class ModelConfig:
-    joint_width: int = 32  # the critic's shared per-joint layers (HMR)
-    full_width: int = 1024  # the all-joints head (HMR)
-    noise_dim: int = 32  # the generator's input noise
-    generator_width: int = 256
-    generator_layers: int = 2
-
-
-@dataclasses.dataclass
-class OptimConfig:
-    lr: float = 1e-4  # Adam step size (critic and generator)
-    beta1: float = 0.5
-    beta2: float = 0.999
-    weight_decay: float = 0.0
-
-
-@dataclasses.dataclass
-class AugmentConfig:
-    mirror: bool = True  # left/right mirror of real parameters
 
 
 @dataclasses.dataclass
@@ -125,13 +103,11 @@ def main(argv=None) -> int:
     )
     embedded = not cfg.data.root
     resample = embedded if cfg.data.resample_betas is None else cfg.data.resample_betas
-    task = SMPLPriorTask(
+    task = SMPLPriorTask.from_config(
         critic,
         gen,
-        lr=cfg.optim.lr,
-        betas=(cfg.optim.beta1, cfg.optim.beta2),
-        weight_decay=cfg.optim.weight_decay,
-        mirror=cfg.augment.mirror,
+        optim=cfg.optim,
+        augment=cfg.augment,
         resample_betas_std=cfg.data.beta_std if resample else 0.0,
     )
     trainer = Trainer(

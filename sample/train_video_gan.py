@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import List, Literal
 
 import numpy as np
 import torch
@@ -39,58 +38,19 @@ from weakpose.lifters import save_lifter
 from weakpose.models.temporal import TemporalLifter, TrajectoryModel
 from weakpose.priors import PoseCritic
 from weakpose.priors.temporal_critic import TemporalPoseCritic, pose_windows
-from weakpose.tasks.video_gan import SUPERVISION, VideoGanTask
+from weakpose.tasks.video_gan import (
+    SUPERVISION,
+    AugmentConfig,
+    LossConfig,
+    ModelConfig,
+    OptimConfig,
+    VideoGanTask,
+)
 from weakpose.train import Shortcut, TrainConfig, Trainer, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
 from weakpose.viz import plot_metric_curves
 from weakpose.viz.report_figures import save_view_predictions
-
-
-@dataclasses.dataclass
-class ModelConfig:
-    filter_widths: List[int] = dataclasses.field(default_factory=lambda: [3, 3, 3])  # 27 frames; [3,3,3,3,3]: 243
-    channels: int = 256  # the published design uses 1024; 256 keeps the CPU default to a few minutes
-    dropout: float = 0.25
-    causal: bool = False  # only past frames (live video); False: a window centred on each frame
-    training_twin: bool = True  # False: the dilated network on training windows (same numbers, slower; for bench)
-    # Full supervision only: "chunked" trains the dilated network on chunks of chunk_frames consecutive outputs
-    # (overlapping windows share their features); "twin" the strided twin on single windows; "auto" picks by
-    # receptive field (CHUNKED_FROM below: the twin everywhere so far; bench/README.md says why).
-    # train.batch_size counts output frames either way (chunks per step = batch_size / chunk_frames).
-    training: Literal["auto", "twin", "chunked"] = "auto"  # full supervision: strided twin | chunks | auto
-    chunk_frames: int = 128  # outputs per chunk with training=chunked
-    # The decoupled root (Pavllo et al.): "auto" trains it where its output is used (gan/semi reprojection) and
-    # not under full supervision, where it would double the compute for an output nobody reads; "on" also trains
-    # it then (absolute camera-frame output; saved inside lifter.pt).
-    trajectory: Literal["auto", "on", "off"] = "auto"  # the decoupled root: auto = where reprojection uses it
-
-
-@dataclasses.dataclass
-class LossConfig:
-    # gan: no 3D labels; semi: 3D of data.labelled_subjects plus the weak losses; full: every subject's 3D
-    supervision: Literal["gan", "semi", "full"] = "gan"  # gan | semi | full (what the lifter learns from)
-    weight_adversarial: float = 0.05  # the per-frame KCS critic's term
-    weight_reprojection: float = 1.0  # pose + root reprojected through the known intrinsics
-    weight_bone: float = 1.0  # bone lengths of unlabelled poses against the labelled ones (semi)
-    temporal_critic: bool = False  # a critic of motion windows besides the per-frame one (not with "full")
-    weight_temporal: float = 0.05  # the motion critic's term
-    temporal_window: int = 9  # odd: consecutive frames per motion window
-    temporal_batch: int = 16  # windows per step lifted to temporal_window frames (each costs that many)
-    temporal_channels: int = 128  # 256 costs ~0.08 s more per step on one CPU thread
-
-
-@dataclasses.dataclass
-class OptimConfig:
-    lr: float = 1e-3  # Adam step size of the lifter (and the critics)
-    lr_decay: float = 0.95  # the learning rate is multiplied by this every decay_every steps
-    decay_every: int = 200
-    n_critic: int = 3  # critic steps per lifter step
-
-
-@dataclasses.dataclass
-class AugmentConfig:
-    flip: bool = True  # left/right mirror of training windows (2D and 3D together)
 
 
 @dataclasses.dataclass
@@ -257,26 +217,18 @@ def main(argv=None) -> int:
             f"{cfg.loss.temporal_batch} lifted windows per step, weight {cfg.loss.weight_temporal}"
         )
 
-    task = VideoGanTask(
+    task = VideoGanTask.from_config(
         pose_model,
         trajectory,
         critic,
-        cfg.loss.supervision,
+        model=cfg.model,
+        loss=cfg.loss,
+        optim=cfg.optim,
+        augment=cfg.augment,
         real_poses=real,
         labelled_subject_ids=labelled_ids,
-        lr=cfg.optim.lr,
-        lr_decay=cfg.optim.lr_decay,
-        decay_every=cfg.optim.decay_every,
-        n_critic=cfg.optim.n_critic,
-        w_adv=cfg.loss.weight_adversarial,
-        w_reproj=cfg.loss.weight_reprojection,
-        w_bone=cfg.loss.weight_bone,
-        flip_augmentation=cfg.augment.flip,
-        training_twin=cfg.model.training_twin,
         temporal_critic=temporal,
         real_windows=real_windows,
-        temporal_weight=cfg.loss.weight_temporal,
-        temporal_batch=cfg.loss.temporal_batch,
         chunk_frames=cfg.model.chunk_frames if chunked else 1,
     )
     trainer = Trainer(

@@ -63,3 +63,19 @@ def test_supervised_lifter_learns_on_labelled_subjects(tiny, tmp_path):
     after = mpjpe(task.predict(batch), batch["pose_3d"]).item()
     assert after < 0.5 * before, (before, after)
     assert (tmp_path / "run" / "last.pt").exists() and (tmp_path / "run" / "metrics.csv").exists()
+
+
+def test_supervised_lifter_from_config_uses_the_sections():
+    """The config sections (written once, in the task module) are the constructor's defaults and reach the task."""
+    from weakpose.tasks.supervised_lifter import AugmentConfig, OptimConfig
+
+    model = MLPLifter(width=8, num_blocks=1, dropout=0.0)
+    default = SupervisedLifterTask(model)
+    assert default.optimizer.param_groups[0]["lr"] == OptimConfig.lr
+    assert (default.scheduler.step_size, default.scheduler.gamma) == (OptimConfig.decay_every, OptimConfig.lr_decay)
+    assert default.flip_augmentation == AugmentConfig.flip
+    task = SupervisedLifterTask.from_config(
+        model, optim=OptimConfig(lr=5e-4, lr_decay=0.5, decay_every=3), augment=AugmentConfig(flip=False)
+    )
+    assert task.optimizer.param_groups[0]["lr"] == 5e-4
+    assert (task.scheduler.step_size, task.scheduler.gamma, task.flip_augmentation) == (3, 0.5, False)

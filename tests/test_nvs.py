@@ -275,3 +275,25 @@ def test_held_out_sequences_split_every_nth(crops):
     assert [key(e) for e in val.sequences] == names[1::2]
     everything, nothing = held_out_sequences(0)
     assert len(MultiViewImageDataset(crops, sequence_filter=everything).sequences) == len(names)
+
+
+def test_task_from_config_reads_the_sections():
+    """The loss and optim sections live beside the task: their defaults are the constructor's, their values reach it."""
+    from weakpose.tasks.nvs import LossConfig, OptimConfig
+
+    model = EncoderDecoder(image_size=32, decoder_width=16, hidden=16)
+    default, built = NVSTask(model), NVSTask.from_config(model)
+    for task in (default, built):
+        assert (task.feature_weight, task.foreground_weight) == (
+            LossConfig.weight_feature,
+            LossConfig.foreground_weight,
+        )
+        assert task.optimizer.param_groups[0]["lr"] == OptimConfig.lr
+    task = NVSTask.from_config(
+        model,
+        loss=LossConfig(feature_loss="none", weight_feature=0.5, foreground_weight=0.0),
+        optim=OptimConfig(lr=2e-4),
+        weight_decay=1e-5,
+    )
+    assert (task.feature_weight, task.foreground_weight) == (0.5, 0.0)
+    assert (task.optimizer.param_groups[0]["lr"], task.optimizer.param_groups[0]["weight_decay"]) == (2e-4, 1e-5)

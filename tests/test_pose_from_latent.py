@@ -113,6 +113,21 @@ def test_weight_decay_is_decoupled_and_on_the_regressor_only():
     assert [g["weight_decay"] for g in groups] == [0.5, 0.0]
 
 
+def test_task_from_config_reads_the_optim_section():
+    """The optim section lives beside the task: its step sizes are the constructor's defaults and reach the task."""
+    from weakpose.tasks.pose_from_latent import OptimConfig
+
+    enc = EncoderDecoder(image_size=32, decoder_width=32, hidden=32)
+    default = PoseFromLatentTask(LatentPoseRegressor(hidden=16), encoder=enc).optimizer.param_groups
+    assert [g["lr"] for g in default] == [OptimConfig.lr, OptimConfig.encoder_lr]
+    task = PoseFromLatentTask.from_config(
+        LatentPoseRegressor(hidden=16), enc, optim=OptimConfig(lr=5e-3, encoder_lr=5e-5), weight_decay=0.25
+    )
+    groups = task.optimizer.param_groups
+    assert [(g["lr"], g["weight_decay"]) for g in groups] == [(5e-3, 0.25), (5e-5, 0.0)]
+    assert len(PoseFromLatentTask.from_config(LatentPoseRegressor(hidden=16)).optimizer.param_groups) == 1
+
+
 def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     enc_dec = _load_script("train_enc_dec")

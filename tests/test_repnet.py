@@ -178,6 +178,32 @@ def test_one_training_step_updates_both_networks_with_n_critic_critic_steps(rng)
     assert all(p.requires_grad for p in task.critic.parameters())  # re-enabled after the lifter step
 
 
+def test_from_config_reads_the_sections_and_defaults_to_them(rng):
+    """The config sections (written once, in the task module) are the constructor's defaults, and their values
+    reach the optimisers, the losses and the augmentation."""
+    from weakpose.tasks.repnet import AugmentConfig, LossConfig, OptimConfig
+
+    pool = _template(rng, 20)
+    default = RepNetTask(RepNetLifter(width=8, num_blocks=1), _Critic(), pool)
+    assert default.lifter_optimizer.param_groups[0]["lr"] == OptimConfig.lr
+    assert default.critic_optimizer.param_groups[0]["lr"] == OptimConfig.critic_lr
+    assert (default.n_critic, default.yaw_augment) == (OptimConfig.n_critic, AugmentConfig.yaw)
+    task = RepNetTask.from_config(
+        RepNetLifter(width=8, num_blocks=1),
+        _Critic(),
+        pool,
+        optim=OptimConfig(lr=3e-4, critic_lr=2e-5, n_critic=2, lr_decay=0.5, decay_every=9),
+        loss=LossConfig(weight_adversarial=0.1, weight_camera=2.0),
+        augment=AugmentConfig(yaw=False),
+        gp_weight=5.0,
+    )
+    assert task.lifter_optimizer.param_groups[0]["lr"] == 3e-4
+    assert task.critic_optimizer.param_groups[0]["lr"] == 2e-5
+    assert (task.lifter_scheduler.step_size, task.lifter_scheduler.gamma) == (9, 0.5)
+    assert task.weights == {"adversarial": 0.1, "reprojection": 1.0, "camera": 2.0}
+    assert (task.n_critic, task.yaw_augment, task.gp_weight) == (2, False, 5.0)
+
+
 def test_predict_rotates_by_the_estimated_camera_and_fixes_the_scale(rng):
     """A stand-in lifter whose output is a known canonical pose and camera: predict = R X scaled to the pool."""
     pool = _template(rng, 20)

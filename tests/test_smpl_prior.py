@@ -391,6 +391,31 @@ def test_task_mirror_augmentation():
     assert not torch.allclose(task.augment(pose, betas)[1], betas)
 
 
+def test_task_from_config_reads_the_sections():
+    """The config sections live beside the task: their defaults are the constructor's and their values reach it."""
+    from weakpose.tasks.smpl_prior import AugmentConfig, OptimConfig
+
+    nets = lambda: (SMPLCritic(joint_width=4, full_width=8), SMPLGenerator(width=8))  # noqa: E731
+    default = SMPLPriorTask(*nets()).critic_optimizer.param_groups[0]
+    built = SMPLPriorTask.from_config(*nets()).critic_optimizer.param_groups[0]
+    assert (default["lr"], tuple(default["betas"])) == (OptimConfig.lr, (OptimConfig.beta1, OptimConfig.beta2))
+    assert (built["lr"], tuple(built["betas"]), built["weight_decay"]) == (
+        default["lr"],
+        tuple(default["betas"]),
+        default["weight_decay"],
+    )
+    task = SMPLPriorTask.from_config(
+        *nets(),
+        optim=OptimConfig(lr=2e-3, beta1=0.1, beta2=0.2, weight_decay=1e-5),
+        augment=AugmentConfig(mirror=False),
+        resample_betas_std=1.0,
+    )
+    group = task.critic_optimizer.param_groups[0]
+    assert (group["lr"], tuple(group["betas"]), group["weight_decay"]) == (2e-3, (0.1, 0.2), 1e-5)
+    assert task.generator_optimizer.param_groups[0]["lr"] == 2e-3
+    assert (task.mirror, task.resample_betas_std) == (False, 1.0)
+
+
 def test_task_reads_checkpoints_that_call_the_critic_discriminator():
     """Checkpoints of v0.1 name the task's critic ``discriminator``; resuming one still restores every weight."""
     torch.manual_seed(0)

@@ -433,3 +433,25 @@ def test_sample_script_end_to_end(crops, tmp_path):
     # the regression starts from the mocap mean pose: arms down, not the T-pose
     shoulder = reg.mean_rot6d[SMPL24.index("l_shoulder")]
     assert float(torch.linalg.matrix_norm(rot6d_to_matrix(shoulder) - torch.eye(3))) > 1.0
+
+
+def test_task_from_config_reads_the_sections(body):
+    """The loss and optim sections live beside the task: their defaults are the constructor's, their values reach it."""
+    from weakpose.tasks.smpl_from_enc import LossConfig, OptimConfig
+
+    def reg():
+        return SMPLRegressor(16, hidden=8, dropout=0.0)
+
+    default, built = SMPLFromEncTask(reg(), body=body), SMPLFromEncTask.from_config(reg(), body=body)
+    assert built.weights == default.weights and built.input_views == default.input_views == LossConfig.input_views
+    assert built.optimizer.param_groups[0]["lr"] == default.optimizer.param_groups[0]["lr"] == OptimConfig.lr
+    task = SMPLFromEncTask.from_config(
+        reg(),
+        body=body,
+        loss=LossConfig(weight_joints=2.0, weight_betas=0.5, silhouette_kind="mse", input_views=0),
+        optim=OptimConfig(lr=1e-3, weight_decay=1e-4),
+    )
+    assert task.weights == {"joints": 2.0, "silhouette": 1.0, "prior": 1.0, "betas": 0.5}
+    assert (task.silhouette_kind, task.input_views) == ("mse", 0)
+    group = task.optimizer.param_groups[0]
+    assert (group["lr"], group["weight_decay"]) == (1e-3, 1e-4)

@@ -80,6 +80,29 @@ def test_augmentation_is_a_rotation_about_the_up_axis_plus_a_mirror(cmu):
     np.testing.assert_allclose(mirrored[4:].numpy(), flip_joints(poses[4:], H36M17, axis=0).numpy())
 
 
+def test_from_config_reads_the_sections():
+    """The config sections live beside the task; their values reach the optimisers, the penalty and the
+    augmentation, and their defaults are the constructor's."""
+    from weakpose.tasks.pose_prior import AugmentConfig, LossConfig, OptimConfig
+
+    nets = lambda: (PoseCritic(pose_width=8, kcs_width=8, fused_width=4), PoseGenerator(width=8))  # noqa: E731
+    default, built = PosePriorTask(*nets()), PosePriorTask.from_config(*nets())
+    for name in ("n_critic", "gp_weight", "rotate", "mirror", "up_axis"):
+        assert getattr(built, name) == getattr(default, name), name
+    group, default_group = built.critic_optimizer.param_groups[0], default.critic_optimizer.param_groups[0]
+    assert (group["lr"], group["betas"]) == (default_group["lr"], default_group["betas"])
+    task = PosePriorTask.from_config(
+        *nets(),
+        optim=OptimConfig(lr=3e-4, beta1=0.1, beta2=0.2, n_critic=2),
+        loss=LossConfig(weight_gradient_penalty=1.5),
+        augment=AugmentConfig(rotate=False, mirror=False),
+        up_axis="y",
+    )
+    assert task.generator_optimizer.param_groups[0]["lr"] == 3e-4
+    assert tuple(task.critic_optimizer.param_groups[0]["betas"]) == (0.1, 0.2)
+    assert (task.n_critic, task.gp_weight, task.rotate, task.mirror, task.up_axis) == (2, 1.5, False, False, 1)
+
+
 def test_short_gan_run_separates_real_from_broken_poses_and_lowers_the_critic_gap(cmu, tmp_path):
     train, held_out = cmu
     torch.manual_seed(0)

@@ -140,3 +140,33 @@ def test_full_supervision_trains_the_pose_network_alone(windows):
     assert any(not torch.equal(a, b) for a, b in zip(before, pose.parameters()))
     with pytest.raises(ValueError, match="needs the trajectory model"):
         VideoGanTask(pose, None, PoseCritic(), "gan", real_poses=torch.randn(8, 17, 3))
+
+
+def test_from_config_reads_every_setting_from_its_sections():
+    """The config sections (written once, in the task module) build the same task as the constructor's defaults,
+    and a section's values reach the task."""
+    from weakpose.tasks.video_gan import AugmentConfig, LossConfig, ModelConfig, OptimConfig
+
+    kw = dict(filter_widths=(3, 3), channels=8, dropout=0.0)
+    pose, traj = TemporalLifter(**kw), TrajectoryModel(**kw)
+    real = torch.randn(8, 17, 3)
+    default = VideoGanTask(pose, traj, PoseCritic(), "gan", real_poses=real)
+    built = VideoGanTask.from_config(pose, traj, PoseCritic(), real_poses=real)
+    for name in ("supervision", "n_critic", "w_adv", "w_reproj", "w_bone", "flip_augmentation", "training_twin"):
+        assert getattr(built, name) == getattr(default, name), name
+    assert built.optimizer.param_groups[0]["lr"] == default.optimizer.param_groups[0]["lr"] == OptimConfig.lr
+    task = VideoGanTask.from_config(
+        pose,
+        traj,
+        PoseCritic(),
+        model=ModelConfig(training_twin=False),
+        loss=LossConfig(supervision="semi", weight_bone=0.5),
+        optim=OptimConfig(lr=2e-4, lr_decay=0.5, decay_every=7, n_critic=2),
+        augment=AugmentConfig(flip=False),
+        real_poses=real,
+        labelled_subject_ids=[0],
+    )
+    assert (task.supervision, task.w_bone, task.n_critic, task.flip_augmentation) == ("semi", 0.5, 2, False)
+    assert task.training_twin is False and task.labelled.tolist() == [0]
+    assert task.optimizer.param_groups[0]["lr"] == 2e-4
+    assert (task.scheduler.step_size, task.scheduler.gamma) == (7, 0.5)

@@ -1,8 +1,10 @@
 """Training tasks: what one optimisation step of a sample script does (plugged into :class:`weakpose.train.Trainer`).
 
-Only :class:`weakpose.train.TrainTask` subclasses live here; the networks, datasets, losses, metrics and caches
-they use live in their rooms (:mod:`weakpose.models`, :mod:`weakpose.data.datasets`, :mod:`weakpose.losses`,
-:mod:`weakpose.metrics`, :mod:`weakpose.priors`).
+Only :class:`weakpose.train.TrainTask` subclasses live here, each with the config sections it is built from beside
+it (``OptimConfig``, ``LossConfig``, ...: the dataclasses a sample script's ``Config`` holds, where each default
+is written once; the task's keyword defaults and its ``from_config`` read them). The networks, datasets, losses,
+metrics and caches they use live in their rooms (:mod:`weakpose.models`, :mod:`weakpose.data.datasets`,
+:mod:`weakpose.losses`, :mod:`weakpose.metrics`, :mod:`weakpose.priors`).
 """
 
 from weakpose.tasks.nvs import NVSTask

@@ -14,7 +14,8 @@ is :func:`weakpose.models.encoder_decoder.reconstruct`.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import dataclasses
+from typing import Any, Mapping, Optional
 
 import torch
 import torch.nn.functional as F
@@ -24,24 +25,66 @@ from weakpose.losses import FeatureLoss, background_attention, ssim, weighted_l1
 from weakpose.models.encoder_decoder import EncoderDecoder, reconstruct
 from weakpose.train import TrainTask
 
-__all__ = ["NVSTask"]
+__all__ = ["LossConfig", "NVSTask", "OptimConfig"]
+
+
+# The task's config sections (sample/train_enc_dec.py's ``loss`` and ``optim``): every default is written here
+# once; NVSTask's keyword defaults and :meth:`NVSTask.from_config` read them.
+@dataclasses.dataclass
+class LossConfig:
+    """feature_loss: 'ssim' (default), 'random', 'none' or 'imagenet:<torchvision ResNet weights>'.
+    foreground_weight: the L1 is weighted 1 + this x the target's difference from the known background
+    (weakpose.losses.background_attention). The defaults reconstructed the person best in
+    bench/bench_nvs_feature_loss.py."""
+
+    feature_loss: str = "ssim"  # ssim | random | none | imagenet:<torchvision ResNet weights>
+    weight_feature: float = 1.0  # the feature (or 1 - SSIM) term next to the L1
+    foreground_weight: float = 4.0  # L1 weighted 1 + this x the target's difference from the background
+
+
+@dataclasses.dataclass
+class OptimConfig:
+    lr: float = 1e-3  # Adam step size
 
 
 class NVSTask(TrainTask):
+    """Novel-view synthesis training of ``model`` (see the module docstring); the loss settings and the step size
+    default to :class:`LossConfig` and :class:`OptimConfig`."""
+
     def __init__(
         self,
         model: EncoderDecoder,
-        feature_loss: str = "random",
-        feature_weight: float = 1.0,
-        lr: float = 1e-3,
+        feature_loss: str = LossConfig.feature_loss,
+        feature_weight: float = LossConfig.weight_feature,
+        lr: float = OptimConfig.lr,
         weight_decay: float = 0.0,
-        foreground_weight: float = 0.0,
+        foreground_weight: float = LossConfig.foreground_weight,
     ):
         self.model = model
         self.foreground_weight = float(foreground_weight)
         self.feature_loss = FeatureLoss(feature_loss)
         self.feature_weight = float(feature_weight)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+    @classmethod
+    def from_config(
+        cls,
+        model: EncoderDecoder,
+        *,
+        loss: Optional[LossConfig] = None,
+        optim: Optional[OptimConfig] = None,
+        weight_decay: float = 0.0,
+    ) -> "NVSTask":
+        """The task from its config sections (a section left out: its defaults)."""
+        loss, optim = loss or LossConfig(), optim or OptimConfig()
+        return cls(
+            model,
+            feature_loss=loss.feature_loss,
+            feature_weight=loss.weight_feature,
+            lr=optim.lr,
+            weight_decay=weight_decay,
+            foreground_weight=loss.foreground_weight,
+        )
 
     def _losses(self, batch: Mapping[str, Any]) -> dict:
         batch = flatten_pairs(batch)

@@ -20,7 +20,8 @@ to every encoder alike.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+import dataclasses
+from typing import Any, List, Mapping, Optional
 
 import torch
 import torch.nn.functional as F
@@ -31,20 +32,32 @@ from weakpose.models.encoder_decoder import EncoderDecoder
 from weakpose.models.latent_pose import LatentPoseRegressor
 from weakpose.train import TrainTask
 
-__all__ = ["PoseFromLatentTask"]
+__all__ = ["OptimConfig", "PoseFromLatentTask"]
+
+
+# The task's optimiser section (sample/train_3d_pose_from_enc.py's ``optim``): every default is written here once;
+# PoseFromLatentTask's keyword defaults and :meth:`PoseFromLatentTask.from_config` read it.
+@dataclasses.dataclass
+class OptimConfig:
+    lr: float = 1e-3  # the regressor's step size
+    encoder_lr: float = 1e-4  # end-to-end: the encoder's step size
+    # the regressor is trained once per value (AdamW's decoupled decay; 0 = Adam) and the one with the lowest MPJPE
+    # on the labelled subject's held-out sequences is kept, for each encoder alike
+    weight_decays: List[float] = dataclasses.field(default_factory=lambda: [0.0, 1.0, 10.0])  # AdamW; best kept
+    end_to_end_steps: int = 800  # end-to-end trains on images: fewer, slower steps
 
 
 class PoseFromLatentTask(TrainTask):
     """Batches hold ``latent`` (frozen encoder, cached) or ``image`` (``encoder`` given: trained end to end),
     ``pose_3d``, ``has_3d`` and (for ``turn_augment``) ``world_up``; the loss is the mean squared joint error (m²)
-    of the labelled items."""
+    of the labelled items. Step sizes default to :class:`OptimConfig` (``encoder_lr=None``: the regressor's)."""
 
     def __init__(
         self,
         regressor: LatentPoseRegressor,
         encoder: Optional[EncoderDecoder] = None,
-        lr: float = 1e-3,
-        encoder_lr: Optional[float] = None,
+        lr: float = OptimConfig.lr,
+        encoder_lr: Optional[float] = OptimConfig.encoder_lr,
         weight_decay: float = 0.0,
         turn_augment: bool = False,
         generator: Optional[torch.Generator] = None,
@@ -58,6 +71,30 @@ class PoseFromLatentTask(TrainTask):
             self.encoder = encoder
             groups.append({"params": encoder.parameters(), "lr": encoder_lr or lr, "weight_decay": 0.0})
         self.optimizer = torch.optim.AdamW(groups)
+
+    @classmethod
+    def from_config(
+        cls,
+        regressor: LatentPoseRegressor,
+        encoder: Optional[EncoderDecoder] = None,
+        *,
+        optim: Optional[OptimConfig] = None,
+        weight_decay: float = 0.0,
+        turn_augment: bool = False,
+        generator: Optional[torch.Generator] = None,
+    ) -> "PoseFromLatentTask":
+        """The task from its optimiser section (left out: its defaults). ``weight_decay`` is one value of
+        ``optim.weight_decays`` (the caller trains once per value); ``encoder_lr`` is used with an encoder only."""
+        optim = optim or OptimConfig()
+        return cls(
+            regressor,
+            encoder=encoder,
+            lr=optim.lr,
+            encoder_lr=optim.encoder_lr,
+            weight_decay=weight_decay,
+            turn_augment=turn_augment,
+            generator=generator,
+        )
 
     def latent(self, batch: Mapping[str, Any]) -> torch.Tensor:
         return batch["latent"] if "latent" in batch else self.encoder.encode(batch["image"]).points

@@ -14,6 +14,7 @@ Poses everywhere: (B, J, 3) metres, root-relative, H36M-17 order by default; rea
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Mapping, Optional
 
@@ -26,9 +27,30 @@ from weakpose.priors.wgan import BETAS, GP_WEIGHT, LEARNING_RATE, N_CRITIC, make
 from weakpose.skeleton import H36M17, JointOrder, flip_joints
 from weakpose.train import TrainTask
 
-__all__ = ["PosePriorTask", "AXES"]
+__all__ = ["PosePriorTask", "AXES", "AugmentConfig", "LossConfig", "OptimConfig"]
 
 AXES = {"x": 0, "y": 1, "z": 2}
+
+
+# The task's config sections (sample/train_pose_prior.py's ``optim``, ``loss`` and ``augment``). The WGAN-GP
+# numbers are weakpose.priors.wgan's (the constructor's defaults too); the rest is written here once.
+@dataclasses.dataclass
+class OptimConfig:
+    lr: float = LEARNING_RATE  # Adam step size (critic and generator)
+    beta1: float = BETAS[0]
+    beta2: float = BETAS[1]
+    n_critic: int = N_CRITIC  # critic steps per generator step
+
+
+@dataclasses.dataclass
+class LossConfig:
+    weight_gradient_penalty: float = GP_WEIGHT  # WGAN-GP's lambda
+
+
+@dataclasses.dataclass
+class AugmentConfig:
+    rotate: bool = True  # real poses turned by a random angle about the up axis
+    mirror: bool = True  # left/right mirror of real poses
 
 
 class PosePriorTask(TrainTask):
@@ -52,9 +74,9 @@ class PosePriorTask(TrainTask):
         n_critic: int = N_CRITIC,
         gp_weight: float = GP_WEIGHT,
         generator_lr: Optional[float] = None,
-        rotate: bool = True,
+        rotate: bool = AugmentConfig.rotate,
         up_axis: str = "z",
-        mirror: bool = True,
+        mirror: bool = AugmentConfig.mirror,
         mirror_axis: str = "x",
         order: JointOrder = H36M17,
     ):
@@ -70,6 +92,32 @@ class PosePriorTask(TrainTask):
         self.n_critic, self.gp_weight = int(n_critic), float(gp_weight)
         self.rotate, self.up_axis = bool(rotate), AXES[up_axis]
         self.mirror, self.mirror_axis, self.order = bool(mirror), AXES[mirror_axis], order
+
+    @classmethod
+    def from_config(
+        cls,
+        critic: PoseCritic,
+        generator: PoseGenerator,
+        *,
+        optim: Optional[OptimConfig] = None,
+        loss: Optional[LossConfig] = None,
+        augment: Optional[AugmentConfig] = None,
+        **kwargs,
+    ) -> "PosePriorTask":
+        """The task from its config sections (a section left out: its defaults); ``kwargs`` are the constructor's
+        settings no section holds (``generator_lr``, ``up_axis``, ``mirror_axis``, ``order``)."""
+        optim, loss, augment = optim or OptimConfig(), loss or LossConfig(), augment or AugmentConfig()
+        return cls(
+            critic,
+            generator,
+            lr=optim.lr,
+            betas=(optim.beta1, optim.beta2),
+            n_critic=optim.n_critic,
+            gp_weight=loss.weight_gradient_penalty,
+            rotate=augment.rotate,
+            mirror=augment.mirror,
+            **kwargs,
+        )
 
     def augment(self, real: torch.Tensor) -> torch.Tensor:
         real = real - real[:, :1]

@@ -18,7 +18,8 @@ choices except for the rotation's sign ambiguities that Procrustes removes.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import dataclasses
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -38,7 +39,40 @@ from weakpose.priors.wgan import critic_loss, generator_loss, gradient_penalty
 from weakpose.skeleton import H36M17
 from weakpose.train import TrainTask
 
-__all__ = ["RepNetTask"]
+__all__ = ["AugmentConfig", "LossConfig", "ModelConfig", "OptimConfig", "RepNetTask"]
+
+
+# The task's config sections (sample/train_repnet.py's ``model``, ``optim``, ``loss`` and ``augment``): every
+# default is written here once; RepNetTask's keyword defaults and :meth:`RepNetTask.from_config` read them.
+@dataclasses.dataclass
+class ModelConfig:
+    width: int = 256  # RepNet: 1000 (smaller here so the default run fits a few CPU minutes)
+    num_blocks: int = 2
+    normalize_scale: bool = True  # divide the root-centred 2D by its RMS joint distance
+    critic_pose_width: int = 100
+    critic_kcs_width: int = 256  # RepNet: 1000
+    critic_blocks: int = 1
+
+
+@dataclasses.dataclass
+class OptimConfig:
+    lr: float = 1e-3  # the lifter's Adam step size
+    critic_lr: float = 1e-4  # the critic's Adam step size
+    n_critic: int = 5  # critic steps per lifter step
+    lr_decay: float = 0.95  # the lifter's learning rate (not the critic's) x this every decay_every steps
+    decay_every: int = 200
+
+
+@dataclasses.dataclass
+class LossConfig:
+    weight_adversarial: float = 1.0  # the critic's Wasserstein term
+    weight_reprojection: float = 1.0  # ||W - KX||_F through the estimated camera
+    weight_camera: float = 1.0  # camera orthogonality ||2/tr(KK^T) KK^T - I||_F
+
+
+@dataclasses.dataclass
+class AugmentConfig:
+    yaw: bool = True  # rotate the 3D pool about the vertical by a random angle
 
 
 class RepNetTask(TrainTask):
@@ -50,7 +84,9 @@ class RepNetTask(TrainTask):
     yaw_augment: rotate every drawn real pose about ``up_axis`` by a random angle
     (:func:`weakpose.geometry.rotations.random_yaw`; the pool of a few subjects
     then covers all headings; the camera branch absorbs the heading).
-    Optimisers: Adam for both; the critic uses WGAN-GP's lr 1e-4, betas (0.5, 0.9).
+    Optimisers: Adam for both, betas (0.5, 0.9) as in WGAN-GP; step sizes, decay, loss weights and
+    ``yaw_augment`` default to :class:`OptimConfig`, :class:`LossConfig` and :class:`AugmentConfig`
+    (:meth:`from_config` takes those sections whole).
     Batches: ``keypoints_2d`` (B, J, 2) (any 2D unit; centred inside the lifter); validation batches also need
     ``pose_3d`` (B, J, 3) root-relative camera metres.
     """
@@ -63,19 +99,19 @@ class RepNetTask(TrainTask):
         critic: nn.Module,
         real_poses,
         *,
-        lr: float = 1e-4,
+        lr: float = OptimConfig.lr,
         lifter_betas: Sequence[float] = (0.5, 0.9),
-        critic_lr: float = 1e-4,
+        critic_lr: float = OptimConfig.critic_lr,
         critic_betas: Sequence[float] = (0.5, 0.9),
-        n_critic: int = 5,
+        n_critic: int = OptimConfig.n_critic,
         gp_weight: float = 10.0,
-        weight_adversarial: float = 1.0,
-        weight_reprojection: float = 1.0,
-        weight_camera: float = 1.0,
-        yaw_augment: bool = True,
+        weight_adversarial: float = LossConfig.weight_adversarial,
+        weight_reprojection: float = LossConfig.weight_reprojection,
+        weight_camera: float = LossConfig.weight_camera,
+        yaw_augment: bool = AugmentConfig.yaw,
         up_axis: int = 2,
-        lr_decay: float = 1.0,
-        decay_every: int = 1000,
+        lr_decay: float = OptimConfig.lr_decay,
+        decay_every: int = OptimConfig.decay_every,
         parents: Sequence[int] = H36M17.parents,
     ):
         real = torch.as_tensor(
@@ -108,6 +144,37 @@ class RepNetTask(TrainTask):
                 f"real_poses {tuple(real.shape)} have a mean bone length of "
                 f"{self.target_bone_length:.3g}, over 2 m -- are they in millimetres? Pass metres."
             )
+
+    @classmethod
+    def from_config(
+        cls,
+        lifter: RepNetLifter,
+        critic: nn.Module,
+        real_poses,
+        *,
+        optim: Optional[OptimConfig] = None,
+        loss: Optional[LossConfig] = None,
+        augment: Optional[AugmentConfig] = None,
+        **kwargs,
+    ) -> "RepNetTask":
+        """The task from its config sections (a section left out: its defaults); ``kwargs`` are the constructor's
+        settings no section holds (``lifter_betas``, ``critic_betas``, ``gp_weight``, ``up_axis``, ``parents``)."""
+        optim, loss, augment = optim or OptimConfig(), loss or LossConfig(), augment or AugmentConfig()
+        return cls(
+            lifter,
+            critic,
+            real_poses,
+            lr=optim.lr,
+            critic_lr=optim.critic_lr,
+            n_critic=optim.n_critic,
+            weight_adversarial=loss.weight_adversarial,
+            weight_reprojection=loss.weight_reprojection,
+            weight_camera=loss.weight_camera,
+            yaw_augment=augment.yaw,
+            lr_decay=optim.lr_decay,
+            decay_every=optim.decay_every,
+            **kwargs,
+        )
 
     # -- data --------------------------------------------------------------------------------------
     def sample_real(self, n: int) -> torch.Tensor:

@@ -22,6 +22,7 @@ the renderer.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple
 
@@ -39,7 +40,31 @@ from weakpose.metrics import mpjpe_per_frame, n_mpjpe_per_frame, p_mpjpe_per_fra
 from weakpose.models.smpl_regressor import SMPLRegression, SMPLRegressor
 from weakpose.train import TrainTask
 
-__all__ = ["SMPLFromEncTask", "BodyPrediction"]
+__all__ = ["SMPLFromEncTask", "BodyPrediction", "LossConfig", "OptimConfig"]
+
+
+# The task's config sections (sample/train_SMPL_from_enc.py's ``loss`` and ``optim``): every default is written
+# here once; SMPLFromEncTask's keyword defaults and :meth:`SMPLFromEncTask.from_config` read them.
+@dataclasses.dataclass
+class LossConfig:
+    """weight_joints multiplies a mean squared joint distance in m²; silhouette_kind 'mse' | 'iou'; sigma: the
+    soft rasteriser's sharpness in px² at the silhouette size; input_views: views used as input per training frame
+    (each prediction is rendered into all views; 0 = all)."""
+
+    weight_joints: float = 10.0  # mean squared joint distance (m^2) against the labelled subjects' 3D
+    weight_silhouette: float = 1.0
+    weight_prior: float = 1.0
+    weight_betas: float = 1e-3  # squared betas (shape regularisation)
+    use_prior: bool = True  # add the SMPL prior of model.prior_path when that file exists
+    silhouette_kind: str = "iou"  # iou | mse
+    sigma: float = 0.1  # soft rasteriser sharpness, px^2 at the silhouette size
+    input_views: int = 1  # views used as input per training frame (0 = all)
+
+
+@dataclasses.dataclass
+class OptimConfig:
+    lr: float = 5e-5  # Adam step size
+    weight_decay: float = 0.0
 
 
 @dataclass
@@ -66,7 +91,8 @@ class SMPLFromEncTask(TrainTask):
         regressor: the :class:`SMPLRegressor` trained here (the only trainable module and checkpointed state).
         body: a :class:`weakpose.body.BodyModel` with an H36M regressor (default ``BodyModel.default(10)``).
         prior: an optional frozen SMPL prior with ``.loss(body_pose (P, 23, 3, 3), betas (P, 10))``.
-        lr, weight_decay: Adam.
+        lr, weight_decay: Adam (defaults: :class:`OptimConfig`; the loss settings' defaults: :class:`LossConfig`;
+            :meth:`from_config` takes both sections whole).
         weight_joints (per m²), weight_silhouette, weight_prior, weight_betas: loss weights.
         silhouette_kind: ``'mse'`` or ``'iou'`` (:func:`weakpose.losses.body.silhouette_loss`); sigma: soft
             rasteriser sharpness, px² at the silhouette size.
@@ -84,15 +110,15 @@ class SMPLFromEncTask(TrainTask):
         regressor: SMPLRegressor,
         body: Optional[nn.Module] = None,
         prior: Optional[nn.Module] = None,
-        lr: float = 5e-5,
-        weight_decay: float = 0.0,
-        weight_joints: float = 10.0,
-        weight_silhouette: float = 1.0,
-        weight_prior: float = 1.0,
-        weight_betas: float = 1e-3,
-        silhouette_kind: str = "iou",
-        sigma: float = 0.1,
-        input_views: int = 1,
+        lr: float = OptimConfig.lr,
+        weight_decay: float = OptimConfig.weight_decay,
+        weight_joints: float = LossConfig.weight_joints,
+        weight_silhouette: float = LossConfig.weight_silhouette,
+        weight_prior: float = LossConfig.weight_prior,
+        weight_betas: float = LossConfig.weight_betas,
+        silhouette_kind: str = LossConfig.silhouette_kind,
+        sigma: float = LossConfig.sigma,
+        input_views: int = LossConfig.input_views,
     ):
         from weakpose.body import BodyModel
         from weakpose.render import HardRasterizer, SoftRasterizer
@@ -122,6 +148,34 @@ class SMPLFromEncTask(TrainTask):
         if input_views < 0:
             raise ValueError(f"input_views must be >= 0 (0 = all), got {input_views}")
         self.input_views = int(input_views)
+
+    @classmethod
+    def from_config(
+        cls,
+        regressor: SMPLRegressor,
+        body: Optional[nn.Module] = None,
+        prior: Optional[nn.Module] = None,
+        *,
+        loss: Optional[LossConfig] = None,
+        optim: Optional[OptimConfig] = None,
+    ) -> "SMPLFromEncTask":
+        """The task from its config sections (a section left out: its defaults). ``loss.use_prior`` is the caller's
+        business: pass ``prior`` or not."""
+        loss, optim = loss or LossConfig(), optim or OptimConfig()
+        return cls(
+            regressor,
+            body=body,
+            prior=prior,
+            lr=optim.lr,
+            weight_decay=optim.weight_decay,
+            weight_joints=loss.weight_joints,
+            weight_silhouette=loss.weight_silhouette,
+            weight_prior=loss.weight_prior,
+            weight_betas=loss.weight_betas,
+            silhouette_kind=loss.silhouette_kind,
+            sigma=loss.sigma,
+            input_views=loss.input_views,
+        )
 
     # -- devices -----------------------------------------------------------------------------------------------
     def to(self, device) -> "SMPLFromEncTask":

@@ -15,6 +15,7 @@ broken copies (:func:`weakpose.priors.corruptions.implausible_versions`).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping, Optional, Tuple
 
 import torch
@@ -31,7 +32,31 @@ from weakpose.priors.smpl_critic import (
 )
 from weakpose.train import TrainTask
 
-__all__ = ["SMPLPriorTask"]
+__all__ = ["AugmentConfig", "ModelConfig", "OptimConfig", "SMPLPriorTask"]
+
+
+# The task's config sections (sample/train_smpl_prior.py's ``model``, ``optim`` and ``augment``): every default is
+# written here once; SMPLPriorTask's keyword defaults and :meth:`SMPLPriorTask.from_config` read them.
+@dataclasses.dataclass
+class ModelConfig:
+    joint_width: int = 32  # the critic's shared per-joint layers (HMR)
+    full_width: int = 1024  # the all-joints head (HMR)
+    noise_dim: int = 32  # the generator's input noise
+    generator_width: int = 256
+    generator_layers: int = 2
+
+
+@dataclasses.dataclass
+class OptimConfig:
+    lr: float = 1e-4  # Adam step size (critic and generator)
+    beta1: float = 0.5
+    beta2: float = 0.999
+    weight_decay: float = 0.0
+
+
+@dataclasses.dataclass
+class AugmentConfig:
+    mirror: bool = True  # left/right mirror of real parameters
 
 
 class SMPLPriorTask(TrainTask):
@@ -53,11 +78,11 @@ class SMPLPriorTask(TrainTask):
         self,
         critic: SMPLCritic,
         generator: SMPLGenerator,
-        lr: float = 1e-4,
-        betas=(0.5, 0.999),
+        lr: float = OptimConfig.lr,
+        betas=(OptimConfig.beta1, OptimConfig.beta2),
         generator_lr: Optional[float] = None,
-        weight_decay: float = 0.0,
-        mirror: bool = True,
+        weight_decay: float = OptimConfig.weight_decay,
+        mirror: bool = AugmentConfig.mirror,
         resample_betas_std: float = 0.0,
     ):
         self.critic = critic
@@ -68,6 +93,29 @@ class SMPLPriorTask(TrainTask):
         self.generator_optimizer = torch.optim.Adam(generator.parameters(), lr=generator_lr or lr, betas=tuple(betas))
         self.mirror = bool(mirror)
         self.resample_betas_std = float(resample_betas_std)
+
+    @classmethod
+    def from_config(
+        cls,
+        critic: SMPLCritic,
+        generator: SMPLGenerator,
+        *,
+        optim: Optional[OptimConfig] = None,
+        augment: Optional[AugmentConfig] = None,
+        **kwargs,
+    ) -> "SMPLPriorTask":
+        """The task from its config sections (a section left out: its defaults); ``kwargs`` are the constructor's
+        settings no section holds (``generator_lr``, ``resample_betas_std``)."""
+        optim, augment = optim or OptimConfig(), augment or AugmentConfig()
+        return cls(
+            critic,
+            generator,
+            lr=optim.lr,
+            betas=(optim.beta1, optim.beta2),
+            weight_decay=optim.weight_decay,
+            mirror=augment.mirror,
+            **kwargs,
+        )
 
     #: component names of checkpoints written before the critic rename (v0.1) -> today's
     _V01_NAMES = {"discriminator": "critic", "discriminator_optimizer": "critic_optimizer"}

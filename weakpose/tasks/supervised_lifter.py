@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import dataclasses
+from typing import Any, Mapping, Optional
 
 import torch
 from torch import nn
@@ -12,8 +13,31 @@ from weakpose.skeleton import H36M17, flip_joints
 from weakpose.train import TrainTask
 
 
+# The task's config sections (sample/train_lifter_baseline.py's ``model``, ``optim`` and ``augment``): every
+# default is written here once; SupervisedLifterTask's keyword defaults and its from_config read them.
+@dataclasses.dataclass
+class ModelConfig:
+    width: int = 1024  # units of each linear layer (Martinez et al.)
+    num_blocks: int = 2  # residual blocks of two linear layers
+    dropout: float = 0.5
+
+
+@dataclasses.dataclass
+class OptimConfig:
+    lr: float = 1e-3  # Adam step size
+    lr_decay: float = 0.96  # the learning rate is multiplied by this every decay_every steps
+    decay_every: int = 100
+
+
+@dataclasses.dataclass
+class AugmentConfig:
+    flip: bool = True  # left/right mirror of 2D input and 3D target
+
+
 class SupervisedLifterTask(TrainTask):
     """``model`` maps ``(B, 17, 2)`` normalised keypoints to ``(B, 17, 3)`` root-relative camera metres.
+
+    Step size, decay and ``flip_augmentation`` default to :class:`OptimConfig` and :class:`AugmentConfig`.
 
     flip_augmentation: mirror half of each batch (2D x -> -x and 3D x -> -x with left/right swapped), the
     VideoPose3D-style augmentation; the screen normalisation keeps the principal point near 0 so the mirror
@@ -23,16 +47,36 @@ class SupervisedLifterTask(TrainTask):
     def __init__(
         self,
         model: nn.Module,
-        lr: float = 1e-3,
-        lr_decay: float = 0.95,
-        decay_every: int = 1000,
+        lr: float = OptimConfig.lr,
+        lr_decay: float = OptimConfig.lr_decay,
+        decay_every: int = OptimConfig.decay_every,
         weight_decay: float = 0.0,
-        flip_augmentation: bool = False,
+        flip_augmentation: bool = AugmentConfig.flip,
     ):
         self.model = model
         self.optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=decay_every, gamma=lr_decay)
         self.flip_augmentation = flip_augmentation
+
+    @classmethod
+    def from_config(
+        cls,
+        model: nn.Module,
+        *,
+        optim: Optional[OptimConfig] = None,
+        augment: Optional[AugmentConfig] = None,
+        weight_decay: float = 0.0,
+    ) -> "SupervisedLifterTask":
+        """The task from its config sections (a section left out: its defaults)."""
+        optim, augment = optim or OptimConfig(), augment or AugmentConfig()
+        return cls(
+            model,
+            lr=optim.lr,
+            lr_decay=optim.lr_decay,
+            decay_every=optim.decay_every,
+            weight_decay=weight_decay,
+            flip_augmentation=augment.flip,
+        )
 
     def _inputs(self, batch: Mapping[str, Any], augment: bool):
         kp, pose = batch["keypoints_2d"], batch["pose_3d"]

@@ -21,7 +21,8 @@ drift that a per-frame critic cannot see. See :meth:`VideoGanTask.consecutive_po
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+import dataclasses
+from typing import Iterable, List, Literal, Optional
 
 import torch
 
@@ -35,6 +36,54 @@ from weakpose.skeleton import H36M17, bone_lengths, flip_joints
 from weakpose.train import TrainTask
 
 SUPERVISION = ("full", "semi", "gan")
+
+
+# The task's config sections (sample/train_video_gan.py's ``model``, ``loss``, ``optim`` and ``augment``): every
+# default is written here once; VideoGanTask's keyword defaults and :meth:`VideoGanTask.from_config` read them.
+@dataclasses.dataclass
+class ModelConfig:
+    filter_widths: List[int] = dataclasses.field(default_factory=lambda: [3, 3, 3])  # 27 frames; [3,3,3,3,3]: 243
+    channels: int = 256  # the published design uses 1024; 256 keeps the CPU default to a few minutes
+    dropout: float = 0.25
+    causal: bool = False  # only past frames (live video); False: a window centred on each frame
+    training_twin: bool = True  # False: the dilated network on training windows (same numbers, slower; for bench)
+    # Full supervision only: "chunked" trains the dilated network on chunks of chunk_frames consecutive outputs
+    # (overlapping windows share their features); "twin" the strided twin on single windows; "auto" picks by
+    # receptive field (CHUNKED_FROM in sample/train_video_gan.py: the twin everywhere so far; bench/README.md says
+    # why). train.batch_size counts output frames either way (chunks per step = batch_size / chunk_frames).
+    training: Literal["auto", "twin", "chunked"] = "auto"  # full supervision: strided twin | chunks | auto
+    chunk_frames: int = 128  # outputs per chunk with training=chunked
+    # The decoupled root (Pavllo et al.): "auto" trains it where its output is used (gan/semi reprojection) and
+    # not under full supervision, where it would double the compute for an output nobody reads; "on" also trains
+    # it then (absolute camera-frame output; saved inside lifter.pt).
+    trajectory: Literal["auto", "on", "off"] = "auto"  # the decoupled root: auto = where reprojection uses it
+
+
+@dataclasses.dataclass
+class LossConfig:
+    # gan: no 3D labels; semi: 3D of data.labelled_subjects plus the weak losses; full: every subject's 3D
+    supervision: Literal["gan", "semi", "full"] = "gan"  # gan | semi | full (what the lifter learns from)
+    weight_adversarial: float = 0.05  # the per-frame KCS critic's term
+    weight_reprojection: float = 1.0  # pose + root reprojected through the known intrinsics
+    weight_bone: float = 1.0  # bone lengths of unlabelled poses against the labelled ones (semi)
+    temporal_critic: bool = False  # a critic of motion windows besides the per-frame one (not with "full")
+    weight_temporal: float = 0.05  # the motion critic's term
+    temporal_window: int = 9  # odd: consecutive frames per motion window
+    temporal_batch: int = 16  # windows per step lifted to temporal_window frames (each costs that many)
+    temporal_channels: int = 128  # 256 costs ~0.08 s more per step on one CPU thread
+
+
+@dataclasses.dataclass
+class OptimConfig:
+    lr: float = 1e-3  # Adam step size of the lifter (and the critics)
+    lr_decay: float = 0.95  # the learning rate is multiplied by this every decay_every steps
+    decay_every: int = 200
+    n_critic: int = 3  # critic steps per lifter step
+
+
+@dataclasses.dataclass
+class AugmentConfig:
+    flip: bool = True  # left/right mirror of training windows (2D and 3D together)
 
 
 class VideoGanTask(TrainTask):
@@ -64,19 +113,19 @@ class VideoGanTask(TrainTask):
         supervision: str,
         real_poses: Optional[torch.Tensor] = None,
         labelled_subject_ids: Iterable[int] = (),
-        lr: float = 1e-3,
-        lr_decay: float = 0.95,
-        decay_every: int = 200,
-        n_critic: int = 3,
-        w_adv: float = 0.05,
-        w_reproj: float = 1.0,
-        w_bone: float = 1.0,
-        flip_augmentation: bool = True,
-        training_twin: bool = True,
+        lr: float = OptimConfig.lr,
+        lr_decay: float = OptimConfig.lr_decay,
+        decay_every: int = OptimConfig.decay_every,
+        n_critic: int = OptimConfig.n_critic,
+        w_adv: float = LossConfig.weight_adversarial,
+        w_reproj: float = LossConfig.weight_reprojection,
+        w_bone: float = LossConfig.weight_bone,
+        flip_augmentation: bool = AugmentConfig.flip,
+        training_twin: bool = ModelConfig.training_twin,
         temporal_critic: Optional[TemporalPoseCritic] = None,
         real_windows: Optional[torch.Tensor] = None,
-        temporal_weight: float = 0.05,
-        temporal_batch: int = 16,
+        temporal_weight: float = LossConfig.weight_temporal,
+        temporal_batch: int = LossConfig.temporal_batch,
         chunk_frames: int = 1,
     ):
         if supervision not in SUPERVISION:
@@ -131,6 +180,50 @@ class VideoGanTask(TrainTask):
         self.chunk_frames = int(chunk_frames)
         if self.chunk_frames < 1 or (self.chunk_frames > 1 and supervision != "full"):
             raise ValueError(f"chunk_frames={chunk_frames}: chunked training (> 1) is for supervision='full'")
+
+    @classmethod
+    def from_config(
+        cls,
+        pose_model: TemporalLifter,
+        trajectory_model: Optional[TrajectoryModel],
+        critic: Optional[PoseCritic],
+        *,
+        model: Optional[ModelConfig] = None,
+        loss: Optional[LossConfig] = None,
+        optim: Optional[OptimConfig] = None,
+        augment: Optional[AugmentConfig] = None,
+        real_poses: Optional[torch.Tensor] = None,
+        labelled_subject_ids: Iterable[int] = (),
+        temporal_critic: Optional[TemporalPoseCritic] = None,
+        real_windows: Optional[torch.Tensor] = None,
+        chunk_frames: int = 1,
+    ) -> "VideoGanTask":
+        """The task from its config sections (a section left out: its defaults). ``chunk_frames`` is the chunk
+        length actually trained (1: single windows), which the caller picks from ``model.training``."""
+        model, loss = model or ModelConfig(), loss or LossConfig()
+        optim, augment = optim or OptimConfig(), augment or AugmentConfig()
+        return cls(
+            pose_model,
+            trajectory_model,
+            critic,
+            loss.supervision,
+            real_poses=real_poses,
+            labelled_subject_ids=labelled_subject_ids,
+            lr=optim.lr,
+            lr_decay=optim.lr_decay,
+            decay_every=optim.decay_every,
+            n_critic=optim.n_critic,
+            w_adv=loss.weight_adversarial,
+            w_reproj=loss.weight_reprojection,
+            w_bone=loss.weight_bone,
+            flip_augmentation=augment.flip,
+            training_twin=model.training_twin,
+            temporal_critic=temporal_critic,
+            real_windows=real_windows,
+            temporal_weight=loss.weight_temporal,
+            temporal_batch=loss.temporal_batch,
+            chunk_frames=chunk_frames,
+        )
 
     # -- pieces ---------------------------------------------------------------------------------------------
     @staticmethod
