@@ -40,36 +40,12 @@ import scipy.sparse
 import scipy.sparse.csgraph
 import torch
 
+from weakpose.skeleton import SMPL24
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "weakpose" / "body" / "assets" / "open_body.npz"
 
-SMPL_JOINTS = (
-    "pelvis",
-    "l_hip",
-    "r_hip",
-    "spine1",
-    "l_knee",
-    "r_knee",
-    "spine2",
-    "l_ankle",
-    "r_ankle",
-    "spine3",
-    "l_foot",
-    "r_foot",
-    "neck",
-    "l_collar",
-    "r_collar",
-    "head",
-    "l_shoulder",
-    "r_shoulder",
-    "l_elbow",
-    "r_elbow",
-    "l_wrist",
-    "r_wrist",
-    "l_hand",
-    "r_hand",
-)
-SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
+SMPL_JOINTS, SMPL_PARENTS = SMPL24.joints, SMPL24.parents  # the one SMPL-24 order (weakpose.skeleton)
 H36M17_JOINTS = (
     "Hip",
     "RHip",
