@@ -11,8 +11,8 @@ FLOORS = [
     {"arrays", "skeleton", "io_utils", "safe_npz", "weight_files", "lifters", "pretrained"},  # pretrained: registry
     {"geometry"},
     {"metrics", "render", "body"},
-    {"models", "priors", "data"},
-    {"losses", "train"},
+    {"models", "priors"},
+    {"data", "losses", "train"},  # data above models: the latent caches encode with a network
     {"evaluation", "viz", "lifting"},  # lifting: the weakpose.lift() API the lift command calls
     {"tasks", "cli", "commands", "recipes", "__main__", "__init__"},
 ]

@@ -7,14 +7,14 @@ import torch
 from scipy.ndimage import correlate1d
 
 from weakpose.data.datasets.multiview import MultiViewImageDataset
-from weakpose.data.datasets.nvs_pairs import NVSPairDataset, SingleViewDataset, appearance_swap_index, flatten_pairs
+from weakpose.data.datasets.nvs_pairs import NVSPairDataset, SingleViewDataset, flatten_pairs
 from weakpose.data.synthetic.images import make_synthetic_images
 from weakpose.data.synthetic.keypoints import make_synthetic
 from weakpose.geometry.rotations import axis_angle_to_matrix
 from weakpose.geometry.virtual_camera import latent_rotation, look_at_rotation, rotate_points, virtual_rotation
 from weakpose.losses import FeatureLoss, ssim
 from weakpose.losses.image import background_attention, weighted_l1
-from weakpose.models.encoder_decoder import EncoderDecoder
+from weakpose.models.encoder_decoder import EncoderDecoder, appearance_swap_index
 from weakpose.tasks.nvs import NVSTask
 
 

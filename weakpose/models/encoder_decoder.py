@@ -25,7 +25,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from weakpose.data.datasets.nvs_pairs import appearance_swap_index
 from weakpose.geometry.virtual_camera import latent_rotation, rotate_points
 from weakpose.models.resnet import build_resnet, load_torchvision_weights, normalize_imagenet
 
@@ -166,6 +165,14 @@ class EncoderDecoder(nn.Module):
 
 # ---------------------------------------------------------------------------------------------------------------
 # the model applied to a batch, and its latent as a regressor's input
+
+
+def appearance_swap_index(num_frames: int, device=None) -> torch.Tensor:
+    """Index that swaps neighbours: ``[1, 0, 3, 2, ...]``; frame 2k takes the appearance of frame 2k+1 (the
+    appearance swap of Rhodin et al. 2018 between the two frames of each pair)."""
+    if num_frames % 2:
+        raise ValueError(f"appearance swap needs an even number of frames (pairs); got {num_frames}")
+    return torch.arange(num_frames, device=device).view(-1, 2).flip(1).reshape(-1)
 
 
 def reconstruct(model: EncoderDecoder, batch: Mapping[str, Any], swap: bool = True) -> torch.Tensor:

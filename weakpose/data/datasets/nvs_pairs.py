@@ -8,8 +8,8 @@ between two frames of the same subject (so appearance cannot carry the pose), an
 :class:`NVSPairDataset` therefore yields two frames of one subject per item, each as a (source view, target view)
 pair with the target's background crop and both virtual-camera rotations; collated batches are flattened by
 :func:`flatten_pairs` to ``2B`` frames where frames ``2k`` and ``2k + 1`` swap appearance
-(:func:`appearance_swap_index`). Every ordered pair of distinct cameras of every frame is an item, so an epoch sees
-each frame from all view pairs.
+(:func:`weakpose.models.encoder_decoder.appearance_swap_index`). Every ordered pair of distinct cameras of every
+frame is an item, so an epoch sees each frame from all view pairs.
 
 Images are resized once to the model's ``image_size`` and kept in memory as uint8 (the embedded set: ~17 MB at
 64 px), which keeps data loading out of the training time on a CPU.
@@ -29,7 +29,7 @@ from weakpose.data.datasets.multiview import MultiViewImageDataset
 from weakpose.geometry.virtual_camera import virtual_rotation
 
 PathLike = Union[str, os.PathLike]
-__all__ = ["ViewCache", "NVSPairDataset", "SingleViewDataset", "appearance_swap_index", "flatten_pairs"]
+__all__ = ["ViewCache", "NVSPairDataset", "SingleViewDataset", "flatten_pairs"]
 
 
 def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -176,13 +176,6 @@ class NVSPairDataset(Dataset):
 def flatten_pairs(batch: dict) -> dict:
     """A collated :class:`NVSPairDataset` batch ``(B, 2, ...)`` -> ``(2B, ...)``: frames 2k, 2k+1 share a subject."""
     return {k: (v.flatten(0, 1) if torch.is_tensor(v) else v) for k, v in batch.items()}
-
-
-def appearance_swap_index(num_frames: int, device=None) -> torch.Tensor:
-    """Index that swaps neighbours: ``[1, 0, 3, 2, ...]``; frame 2k takes the appearance of frame 2k+1."""
-    if num_frames % 2:
-        raise ValueError(f"appearance swap needs an even number of frames (pairs); got {num_frames}")
-    return torch.arange(num_frames, device=device).view(-1, 2).flip(1).reshape(-1)
 
 
 class SingleViewDataset(Dataset):
