@@ -30,8 +30,9 @@ from typing import Optional
 import numpy as np
 import torch
 
+from weakpose.body.params import SMPLParams
 from weakpose.data.datasets.pose_pool import SMPLParamDataset
-from weakpose.data.smpl_params import SMPLParams, embedded_smpl_params, load_smpl_param_files
+from weakpose.data.smpl_params import embedded_smpl_params, load_smpl_param_files
 from weakpose.geometry.rotations import axis_angle_to_matrix
 from weakpose.priors.corruptions import implausible_versions
 from weakpose.priors.generators import SMPLGenerator

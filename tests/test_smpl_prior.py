@@ -13,17 +13,15 @@ from scipy.io import savemat
 from scipy.spatial.transform import Rotation
 
 from weakpose.body import BodyModel
+from weakpose.body.params import SMPLParams, mirror_axis_angle, mirror_params
 from weakpose.body.retarget import SWING_BONES
 from weakpose.data.datasets.pose_pool import SMPLParamDataset
 from weakpose.data.smpl_params import (
-    SMPLParams,
     embedded_smpl_params,
     embedded_tracks,
     load_smpl_npz,
     load_smpl_param_files,
     load_surreal_info,
-    mirror_axis_angle,
-    mirror_params,
 )
 from weakpose.priors.corruptions import KNEE_JOINTS, implausible_versions, reverse_knees
 from weakpose.priors.generators import SMPLGenerator

@@ -33,8 +33,9 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import numpy as np
 import torch
 
+from weakpose.body.params import SMPLParams
 from weakpose.data.datasets.pose_pool import SMPLParamDataset
-from weakpose.data.smpl_params import SMPLParams, embedded_smpl_params
+from weakpose.data.smpl_params import embedded_smpl_params
 from weakpose.geometry.rotations import axis_angle_to_matrix
 from weakpose.io_utils import atomic_write_path
 from weakpose.priors.corruptions import implausible_versions

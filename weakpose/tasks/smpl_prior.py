@@ -20,7 +20,7 @@ from typing import Any, Mapping, Optional, Tuple
 
 import torch
 
-from weakpose.data.smpl_params import mirror_axis_angle
+from weakpose.body.params import mirror_axis_angle
 from weakpose.geometry.rotations import axis_angle_to_matrix
 from weakpose.priors.corruptions import implausible_versions
 from weakpose.priors.generators import SMPLGenerator

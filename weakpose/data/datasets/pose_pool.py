@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from weakpose.data.smpl_params import SMPLParams
+from weakpose.body.params import SMPLParams
 
 __all__ = ["real_poses", "RealPoseDataset", "SMPLParamDataset"]
 
