@@ -5,7 +5,8 @@
     python tools/train_pretrained.py smpl-prior             # ~8 min on one CPU thread
     python tools/train_pretrained.py all
 
-Every run is seeded and uses a fixed number of steps with no checkpoint selection; the held-out CMU sequences
+Every run is seeded, trains on weakpose's Trainer for a fixed number of steps (run folders under runs/pretrained/),
+and picks a checkpoint, if at all, on training-side validation sequences only; the held-out CMU sequences
 (weakpose.recipes.split.HELD_OUT_SEQUENCES, whole sequences) are only read after training, to compute the model
 card stored in the file's meta (README "Pretrained models" shows the same figures) and the small slice the tests
 reproduce those figures on. Logs go to runs/pretrained/. The motion is CMU's: "The data used in this project was
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import platform
 import sys
 import time
@@ -83,7 +85,14 @@ def build_temporal_lifter(steps: int, copies: int, batch_size: int, seed: int) -
         f"{len(train_tracks)} training tracks"
     )
     t0 = time.perf_counter()
-    model = train_lifter(train, steps, batch_size=batch_size, seed=seed, log_path=RUNS / "temporal_lifter.csv")
+    model = train_lifter(
+        train,
+        steps,
+        batch_size=batch_size,
+        seed=seed,
+        log_path=RUNS / "temporal_lifter.csv",
+        work_dir=RUNS / "temporal_lifter",
+    )
     seconds = time.perf_counter() - t0
     path = WEIGHTS_DIR / PRETRAINED_FILES["temporal_lifter"]
     save_shipped_lifter(model, path, meta={})
@@ -154,7 +163,13 @@ def build_pose_critic(steps: int, copies: int, batch_size: int, seed: int) -> di
     )
     t0 = time.perf_counter()
     critic = train_pose_prior(
-        poses, steps, batch_size=batch_size, seed=seed, log_path=RUNS / "pose_prior.csv", val_poses=val_poses
+        poses,
+        steps,
+        batch_size=batch_size,
+        seed=seed,
+        log_path=RUNS / "pose_prior.csv",
+        val_poses=val_poses,
+        work_dir=RUNS / "pose_discriminator",
     )
     seconds = time.perf_counter() - t0
     selection = dict(critic.meta)
@@ -207,6 +222,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--debug", action="store_true", help="show the full Python traceback of an error")
     args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the Trainer's progress lines without a terminal
     if args.steps is not None and args.steps < 1:
         p.error(f"--steps must be >= 1, got {args.steps}")
     if args.copies < 1:

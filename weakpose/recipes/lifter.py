@@ -13,13 +13,14 @@ looked at before the end). Protocol of the card: :func:`evaluate_lifter` on the 
 
 from __future__ import annotations
 
-import time
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
-from tqdm import tqdm
+from torch.utils.data import Dataset
 
 from weakpose.data.motion.augment import NoiseConfig, detector_noise
 from weakpose.geometry import normalize_screen_coordinates
@@ -27,8 +28,9 @@ from weakpose.lifters import load_lifter, save_lifter
 from weakpose.metrics import mpjpe_per_frame, p_mpjpe_per_frame
 from weakpose.models.temporal import TemporalLifter
 from weakpose.recipes.recordings import Recording
+from weakpose.train import TrainConfig, Trainer, TrainTask
 
-__all__ = ["LIFTER_KWARGS", "WindowSampler", "train_lifter", "evaluate_lifter", "lift_recording"]
+__all__ = ["LIFTER_KWARGS", "NoisyWindows", "train_lifter", "evaluate_lifter", "lift_recording"]
 
 LIFTER_KWARGS = dict(
     num_joints_in=17,
@@ -41,17 +43,19 @@ LIFTER_KWARGS = dict(
 )
 
 
-class WindowSampler:
-    """Random 27-frame windows of many recordings, with detector noise drawn afresh for every window.
+class NoisyWindows(Dataset):
+    """Every frame of many recordings as the centre of a 27-frame window, with detector noise drawn afresh each
+    time a window is served (a Dataset whose ``get_batch`` gathers a whole batch by index arithmetic).
 
     Frames are concatenated once; a window is clamped to its own recording (edge frames repeat, as
-    ``TemporalLifter.forward(pad_edges=True)`` does at test time)."""
+    ``TemporalLifter.forward(pad_edges=True)`` does at test time). The noise comes from a NumPy generator seeded
+    by the torch RNG, which the Trainer seeds and checkpoints, so a run is repeatable and resumes exactly."""
 
     def __init__(
         self, recordings: Sequence[Recording], receptive_field: int = 27, noise: Optional[NoiseConfig] = NoiseConfig()
     ):
         if not recordings:
-            raise ValueError("WindowSampler: no recordings")
+            raise ValueError("NoisyWindows: no recordings")
         self.uv = np.concatenate([r.uv for r in recordings]).astype(np.float32)
         self.target = np.concatenate([r.root_relative_3d for r in recordings]).astype(np.float32)
         lengths = [len(r.uv) for r in recordings]
@@ -66,16 +70,44 @@ class WindowSampler:
     def __len__(self) -> int:
         return len(self.uv)
 
-    def batch(self, n: int, rng: np.random.Generator):
-        """``(x (n, 27, 17, 2) normalised screen coordinates, y (n, 17, 3) metres)`` as torch tensors."""
-        centre = rng.integers(0, len(self.uv), size=n)
+    def __getitem__(self, index: int):
+        x, y = self.get_batch([index])
+        return x[0], y[0]
+
+    def get_batch(self, indices):
+        """``(x (n, 27, 17, 2) normalised screen coordinates, y (n, 17, 3) metres)`` of the windows centred on
+        ``indices``, as torch tensors."""
+        centre = np.asarray(indices, dtype=np.int64)
         idx = np.clip(centre[:, None] + self.offsets, self.start[centre, None], self.end[centre, None] - 1)
         uv = self.uv[idx].astype(np.float64)
         w, h = self.size[centre, 0], self.size[centre, 1]
         if self.noise is not None:
+            rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
             uv = detector_noise(uv, w, rng, self.noise, independent=True)
         x = normalize_screen_coordinates(uv, w[:, None, None], h[:, None, None])
         return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(self.target[centre])
+
+
+class _LifterTask(TrainTask):
+    """MPJPE of the strided training twin on single windows; Adam (AMSGrad) with a rate decaying exponentially
+    from ``lr`` to ``final_lr`` over ``steps``."""
+
+    def __init__(self, model: TemporalLifter, steps: int, lr: float, final_lr: float):
+        self.model = model
+        self._twin = model.training_twin()  # shares the model's parameters: not a second component
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr, amsgrad=True)
+        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(
+            self.optimizer, (final_lr / lr) ** (1.0 / max(steps, 1))
+        )
+
+    def training_step(self, batch, step: int):
+        x, y = batch
+        loss = (self._twin(x)[:, 0] - y).norm(dim=-1).mean()
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        return {"mpjpe_mm": loss.detach() * 1000, "lr": self.optimizer.param_groups[0]["lr"]}
 
 
 def lift_recording(model: TemporalLifter, x: np.ndarray) -> np.ndarray:
@@ -127,39 +159,32 @@ def train_lifter(
     log_path: Optional[Path] = None,
     noise: Optional[NoiseConfig] = NoiseConfig(),
     kwargs: Optional[dict] = None,
+    work_dir: Optional[Path] = None,
 ) -> TemporalLifter:
-    """Train a :class:`TemporalLifter` (``LIFTER_KWARGS`` unless ``kwargs``) for ``steps`` steps; returns it in
-    eval mode. ``log_path``: a CSV of step, loss (mm), learning rate and seconds."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    """Train a :class:`TemporalLifter` (``LIFTER_KWARGS`` unless ``kwargs``) for ``steps`` steps with the
+    :class:`~weakpose.train.Trainer`; returns it in eval mode. ``work_dir``: the run folder (checkpoint,
+    metrics.csv; a temporary one, removed afterwards, when None). ``log_path``: a copy of the run's metrics.csv
+    (step, training MPJPE in mm, learning rate, ...)."""
+    torch.manual_seed(seed)  # the initial weights; the Trainer seeds the data order and noise itself
     model = TemporalLifter(**(kwargs or LIFTER_KWARGS))
-    twin = model.training_twin()
-    sampler = WindowSampler(train, model.receptive_field(), noise)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, amsgrad=True)
-    decay = (final_lr / lr) ** (1.0 / max(steps, 1))
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, decay)
-    rows, t0, running = [], time.perf_counter(), None
-    model.train()
-    bar = tqdm(range(steps), desc="lifter", unit="step", dynamic_ncols=True)
-    for step in bar:
-        x, y = sampler.batch(batch_size, rng)
-        loss = (twin(x)[:, 0] - y).norm(dim=-1).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        mm = loss.item() * 1000
-        running = mm if running is None else 0.98 * running + 0.02 * mm
-        if step % 50 == 0 or step == steps - 1:
-            bar.set_postfix(mpjpe_mm=f"{running:.1f}")
-            rows.append((step, mm, opt.param_groups[0]["lr"], time.perf_counter() - t0))
-    if log_path is not None:
-        from weakpose.io_utils import atomic_write_path
-
-        with atomic_write_path(Path(log_path)) as tmp:
-            Path(tmp).write_text(
-                "step,train_mpjpe_mm,lr,seconds\n" + "".join(f"{s},{m:.3f},{l:.6g},{t:.1f}\n" for s, m, l, t in rows)
-            )
+    task = _LifterTask(model, steps, lr, final_lr)
+    windows = NoisyWindows(train, model.receptive_field(), noise)
+    with tempfile.TemporaryDirectory(prefix="weakpose_lifter_") as tmp:
+        config = TrainConfig(
+            out_dir=str(work_dir or tmp),
+            seed=seed,
+            max_steps=int(steps),
+            batch_size=batch_size,
+            log_every=50,
+            ckpt_every=0,
+            device="cpu",
+            tensorboard=False,
+        )
+        result = Trainer(task, config, windows).fit()
+        if result.interrupted:
+            raise RuntimeError(f"training of the lifter was interrupted at step {result.step}")
+        if log_path is not None:
+            shutil.copyfile(Path(config.out_dir) / "metrics.csv", log_path)
     return model.eval()
 
 

@@ -14,19 +14,22 @@ recordings.
 
 from __future__ import annotations
 
-import time
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
+from weakpose.data.datasets.pose_pool import RealPoseDataset
 from weakpose.priors import PoseCritic
 from weakpose.priors.corruptions import corrupted_versions
 from weakpose.priors.generators import PoseGenerator
 from weakpose.recipes.recordings import Recording
 from weakpose.tasks.pose_prior import PosePriorTask
+from weakpose.train import TrainConfig, Trainer
+from weakpose.train.callbacks import KeepBestWeights
 
 __all__ = [
     "VALIDATION_SEQUENCES",
@@ -68,6 +71,15 @@ def mean_rank_accuracy(figures: Dict[str, object]) -> float:
     return float(np.mean([row["real_above_%"] for row in figures["real_above_corrupted"].values()]))
 
 
+class _RankSelectingTask(PosePriorTask):
+    """:class:`PosePriorTask` whose validation scores the whole validation split at once: ``rank_accuracy``, the
+    :func:`mean_rank_accuracy` of the critic on it (a ranking over all poses, so not a mean of batches)."""
+
+    def validate_dataset(self, dataset, rank: int, world_size: int, device) -> Dict[str, tuple]:
+        accuracy = mean_rank_accuracy(evaluate_pose_prior(self.critic, dataset.poses.numpy()))
+        return {"rank_accuracy": (accuracy, 1.0)} if rank == 0 else {}
+
+
 def train_pose_prior(
     poses: np.ndarray,
     steps: int,
@@ -76,44 +88,40 @@ def train_pose_prior(
     log_path: Optional[Path] = None,
     val_poses: Optional[np.ndarray] = None,
     select_every: int = 500,
+    work_dir: Optional[Path] = None,
     **widths,
 ) -> PoseCritic:
-    """Train a :class:`PoseCritic` (RepNet widths unless ``widths``) on real poses (N, 17, 3) metres;
-    returns it frozen in eval mode. With ``val_poses``, the critic with the best :func:`mean_rank_accuracy` on
-    them (checked every ``select_every`` steps) is returned and ``critic.meta["selected_step"]`` says which.
-    ``log_path``: a CSV of step, critic gap, gradient penalty, validation accuracy and seconds."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    """Train a :class:`PoseCritic` (RepNet widths unless ``widths``) on real poses (N, 17, 3) metres with the
+    :class:`~weakpose.train.Trainer`; returns it frozen in eval mode. With ``val_poses``, the critic with the best
+    :func:`mean_rank_accuracy` on them (checked every ``select_every`` steps) is returned and
+    ``critic.meta["selected_step"]`` says which. ``work_dir``: the run folder (checkpoint, metrics.csv; a temporary
+    one, removed afterwards, when None). ``log_path``: a copy of the run's metrics.csv (step, critic gap, gradient
+    penalty, validation accuracy, ...)."""
+    if val_poses is not None and len(val_poses) == 0:
+        raise ValueError("train_pose_prior: val_poses is empty (pass None to keep the last step)")
+    torch.manual_seed(seed)  # the initial weights; the Trainer seeds the data order and noise itself
     critic, generator = PoseCritic(**widths), PoseGenerator()
     # the poses are already turned to every heading and seen by cameras at many elevations: no extra rotation
-    task = PosePriorTask(critic, generator, rotate=False, mirror=True, mirror_axis="x")
-    real = torch.from_numpy(np.asarray(poses, dtype=np.float32))
-    rows, t0 = [], time.perf_counter()
-    best = (-1.0, -1, None)
-    critic.train()
-    generator.train()
-    bar = tqdm(range(steps), desc="pose prior", unit="step", dynamic_ncols=True)
-    for step in bar:
-        logs = task.training_step(real[rng.integers(0, len(real), batch_size)], step)
-        val = float("nan")
-        if val_poses is not None and ((step + 1) % select_every == 0 or step == steps - 1):
-            critic.eval()
-            val = mean_rank_accuracy(evaluate_pose_prior(critic, val_poses))
-            critic.train()
-            if val > best[0]:
-                best = (val, step + 1, {k: v.clone() for k, v in critic.state_dict().items()})
-        if step % 100 == 0 or step == steps - 1 or val == val:
-            bar.set_postfix(gap=f"{logs['critic_gap']:.3f}", val=f"{best[0]:.1f}")
-            rows.append((step, logs["critic_gap"], logs["gp"], val, time.perf_counter() - t0))
-    if log_path is not None:
-        from weakpose.io_utils import atomic_write_path
-
-        with atomic_write_path(Path(log_path)) as tmp:
-            Path(tmp).write_text(
-                "step,critic_gap,gp,val_rank_accuracy,seconds\n"
-                + "".join(f"{s},{g:.5f},{p:.5f},{v:.2f},{t:.1f}\n" for s, g, p, v, t in rows)
-            )
-    if best[2] is not None:
-        critic.load_state_dict(best[2])
-        critic.meta = {"selected_step": best[1], "validation_rank_accuracy_%": round(best[0], 2)}
+    task = _RankSelectingTask(critic, generator, rotate=False, mirror=True, mirror_axis="x")
+    keep = KeepBestWeights(critic, "val/rank_accuracy") if val_poses is not None else None
+    with tempfile.TemporaryDirectory(prefix="weakpose_pose_prior_") as tmp:
+        config = TrainConfig(
+            out_dir=str(work_dir or tmp),
+            seed=seed,
+            max_steps=int(steps),
+            batch_size=batch_size,
+            log_every=100,
+            val_every=select_every,
+            ckpt_every=0,
+            device="cpu",
+            tensorboard=False,
+        )
+        val = RealPoseDataset(val_poses) if val_poses is not None else None
+        result = Trainer(task, config, RealPoseDataset(poses), val, callbacks=[keep] if keep else []).fit()
+        if result.interrupted:
+            raise RuntimeError(f"training of the pose prior was interrupted at step {result.step}")
+        if log_path is not None:
+            shutil.copyfile(Path(config.out_dir) / "metrics.csv", log_path)
+    if keep is not None and keep.restore() is not None:
+        critic.meta = {"selected_step": keep.best_step, "validation_rank_accuracy_%": round(keep.best_value, 2)}
     return critic.eval().requires_grad_(False)

@@ -43,6 +43,7 @@ from weakpose.priors.generators import SMPLGenerator
 from weakpose.priors.smpl_critic import NUM_BODY_JOINTS, SMPLCritic
 from weakpose.tasks.smpl_prior import SMPLPriorTask
 from weakpose.train import TrainConfig, Trainer
+from weakpose.train.callbacks import KeepBestWeights
 
 __all__ = [
     "smpl_prior_params",
@@ -114,27 +115,6 @@ class SMPLPriorRecipe:
             tensorboard=False,
         )
     )
-
-
-class _KeepBest:
-    """Trainer callback: keeps (in memory) the critic weights of the validation with the highest
-    ``metric`` among those at step >= ``start_step``."""
-
-    def __init__(self, critic: SMPLCritic, metric: str, start_step: int):
-        self.critic, self.metric, self.start_step = critic, metric, int(start_step)
-        self.best_value: Optional[float] = None
-        self.best_step: Optional[int] = None
-        self.state: Optional[Dict[str, torch.Tensor]] = None
-        self.history: Dict[int, float] = {}
-
-    def on_validation_end(self, trainer, step: int, metrics: Mapping[str, float]) -> None:
-        if self.metric not in metrics:
-            raise KeyError(f"selection metric {self.metric!r} is not among the validation metrics {sorted(metrics)}")
-        value = float(metrics[self.metric])
-        self.history[int(step)] = round(value, 6)
-        if step >= self.start_step and (self.best_value is None or value > self.best_value):
-            self.best_value, self.best_step = value, int(step)
-            self.state = {k: v.detach().cpu().clone() for k, v in self.critic.state_dict().items()}
 
 
 class _SelectingTask(SMPLPriorTask):
@@ -365,7 +345,7 @@ def train_smpl_prior(
         )
         keep = None
         if recipe.selection_metric:
-            keep = _KeepBest(critic, recipe.selection_metric, math.ceil(recipe.selection_start * steps))
+            keep = KeepBestWeights(critic, recipe.selection_metric, math.ceil(recipe.selection_start * steps))
         trainer = Trainer(
             task, recipe, SMPLParamDataset(train), SMPLParamDataset(val), callbacks=[keep] if keep is not None else []
         )

@@ -9,6 +9,7 @@ Typical use::
     Trainer(task, cfg, MyDataset(train), MyDataset(val), resume=args.resume).fit()
 """
 
+from weakpose.train.callbacks import KeepBestWeights
 from weakpose.train.checkpoint import (
     CHECKPOINT_FORMAT,
     CheckpointMismatchError,
@@ -65,6 +66,7 @@ __all__ = [
     "DistContext",
     "FitResult",
     "JSONLLogger",
+    "KeepBestWeights",
     "RunFolderLock",
     "RunFolderLockedError",
     "ShardedSampler",

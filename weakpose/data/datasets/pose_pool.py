@@ -60,6 +60,10 @@ class RealPoseDataset(Dataset):
     def __getitem__(self, index: int) -> torch.Tensor:
         return self.poses[index]
 
+    def get_batch(self, indices) -> torch.Tensor:
+        """The poses of ``indices`` as one (B, J, 3) tensor (the Trainer's batched path: no per-item collate)."""
+        return self.poses[torch.as_tensor(indices, dtype=torch.long)]
+
 
 class SMPLParamDataset(Dataset):
     """Map-style dataset over :class:`SMPLParams`; an item is ``{"body_pose": (69,), "betas": (k,)}`` float32."""
