@@ -31,7 +31,18 @@ setup(
     ],
     extras_require={
         # ruff pinned: its formatter output changes between releases, and the suite checks the tree is formatted
-        "test": ["pytest>=7", "ruff==0.17.6", "smplx>=0.1.28", "imageio>=2.28", "av>=10", "imageio-ffmpeg>=0.4"],
+        "test": [
+            "pytest>=7",
+            "ruff==0.17.6",
+            "smplx>=0.1.28",
+            "imageio>=2.28",
+            "av>=10",
+            "imageio-ffmpeg>=0.4",
+            "numba>=0.59",
+        ],
+        # fused CPU kernels of the soft silhouette (weakpose.render.soft_kernels): ~4x the PyTorch path, and
+        # 2 threads beat 1; without numba the PyTorch path gives the same numbers, slower
+        "fast": ["numba>=0.59"],
         # reading the original Human3.6M videos (weakpose convert-h36m-images); either decoder is enough
         "h36m-video": ["imageio>=2.28", "av>=10", "imageio-ffmpeg>=0.4"],
         "smpl": ["smplx>=0.1.28"],

@@ -168,7 +168,8 @@ def test_winding_does_not_matter(rng):
     assert ga.abs().sum() > 0
 
 
-def test_faces_behind_near_are_dropped():
+@pytest.mark.parametrize("kernel", ["torch", "numba"])
+def test_faces_behind_near_are_dropped(kernel):
     cam = pinhole(f=10.0, c=(5.0, 4.0), size=(10, 8))
     verts = np.array([[-0.3, -0.3, 1.0], [0.3, -0.3, 1.0], [0.0, 0.3, 1.0], [0.0, 0.0, 0.05]])
     faces = np.array([[0, 1, 2], [0, 1, 3]])
@@ -176,8 +177,8 @@ def test_faces_behind_near_are_dropped():
     only_front = HardRasterizer(near=0.1).render(verts, faces[:1], cam)
     np.testing.assert_array_equal(hard.mask, only_front.mask)
     np.testing.assert_array_equal(
-        SoftRasterizer(near=0.1).silhouette(verts, faces, cam),
-        SoftRasterizer(near=0.1).silhouette(verts, faces[:1], cam),
+        SoftRasterizer(near=0.1, kernel=kernel).silhouette(verts, faces, cam),
+        SoftRasterizer(near=0.1, kernel=kernel).silhouette(verts, faces[:1], cam),
     )
 
 
@@ -185,25 +186,27 @@ def test_faces_behind_near_are_dropped():
 # soft rasteriser
 
 
-def test_gradcheck_silhouette_with_distortion():
+@pytest.mark.parametrize("kernel", ["torch", "numba"])
+def test_gradcheck_silhouette_with_distortion(kernel):
     cam = pinhole(dist=torch.tensor([0.1, 0.0, 0.0, 0.01, -0.005], dtype=D))
     V = torch.tensor(
         [[[-0.2, -0.15, 1.0], [0.25, -0.1, 1.1], [0.0, 0.2, 0.9], [0.3, 0.25, 1.2]]], dtype=D, requires_grad=True
     )
     faces = torch.tensor([[0, 1, 2], [1, 3, 2]])
-    soft = SoftRasterizer(sigma=2.0, eps=1e-30)  # no truncation inside this small image
+    soft = SoftRasterizer(sigma=2.0, eps=1e-30, kernel=kernel)  # no truncation inside this small image
     assert torch.autograd.gradcheck(lambda v: soft.silhouette(v, faces, cam), (V,), eps=1e-6, atol=1e-7)
     # a second, sharper setting where only some pixels feel each face
-    soft = SoftRasterizer(sigma=0.7, eps=1e-20)
+    soft = SoftRasterizer(sigma=0.7, eps=1e-20, kernel=kernel)
     assert torch.autograd.gradcheck(lambda v: soft.silhouette(v, faces[:1], cam), (V,), eps=1e-6, atol=1e-7)
 
 
-def test_gradcheck_camera_translation():
+@pytest.mark.parametrize("kernel", ["torch", "numba"])
+def test_gradcheck_camera_translation(kernel):
     """Gradients also reach camera parameters given as tensors that require grad."""
     V = torch.tensor([[-0.2, -0.15, 1.0], [0.25, -0.1, 1.1], [0.0, 0.2, 0.9]], dtype=D)
     K = torch.tensor([[20.0, 0, 6.0], [0, 20.0, 5.0], [0, 0, 1]], dtype=D)
     t = torch.tensor([0.02, -0.01, 0.05], dtype=D, requires_grad=True)
-    soft = SoftRasterizer(sigma=1.5, eps=1e-30)
+    soft = SoftRasterizer(sigma=1.5, eps=1e-30, kernel=kernel)
 
     def render(t):
         return soft.silhouette(V, [[0, 1, 2]], Camera(torch.eye(3, dtype=D), t, K, image_size=(12, 10)))
@@ -211,14 +214,15 @@ def test_gradcheck_camera_translation():
     assert torch.autograd.gradcheck(render, (t,), eps=1e-6, atol=1e-7)
 
 
-def test_per_batch_faces(rng):
+@pytest.mark.parametrize("kernel", ["torch", "numba"])
+def test_per_batch_faces(rng, kernel):
     verts, faces = body_mesh(300)
     cam = front_camera((24, 32), dtype=D)
     keep_a = faces[: len(faces) // 2]
     keep_b = faces[len(faces) // 2 :]
     v = np.stack([verts, verts])
     both = np.stack([keep_a, keep_b])  # (B, F, 3): a different mesh per batch element
-    soft = SoftRasterizer(sigma=0.3)
+    soft = SoftRasterizer(sigma=0.3, kernel=kernel)
     sil = soft.silhouette(v, both, cam)
     np.testing.assert_allclose(sil[0], soft.silhouette(verts, keep_a, cam), atol=1e-12)
     np.testing.assert_allclose(sil[1], soft.silhouette(verts, keep_b, cam), atol=1e-12)
@@ -442,3 +446,75 @@ def test_neural_renderer_backend_coordinates(monkeypatch):
     verts, faces = uv_sphere(4, 6, radii=(0.3, 0.2, 0.3), center=(0.1, 0.05, 1.0))
     sil = get_renderer("neural_renderer").silhouette(verts, faces, cam)
     np.testing.assert_array_equal(sil > 0.5, HardRasterizer().render(verts, faces, cam).mask)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the numba kernels against the PyTorch pairs
+
+
+def _awkward_triangles(rng, B=3, F=60, w=40, h=30):
+    """Pixel triangles of every kind the culling and the row spans must get right: small and large, thin
+    slivers, zero-area (a repeated corner, collinear corners), both windings, partly and wholly off the image, one
+    behind the near plane and one with a NaN corner."""
+    centre = rng.uniform([-5, -5], [w + 5, h + 5], size=(B, F, 1, 2))
+    size = rng.choice([0.4, 1.5, 4.0, 15.0], size=(B, F, 1, 1))
+    tri = centre + size * rng.normal(size=(B, F, 3, 2))
+    tri[:, 0, 1] = tri[:, 0, 0]  # a repeated corner
+    tri[:, 1, 2] = 0.5 * (tri[:, 1, 0] + tri[:, 1, 1])  # collinear
+    tri[:, 2, 1] = tri[:, 2, 0] + [20.0, 0.3]  # a long sliver
+    tri[:, 2, 2] = tri[:, 2, 0] + [0.1, 0.5]
+    tri[:, 3] += [-200.0, 0.0]  # off the image
+    z = rng.uniform(1.0, 3.0, size=(B, F, 3))
+    z[:, 4, 1] = 0.05  # behind the near plane
+    tri[0, 5, 0, 0] = np.nan
+    return torch.tensor(tri), torch.tensor(z)
+
+
+@pytest.mark.parametrize("sigma", [0.1, 0.7])
+def test_numba_kernel_matches_torch_pairs(rng, sigma):
+    from weakpose.render import soft_silhouette
+
+    tri, z = _awkward_triangles(rng)
+    weights = torch.tensor(rng.uniform(size=(3, 30, 40)))
+    results = {}
+    for kernel in ("torch", "numba"):
+        t = tri.clone().requires_grad_(True)
+        sil = soft_silhouette(t, z, 40, 30, sigma=sigma, kernel=kernel)
+        (sil * weights).sum().backward()
+        results[kernel] = (sil.detach(), torch.nan_to_num(t.grad))
+    np.testing.assert_allclose(results["numba"][0], results["torch"][0], atol=1e-12)
+    # faces 0 and 1 have no area: which coincident corner gets their gradient is a tie that float rounding breaks
+    np.testing.assert_allclose(results["numba"][1][:, 2:], results["torch"][1][:, 2:], rtol=1e-6, atol=1e-7)
+    assert results["torch"][1].abs().max() > 0.1  # gradients exist to compare
+
+
+def test_numba_kernel_float32_and_threads_agree(rng):
+    verts, faces = body_mesh(1500)
+    cam = front_camera((64, 64))
+    v = torch.tensor(np.stack([verts + [0.02 * b, 0.0, 0.0] for b in range(5)]), dtype=torch.float32)
+    weights = torch.rand(5, 64, 64, generator=torch.Generator().manual_seed(0))
+    out = {}
+    old = torch.get_num_threads()
+    try:
+        for kernel, threads in (("torch", 1), ("numba", 1), ("numba", 2)):
+            torch.set_num_threads(threads)
+            vv = v.clone().requires_grad_(True)
+            sil = SoftRasterizer(sigma=0.1, kernel=kernel).silhouette(vv, faces, cam)
+            (sil * weights).sum().backward()
+            out[kernel, threads] = (sil.detach(), vv.grad)
+    finally:
+        torch.set_num_threads(old)
+    # the thread split is by whole batch elements: identical numbers
+    assert torch.equal(out["numba", 1][0], out["numba", 2][0]) and torch.equal(out["numba", 1][1], out["numba", 2][1])
+    torch.testing.assert_close(out["numba", 1][0], out["torch", 1][0], atol=2e-6, rtol=0)
+    scale = out["torch", 1][1].abs().max()
+    torch.testing.assert_close(out["numba", 1][1], out["torch", 1][1], atol=1e-4 * float(scale), rtol=1e-3)
+
+
+def test_kernel_choice_is_checked():
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        SoftRasterizer(kernel="cuda")
+    from weakpose.render.rasterize import use_numba_kernel
+
+    assert not use_numba_kernel("torch", torch.zeros(1))
+    assert use_numba_kernel("auto", torch.zeros(1)) and use_numba_kernel("numba", torch.zeros(1, dtype=torch.float64))

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from ..geometry.camera import Camera
+from . import soft_kernels
 from .culling import (
     ScreenFaces,
     as_faces,
@@ -49,7 +50,7 @@ from .culling import (
     screen_faces,
 )
 
-__all__ = ["SoftRasterizer", "soft_silhouette", "image_size_of"]
+__all__ = ["SoftRasterizer", "soft_silhouette", "image_size_of", "KERNELS", "use_numba_kernel"]
 
 
 def image_size_of(image_size, camera: Camera) -> Tuple[int, int]:
@@ -212,6 +213,54 @@ class _SoftLogTransmittance(torch.autograd.Function):
         return grad[:, :3], None, None, None, None, None, None, None
 
 
+class _SoftTransmittanceKernel(torch.autograd.Function):
+    """The transmittance ``T = prod_j (1 - D_j)`` per pixel (so ``exp`` of :class:`_SoftLogTransmittance`) and its
+    closed-form gradient with respect to the pixel corners ``tri_uv (B, F, 3, 2)``, culled and evaluated by the
+    fused numba kernels of :mod:`weakpose.render.soft_kernels` (CPU)."""
+
+    @staticmethod
+    def forward(ctx, tri_uv, tri_z, width: int, height: int, reach: float, near: float, inv_sigma: float, cut: float):
+        B = tri_uv.shape[0]
+        tri = tri_uv.detach().reshape(-1, 6).contiguous().numpy()
+        z = tri_z.detach().reshape(-1, 3).to(tri_uv.dtype).contiguous().numpy()
+        boxes = soft_kernels.face_boxes(tri, z, B, width, height, reach, near, torch.get_num_threads())
+        save = ctx.needs_input_grad[0]
+        t, saved = soft_kernels.transmittance(boxes, B, width, height, inv_sigma, cut, save)
+        t = torch.from_numpy(t)
+        if save:
+            ctx.boxes, ctx.saved, ctx.size = boxes, saved, (width, height)
+            ctx.save_for_backward(t)
+        ctx.shape = tri_uv.shape
+        return t
+
+    @staticmethod
+    def backward(ctx, grad_t):
+        (t,) = ctx.saved_tensors
+        g_log = (grad_t * t).to(t.dtype).contiguous().numpy()  # d/d(log T) = T d/dT
+        grad = soft_kernels.transmittance_backward(ctx.boxes, ctx.saved, *ctx.size, g_log)
+        return torch.from_numpy(grad).view(ctx.shape), None, None, None, None, None, None, None
+
+
+#: ``kernel`` choices of :func:`soft_silhouette`: "auto" uses the numba kernels on CPU tensors when numba is
+#: installed (the fast path), "numba" requires them, "torch" always uses the PyTorch pairs (any device).
+KERNELS = ("auto", "numba", "torch")
+
+
+def use_numba_kernel(kernel: str, tensor: torch.Tensor) -> bool:
+    """Whether :func:`soft_silhouette` evaluates ``tensor``'s silhouettes with the numba kernels."""
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
+    if kernel == "torch":
+        return False
+    if kernel == "numba":
+        if not soft_kernels.available():
+            raise ImportError("kernel='numba' needs numba: pip install weakpose[fast] (or numba)")
+        if tensor.device.type != "cpu":
+            raise ValueError(f"kernel='numba' runs on CPU tensors only, got device {tensor.device}")
+        return True
+    return soft_kernels.available() and tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float64)
+
+
 def soft_silhouette(
     tri_uv: torch.Tensor,
     tri_z: torch.Tensor,
@@ -221,9 +270,11 @@ def soft_silhouette(
     eps: float = 1e-4,
     near: float = 0.1,
     max_pairs: int = 1 << 16,
+    kernel: str = "auto",
 ) -> torch.Tensor:
     """SoftRas silhouettes ``(B, H, W)`` in [0, 1] from pixel-space faces ``tri_uv (B, F, 3, 2)`` and their
-    camera depths ``tri_z (B, F, 3)`` (only used to drop faces behind ``near``). ``sigma`` in px²."""
+    camera depths ``tri_z (B, F, 3)`` (only used to drop faces behind ``near``). ``sigma`` in px². ``kernel``: see
+    :data:`KERNELS` (``max_pairs`` bounds the PyTorch path's temporaries; the numba kernels need none)."""
     if tri_uv.dim() != 4 or tri_uv.shape[-2:] != (3, 2):
         raise ValueError(f"soft_silhouette: tri_uv must be (B, F, 3, 2) pixels, got {tuple(tri_uv.shape)}")
     if tri_z.shape != tri_uv.shape[:-1]:
@@ -232,6 +283,9 @@ def soft_silhouette(
     cut = math.log((1.0 - eps) / eps)  # D = sigmoid(s) < eps  <=>  s < -cut
     reach = math.sqrt(sigma * cut)
     B = tri_uv.shape[0]
+    if use_numba_kernel(kernel, tri_uv):
+        t = _SoftTransmittanceKernel.apply(tri_uv, tri_z, width, height, reach, near, 1.0 / sigma, cut)
+        return (1.0 - t).view(B, height, width)
     sf = screen_faces(tri_uv, tri_z, width, height, reach, near)
     logt = _SoftLogTransmittance.apply(sf.tri, sf, width, height, B * height * width, 1.0 / sigma, cut, int(max_pairs))
     return -torch.expm1(logt).view(B, height, width)
@@ -261,6 +315,8 @@ class SoftRasterizer:
         background_eps: SoftRas's background weight ``exp(background_eps / gamma)``; 1e-3.
         max_pairs: (face, pixel) pairs evaluated at once; bounds the temporaries (~250 bytes a pair; small chunks
             also stay in cache, so 65536 is as fast as larger ones).
+        kernel: how silhouettes are evaluated, one of :data:`KERNELS`: "auto" (numba's fused CPU kernels when
+            installed and the tensors are on the CPU, else PyTorch), "numba" or "torch".
     """
 
     def __init__(
@@ -273,7 +329,10 @@ class SoftRasterizer:
         far: float = 100.0,
         background_eps: float = 1e-3,
         max_pairs: int = 1 << 16,
+        kernel: str = "auto",
     ):
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
         _check_positive(sigma=sigma, gamma=gamma, eps=eps, near=near, far=far, max_pairs=max_pairs)
         if not far > near:
             raise ValueError(f"far ({far}) must be greater than near ({near})")
@@ -283,6 +342,7 @@ class SoftRasterizer:
         self.sigma, self.gamma, self.eps = float(sigma), float(gamma), float(eps)
         self.near, self.far, self.background_eps = float(near), float(far), float(background_eps)
         self.max_pairs = int(max_pairs)
+        self.kernel = kernel
 
     def __repr__(self) -> str:
         return (
@@ -308,7 +368,7 @@ class SoftRasterizer:
         """Soft silhouettes ``(B, H, W)`` in [0, 1] of meshes ``vertices (B, V, 3)`` (world metres; ``(V, 3)``
         gives ``(H, W)``) with ``faces (F, 3)`` or ``(B, F, 3)``, seen by ``camera`` (unbatched or batch B)."""
         v, _, tri_uv, tri_z, w, h, was_np, unbatched = self._prepare(vertices, faces, camera)
-        sil = soft_silhouette(tri_uv, tri_z, w, h, self.sigma, self.eps, self.near, self.max_pairs)
+        sil = soft_silhouette(tri_uv, tri_z, w, h, self.sigma, self.eps, self.near, self.max_pairs, self.kernel)
         return _output(sil, was_np, unbatched)
 
     def rgb(self, vertices, faces, camera: Camera, vertex_colors, background=None, return_alpha: bool = False):
