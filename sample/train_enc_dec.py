@@ -32,7 +32,7 @@ from weakpose.data.datasets.multiview import held_out_sequences
 from weakpose.data.datasets.nvs_pairs import NVSPairDataset, flatten_pairs
 from weakpose.data.synthetic.images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images
 from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig, reconstruct
-from weakpose.tasks.nvs import LossConfig, NVSTask, OptimConfig
+from weakpose.tasks.nvs import ComputeConfig, LossConfig, NVSTask, OptimConfig
 from weakpose.train import Callback, TrainConfig, Trainer, start_run
 from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
@@ -71,6 +71,7 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     loss: LossConfig = dataclasses.field(default_factory=LossConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    compute: ComputeConfig = dataclasses.field(default_factory=ComputeConfig)
     train: TrainConfig = dataclasses.field(
         default_factory=lambda: TrainConfig(
             out_dir="runs/enc_dec",
@@ -180,7 +181,7 @@ def main(argv=None) -> int:
     if m.backbone_weights:
         report = model.load_backbone_weights(m.backbone_weights)
         print(f"encoder backbone initialised from {m.backbone_weights} (skipped: {report.get('skipped')})")
-    task = NVSTask.from_config(model, loss=cfg.loss, optim=cfg.optim)
+    task = NVSTask.from_config(model, loss=cfg.loss, optim=cfg.optim, compute=cfg.compute)
 
     figure_ds = val_ds or train_ds
     picks = torch.linspace(0, len(figure_ds) - 1, max(1, cfg.figure_rows // 2)).long().tolist()

@@ -297,3 +297,42 @@ def test_task_from_config_reads_the_sections():
     )
     assert (task.feature_weight, task.foreground_weight) == (0.5, 0.0)
     assert (task.optimizer.param_groups[0]["lr"], task.optimizer.param_groups[0]["weight_decay"]) == (2e-4, 1e-5)
+
+
+def test_bf16_and_channels_last_steps_match_float32(crops):
+    """The fast path computes the same losses and gradients as plain float32: channels-last to float rounding, bf16
+    to its ~3 significant digits. Batch norm runs on its running statistics here: with batch statistics of an
+    untrained network (nearly constant activations) it amplifies any rounding, bf16's most (see
+    weakpose.train.precision), which would test batch norm's conditioning rather than the precision path."""
+    import copy
+
+    from weakpose.train.precision import resolve_precision
+
+    torch.manual_seed(0)
+    ds = NVSPairDataset(crops, image_size=32)
+    batch = torch.utils.data.default_collate([ds[i] for i in range(4)])
+    base = EncoderDecoder(image_size=32, decoder_width=32, hidden=64)
+
+    def loss_and_grads(precision, channels_last):
+        task = NVSTask(copy.deepcopy(base), precision=precision, channels_last=channels_last)
+        task.model.eval()
+        out = task._losses(batch)
+        out["loss"].backward()
+        grads = torch.cat([p.grad.flatten() for p in task.model.parameters()]).double()
+        return out["loss"].item(), grads, out["pred"].detach()
+
+    def cosine(a, b):
+        return float(a @ b / (a.norm() * b.norm()))
+
+    ref_loss, ref_grad, ref_pred = loss_and_grads("float32", False)
+    cl_loss, cl_grad, cl_pred = loss_and_grads("float32", True)
+    bf_loss, bf_grad, bf_pred = loss_and_grads("bfloat16", True)
+    assert ref_pred.dtype == bf_pred.dtype == torch.float32  # the losses see float32 either way
+    assert cl_loss == pytest.approx(ref_loss, rel=1e-6) and float((cl_pred - ref_pred).abs().max()) < 1e-5
+    assert cosine(cl_grad, ref_grad) > 1 - 1e-9
+    assert bf_loss == pytest.approx(ref_loss, rel=1e-3) and float((bf_pred - ref_pred).abs().max()) < 1e-2
+    assert cosine(bf_grad, ref_grad) > 0.999
+    assert resolve_precision("float32", torch.device("cpu")) is None
+    assert resolve_precision("bfloat16", torch.device("cpu")) == torch.bfloat16
+    with pytest.raises(ValueError, match="precision must be one of"):
+        NVSTask(base, precision="half")

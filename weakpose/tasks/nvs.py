@@ -24,8 +24,9 @@ from weakpose.data.datasets.nvs_pairs import flatten_pairs
 from weakpose.losses import FeatureLoss, background_attention, ssim, weighted_l1
 from weakpose.models.encoder_decoder import EncoderDecoder, reconstruct
 from weakpose.train import TrainTask
+from weakpose.train.precision import adam, autocast, resolve_precision
 
-__all__ = ["LossConfig", "NVSTask", "OptimConfig"]
+__all__ = ["ComputeConfig", "LossConfig", "NVSTask", "OptimConfig"]
 
 
 # The task's config sections (sample/train_enc_dec.py's ``loss`` and ``optim``): every default is written here
@@ -47,6 +48,15 @@ class OptimConfig:
     lr: float = 1e-3  # Adam step size
 
 
+@dataclasses.dataclass
+class ComputeConfig:
+    """How the step runs (the numbers it computes do not depend on it beyond float rounding): bf16 autocast and
+    channels-last convolutions made a step ~1.6x faster on a CPU with native bf16 (bench/bench_enc_dec.py)."""
+
+    precision: str = "auto"  # auto | float32 | bfloat16: auto = bf16 autocast where the hardware has bf16
+    channels_last: bool = True  # NHWC memory format for the convolutions
+
+
 class NVSTask(TrainTask):
     """Novel-view synthesis training of ``model`` (see the module docstring); the loss settings and the step size
     default to :class:`LossConfig` and :class:`OptimConfig`."""
@@ -59,12 +69,16 @@ class NVSTask(TrainTask):
         lr: float = OptimConfig.lr,
         weight_decay: float = 0.0,
         foreground_weight: float = LossConfig.foreground_weight,
+        precision: str = ComputeConfig.precision,
+        channels_last: bool = ComputeConfig.channels_last,
     ):
-        self.model = model
+        resolve_precision(precision, torch.device("cpu"))  # checks the name now, not at the first step
+        self.model = model.to(memory_format=torch.channels_last) if channels_last else model
         self.foreground_weight = float(foreground_weight)
         self.feature_loss = FeatureLoss(feature_loss)
         self.feature_weight = float(feature_weight)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        self.precision = precision
+        self.optimizer = adam(model.parameters(), lr=lr, weight_decay=weight_decay)
 
     @classmethod
     def from_config(
@@ -73,10 +87,11 @@ class NVSTask(TrainTask):
         *,
         loss: Optional[LossConfig] = None,
         optim: Optional[OptimConfig] = None,
+        compute: Optional[ComputeConfig] = None,
         weight_decay: float = 0.0,
     ) -> "NVSTask":
         """The task from its config sections (a section left out: its defaults)."""
-        loss, optim = loss or LossConfig(), optim or OptimConfig()
+        loss, optim, compute = loss or LossConfig(), optim or OptimConfig(), compute or ComputeConfig()
         return cls(
             model,
             feature_loss=loss.feature_loss,
@@ -84,11 +99,15 @@ class NVSTask(TrainTask):
             lr=optim.lr,
             weight_decay=weight_decay,
             foreground_weight=loss.foreground_weight,
+            precision=compute.precision,
+            channels_last=compute.channels_last,
         )
 
     def _losses(self, batch: Mapping[str, Any]) -> dict:
         batch = flatten_pairs(batch)
-        pred = reconstruct(self.model, batch)
+        with autocast(resolve_precision(self.precision, self.device), self.device):
+            pred = reconstruct(self.model, batch)
+        pred = pred.float()  # the losses in float32
         target = batch["target"]
         l1 = F.l1_loss(pred, target)
         pixel = l1
