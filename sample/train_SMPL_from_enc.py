@@ -8,7 +8,11 @@ al. 2019; :class:`weakpose.models.smpl_regressor.SMPLRegressor`) supervised by
 * 3D joints of ONE labelled subject (``data.labelled_subjects``, default S1): H36M-17 regressed from the vertices;
 * silhouettes of every training subject in ALL four views, through the soft rasteriser (SoftRas) at a reduced size;
 * the SMPL prior (HMR's discriminator, here the SMPL-parameter critic; ``model.prior_path``, default
-  ``runs/smpl_prior/smpl_prior.pt`` from ``python sample/train_smpl_prior.py``) when that file exists.
+  ``runs/smpl_prior/smpl_prior.pt`` from ``python sample/train_smpl_prior.py``; when that file does not exist, the
+  prior shipped with weakpose, ``SMPLCritic.pretrained()``, and the log says which).
+
+The body is weakpose's open body model unless ``model.body_path`` names a SMPL file (the official ``.pkl`` or a
+``.npz``; with ``model.h36m_regressor_path=J_regressor_h36m.npy`` when the file has no H36M-17 regressor).
 
 Model selection (best.pt) uses the silhouette IoU on held-out SEQUENCES of the training subjects (every
 ``data.val_every``-th one: masks only, no extra 3D labels); the test subjects (S9, S11) are only read for the final
@@ -20,6 +24,8 @@ Examples:
     python sample/train_SMPL_from_enc.py                       # ~4 min on CPU, needs runs/enc_dec/enc_dec.pt
     python sample/train_SMPL_from_enc.py --data data/h36m_crops model.encoder_path=runs/enc_dec/enc_dec.pt
     python sample/train_SMPL_from_enc.py loss.use_prior=false loss.weight_joints=0   # silhouettes only
+    python sample/train_SMPL_from_enc.py model.body_path=data/smpl/SMPL_NEUTRAL.pkl \
+        model.h36m_regressor_path=data/smpl/J_regressor_h36m.npy   # the real SMPL model
     python sample/train_SMPL_from_enc.py --resume               # continue a killed run
 
 Writes runs/smpl_from_enc/{regressor.pt, metrics.csv, eval.csv, eval.json, summary.json (the trained regressor
@@ -80,7 +86,12 @@ class ModelConfig:
     T-pose). Either way the root starts upright and facing the camera, betas at 0."""
 
     encoder_path: str = "runs/enc_dec/enc_dec.pt"  # the trained encoder-decoder (sample/train_enc_dec.py), frozen
-    prior_path: str = "runs/smpl_prior/smpl_prior.pt"  # the SMPL prior (sample/train_smpl_prior.py), if it exists
+    # the SMPL prior (sample/train_smpl_prior.py); when the file does not exist, the prior shipped with weakpose
+    prior_path: str = "runs/smpl_prior/smpl_prior.pt"
+    # a SMPL model file (.pkl as downloaded, or .npz) used wherever the open body would be; "" = the open body
+    body_path: str = ""
+    # Human3.6M-17 joint regressor (17, V) .npy for body_path (SPIN's J_regressor_h36m.npy), unless the file has one
+    h36m_regressor_path: str = ""
     hidden: int = 1024  # HMR/SPIN
     iterations: int = 3  # HMR/SPIN
     dropout: float = 0.5
@@ -128,18 +139,43 @@ def load_encoder(path: str):
 
 
 def load_prior(cfg: Config):
+    """The SMPL-parameter critic: ``model.prior_path`` when it exists, else the one shipped with weakpose."""
+    from weakpose.priors.smpl_critic import SMPLCritic
+
     if not cfg.loss.use_prior:
         print("SMPL prior: off (loss.use_prior=false)")
         return None
     path = Path(cfg.model.prior_path)
-    if not path.is_file():
-        print(f"SMPL prior: {path} not found, training without it (make it with python sample/train_smpl_prior.py)")
-        return None
-    from weakpose.priors.smpl_critic import SMPLCritic
-
-    prior = SMPLCritic.load(path)
-    print(f"SMPL prior: {path} (weight {cfg.loss.weight_prior})")
+    if path.is_file():
+        prior = SMPLCritic.load(path)
+        print(f"SMPL prior: {path} (weight {cfg.loss.weight_prior})")
+    else:
+        prior = SMPLCritic.pretrained()
+        print(
+            f"SMPL prior: {path} not found, using the prior shipped with weakpose (SMPLCritic.pretrained(), CMU motion "
+            f"on the open body; weight {cfg.loss.weight_prior}); train your own with python sample/train_smpl_prior.py"
+        )
     return prior
+
+
+def load_body(cfg: Config):
+    """The body model: ``model.body_path`` (a SMPL file) with its H36M-17 regressor, or the open body."""
+    from weakpose.body import BodyModel
+
+    m = cfg.model
+    if not m.body_path:
+        if m.h36m_regressor_path:
+            raise ValueError("model.h36m_regressor_path is set but model.body_path is not: it belongs to a SMPL file")
+        print("body model: weakpose's open body (set model.body_path=<SMPL .pkl/.npz> for the real SMPL)")
+        return BodyModel.default(num_betas=10)
+    body = BodyModel.from_file(m.body_path, num_betas=10, h36m_regressor=m.h36m_regressor_path or None)
+    if not body.has_h36m_regressor:
+        raise ValueError(
+            f"model.body_path={m.body_path}: the file has no Human3.6M-17 joint regressor (J_regressor_h36m); give "
+            f"model.h36m_regressor_path=<J_regressor_h36m.npy of shape (17, {body.num_vertices})>"
+        )
+    print(f"body model: {m.body_path} ({body.num_vertices} vertices, {len(body.faces)} faces)")
+    return body
 
 
 def mocap_mean_pose(num_joints: int = 23) -> torch.Tensor:
@@ -222,6 +258,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     encoder = load_encoder(cfg.model.encoder_path)
     prior = load_prior(cfg)
+    body = load_body(cfg)
     root = Path(cfg.data.root)
     if str(root) == DEFAULT_IMAGE_ROOT:
         ensure_synthetic_images(root)  # rendered on first use (the encoder's script normally did that already)
@@ -255,7 +292,7 @@ def main(argv=None) -> int:
         raise ValueError(f"model.mean_pose must be 'mocap' or 'zero', got {m.mean_pose!r}")
     feats = train_ds.tensors["features"].reshape(-1, frames.feature_size)
     regressor.set_input_stats(feats.mean(0), feats.std(0))
-    task = SMPLFromEncTask.from_config(regressor, prior=prior, loss=cfg.loss, optim=cfg.optim)
+    task = SMPLFromEncTask.from_config(regressor, body=body, prior=prior, loss=cfg.loss, optim=cfg.optim)
     if len(val_ds) == 0 and cfg.train.best_metric is not None:
         print(f"no validation sequences (data.val_every={d.val_every}): keeping the last checkpoint")
         cfg.train.best_metric = None

@@ -455,3 +455,53 @@ def test_task_from_config_reads_the_sections(body):
     assert (task.silhouette_kind, task.input_views) == ("mse", 0)
     group = task.optimizer.param_groups[0]
     assert (group["lr"], group["weight_decay"]) == (1e-3, 1e-4)
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("train_SMPL_from_enc", ROOT / "sample" / "train_SMPL_from_enc.py")
+    script = importlib.util.module_from_spec(spec)
+    sys.modules["train_SMPL_from_enc"] = script
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_script_body_file_option(tmp_path, capsys):
+    """model.body_path takes a SMPL file as downloaded (a .pkl without an H36M regressor) plus
+    model.h36m_regressor_path; the joints it regresses are the regressor's rows applied to the vertices."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from body_fixtures import make_smpl_sized_model, write_plain_pkl
+
+    script = _script()
+    arrays = make_smpl_sized_model(seed=3)
+    pkl = write_plain_pkl(arrays, tmp_path / "SMPL_NEUTRAL.pkl")
+    reg = tmp_path / "J_regressor_h36m.npy"
+    np.save(reg, arrays["J_regressor_h36m"])
+
+    cfg = script.Config()
+    assert script.load_body(cfg).num_vertices == BodyModel.default().num_vertices  # the open body by default
+    cfg.model.body_path = str(pkl)
+    with pytest.raises(ValueError, match="no Human3.6M-17 joint regressor.*model.h36m_regressor_path"):
+        script.load_body(cfg)
+    cfg.model.h36m_regressor_path = str(reg)
+    body = script.load_body(cfg)
+    assert body.num_vertices == 6890 and "SMPL_NEUTRAL.pkl (6890 vertices" in capsys.readouterr().out
+    out = body(betas=torch.zeros(1, 10))
+    expected = arrays["J_regressor_h36m"] @ out.vertices[0].double().numpy()
+    np.testing.assert_allclose(out.joints_h36m17[0].double().numpy(), expected, atol=1e-5)
+    cfg.model.body_path = ""
+    with pytest.raises(ValueError, match="h36m_regressor_path is set but model.body_path is not"):
+        script.load_body(cfg)
+
+
+def test_script_falls_back_to_the_shipped_prior(tmp_path, capsys):
+    from weakpose.priors.smpl_critic import SMPLCritic
+
+    script = _script()
+    cfg = script.Config()
+    cfg.model.prior_path = str(tmp_path / "none.pt")
+    prior = script.load_prior(cfg)
+    shipped = SMPLCritic.pretrained()
+    assert all(torch.equal(a, b) for a, b in zip(prior.state_dict().values(), shipped.state_dict().values()))
+    assert "not found, using the prior shipped with weakpose" in capsys.readouterr().out
+    cfg.loss.use_prior = False
+    assert script.load_prior(cfg) is None

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from weakpose.body.lbs import KinematicChain, pose_features, skin_coordinate_major
-from weakpose.body.model_file import BodyModelData, load_body_model_file, validate_body_model
+from weakpose.body.model_file import BodyModelData, load_body_model_file, validate_body_model, with_h36m_regressor
 from weakpose.geometry.rotations import axis_angle_to_matrix, rot6d_to_matrix
 
 __all__ = ["BodyModel", "BodyOutput", "DEFAULT_MODEL_PATH", "POSE_TYPES"]
@@ -118,10 +118,19 @@ class BodyModel(nn.Module):
 
     @classmethod
     def from_file(
-        cls, path: Union[str, os.PathLike], num_betas: Optional[int] = 10, dtype: torch.dtype = torch.float32
+        cls,
+        path: Union[str, os.PathLike],
+        num_betas: Optional[int] = 10,
+        dtype: torch.dtype = torch.float32,
+        h36m_regressor: Optional[Union[str, os.PathLike]] = None,
     ) -> "BodyModel":
-        """Load a SMPL-format file (``.npz`` or official ``.pkl``); ``num_betas=None`` keeps every component."""
-        return cls(load_body_model_file(path), num_betas=num_betas, dtype=dtype)
+        """Load a SMPL-format file (``.npz`` or official ``.pkl``); ``num_betas=None`` keeps every component.
+        ``h36m_regressor``: a ``.npy`` (17, V) of Human3.6M-17 joints from vertices (SPIN's
+        ``J_regressor_h36m.npy``) for a file without one (the official SMPL files have none)."""
+        data = load_body_model_file(path)
+        if h36m_regressor is not None:
+            data = with_h36m_regressor(data, h36m_regressor)
+        return cls(data, num_betas=num_betas, dtype=dtype)
 
     @classmethod
     def default(cls, num_betas: Optional[int] = 10, dtype: torch.dtype = torch.float32) -> "BodyModel":

@@ -527,6 +527,29 @@ def save_body_model_file(data: BodyModelData, path: PathLike, compress: bool = F
     return path
 
 
+def with_h36m_regressor(data: BodyModelData, path: PathLike) -> BodyModelData:
+    """``data`` with ``J_regressor_h36m`` read from a ``.npy`` of shape (17, V) (e.g. SPIN's
+    ``J_regressor_h36m.npy``), read without pickle; an unusable file raises an error naming it and the shape."""
+    reg_path = Path(path)
+    if not reg_path.is_file():
+        raise FileNotFoundError(f"H36M regressor file not found: {reg_path}")
+    try:
+        reg = np.load(reg_path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise BodyModelFileError(f"{reg_path}: not a readable .npy array: {exc}") from exc
+    if isinstance(reg, np.lib.npyio.NpzFile):
+        reg.close()
+        raise BodyModelFileError(
+            f"{reg_path}: expected a .npy array of shape ({H36M_NUM_JOINTS}, {data.num_vertices}), got an .npz archive"
+        )
+    if reg.ndim != 2 or reg.shape != (H36M_NUM_JOINTS, data.num_vertices):
+        raise BodyModelFileError(
+            f"{reg_path}: H36M regressor has shape {_shape_str(reg.shape)}, expected "
+            f"({H36M_NUM_JOINTS}, {data.num_vertices}) for this {data.num_vertices}-vertex model"
+        )
+    return replace(data, J_regressor_h36m=np.asarray(reg, dtype=np.float64))
+
+
 def convert_smpl(
     pkl_path: PathLike, out_path: PathLike, h36m_regressor: Optional[PathLike] = None, compress: bool = False
 ) -> BodyModelData:
@@ -537,26 +560,7 @@ def convert_smpl(
     """
     data = load_body_model_file(pkl_path)
     if h36m_regressor is not None:
-        reg_path = Path(h36m_regressor)
-        if not reg_path.is_file():
-            raise FileNotFoundError(f"H36M regressor file not found: {reg_path}")
-        try:
-            reg = np.load(reg_path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise BodyModelFileError(f"{reg_path}: not a readable .npy array: {exc}") from exc
-        if isinstance(reg, np.lib.npyio.NpzFile):
-            reg.close()
-            raise BodyModelFileError(
-                f"{reg_path}: expected a .npy array of shape ({H36M_NUM_JOINTS}, "
-                f"{data.num_vertices}), got an .npz archive"
-            )
-        if reg.ndim != 2 or reg.shape != (H36M_NUM_JOINTS, data.num_vertices):
-            raise BodyModelFileError(
-                f"{reg_path}: H36M regressor has shape {_shape_str(reg.shape)}, expected "
-                f"({H36M_NUM_JOINTS}, {data.num_vertices}) for this {data.num_vertices}-vertex "
-                f"model"
-            )
-        data = replace(data, J_regressor_h36m=np.asarray(reg, dtype=np.float64))
+        data = with_h36m_regressor(data, h36m_regressor)
     meta = dict(data.meta)
     meta.setdefault("name", Path(pkl_path).stem)
     meta.setdefault("converted_from", Path(pkl_path).name)
