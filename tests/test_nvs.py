@@ -336,3 +336,33 @@ def test_bf16_and_channels_last_steps_match_float32(crops):
     assert resolve_precision("bfloat16", torch.device("cpu")) == torch.bfloat16
     with pytest.raises(ValueError, match="precision must be one of"):
         NVSTask(base, precision="half")
+
+
+def test_prepared_views_gather_the_same_batches_and_are_reused(crops, tmp_path, monkeypatch):
+    """get_batch gathers from decoded, memory-mapped arrays exactly what the per-item path collates; a second
+    dataset on the same crops reads the arrays back without decoding a single image."""
+    ds = NVSPairDataset(crops, image_size=32, masks=True, seed=3)
+    ds.cache.prepare(cache_root=tmp_path)
+    indices = [len(ds) - 1, 0, 5, 5, 2]
+    batch = ds.get_batch(indices)
+    fresh = NVSPairDataset(crops, image_size=32, masks=True, seed=3)  # decodes view by view, nothing prepared
+    expected = torch.utils.data.default_collate([fresh[i] for i in indices])
+    assert sorted(batch) == sorted(expected)
+    for key, value in expected.items():
+        assert torch.equal(batch[key], value) if torch.is_tensor(value) else batch[key] == value, key
+
+    again = NVSPairDataset(crops, image_size=32, masks=True, seed=3)
+    real_load = again.frames.load
+
+    def no_decoding(index, cams, pixels=True):
+        assert not pixels, "a prepared dataset decoded an image"
+        return real_load(index, cams, pixels=False)
+
+    monkeypatch.setattr(again.frames, "load", no_decoding)
+    again.cache.prepare(cache_root=tmp_path)
+    assert isinstance(again.cache.pixels["image"], np.memmap)
+    assert torch.equal(again.get_batch(indices)["target_mask"], expected["target_mask"])
+    assert torch.equal(again[2]["source"], fresh[2]["source"])
+    # another image size is another set of arrays
+    NVSPairDataset(crops, image_size=48, seed=3).cache.prepare(cache_root=tmp_path)
+    assert len(list(tmp_path.iterdir())) == 2

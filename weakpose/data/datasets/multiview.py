@@ -326,8 +326,9 @@ class MultiViewImageDataset(Dataset):
         entry, _ = self.item_info(index)
         return self.load(index, self._pick_views(index, entry.camera_ids))
 
-    def load(self, index: int, cams: Sequence[str]) -> dict:
-        """Sample ``index`` seen from the cameras ``cams`` (ids, in the order wanted)."""
+    def load(self, index: int, cams: Sequence[str], pixels: bool = True) -> dict:
+        """Sample ``index`` seen from the cameras ``cams`` (ids, in the order wanted). ``pixels=False`` reads no
+        image, mask or background (the keys are left out): the geometry and labels alone, without decoding."""
         seq_i, f = self._items[index]
         entry, ann = self.sequences[seq_i], self.annotations[seq_i]
         unknown = [c for c in cams if c not in entry.camera_ids]
@@ -340,21 +341,19 @@ class MultiViewImageDataset(Dataset):
         for cam_id in cams:
             c = all_ids.index(cam_id)
             folder = entry.folder(cam_id)
-            images.append(
-                _read_image(
-                    self.root / "images" / folder / frame_name(folder, frame_no, self.index.get("image_suffix", ".jpg"))
+            if pixels:
+                suffix = self.index.get("image_suffix", ".jpg")
+                images.append(_read_image(self.root / "images" / folder / frame_name(folder, frame_no, suffix)))
+                mask_path = (
+                    self.root / "masks" / folder / frame_name(folder, frame_no, self.index.get("mask_suffix", ".png"))
                 )
-            )
-            mask_path = (
-                self.root / "masks" / folder / frame_name(folder, frame_no, self.index.get("mask_suffix", ".png"))
-            )
-            masks.append(
-                _read_image(mask_path, "L")
-                if self.load_masks and mask_path.exists()
-                else np.zeros((self.size, self.size), np.uint8)
-            )
+                masks.append(
+                    _read_image(mask_path, "L")
+                    if self.load_masks and mask_path.exists()
+                    else np.zeros((self.size, self.size), np.uint8)
+                )
             Ks.append(crop_intrinsics(ann["K"][c], ann["crop_boxes"][c, f], self.size))
-            if self.load_backgrounds:
+            if self.load_backgrounds and pixels:
                 backgrounds.append(
                     crop_background(
                         self.background(entry.subject, cam_id),
@@ -370,8 +369,6 @@ class MultiViewImageDataset(Dataset):
             poses.append(cam_pose - cam_pose[:1])
         t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
         sample = {
-            "image": t(np.stack(images)).permute(0, 3, 1, 2) / 255.0,
-            "mask": t(np.stack(masks))[:, None] / 255.0,
             "K": t(Ks),
             "R": t(Rs),
             "t": t(ts),
@@ -384,7 +381,10 @@ class MultiViewImageDataset(Dataset):
             "action": entry.action,
             "frame": frame_no,
         }
-        if self.load_backgrounds:
+        if pixels:
+            sample["image"] = t(np.stack(images)).permute(0, 3, 1, 2) / 255.0
+            sample["mask"] = t(np.stack(masks))[:, None] / 255.0
+        if self.load_backgrounds and pixels:
             sample["background"] = torch.stack(backgrounds)
         for key in ("global_orient", "body_pose", "transl", "joints_smpl24"):
             if key in ann:

@@ -17,16 +17,24 @@ Images are resized once to the model's ``image_size`` and kept in memory as uint
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import sys
+from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 
-from weakpose.data.datasets.multiview import MultiViewImageDataset
+from weakpose.data.datasets.multiview import INDEX_NAME, MultiViewImageDataset
 from weakpose.geometry.virtual_camera import virtual_rotation
+from weakpose.io_utils import atomic_write_path
+
+log = logging.getLogger(__name__)
 
 PathLike = Union[str, os.PathLike]
 __all__ = ["ViewCache", "NVSPairDataset", "SingleViewDataset", "flatten_pairs"]
@@ -47,7 +55,14 @@ class ViewCache:
     view(index, camera) -> dict with ``image`` (3,s,s) float, ``background`` (3,s,s) float (if ``backgrounds``),
     ``mask`` (1,s,s) float (if ``masks``), ``R_virtual`` (3,3) world->virtual camera, ``R_look`` (3,3) real->virtual
     camera, ``pose_3d`` (17,3) root-relative metres in the VIRTUAL camera frame, ``subject``.
+
+    Without :meth:`prepare`, each view is decoded on first use. :meth:`prepare` decodes every view once into
+    contiguous uint8 arrays (``pixels[kind][row]``, row = :meth:`row` of the view) kept as memory-mapped ``.npy``
+    files under the layout's ``cache/`` folder, so later runs and the other scripts on the same crops decode
+    nothing, and batches are gathered by index arithmetic (:meth:`NVSPairDataset.get_batch`).
     """
+
+    KINDS = ("image", "background", "mask")
 
     def __init__(self, frames: MultiViewImageDataset, image_size: int, backgrounds: bool = True, masks: bool = False):
         self.frames = frames
@@ -55,6 +70,8 @@ class ViewCache:
         self.backgrounds = backgrounds
         self.masks = masks
         self._cache: Dict[Tuple[int, str], dict] = {}
+        self.pixels: Optional[Dict[str, np.ndarray]] = None
+        self._rows: Dict[Tuple[int, str], int] = {}
 
     def cameras(self, index: int) -> List[str]:
         return list(self.frames.item_info(index)[0].camera_ids)
@@ -62,30 +79,90 @@ class ViewCache:
     def subject(self, index: int) -> str:
         return self.frames.item_info(index)[0].subject
 
+    def _kinds(self) -> List[str]:
+        return ["image"] + (["background"] if self.backgrounds else []) + (["mask"] if self.masks else [])
+
+    def _geometry(self, index: int, camera: str, s: Optional[dict] = None) -> dict:
+        s = s if s is not None else self.frames.load(index, [camera], pixels=False)
+        R, t, root = s["R"][0].double(), s["t"][0].double(), s["root_world"].double()
+        R_v = virtual_rotation(R, t, root)
+        R_look = R_v @ R.T
+        return {
+            "R_virtual": R_v.float(),
+            "R_look": R_look.float(),
+            "pose_3d": (s["pose_3d"][0].double() @ R_look.T).float(),
+            "subject": s["subject"],
+        }
+
+    def _decode(self, index: int, camera: str) -> dict:
+        """The view with its pixels as uint8 (the one place views are decoded and resized)."""
+        s = self.frames.load(index, [camera])
+        item = self._geometry(index, camera, s)
+        for kind in self._kinds():
+            item[kind] = (_resize(s[kind][0], self.image_size) * 255 + 0.5).to(torch.uint8)
+        return item
+
+    def row(self, index: int, camera: str) -> int:
+        """Row of view (index, camera) in the prepared arrays."""
+        return self._rows[(index, camera)]
+
     def view(self, index: int, camera: str) -> dict:
         key = (index, camera)
         if key not in self._cache:
-            s = self.frames.load(index, [camera])
-            R, t, root = s["R"][0].double(), s["t"][0].double(), s["root_world"].double()
-            R_v = virtual_rotation(R, t, root)
-            R_look = R_v @ R.T
-            item = {
-                "image": (_resize(s["image"][0], self.image_size) * 255 + 0.5).to(torch.uint8),
-                "R_virtual": R_v.float(),
-                "R_look": R_look.float(),
-                "pose_3d": (s["pose_3d"][0].double() @ R_look.T).float(),
-                "subject": s["subject"],
-            }
-            if self.backgrounds:
-                item["background"] = (_resize(s["background"][0], self.image_size) * 255 + 0.5).to(torch.uint8)
-            if self.masks:
-                item["mask"] = (_resize(s["mask"][0], self.image_size) * 255 + 0.5).to(torch.uint8)
+            if self.pixels is not None:
+                item = self._geometry(index, camera)
+                for kind in self._kinds():
+                    item[kind] = torch.from_numpy(np.array(self.pixels[kind][self._rows[key]]))
+            else:
+                item = self._decode(index, camera)
             self._cache[key] = item
         item = dict(self._cache[key])
-        for k in ("image", "background", "mask"):
+        for k in self.KINDS:
             if k in item:
                 item[k] = item[k].float() / 255.0
         return item
+
+    def prepare(self, cache_root: Optional[PathLike] = None, progress: bool = True) -> None:
+        """Decode every view once into uint8 arrays, memory-mapped from ``cache_root`` (default: the layout's
+        ``cache/`` folder; nothing is written when it cannot be). The files are named by a digest of the layout's
+        index, the image size and the views, so a changed layout or selection is decoded afresh."""
+        if self.pixels is not None:
+            return
+        keys = [(i, c) for i in range(len(self.frames)) for c in self.cameras(i)]
+        self._rows = {k: r for r, k in enumerate(keys)}
+        folder = Path(cache_root) if cache_root is not None else Path(self.frames.root) / "cache"
+        folder = folder / f"views-{self._digest(keys)}"
+        kinds = self._kinds()
+        if all((folder / f"{k}.npy").is_file() for k in kinds):
+            self.pixels = {k: np.load(folder / f"{k}.npy", mmap_mode="r", allow_pickle=False) for k in kinds}
+            return
+        arrays = {k: np.empty((len(keys), 1 if k == "mask" else 3, self.image_size, self.image_size), np.uint8)
+                  for k in kinds}  # fmt: skip
+        log.info("decoding %d views of %s once (kept in %s)", len(keys), self.frames.root, folder)
+        bar = tqdm(keys, desc="decode views", unit="view", disable=not (progress and sys.stderr.isatty()))
+        for r, (i, c) in enumerate(bar):
+            item = self._decode(i, c)
+            for k in kinds:
+                arrays[k][r] = item[k].numpy()
+        self.pixels = arrays
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for k in kinds:
+                with atomic_write_path(folder / f"{k}.npy") as tmp:
+                    with open(tmp, "wb") as fh:
+                        np.save(fh, arrays[k], allow_pickle=False)
+        except OSError as exc:  # a read-only layout: keep the arrays in memory
+            log.info("views decoded in memory only (cannot write %s: %s)", folder, exc)
+
+    def _digest(self, keys: List[Tuple[int, str]]) -> str:
+        h = hashlib.sha1()
+        index_file = Path(self.frames.root) / INDEX_NAME
+        h.update(index_file.read_bytes() if index_file.is_file() else b"")
+        h.update(repr((self.image_size, self.backgrounds, self.masks)).encode())
+        for i, c in keys:
+            entry, f = self.frames.item_info(i)
+            h.update(f"{entry.folder(c)}:{f};".encode())
+        return h.hexdigest()[:16]
 
 
 class NVSPairDataset(Dataset):
@@ -121,6 +198,7 @@ class NVSPairDataset(Dataset):
         if len(self.frames) == 0:
             raise ValueError(f"{root}: no frames for subjects {subjects}")
         self.cache = ViewCache(self.frames, image_size, backgrounds=True, masks=masks)
+        self._rotations: Dict[Tuple[int, str], torch.Tensor] = {}
         self.seed = seed
         self._by_subject: Dict[str, np.ndarray] = {}
         subjects_of = np.array([self.cache.subject(i) for i in range(len(self.frames))])
@@ -171,6 +249,46 @@ class NVSPairDataset(Dataset):
             "subject": src[0]["subject"],
             **({"target_mask": torch.stack([v["mask"] for v in tgt])} if "mask" in tgt[0] else {}),
         }
+
+    def prepare(self) -> None:
+        """Decode every view once into memory-mapped arrays (:meth:`ViewCache.prepare`); the Trainer calls this
+        before its first batch, and :meth:`get_batch` then gathers batches by index."""
+        self.cache.prepare()
+
+    def get_batch(self, indices) -> dict:
+        """The collated items ``indices`` (equal to ``default_collate([self[i] for i in indices])``), pixels
+        gathered from the prepared arrays in one indexing operation per kind."""
+        self.prepare()
+        cache = self.cache
+        pairs = [[self._items[int(i)], self.partner(int(i))] for i in indices]
+        src = np.array([[cache.row(f, a) for f, a, _ in p] for p in pairs])  # (B, 2)
+        tgt = np.array([[cache.row(f, b) for f, _, b in p] for p in pairs])
+
+        def pixels(kind: str, rows: np.ndarray) -> torch.Tensor:
+            flat = torch.from_numpy(cache.pixels[kind][rows.ravel()])
+            return (flat.float() / 255.0).view(*rows.shape, *flat.shape[1:])
+
+        def rotations(which: int) -> torch.Tensor:
+            return torch.stack([torch.stack([self._rotation(p[k][0], p[k][which]) for k in range(2)]) for p in pairs])
+
+        out = {
+            "source": pixels("image", src),
+            "target": pixels("image", tgt),
+            "target_background": pixels("background", tgt),
+            "R_source": rotations(1),
+            "R_target": rotations(2),
+            "subject": [cache.subject(p[0][0]) for p in pairs],
+        }
+        if cache.masks:
+            out["target_mask"] = pixels("mask", tgt)
+        return out
+
+    def _rotation(self, frame: int, camera: str) -> torch.Tensor:
+        """World -> virtual camera rotation of a view (its geometry only; cached)."""
+        key = (frame, camera)
+        if key not in self._rotations:
+            self._rotations[key] = self.cache._geometry(frame, camera)["R_virtual"]
+        return self._rotations[key]
 
 
 def flatten_pairs(batch: dict) -> dict:
