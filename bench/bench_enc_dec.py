@@ -4,11 +4,12 @@
 
 Speed: one novel-view-synthesis step of sample/train_enc_dec.py's default model (64 px, ResNet-18, 8 pairs = 16
 frames) on the same real batches of the embedded synthetic set, for each change on top of the previous path
-("previous": float32, contiguous tensors, Adam's per-tensor loop): fused Adam, channels-last, bf16 autocast, and
-all together (the default now). Steps are timed interleaved (one of each in turn, median of ``--steps``) so that
+("previous": float32, contiguous tensors, Adam's per-tensor loop, every convolution through oneDNN): fused Adam,
+channels-last, bf16 autocast, and all together with tiny-map convolutions as a matrix product (the default now,
+weakpose.models.resnet.Conv2d). Steps are timed interleaved (one of each in turn, median of ``--steps``) so that
 load from other processes hits every variant alike; the data is prepared before timing (identical for all).
 
-Quality: the previous path, the float32 fast path and the default each train from the same initial weights for
+Quality: the previous path and the default each train from the same initial weights for
 ``--budget-minutes`` of wall-clock time on ``--budget-threads`` threads (shuffled batches of the real dataset;
 every view is decoded into memory before the runs start, so none pays for decoding), then all are scored on the
 same held-out validation items (sequences of the training subjects; 2 ordered camera pairs per frame; appearance
@@ -37,28 +38,32 @@ from weakpose.data.datasets.nvs_pairs import NVSPairDataset, flatten_pairs  # no
 from weakpose.data.synthetic.images import DEFAULT_IMAGE_ROOT, ensure_synthetic_images  # noqa: E402
 from weakpose.losses import ssim  # noqa: E402
 from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig, reconstruct  # noqa: E402
+from weakpose.models.resnet import Conv2d  # noqa: E402
 from weakpose.tasks.nvs import NVSTask  # noqa: E402
 from weakpose.train.precision import native_bf16  # noqa: E402
 
 SUBJECTS = ["S1", "S5", "S6", "S7", "S8"]
-# name -> (precision, channels_last, fused Adam)
+# name -> (precision, channels_last, fused Adam, small-map convolutions as a matrix product)
 VARIANTS = {
-    "previous (float32, contiguous, Adam loop)": ("float32", False, False),
-    "+ fused Adam": ("float32", False, True),
-    "+ fused Adam + channels-last": ("float32", True, True),
-    "+ fused Adam + bf16 autocast": ("bfloat16", False, True),
-    "default: all three": ("bfloat16", True, True),
+    "previous (float32, contiguous, Adam loop)": ("float32", False, False, False),
+    "+ fused Adam": ("float32", False, True, False),
+    "+ fused Adam + channels-last": ("float32", True, True, False),
+    "+ fused Adam + bf16 autocast": ("bfloat16", False, True, False),
+    "+ fused Adam + channels-last + bf16": ("bfloat16", True, True, False),
+    "default: all four (+ small-map matmul)": ("bfloat16", True, True, True),
 }
 
 
-def make_task(model: EncoderDecoder, precision: str, channels_last: bool, fused: bool) -> NVSTask:
+def make_task(model: EncoderDecoder, precision: str, channels_last: bool, fused: bool, small_map: bool) -> NVSTask:
     task = NVSTask(copy.deepcopy(model), precision=precision, channels_last=channels_last)
     if not fused:  # the previous path: Adam's default per-tensor loop
         task.optimizer = torch.optim.Adam(task.model.parameters(), lr=1e-3)
+    task.small_map = small_map
     return task
 
 
 def step(task: NVSTask, batch: dict) -> None:
+    Conv2d.SMALL_MAP = 16 if task.small_map else 0  # 0: every convolution through nn.Conv2d, as before
     task.training_step(batch, 0)
 
 
@@ -85,7 +90,7 @@ def train_for(task: NVSTask, dataset, seconds: float, seed: int = 0) -> int:
     task.model.train()
     while True:
         for batch in loader:
-            task.training_step(batch, steps)
+            step(task, batch)
             steps += 1
             if time.perf_counter() - t0 >= seconds:
                 return steps
@@ -142,7 +147,7 @@ def main(argv=None) -> int:
                 for cam in ds.cache.cameras(i):
                     ds.cache.view(i, cam)
         qrows = []
-        for name in ("previous (float32, contiguous, Adam loop)", "+ fused Adam + channels-last", "default: all three"):
+        for name in ("previous (float32, contiguous, Adam loop)", "default: all four (+ small-map matmul)"):
             task = make_task(base, *VARIANTS[name])
             torch.manual_seed(0)
             n = train_for(task, train, 60 * args.budget_minutes)

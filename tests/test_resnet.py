@@ -319,3 +319,33 @@ def test_normalize_imagenet_values():
     )
     with pytest.raises(ValueError, match=r"\(2, 4, 4\)"):
         normalize_imagenet(torch.rand(2, 4, 4))
+
+
+@pytest.mark.parametrize(
+    "cin, cout, k, stride, pad, dil, size, bias",
+    [
+        (8, 6, 3, 1, 1, 1, 2, False),
+        (8, 6, 3, 2, 1, 1, 4, True),
+        (5, 7, 1, 2, 0, 1, 3, False),
+        (4, 4, 3, 1, 2, 2, 4, True),
+    ],
+)
+def test_small_map_conv_is_nn_conv2d(cin, cout, k, stride, pad, dil, size, bias):
+    """The matrix-product path of tiny output maps computes F.conv2d's values and gradients (float64)."""
+    from weakpose.models.resnet import Conv2d
+
+    torch.manual_seed(0)
+    conv = Conv2d(cin, cout, k, stride=stride, padding=pad, dilation=dil, bias=bias).double()
+    x = torch.randn(3, cin, size, size, dtype=torch.float64, requires_grad=True)
+    out = conv(x)
+    assert out.shape[-1] * out.shape[-2] <= Conv2d.SMALL_MAP  # the matrix-product path ran
+    ref = torch.nn.functional.conv2d(x, conv.weight, conv.bias, stride, pad, dil)
+    torch.testing.assert_close(out, ref)
+    g = torch.randn_like(ref)
+    grads = torch.autograd.grad(out, [x, conv.weight], g)
+    ref_grads = torch.autograd.grad(ref, [x, conv.weight], g)
+    for a, b in zip(grads, ref_grads):
+        torch.testing.assert_close(a, b)
+    assert torch.autograd.gradcheck(conv, (x,))
+    big = torch.randn(1, cin, 16, 16, dtype=torch.float64)  # larger maps take nn.Conv2d's own path
+    torch.testing.assert_close(conv(big), torch.nn.functional.conv2d(big, conv.weight, conv.bias, stride, pad, dil))
