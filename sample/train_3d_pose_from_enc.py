@@ -47,6 +47,7 @@ from weakpose.models.encoder_decoder import EncoderDecoder, EncoderDecoderConfig
 from weakpose.models.latent_pose import LatentPoseRegressor
 from weakpose.tasks.pose_from_latent import OptimConfig, PoseFromLatentTask
 from weakpose.train import Shortcut, TrainConfig, Trainer, start_run
+from weakpose.train.precision import ComputeConfig
 from weakpose.train.run_config import RunConfig, run_shortcuts
 from weakpose.train.startup import run_script
 from weakpose.viz import save_pose_comparison
@@ -86,6 +87,7 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
+    compute: ComputeConfig = dataclasses.field(default_factory=ComputeConfig)  # the end-to-end encoder's step
     train: TrainConfig = dataclasses.field(
         default_factory=lambda: TrainConfig(
             out_dir="runs/pose_from_enc",
@@ -140,7 +142,7 @@ def fit_one(mode: str, weight_decay: float, turns: bool, cfg: Config, args, data
         cfg.train.batch_size = min(cfg.train.batch_size, 32)
         cfg.train.val_every = max(1, cfg.optim.end_to_end_steps // 4)
         task = PoseFromLatentTask.from_config(
-            regressor, encoder, optim=cfg.optim, weight_decay=weight_decay, turn_augment=turns
+            regressor, encoder, optim=cfg.optim, weight_decay=weight_decay, turn_augment=turns, compute=cfg.compute
         )
         fit_train, fit_val = train_ds, val_ds
     else:

@@ -24,7 +24,7 @@ from weakpose.data.datasets.nvs_pairs import flatten_pairs
 from weakpose.losses import FeatureLoss, background_attention, ssim, weighted_l1
 from weakpose.models.encoder_decoder import EncoderDecoder, reconstruct
 from weakpose.train import TrainTask
-from weakpose.train.precision import adam, autocast, resolve_precision
+from weakpose.train.precision import ComputeConfig, adam, autocast, resolve_precision
 
 __all__ = ["ComputeConfig", "LossConfig", "NVSTask", "OptimConfig"]
 
@@ -46,15 +46,6 @@ class LossConfig:
 @dataclasses.dataclass
 class OptimConfig:
     lr: float = 1e-3  # Adam step size
-
-
-@dataclasses.dataclass
-class ComputeConfig:
-    """How the step runs (the numbers it computes do not depend on it beyond float rounding): bf16 autocast and
-    channels-last convolutions made a step ~1.6x faster on a CPU with native bf16 (bench/bench_enc_dec.py)."""
-
-    precision: str = "auto"  # auto | float32 | bfloat16: auto = bf16 autocast where the hardware has bf16
-    channels_last: bool = True  # NHWC memory format for the convolutions
 
 
 class NVSTask(TrainTask):

@@ -31,6 +31,7 @@ from weakpose.metrics import pose_errors
 from weakpose.models.encoder_decoder import EncoderDecoder
 from weakpose.models.latent_pose import LatentPoseRegressor
 from weakpose.train import TrainTask
+from weakpose.train.precision import ComputeConfig, adam, autocast, resolve_precision
 
 __all__ = ["OptimConfig", "PoseFromLatentTask"]
 
@@ -61,16 +62,19 @@ class PoseFromLatentTask(TrainTask):
         weight_decay: float = 0.0,
         turn_augment: bool = False,
         generator: Optional[torch.Generator] = None,
+        compute: Optional[ComputeConfig] = None,
     ):
         # decoupled weight decay (AdamW; 0 is plain Adam) on the regressor only: with one subject's labels it keeps
         # the regressor off latent directions that only that subject's frames span
         self.regressor = regressor
         self.turn_augment, self.generator = turn_augment, generator
         groups = [{"params": regressor.parameters(), "lr": lr, "weight_decay": weight_decay}]
-        if encoder is not None:
-            self.encoder = encoder
+        self.compute = compute or ComputeConfig()
+        resolve_precision(self.compute.precision, torch.device("cpu"))  # checks the name now
+        if encoder is not None:  # trained end to end: the encoder's step runs like the encoder-decoder's
+            self.encoder = encoder.to(memory_format=torch.channels_last) if self.compute.channels_last else encoder
             groups.append({"params": encoder.parameters(), "lr": encoder_lr or lr, "weight_decay": 0.0})
-        self.optimizer = torch.optim.AdamW(groups)
+        self.optimizer = adam(groups, decoupled=True)
 
     @classmethod
     def from_config(
@@ -82,6 +86,7 @@ class PoseFromLatentTask(TrainTask):
         weight_decay: float = 0.0,
         turn_augment: bool = False,
         generator: Optional[torch.Generator] = None,
+        compute: Optional[ComputeConfig] = None,
     ) -> "PoseFromLatentTask":
         """The task from its optimiser section (left out: its defaults). ``weight_decay`` is one value of
         ``optim.weight_decays`` (the caller trains once per value); ``encoder_lr`` is used with an encoder only."""
@@ -94,10 +99,15 @@ class PoseFromLatentTask(TrainTask):
             weight_decay=weight_decay,
             turn_augment=turn_augment,
             generator=generator,
+            compute=compute,
         )
 
     def latent(self, batch: Mapping[str, Any]) -> torch.Tensor:
-        return batch["latent"] if "latent" in batch else self.encoder.encode(batch["image"]).points
+        if "latent" in batch:
+            return batch["latent"]
+        with autocast(resolve_precision(self.compute.precision, self.device), self.device):
+            points = self.encoder.encode(batch["image"]).points
+        return points.float()
 
     def predict(self, batch: Mapping[str, Any]) -> torch.Tensor:
         return self.regressor(self.latent(batch))
