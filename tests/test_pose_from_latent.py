@@ -128,6 +128,31 @@ def test_task_from_config_reads_the_optim_section():
     assert len(PoseFromLatentTask.from_config(LatentPoseRegressor(hidden=16)).optimizer.param_groups) == 1
 
 
+def test_end_to_end_encoder_compute_section():
+    """With an encoder trained end to end, compute.* sets its step: bf16 autocast gives the float32 latent to bf16
+    precision (batch norm on running statistics), and the latent reaching the regressor is float32 either way."""
+    import copy
+
+    from weakpose.train.precision import ComputeConfig
+
+    torch.manual_seed(0)
+    enc = EncoderDecoder(image_size=32, decoder_width=32, hidden=32).eval()
+    images = {"image": torch.rand(6, 3, 32, 32)}
+    latents = {}
+    for precision in ("float32", "bfloat16"):
+        task = PoseFromLatentTask(
+            LatentPoseRegressor(hidden=16), encoder=copy.deepcopy(enc), compute=ComputeConfig(precision=precision)
+        )
+        task.encoder.eval()
+        latents[precision] = task.latent(images).detach()
+    assert latents["bfloat16"].dtype == torch.float32
+    scale = float(latents["float32"].abs().max())
+    assert float((latents["bfloat16"] - latents["float32"]).abs().max()) < 2e-2 * scale
+    assert float((latents["bfloat16"] - latents["float32"]).abs().max()) > 0  # bf16 did run
+    with pytest.raises(ValueError, match="precision must be one of"):
+        PoseFromLatentTask(LatentPoseRegressor(hidden=16), encoder=enc, compute=ComputeConfig(precision="fp8"))
+
+
 def test_sample_scripts_end_to_end(crops, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     enc_dec = _load_script("train_enc_dec")
