@@ -13,8 +13,6 @@ looked at before the end). Protocol of the card: :func:`evaluate_lifter` on the 
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -27,8 +25,9 @@ from weakpose.geometry import normalize_screen_coordinates
 from weakpose.lifters import load_lifter, save_lifter
 from weakpose.metrics import mpjpe_per_frame, p_mpjpe_per_frame
 from weakpose.models.temporal import TemporalLifter
+from weakpose.recipes.fitting import fit_recipe
 from weakpose.recipes.recordings import Recording
-from weakpose.train import TrainConfig, Trainer, TrainTask
+from weakpose.train import TrainTask
 
 __all__ = ["LIFTER_KWARGS", "NoisyWindows", "train_lifter", "evaluate_lifter", "lift_recording"]
 
@@ -169,22 +168,7 @@ def train_lifter(
     model = TemporalLifter(**(kwargs or LIFTER_KWARGS))
     task = _LifterTask(model, steps, lr, final_lr)
     windows = NoisyWindows(train, model.receptive_field(), noise)
-    with tempfile.TemporaryDirectory(prefix="weakpose_lifter_") as tmp:
-        config = TrainConfig(
-            out_dir=str(work_dir or tmp),
-            seed=seed,
-            max_steps=int(steps),
-            batch_size=batch_size,
-            log_every=50,
-            ckpt_every=0,
-            device="cpu",
-            tensorboard=False,
-        )
-        result = Trainer(task, config, windows).fit()
-        if result.interrupted:
-            raise RuntimeError(f"training of the lifter was interrupted at step {result.step}")
-        if log_path is not None:
-            shutil.copyfile(Path(config.out_dir) / "metrics.csv", log_path)
+    fit_recipe("lifter", task, windows, steps, batch_size, seed, work_dir=work_dir, log_path=log_path)
     return model.eval()
 
 

@@ -14,8 +14,6 @@ recordings.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
@@ -26,9 +24,9 @@ from weakpose.data.datasets.pose_pool import RealPoseDataset
 from weakpose.priors import PoseCritic
 from weakpose.priors.corruptions import corrupted_versions
 from weakpose.priors.generators import PoseGenerator
+from weakpose.recipes.fitting import fit_recipe
 from weakpose.recipes.recordings import Recording
 from weakpose.tasks.pose_prior import PosePriorTask
-from weakpose.train import TrainConfig, Trainer
 from weakpose.train.callbacks import KeepBestWeights
 
 __all__ = [
@@ -104,24 +102,11 @@ def train_pose_prior(
     # the poses are already turned to every heading and seen by cameras at many elevations: no extra rotation
     task = _RankSelectingTask(critic, generator, rotate=False, mirror=True, mirror_axis="x")
     keep = KeepBestWeights(critic, "val/rank_accuracy") if val_poses is not None else None
-    with tempfile.TemporaryDirectory(prefix="weakpose_pose_prior_") as tmp:
-        config = TrainConfig(
-            out_dir=str(work_dir or tmp),
-            seed=seed,
-            max_steps=int(steps),
-            batch_size=batch_size,
-            log_every=100,
-            val_every=select_every,
-            ckpt_every=0,
-            device="cpu",
-            tensorboard=False,
-        )
-        val = RealPoseDataset(val_poses) if val_poses is not None else None
-        result = Trainer(task, config, RealPoseDataset(poses), val, callbacks=[keep] if keep else []).fit()
-        if result.interrupted:
-            raise RuntimeError(f"training of the pose prior was interrupted at step {result.step}")
-        if log_path is not None:
-            shutil.copyfile(Path(config.out_dir) / "metrics.csv", log_path)
+    val = RealPoseDataset(val_poses) if val_poses is not None else None
+    fit_recipe(
+        "pose prior", task, RealPoseDataset(poses), steps, batch_size, seed, val=val, callbacks=[keep] if keep else [],
+        work_dir=work_dir, log_path=log_path, log_every=100, val_every=select_every,
+    )  # fmt: skip
     if keep is not None and keep.restore() is not None:
         critic.meta = {"selected_step": keep.best_step, "validation_rank_accuracy_%": round(keep.best_value, 2)}
     return critic.eval().requires_grad_(False)
